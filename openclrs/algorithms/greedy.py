@@ -1,0 +1,2 @@
+"""placeholder until implemented."""
+__all__ = []

@@ -1,0 +1,392 @@
+"""Input distributions of the CLRS benchmark, on the published random stream.
+
+Every algorithm draws its inputs from a ``numpy.random.RandomState``, making
+exactly the calls the published ``dm-clrs`` samplers make, in the same order.
+So ``sample(algo, length, seed, num_samples)`` returns the published
+sampler's samples, one for one, and the canonical splits are the published
+ones. (``RandomState`` is numpy's frozen legacy stream: it gives the same
+numbers on every numpy version and machine.)
+
+The input drawers below are small functions ``draw(rng, length, **kwargs)``
+that return the algorithm's positional arguments; their keyword arguments
+are the sampler options users can set (``p``, ``low``, ``length_needle``...).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .algorithms import ALGORITHMS
+from .probes import Trace
+from .specs import CLRS30, check_algorithm, split_size
+
+Rng = np.random.RandomState
+
+
+# --------------------------------------------------------------------------
+# Building blocks, each consuming the stream as the published sampler does.
+# --------------------------------------------------------------------------
+
+def _sequence(rng: Rng, length: int, low: float = 0.0, high: float = 1.0):
+    return rng.uniform(low=low, high=high, size=(length,))
+
+
+def _string(rng: Rng, length: int, chars: int = 4):
+    return rng.randint(0, high=chars, size=(length,))
+
+
+def _er_graph(rng: Rng, n: int, p: float, directed: bool = False,
+              acyclic: bool = False, weighted: bool = False,
+              low: float = 0.0, high: float = 1.0):
+    """Erdos-Renyi graph; undirected graphs keep an edge only if both coin
+    flips agree, DAGs are an upper triangle under a random relabelling."""
+    mat = rng.binomial(1, p, size=(n, n))
+    if not directed:
+        mat = mat * mat.T
+    elif acyclic:
+        mat = np.triu(mat, k=1)
+        perm = rng.permutation(n)
+        mat = mat[perm, :][:, perm]
+    if weighted:
+        weights = rng.uniform(low=low, high=high, size=(n, n))
+        if not directed:
+            weights = np.sqrt(weights * weights.T + 1e-3)
+        mat = mat.astype(float) * weights
+    return mat
+
+
+def _community_graph(rng: Rng, n: int, k: int, p: float, eps: float):
+    """``k`` dense directed ER communities joined by a few (``eps``) edges
+    that only point from earlier to later communities, relabelled at random."""
+    if k > n:
+        raise ValueError(f"cannot split {n} nodes into k={k} communities; "
+                         f"use length >= {k} or a smaller k")
+    mat = np.zeros((n, n))
+    bounds = []
+    lo = 0
+    for c in range(k):
+        hi = n if c == k - 1 else lo + n // k
+        mat[lo:hi, lo:hi] = _er_graph(rng, hi - lo, p, directed=True)
+        bounds.append((lo, hi))
+        lo = hi
+    toggle = _er_graph(rng, n, eps, directed=True).astype(float)
+    for c, (lo_c, hi_c) in enumerate(bounds):
+        for lo_d, hi_d in bounds[:c]:
+            toggle[lo_c:hi_c, lo_d:hi_d] = 0
+    mat = np.where(toggle > 0.0, (1.0 - (mat > 0.0)) * toggle, mat)
+    perm = rng.permutation(n)
+    return mat[perm, :][:, perm]
+
+
+def _pick(rng: Rng, p):
+    """One edge probability from the allowed choices (a bare float is one choice)."""
+    return rng.choice(np.atleast_1d(p))
+
+
+def _split_length(length: int, length_2):
+    """``length`` is the total when ``length_2`` is not given."""
+    if length_2 is None:
+        length_2 = length // 2
+        length -= length_2
+    return length, length_2
+
+
+def _ccw(xa, ya, xb, yb, xc, yc):
+    return (yc - ya) * (xb - xa) > (yb - ya) * (xc - xa)
+
+
+def _segments_cross(xs, ys) -> bool:
+    # Collinearity is ignored: this only steers rejection sampling.
+    return (_ccw(xs[0], ys[0], xs[2], ys[2], xs[3], ys[3])
+            != _ccw(xs[1], ys[1], xs[2], ys[2], xs[3], ys[3])
+            and _ccw(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2])
+            != _ccw(xs[0], ys[0], xs[1], ys[1], xs[3], ys[3]))
+
+
+def _has_collinear_triple(xs: np.ndarray, ys: np.ndarray, eps: float) -> bool:
+    """Whether any three points have ``|cross(p2 - p1, p3 - p1)| < eps``.
+
+    Vectorised over the pairs (p2, p3) that follow each p1; the arithmetic is
+    the element-wise one of the scalar test, so the decision is bit-identical
+    to checking the triples one by one.
+    """
+    n = len(xs)
+    for i in range(n - 2):
+        vx, vy = xs[i + 1:] - xs[i], ys[i + 1:] - ys[i]
+        cross = np.multiply.outer(vx, vy) - np.multiply.outer(vy, vx)
+        if (np.abs(cross[np.triu_indices(n - i - 1, k=1)]) < eps).any():
+            return True
+    return False
+
+
+def truncate(value, decimals):
+    """Truncate (toward zero) float inputs to ``decimals`` decimals, as the
+    published sampler does; integer inputs pass through."""
+    if not decimals:
+        return value
+    scale = 10 ** decimals
+    if isinstance(value, np.ndarray):
+        if np.issubdtype(value.dtype, np.floating):
+            return np.trunc(value * scale) / scale
+        return value
+    if isinstance(value, float):
+        return float(np.trunc(value * scale) / scale)
+    return value
+
+
+# --------------------------------------------------------------------------
+# Input drawers, one per published sampler class.
+# --------------------------------------------------------------------------
+
+def draw_sorting(rng, length, low=0.0, high=1.0, *, decimals=None):
+    return [_sequence(rng, length, low, high)]
+
+
+def draw_search(rng, length, low=0.0, high=1.0, *, decimals=None):
+    arr = np.sort(_sequence(rng, length, low, high), kind="stable")
+    x = rng.uniform(low=low, high=high)
+    return [x, arr]
+
+
+def draw_max_subarray(rng, length, low=-1.0, high=1.0, *, decimals=None):
+    return [_sequence(rng, length, low, high)]
+
+
+def draw_lcs(rng, length, length_2=None, chars=4, *, decimals=None):
+    length, length_2 = _split_length(length, length_2)
+    a = _string(rng, length, chars)
+    b = _string(rng, length_2, chars)
+    return [a, b]
+
+
+def draw_optimal_bst(rng, length, *, decimals=None):
+    arr = _sequence(rng, 2 * length + 1)
+    arr /= np.sum(arr)
+    return [arr[:length], arr[length:]]
+
+
+def draw_activity(rng, length, low=0.0, high=1.0, *, decimals=None):
+    a = _sequence(rng, length, low, high)
+    b = _sequence(rng, length, low, high)
+    return [np.minimum(a, b), np.maximum(a, b)]
+
+
+def draw_task(rng, length, max_deadline=None, low=0.0, high=1.0, *, decimals=None):
+    if max_deadline is None:
+        max_deadline = length
+    d = _string(rng, length, max_deadline) + 1
+    w = _sequence(rng, length, low, high)
+    return [d, w]
+
+
+def draw_dfs(rng, length, p=(0.5,), *, decimals=None):
+    return [_er_graph(rng, length, _pick(rng, p), directed=True)]
+
+
+def draw_bfs(rng, length, p=(0.5,), *, decimals=None):
+    graph = _er_graph(rng, length, _pick(rng, p))
+    return [graph, rng.choice(length)]
+
+
+def draw_topo(rng, length, p=(0.5,), *, decimals=None):
+    return [_er_graph(rng, length, _pick(rng, p), directed=True, acyclic=True)]
+
+
+def draw_articulation(rng, length, p=(0.2,), *, decimals=None):
+    return [_er_graph(rng, length, _pick(rng, p))]
+
+
+def draw_mst(rng, length, p=(0.2,), low=0.0, high=1.0, *, decimals=None):
+    return [_er_graph(rng, length, _pick(rng, p), weighted=True, low=low, high=high)]
+
+
+def draw_weighted_source(rng, length, p=(0.5,), low=0.0, high=1.0, *, decimals=None):
+    graph = _er_graph(rng, length, _pick(rng, p), weighted=True, low=low, high=high)
+    return [graph, rng.choice(length)]
+
+
+def draw_dag_path(rng, length, p=(0.5,), low=0.0, high=1.0, *, decimals=None):
+    graph = _er_graph(rng, length, _pick(rng, p), directed=True, acyclic=True,
+                      weighted=True, low=low, high=high)
+    return [graph, rng.choice(length)]
+
+
+def draw_floyd_warshall(rng, length, p=(0.5,), low=0.0, high=1.0, *, decimals=None):
+    return [_er_graph(rng, length, _pick(rng, p), weighted=True, low=low, high=high)]
+
+
+def draw_scc(rng, length, k=4, p=(0.5,), eps=0.01, *, decimals=None):
+    return [_community_graph(rng, length, k, _pick(rng, p), eps)]
+
+
+def draw_bipartite(rng, length, length_2=None, p=(0.3,), *, decimals=None):
+    n, m = _split_length(length, length_2)
+    prob = _pick(rng, p)
+    graph = np.zeros((n + m + 2, n + m + 2))
+    graph[0, 1:n + 1] = 1.0  # super-source
+    graph[n + 1:n + m + 1, n + m + 1] = 1.0  # super-sink
+    graph[1:n + 1, n + 1:n + m + 1] = rng.binomial(1, prob, size=(n, m))
+    return [graph, n, m, 0, n + m + 1]
+
+
+def draw_matcher(rng, length, length_needle=None, chars=4, *, decimals=None):
+    """A random haystack with the needle planted at a random offset;
+    ``length`` counts haystack and needle together."""
+    if length_needle is None:
+        length_needle = 1 if length < 5 else length // 5
+    elif length_needle < 0:  # a random needle length in [1, -length_needle]
+        length_needle = rng.randint(1, high=1 - length_needle)
+    length_haystack = length - length_needle
+    if length_haystack <= length_needle:
+        raise ValueError(
+            f"string matching needs a haystack longer than its needle, but "
+            f"length={length} with a needle of {length_needle} leaves a haystack "
+            f"of {length_haystack}; use a larger length or a shorter needle")
+    needle = _string(rng, length_needle, chars)
+    haystack = _string(rng, length_haystack, chars)
+    start = rng.choice(length_haystack - length_needle)
+    haystack[start:start + length_needle] = needle
+    return [haystack, needle]
+
+
+def draw_segments(rng, length, low=0.0, high=1.0, *, decimals=None):
+    """Two segments (four endpoints, whatever ``length``), crossing with
+    probability 1/2 by rejection sampling."""
+    want_cross = rng.binomial(1, 0.5)
+    while True:
+        xs = _sequence(rng, 4, low, high)
+        ys = _sequence(rng, 4, low, high)
+        if _segments_cross(xs, ys) == want_cross:
+            return [xs, ys]
+
+
+def draw_convex_hull(rng, length, origin_x=0.0, origin_y=0.0, radius=2.0,
+                     collinearity_resampling_attempts=1000,
+                     collineararity_eps=1e-12, *, decimals=None):
+    """Points uniform on a disk, redrawn while any three are (nearly)
+    collinear after truncation, since collinear points admit several valid
+    hull traces. (``collineararity_eps`` keeps the published spelling.)"""
+    for _ in range(collinearity_resampling_attempts):
+        thetas = _sequence(rng, length, 0.0, 2.0 * np.pi)
+        rs = radius * np.sqrt(_sequence(rng, length, 0.0, 1.0))
+        xs = truncate(rs * np.cos(thetas) + origin_x, decimals)
+        ys = truncate(rs * np.sin(thetas) + origin_y, decimals)
+        if not _has_collinear_triple(xs, ys, collineararity_eps):
+            return [xs, ys]
+    raise RuntimeError(f"could not sample {length} points without collinear triples "
+                       f"in {collinearity_resampling_attempts} attempts")
+
+
+DRAWERS: dict[str, Callable] = {
+    "insertion_sort": draw_sorting,
+    "bubble_sort": draw_sorting,
+    "heapsort": draw_sorting,
+    "quicksort": draw_sorting,
+    "quickselect": draw_sorting,
+    "minimum": draw_sorting,
+    "binary_search": draw_search,
+    "find_maximum_subarray": draw_max_subarray,
+    "find_maximum_subarray_kadane": draw_max_subarray,
+    "matrix_chain_order": draw_sorting,
+    "lcs_length": draw_lcs,
+    "optimal_bst": draw_optimal_bst,
+    "activity_selector": draw_activity,
+    "task_scheduling": draw_task,
+    "dfs": draw_dfs,
+    "topological_sort": draw_topo,
+    "strongly_connected_components": draw_scc,
+    "articulation_points": draw_articulation,
+    "bridges": draw_articulation,
+    "bfs": draw_bfs,
+    "mst_kruskal": draw_mst,
+    "mst_prim": draw_weighted_source,
+    "bellman_ford": draw_weighted_source,
+    "dag_shortest_paths": draw_dag_path,
+    "dijkstra": draw_weighted_source,
+    "floyd_warshall": draw_floyd_warshall,
+    "bipartite_matching": draw_bipartite,
+    "naive_string_matcher": draw_matcher,
+    "kmp_matcher": draw_matcher,
+    "segments_intersect": draw_segments,
+    "graham_scan": draw_convex_hull,
+    "jarvis_march": draw_convex_hull,
+}
+
+def sampler_options(algorithm: str) -> dict[str, object]:
+    """The keyword options of an algorithm's sampler, with their defaults."""
+    params = inspect.signature(DRAWERS[check_algorithm(algorithm)]).parameters
+    return {k: v.default for k, v in list(params.items())[2:] if k != "decimals"}
+
+
+def _check_options(algorithm: str, kwargs: dict) -> None:
+    unknown = set(kwargs) - set(sampler_options(algorithm))
+    if unknown:
+        raise TypeError(
+            f"{algorithm} sampler got unknown option(s) {sorted(unknown)}; "
+            f"its options are {sorted(sampler_options(algorithm)) or 'none'}")
+
+
+def _check_length(algorithm: str, length) -> int:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    return int(length)
+
+
+class Sampler:
+    """An endless stream of traces of one algorithm at one length.
+
+    ``Sampler(algo, length, seed).take(k)`` gives the same traces as
+    ``sample(algo, length=length, seed=seed, num_samples=k)``.
+    """
+
+    def __init__(self, algorithm: str, length: int, seed: int | None = None,
+                 truncate_decimals: int | None = None, **sampler_kwargs):
+        self.algorithm = check_algorithm(algorithm)
+        self.length = _check_length(algorithm, length)
+        _check_options(algorithm, sampler_kwargs)
+        self.truncate_decimals = truncate_decimals
+        self.sampler_kwargs = sampler_kwargs
+        self.rng = np.random.RandomState(seed)
+        self._draw = DRAWERS[self.algorithm]
+        self._run = ALGORITHMS[self.algorithm]
+
+    def draw_inputs(self) -> list:
+        """The next sample's algorithm arguments (truncated if asked)."""
+        args = self._draw(self.rng, self.length, decimals=self.truncate_decimals,
+                          **self.sampler_kwargs)
+        return [truncate(a, self.truncate_decimals) for a in args]
+
+    def __next__(self) -> Trace:
+        return self._run(*self.draw_inputs())
+
+    def __iter__(self) -> Iterator[Trace]:
+        return self
+
+    def take(self, num_samples: int) -> list[Trace]:
+        return [next(self) for _ in range(num_samples)]
+
+
+def sample(algorithm: str, length: int, seed: int | None = None,
+           num_samples: int = 1, truncate_decimals: int | None = None,
+           **sampler_kwargs) -> list[Trace]:
+    """Sample ``num_samples`` traces of ``algorithm`` on inputs of size ``length``.
+
+    With the same arguments as the published ``clrs.build_sampler`` this
+    returns the published samples, in order. ``truncate_decimals`` cuts float
+    inputs to that many decimals (CLRS-Text uses 3). Extra keyword arguments
+    are the sampler's options (see :func:`sampler_options`).
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or num_samples < 0:
+        raise ValueError(f"num_samples must be a non-negative integer, got {num_samples!r}")
+    return Sampler(algorithm, length, seed, truncate_decimals, **sampler_kwargs).take(num_samples)
+
+
+def sample_split(algorithm: str, split: str) -> list[Trace]:
+    """One canonical CLRS-30 split (``train``, ``val`` or ``test``)."""
+    size = split_size(algorithm, split)
+    return sample(algorithm, length=CLRS30[split]["length"], seed=CLRS30[split]["seed"],
+                  num_samples=size)
