@@ -564,9 +564,9 @@ def check_algorithm(name: str) -> str:
     import difflib
 
     close = difflib.get_close_matches(str(name), ALL_ALGS, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
-        f"unknown algorithm {name!r}.{hint} Known algorithms: {', '.join(ALL_ALGS)}.")
+        f"unknown algorithm {name!r}{hint} (known: {', '.join(ALL_ALGS)})")
 
 
 def probes_of(algorithm: str, stage: str) -> dict[str, tuple[str, str, str]]:

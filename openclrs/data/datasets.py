@@ -196,7 +196,9 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
         print(f"openclrs: {file} in {folder} is corrupted or truncated; rebuilding it",
               file=sys.stderr)
         recipe = {k: v for k, v in entry.items() if k in Part.__dataclass_fields__}
-        manifest = generate([Part(**recipe)], folder, workers=1, progress=False, verify=False)
+        if os.path.exists(os.path.join(folder, file)):
+            os.remove(os.path.join(folder, file))
+        manifest = generate([Part(**recipe)], folder, workers=1, progress=False)
         entry = manifest["parts"][file]
         if not part_is_intact(folder, entry, True):
             raise CorruptFileError(f"{file}: rebuilt file fails its checksum")

@@ -1,0 +1,206 @@
+"""The ``openclrs`` command line: list, show, generate."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+
+from . import specs
+
+
+def _algorithm(name: str) -> str:
+    try:
+        return specs.check_algorithm(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _option(text: str):
+    """``KEY=VALUE`` with VALUE a Python literal (``p=0.3``, ``p=(0.1,0.5)``)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"cannot read value of {key}: {value!r}") from None
+
+
+def cmd_list(args) -> int:
+    if args.algorithm:
+        spec = specs.SPECS[args.algorithm]
+        from .samplers import sampler_options
+
+        print(f"{args.algorithm} ({specs.FAMILY_OF[args.algorithm]})")
+        print(f"  {'probe':<16}{'stage':<8}{'location':<10}type")
+        for name, (stage, location, type_) in spec.items():
+            print(f"  {name:<16}{stage:<8}{location:<10}{type_}")
+        print("  sampler options: " + ", ".join(
+            f"{k}={v!r}" for k, v in sampler_options(args.algorithm).items()))
+        return 0
+    print(f"{'algorithm':<32}{'family':<21}{'in':>3}{'hint':>5}{'out':>4}  val/test x")
+    for family, algs in specs.FAMILIES.items():
+        for alg in algs:
+            counts = [sum(1 for s, _, _ in specs.SPECS[alg].values() if s == stage)
+                      for stage in (specs.Stage.INPUT, specs.Stage.HINT, specs.Stage.OUTPUT)]
+            mark = "" if alg in specs.CLRS_30_ALGS else "  (not in CLRS-30)"
+            mult = specs.NUM_SAMPLES_MULTIPLIER.get(alg, 1)
+            print(f"{alg:<32}{family:<21}{counts[0]:>3}{counts[1]:>5}{counts[2]:>4}  {mult:>6}{mark}")
+    print(f"\n{len(specs.CLRS_30_ALGS)} CLRS-30 algorithms in {len(specs.FAMILIES)} families; "
+          "`openclrs list ALGORITHM` shows one spec.")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .display import render
+    from .samplers import sample
+
+    trace = sample(args.algorithm, length=args.length, seed=args.seed,
+                   num_samples=args.index + 1, **dict(args.option))[args.index]
+    steps = None
+    if args.step is not None:
+        if not -trace.length <= args.step < trace.length:
+            print(f"error: step {args.step} out of range: this trace has {trace.length} steps",
+                  file=sys.stderr)
+            return 2
+        steps = [args.step % trace.length]
+    print(render(trace, steps))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .data import datasets
+
+    root = args.root or datasets.default_root()
+    algorithms = args.algorithms or list(specs.CLRS_30_ALGS)
+    if args.lengths:  # a custom set
+        name = args.name or "custom"
+        parts = [datasets.Part(alg, args.split if len(args.lengths) == 1 else f"{args.split}_n{n}",
+                               n, args.seed, args.num_samples, args.truncate_decimals,
+                               dict(args.option))
+                 for alg in algorithms for n in args.lengths]
+        from .samplers import sampler_options
+
+        for part in parts:  # fail before any work if an option is unknown
+            unknown = set(part.sampler_kwargs) - set(sampler_options(part.algorithm))
+            if unknown:
+                print(f"error: {part.algorithm} sampler has no option(s) {sorted(unknown)}",
+                      file=sys.stderr)
+                return 2
+    else:
+        if args.num_samples or args.option or args.truncate_decimals is not None:
+            print("error: --num-samples, --option and --truncate-decimals need --lengths "
+                  "(a custom set); the canonical splits are fixed", file=sys.stderr)
+            return 2
+        name = args.name or datasets.CANONICAL
+        parts = datasets.canonical_parts(algorithms, args.splits)
+    folder = os.path.join(root, name)
+    start = time.perf_counter()
+    manifest = datasets.generate(parts, folder, workers=args.workers,
+                                 progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    _summary(parts, manifest, folder, seconds)
+    return 0
+
+
+def _summary(parts, manifest, folder, seconds):
+    splits = list(dict.fromkeys(p.split for p in parts))
+    header = f"{'algorithm':<30}" + "".join(f"{s + ' (n, max T)':>22}" for s in splits)
+    print(header)
+    total_bytes = total_samples = 0
+    for alg in dict.fromkeys(p.algorithm for p in parts):
+        row = f"{alg:<30}"
+        for split in splits:
+            entry = manifest["parts"].get(f"{alg}/{split}.safetensors")
+            if entry is None:
+                row += f"{'-':>22}"
+                continue
+            cell = f"{entry['num_samples']} @ {entry['length']}, {entry['max_length']}"
+            row += f"{cell:>22}"
+            total_bytes += entry["bytes"]
+            total_samples += entry["num_samples"]
+        print(row)
+    print(f"\n{total_samples} samples, {total_bytes / 2**20:.1f} MiB in {folder} "
+          f"({seconds:.1f} s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openclrs",
+        description="The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list algorithms, families and specs")
+    p.add_argument("algorithm", nargs="?", type=_algorithm, help="show this algorithm's spec")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="sample one trace and print it step by step")
+    p.add_argument("algorithm", type=_algorithm)
+    p.add_argument("--length", type=_positive, default=8, help="problem size (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--index", type=int, default=0, help="which sample of the stream")
+    p.add_argument("--step", type=int, help="print only this hint step")
+    p.add_argument("--option", type=_option, action="append", default=[],
+                   metavar="KEY=VALUE", help="sampler option, e.g. p=0.3 (repeatable)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "generate", help="write the canonical CLRS-30 splits (default) or a custom set",
+        description="Write datasets as safetensors files plus a manifest. Without "
+                    "--lengths: the canonical CLRS-30 splits. Finished parts are kept, "
+                    "so an interrupted run resumes; corrupted files are rebuilt.")
+    p.add_argument("--root", help="data folder (default: $OPENCLRS_DATA_DIR or "
+                                  "~/.cache/openclrs)")
+    p.add_argument("--name", help="dataset folder name (default clrs30, or custom)")
+    p.add_argument("--algorithms", nargs="+", type=_algorithm, metavar="ALGO")
+    p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=list(specs.SPLITS),
+                   help="canonical splits to write (default all)")
+    p.add_argument("--lengths", nargs="+", type=_positive, metavar="N",
+                   help="custom set: problem sizes")
+    p.add_argument("--num-samples", type=_positive, default=None,
+                   help="custom set: samples per algorithm and length (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="custom set: seed (default 0)")
+    p.add_argument("--split", default="custom", help="custom set: split name")
+    p.add_argument("--truncate-decimals", type=int, default=None)
+    p.add_argument("--option", type=_option, action="append", default=[],
+                   metavar="KEY=VALUE", help="custom set: sampler option (repeatable)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "lengths", None) and args.num_samples is None:
+        args.num_samples = 1000
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `openclrs list | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
