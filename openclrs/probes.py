@@ -136,16 +136,17 @@ def positions(n: int) -> np.ndarray:
 def array_pointers(order) -> np.ndarray:
     """Predecessor pointers of an ordered array.
 
-    ``order[k]`` is the node at position ``k``; each node points to the node
-    one position before it, and the first to itself. Accepts one order
-    ``(n,)`` or a stack of them ``(T, n)``.
+    ``order[k]`` is the node at position ``k`` (a permutation of the nodes);
+    each node points to the node one position before it, and the first to
+    itself. Accepts one order ``(n,)`` or a stack of them ``(T, n)``.
     """
     order = np.asarray(order, dtype=np.int64)
     flat = order.reshape(-1, order.shape[-1])
-    steps, n = flat.shape
-    out = np.tile(np.arange(n), (steps, 1))
-    rows = np.repeat(np.arange(steps), max(n - 1, 0))
-    out[rows, flat[:, 1:].ravel()] = flat[:, :-1].ravel()
+    before = np.empty_like(flat)
+    before[:, 0] = flat[:, 0]
+    before[:, 1:] = flat[:, :-1]
+    out = np.empty_like(flat)
+    out[np.arange(len(flat))[:, None], flat] = before
     return out.reshape(order.shape)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_NUMERIC = "biuf"  # bool, signed, unsigned, float dtype kinds
+
 
 def vector(x, name: str, *, min_len: int = 1, integer: bool = False) -> np.ndarray:
     """A 1-D numeric array of at least ``min_len`` entries (a copy)."""
@@ -13,13 +15,14 @@ def vector(x, name: str, *, min_len: int = 1, integer: bool = False) -> np.ndarr
         raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
     if len(arr) < min_len:
         raise ValueError(f"{name} must have at least {min_len} element(s), got {len(arr)}")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    kind = arr.dtype.kind
+    if kind not in _NUMERIC:
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if integer and not np.issubdtype(arr.dtype, np.integer):
+    if integer and kind not in "iu":
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must hold integers")
         arr = arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+    if kind == "f" and np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN")
     return arr
 
@@ -31,9 +34,9 @@ def square(A, name: str = "A", *, min_len: int = 1) -> np.ndarray:
         raise ValueError(f"{name} must be a square (n, n) matrix, got shape {arr.shape}")
     if arr.shape[0] < min_len:
         raise ValueError(f"{name} must have at least {min_len} node(s), got {arr.shape[0]}")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype.kind not in _NUMERIC:
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN")
     return arr
 
