@@ -10,3 +10,8 @@ from .specs import (ALL_ALGS, CLRS30, CLRS_30_ALGS, FAMILIES, NUM_SAMPLES_MULTIP
                     SPECS, Location, Stage, Type, split_size)
 
 __version__ = "0.1.0"
+
+__all__ = ["ALGORITHMS", "execute", "Trace", "validate_trace", "Sampler", "sample",
+           "sample_split", "sampler_options", "ALL_ALGS", "CLRS30", "CLRS_30_ALGS",
+           "FAMILIES", "NUM_SAMPLES_MULTIPLIER", "SPECS", "Location", "Stage", "Type",
+           "split_size"]

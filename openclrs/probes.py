@@ -125,12 +125,49 @@ def one_hot(index, n: int) -> np.ndarray:
 
     ``index`` may be an int (one vector) or a sequence (one row per entry).
     """
-    return np.eye(n)[np.asarray(index, dtype=np.int64)]
+    if isinstance(index, (int, np.integer)):
+        out = np.zeros(n)
+        out[index] = 1.0
+        return out
+    index = np.asarray(index, dtype=np.int64)
+    out = np.zeros(index.shape + (n,))
+    out.reshape(-1, n)[np.arange(index.size), index.ravel()] = 1.0
+    return out
+
+
+def one_hots(n: int, *indices) -> np.ndarray:
+    """Several equally long index sequences one-hot encoded in one scatter:
+    ``(len(indices), steps, n)``; unpack as ``i, j = one_hots(n, i_seq, j_seq)``."""
+    return one_hot(np.array(indices, dtype=np.int64), n)
+
+
+_POSITIONS: dict[int, np.ndarray] = {}
 
 
 def positions(n: int) -> np.ndarray:
-    """The ``pos`` input of an ``n``-node problem: ``i / n``."""
-    return np.arange(n) * 1.0 / n
+    """The ``pos`` input of an ``n``-node problem: ``i / n`` (a fresh array)."""
+    cached = _POSITIONS.get(n)
+    if cached is None:
+        cached = _POSITIONS[n] = np.arange(n) * 1.0 / n
+    return cached.copy()
+
+
+def snapshots(flat, n: int) -> np.ndarray:
+    """The ``(steps, n)`` view of per-step states appended one after another
+    to a flat ``array('q')`` (a memcpy per step, no Python ints at the end)."""
+    return np.frombuffer(flat, dtype=np.int64).reshape(-1, n)
+
+
+_IDENTITY_POINTERS: dict[int, np.ndarray] = {}
+
+
+def identity_pointers(n: int, steps: int) -> np.ndarray:
+    """``pred_h`` of an algorithm that never reorders its array: the input
+    order's predecessor pointers (``[0, 0, 1, ..., n-2]``) at every step."""
+    row = _IDENTITY_POINTERS.get(n)
+    if row is None:
+        row = _IDENTITY_POINTERS[n] = np.concatenate([[0], np.arange(n - 1)])[None][:, :n]
+    return np.repeat(row, steps, axis=0)
 
 
 def array_pointers(order) -> np.ndarray:
@@ -150,13 +187,20 @@ def array_pointers(order) -> np.ndarray:
     return out.reshape(order.shape)
 
 
-def heap_pointers(order, heap_size: int) -> np.ndarray:
-    """Parent pointers of the binary heap stored in the first ``heap_size``
-    positions of ``order``; nodes outside the heap point to themselves."""
-    order = np.asarray(order, dtype=np.int64)
-    out = np.arange(order.shape[0])
-    k = np.arange(1, heap_size)
-    out[order[k]] = order[(k - 1) // 2]
+def heap_pointers(orders, heap_sizes) -> np.ndarray:
+    """Parent pointers of binary heaps, for a whole run at once.
+
+    Row ``t`` describes the heap held in the first ``heap_sizes[t]``
+    positions of ``orders[t]`` (``orders[t][k]``: node at position ``k``):
+    each heap node points to its parent, the root and nodes outside the heap
+    to themselves.
+    """
+    orders = np.asarray(orders, dtype=np.int64)
+    steps, n = orders.shape
+    out = np.tile(np.arange(n), (steps, 1))
+    rows, ks = np.nonzero(np.arange(1, n)[None, :] < np.asarray(heap_sizes)[:, None])
+    ks += 1
+    out[rows, orders[rows, ks]] = orders[rows, (ks - 1) // 2]
     return out
 
 
@@ -177,7 +221,6 @@ def validate_trace(trace: Trace) -> None:
     0/1 (or -1) values of masks, exact one-hotness of mask_one and
     categorical probes, and pointer ranges.
     """
-    spec = trace.spec
     n = trace.num_nodes
     steps = trace.length
     for name, stage, location, type_, data in trace.probes():
