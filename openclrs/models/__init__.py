@@ -1,0 +1,1 @@
+"""Neural algorithmic reasoners in PyTorch (encode-process-decode)."""
