@@ -93,3 +93,23 @@ def test_missing_canonical_split_is_generated_on_load(tmp_path):
     assert np.array_equal(split[5].hints["pred_h"], ref[5].hints["pred_h"])
     with pytest.raises(FileNotFoundError, match="openclrs generate"):
         load_split("insertion_sort", "val", dataset="custom", root=str(tmp_path))
+
+
+@pytest.mark.parametrize("alg", openclrs.ALL_ALGS)
+def test_every_algorithm_survives_storage(alg, tmp_path):
+    from openclrs.data import collate
+    from openclrs.data.datasets import build_part
+
+    length = 7 if "matcher" not in alg else 9
+    build_part(Part(alg, "x", length, 3, 4), str(tmp_path))
+    split = StoredSplit(str(tmp_path / alg / "x.safetensors"))
+    expected = openclrs.sample(alg, length=length, seed=3, num_samples=4)
+    for trace, ref in zip(split, expected):
+        for name, stage, _, _, value in ref.probes():
+            got = {"input": trace.inputs, "hint": trace.hints, "output": trace.outputs}[stage]
+            assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
+    ours, theirs = split.batch([2, 0, 3]), collate([expected[2], expected[0], expected[3]])
+    for store in ("inputs", "hints", "outputs"):
+        for name, value in getattr(theirs, store).items():
+            assert np.array_equal(getattr(ours, store)[name], value), name
+    assert np.array_equal(ours.lengths, theirs.lengths)

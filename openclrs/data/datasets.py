@@ -19,8 +19,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 
-from ..specs import CLRS30, CLRS_30_ALGS, SPLITS, check_algorithm, split_size
-from .storage import FORMAT, CorruptFileError, StoredSplit, sha256_of, traces_to_tensors
+from ..specs import CLRS30, CLRS_30_ALGS, SPECS, SPLITS, check_algorithm, split_size
+from .storage import (FORMAT, CorruptFileError, StoredSplit, sha256_of, traces_to_tensors,
+                      write_safetensors)
 
 CANONICAL = "clrs30"
 MANIFEST = "manifest.json"
@@ -61,19 +62,18 @@ def canonical_parts(algorithms=CLRS_30_ALGS, splits=SPLITS) -> list[Part]:
 def build_part(part: Part, folder: str) -> dict:
     """Sample one part and write its file; returns its manifest entry."""
     from .. import __version__
-    from ..samplers import sample
+    from ..samplers import Sampler
 
     start = time.perf_counter()
-    traces = sample(part.algorithm, length=part.length, seed=part.seed,
-                    num_samples=part.num_samples, truncate_decimals=part.truncate_decimals,
-                    **part.sampler_kwargs)
-    tensors = traces_to_tensors(traces)
+    sampler = Sampler(part.algorithm, part.length, part.seed, part.truncate_decimals,
+                      **part.sampler_kwargs)
+    # Stream: traces are encoded in small chunks as they are sampled.
+    tensors, classes = traces_to_tensors(next(sampler) for _ in range(part.num_samples))
     metadata = {"format": FORMAT, "algorithm": part.algorithm,
-                "spec": json.dumps(dict(traces[0].spec)),
+                "spec": json.dumps(dict(SPECS[part.algorithm])),
+                "classes": json.dumps(classes, sort_keys=True),
                 "recipe": json.dumps(part.recipe(), sort_keys=True),
                 "openclrs_version": __version__}
-    from .storage import write_safetensors
-
     size, digest = write_safetensors(os.path.join(folder, part.file), tensors, metadata)
     return {**part.recipe(), "file": part.file, "bytes": size, "sha256": digest,
             "max_length": int(tensors["lengths"].max()),

@@ -18,10 +18,19 @@ holds one split of one algorithm:
   ``offsets[i]:offsets[i + 1]`` with ``offsets = [0, *cumsum(lengths)]``;
 * ``lengths``: ``(N,)`` int64, hint steps per sample.
 
-Masks, one-hots and categories are stored as int8, pointers as int32, scalars
-as float64; reading restores the in-memory dtypes of :mod:`openclrs.probes`.
-The header's ``__metadata__`` records the format, algorithm, spec (JSON) and
-the sampling recipe. Files are written to a temporary name and renamed, so
+Values are stored compactly and decoded on reading (to the in-memory arrays
+of :mod:`openclrs.probes`):
+
+* ``mask_one``: the index of the hot node (one axis fewer);
+* ``categorical``: the index ``c`` of the nonzero class, or ``-1 - c`` where
+  that entry is -1 (a masked cell), one axis fewer; the class count is in
+  the metadata (``classes``);
+* pointers: node indices; masks: 0/1 (-1); both in the smallest signed
+  integer type that holds them (int8 for up to 127 nodes);
+* scalars: float64, exactly.
+
+The header's ``__metadata__`` records the format, algorithm, spec (JSON),
+class counts and the sampling recipe. Files are written to a temporary name and renamed, so
 a reader never sees half a file; the manifest's sha256 catches corruption.
 """
 
@@ -51,12 +60,46 @@ class CorruptFileError(IOError):
     """A stored file is truncated, corrupted or not what the manifest says."""
 
 
-def storage_dtype(type_: str, num_nodes: int):
-    if type_ in POINTER_TYPES:
-        return np.int32 if num_nodes < 2 ** 31 else np.int64
-    if type_ in (Type.MASK, Type.MASK_ONE, Type.CATEGORICAL):
-        return np.int8
-    return np.float64
+def _int_type(largest: int):
+    for dtype in (np.int8, np.int16, np.int32):
+        if largest <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def encode(values: np.ndarray, type_: str, num_nodes: int) -> np.ndarray:
+    """Compact on-disk form of a probe's values (see the module docstring)."""
+    if type_ == Type.SCALAR:
+        return np.asarray(values, dtype=np.float64)
+    if type_ in (Type.MASK_ONE, Type.CATEGORICAL):
+        # mask_one holds only 0/1; categorical may mark masked cells with -1.
+        magnitude = values if type_ == Type.MASK_ONE else np.abs(values)
+        index = magnitude.argmax(axis=-1)
+        hot = np.take_along_axis(values, index[..., None], axis=-1)[..., 0]
+        # |hot| = 1 and total magnitude 1 leave no room for another nonzero.
+        if not (np.all(np.abs(hot) == 1) and np.all(magnitude.sum(axis=-1) == 1)):
+            raise ValueError(f"{type_} values are not one-hot")
+        code = index if type_ == Type.MASK_ONE else np.where(hot > 0, index, -1 - index)
+        return code.astype(_int_type(values.shape[-1]))
+    largest = num_nodes if type_ in POINTER_TYPES else 1
+    stored = np.asarray(values).astype(_int_type(largest))
+    if not np.array_equal(stored, values):
+        raise ValueError(f"{type_} values are not integers in range")
+    return stored
+
+
+def decode(stored: np.ndarray, type_: str, classes: int | None, num_nodes: int) -> np.ndarray:
+    """In-memory values from :func:`encode`'s form."""
+    if type_ == Type.SCALAR:
+        return np.array(stored, dtype=np.float64)
+    if type_ in (Type.MASK_ONE, Type.CATEGORICAL):
+        width = num_nodes if type_ == Type.MASK_ONE else classes
+        code = np.asarray(stored, dtype=np.int64)
+        out = np.zeros(code.shape + (width,))
+        np.put_along_axis(out, np.where(code >= 0, code, -1 - code)[..., None],
+                          np.where(code >= 0, 1.0, -1.0)[..., None], axis=-1)
+        return out
+    return np.asarray(stored, dtype=dtype_of(type_))
 
 
 # --------------------------------------------------------------------------
@@ -83,8 +126,10 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray],
     try:
         with os.fdopen(fd, "wb") as f:
             chunks = [struct.pack("<Q", len(blob)), blob]
-            chunks += [np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
-                       for a in tensors.values()]
+            # Arrays are written from their own memory (no copy) when they
+            # already are contiguous and little-endian.
+            chunks += [memoryview(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")))
+                       .cast("B") for a in tensors.values()]
             for chunk in chunks:
                 f.write(chunk)
                 digest.update(chunk)
@@ -138,24 +183,65 @@ def sha256_of(path: str) -> str:
 # traces <-> tensors
 # --------------------------------------------------------------------------
 
-def traces_to_tensors(traces: list[Trace]) -> dict[str, np.ndarray]:
-    if not traces:
-        raise ValueError("no traces to store")
-    first = traces[0]
-    n = first.num_nodes
-    tensors: dict[str, np.ndarray] = {}
-    for name, stage, _, type_, _ in first.probes():
-        dtype = storage_dtype(type_, n)
-        if stage == "hint":
-            values = np.concatenate([t.hints[name] for t in traces])
-        else:
-            values = np.stack([getattr(t, stage + "s")[name] for t in traces])
-        stored = values.astype(dtype)
-        if dtype != np.float64 and not np.array_equal(stored, values):
-            raise ValueError(f"{first.algorithm}.{name}: values do not fit {np.dtype(dtype)}")
-        tensors[f"{stage}.{name}"] = stored
-    tensors["lengths"] = np.array([t.length for t in traces], dtype=np.int64)
-    return tensors
+class TraceEncoder:
+    """Encodes traces into stored tensors a chunk at a time.
+
+    Feeding traces in chunks of a few MB (see :meth:`encode_stream`) keeps
+    memory small and reused: holding a whole split's float64 one-hot hints,
+    or concatenating them in one piece, costs more in fresh memory than the
+    encoding itself.
+    """
+
+    def __init__(self):
+        self.pieces: dict[str, list[np.ndarray]] = {}
+        self.lengths: list[int] = []
+        self.classes: dict[str, int] = {}
+        self.algorithm = None
+
+    def add(self, traces: list[Trace]) -> None:
+        if not traces:
+            return
+        first = traces[0]
+        if self.algorithm is None:
+            self.algorithm = first.algorithm
+        n = first.num_nodes
+        for name, stage, _, type_, value in first.probes():
+            store = stage + "s"
+            values = (np.concatenate if stage == "hint" else np.stack)(
+                [getattr(t, store)[name] for t in traces])
+            if type_ == Type.CATEGORICAL:
+                self.classes[name] = value.shape[-1]
+            try:
+                encoded = encode(values, type_, n)
+            except ValueError as e:
+                raise ValueError(f"{first.algorithm}.{name}: {e}") from None
+            self.pieces.setdefault(f"{stage}.{name}", []).append(encoded)
+        self.lengths.extend(t.length for t in traces)
+
+    def encode_stream(self, traces, chunk_bytes: int = 8 << 20) -> None:
+        """Add traces from an iterable, encoding every ``chunk_bytes`` of them."""
+        chunk, size = [], 0
+        for trace in traces:
+            chunk.append(trace)
+            size += sum(v.nbytes for v in trace.hints.values())
+            if size >= chunk_bytes:
+                self.add(chunk)
+                chunk, size = [], 0
+        self.add(chunk)
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        if not self.lengths:
+            raise ValueError("no traces to store")
+        out = {k: (v[0] if len(v) == 1 else np.concatenate(v)) for k, v in self.pieces.items()}
+        out["lengths"] = np.array(self.lengths, dtype=np.int64)
+        return out
+
+
+def traces_to_tensors(traces) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Encoded tensors of traces, and the class count of each categorical probe."""
+    encoder = TraceEncoder()
+    encoder.encode_stream(traces)
+    return encoder.tensors(), encoder.classes
 
 
 class StoredSplit:
@@ -172,7 +258,8 @@ class StoredSplit:
         self.spec = {k: tuple(v) for k, v in json.loads(self.metadata["spec"]).items()}
         self.lengths = np.asarray(self.tensors["lengths"])
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
-        self._dtypes = {name: dtype_of(t) for name, (_, _, t) in self.spec.items()}
+        self.classes = json.loads(self.metadata.get("classes", "{}"))
+        self.num_nodes = int(self.tensors["input.pos"].shape[1])
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -183,7 +270,10 @@ class StoredSplit:
             data = data[self.offsets[index]:self.offsets[index + 1]]
         else:
             data = data[index]
-        return np.asarray(data, dtype=self._dtypes[name])
+        return self._decode(name, data)
+
+    def _decode(self, name, data):
+        return decode(data, self.spec[name][2], self.classes.get(name), self.num_nodes)
 
     def __getitem__(self, index: int) -> Trace:
         if not -len(self) <= index < len(self):
@@ -206,17 +296,20 @@ class StoredSplit:
         indices = np.arange(len(self)) if indices is None else np.asarray(indices)
         lengths = self.lengths[indices]
         steps = max(int(lengths.max()) if len(lengths) else 0, min_steps)
-        inputs, hints, outputs = {}, {}, {}
+        # Row r of the concatenated hints goes to (time[r], column[r]).
+        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1])
+                               for i in indices.tolist()] or [np.zeros(0, np.int64)])
+        time = np.concatenate([np.arange(k) for k in lengths.tolist()] or [rows])
+        column = np.repeat(np.arange(len(indices)), lengths)
+        stores = {"input": {}, "hint": {}, "output": {}}
         for name, (stage, _, _) in self.spec.items():
             data = self.tensors[f"{stage}.{name}"]
-            dtype = self._dtypes[name]
             if stage == "hint":
-                padded = np.zeros((steps, len(indices)) + data.shape[1:], dtype=dtype)
-                for b, i in enumerate(indices.tolist()):
-                    lo, hi = self.offsets[i], self.offsets[i + 1]
-                    padded[:hi - lo, b] = data[lo:hi]
-                hints[name] = padded
+                values = self._decode(name, data[rows])
+                padded = np.zeros((steps, len(indices)) + values.shape[1:], values.dtype)
+                padded[time, column] = values
+                stores[stage][name] = padded
             else:
-                (inputs if stage == "input" else outputs)[name] = np.asarray(
-                    data[indices], dtype=dtype)
-        return Batch(self.algorithm, inputs, hints, outputs, lengths.copy(), self.spec)
+                stores[stage][name] = self._decode(name, data[indices])
+        return Batch(self.algorithm, stores["input"], stores["hint"], stores["output"],
+                     lengths.copy(), self.spec)
