@@ -89,30 +89,47 @@ def dtype_of(type_: str):
     return np.int64 if type_ in POINTER_TYPES else np.float64
 
 
+def _layout(algorithm: str):
+    """Per stage, the spec's probe names and dtypes, in spec order (cached)."""
+    layout = _LAYOUTS.get(algorithm)
+    if layout is None:
+        spec = SPECS[algorithm]
+        layout = _LAYOUTS[algorithm] = {
+            stage: [(name, np.dtype(dtype_of(t))) for name, (st, _, t) in spec.items()
+                    if st == stage] for stage in (Stage.INPUT, Stage.HINT, Stage.OUTPUT)}
+    return layout
+
+
+_LAYOUTS: dict[str, dict] = {}
+
+
 def make_trace(algorithm: str, inputs: dict, hints: dict, outputs: dict) -> Trace:
     """Assemble a :class:`Trace`, ordering probes as the spec does.
 
     Checks that exactly the spec's probes are present and that all hints
     share one number of steps; the arrays are cast to their type's dtype.
     """
-    spec = SPECS[algorithm]
-    given = {Stage.INPUT: inputs, Stage.HINT: hints, Stage.OUTPUT: outputs}
-    stores: dict[str, dict] = {Stage.INPUT: {}, Stage.HINT: {}, Stage.OUTPUT: {}}
-    for name, (stage, _, type_) in spec.items():
-        try:
-            value = given[stage][name]
-        except KeyError:
-            raise ProbeError(f"{algorithm}: missing {stage} probe {name!r}") from None
-        stores[stage][name] = np.asarray(value, dtype=dtype_of(type_))
-    for stage, store in given.items():
-        extra = set(store) - set(stores[stage])
-        if extra:
-            raise ProbeError(f"{algorithm}: unexpected {stage} probes {sorted(extra)}")
-    steps = {v.shape[0] for v in stores[Stage.HINT].values()}
+    layout = _layout(algorithm)
+    stores = []
+    for stage, given in ((Stage.INPUT, inputs), (Stage.HINT, hints), (Stage.OUTPUT, outputs)):
+        if len(given) != len(layout[stage]):
+            names = [name for name, _ in layout[stage]]
+            extra, missing = sorted(set(given) - set(names)), sorted(set(names) - set(given))
+            raise ProbeError(f"{algorithm}: {stage} probes missing {missing}, unexpected {extra}")
+        store = {}
+        for name, dtype in layout[stage]:
+            try:
+                value = given[name]
+            except KeyError:
+                raise ProbeError(f"{algorithm}: missing {stage} probe {name!r}") from None
+            if type(value) is not np.ndarray or value.dtype != dtype:
+                value = np.asarray(value, dtype=dtype)
+            store[name] = value
+        stores.append(store)
+    steps = {v.shape[0] for v in stores[1].values()}
     if len(steps) > 1:
         raise ProbeError(f"{algorithm}: hints disagree on the number of steps {steps}")
-    return Trace(algorithm, stores[Stage.INPUT], stores[Stage.HINT],
-                 stores[Stage.OUTPUT], spec)
+    return Trace(algorithm, stores[0], stores[1], stores[2], SPECS[algorithm])
 
 
 # --------------------------------------------------------------------------

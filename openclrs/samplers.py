@@ -109,17 +109,41 @@ def _segments_cross(xs, ys) -> bool:
 def _has_collinear_triple(xs: np.ndarray, ys: np.ndarray, eps: float) -> bool:
     """Whether any three points have ``|cross(p2 - p1, p3 - p1)| < eps``.
 
-    Vectorised over the pairs (p2, p3) that follow each p1; the arithmetic is
-    the element-wise one of the scalar test, so the decision is bit-identical
-    to checking the triples one by one.
+    Vectorised over all triples ``i < j < k`` (in blocks for large inputs);
+    the arithmetic is the element-wise one of the scalar test, so the
+    decision is bit-identical to checking the triples one by one.
     """
-    n = len(xs)
-    for i in range(n - 2):
-        vx, vy = xs[i + 1:] - xs[i], ys[i + 1:] - ys[i]
-        cross = np.multiply.outer(vx, vy) - np.multiply.outer(vy, vx)
-        if (np.abs(cross[np.triu_indices(n - i - 1, k=1)]) < eps).any():
+    for i, j, k in _triples(len(xs)):
+        v1x, v1y = xs[j] - xs[i], ys[j] - ys[i]
+        v2x, v2y = xs[k] - xs[i], ys[k] - ys[i]
+        if (np.abs(v1x * v2y - v1y * v2x) < eps).any():
             return True
     return False
+
+
+_TRIPLES: dict[int, list] = {}
+
+
+def _triples(n: int, block: int = 1 << 16):
+    """Index arrays ``(i, j, k)`` of all triples ``i < j < k < n``, in blocks
+    of about ``block`` triples; cached for small ``n`` (up to 128 points)."""
+    if n in _TRIPLES:
+        return _TRIPLES[n]
+    blocks = _triple_blocks(n, block)
+    if n > 128:
+        return blocks
+    _TRIPLES[n] = list(blocks)
+    return _TRIPLES[n]
+
+
+def _triple_blocks(n: int, block: int):
+    pending = []
+    for i in range(n - 2):
+        j, k = np.triu_indices(n - i - 1, k=1)
+        pending.append((np.full(len(j), i), j + i + 1, k + i + 1))
+        if sum(len(p[0]) for p in pending) >= block or i == n - 3:
+            yield tuple(np.concatenate(a) for a in zip(*pending))
+            pending = []
 
 
 def truncate(value, decimals):

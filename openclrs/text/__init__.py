@@ -1,0 +1,37 @@
+"""CLRS-Text: traces as question/answer text, answers parsed and scored.
+
+numpy only. The strings are those of the published CLRS-Text benchmark
+(``clrs._src.clrs_text``, dm-clrs 2.0.3) for the same sample::
+
+    import openclrs
+    from openclrs import text
+
+    trace = openclrs.sample("insertion_sort", length=5, seed=0,
+                            truncate_decimals=3)[0]
+    question, answer = text.format_example("insertion_sort", trace)
+    text.parse_answer("insertion_sort", answer)   # {'pred': array([...sorted keys])}
+    text.score("insertion_sort", model_output, answer).accuracy
+
+* :func:`format_example`: ``(question, answer)``, with or without hints, in
+  the current float style or the July 2024 ``"legacy"`` one;
+  :func:`generate` samples and formats in one go.
+* :func:`parse_answer` / :func:`parse_trace`: an answer back into arrays.
+* :func:`score`, :class:`Scoreboard`, :func:`aggregate`: exact match, parse
+  success, shape match and per-element accuracy, averaged by
+  ``(algorithm, length)``.
+"""
+
+from .format import (FLOAT_FORMATS, INTEGER_SCALARS, MATCHER_TRACE, SEARCH_ANSWERS,
+                     TASKS_WITH_HINTS, TUPLE_STEPS, answer_arrays, answer_names,
+                     answer_spec, format_example, format_value, generate, input_names,
+                     predecessors_to_order, trace_arrays, trace_fields)
+from .parse import (ParseError, detect_hints, extract_answer, parse_answer, parse_trace,
+                    try_parse_answer)
+from .score import METRICS, Score, Scoreboard, aggregate, compare, score
+
+__all__ = ["FLOAT_FORMATS", "INTEGER_SCALARS", "MATCHER_TRACE", "SEARCH_ANSWERS",
+           "TASKS_WITH_HINTS", "TUPLE_STEPS", "answer_arrays", "answer_names", "answer_spec",
+           "format_example", "format_value", "generate", "input_names",
+           "predecessors_to_order", "trace_arrays", "trace_fields",
+           "ParseError", "detect_hints", "extract_answer", "parse_answer", "parse_trace", "try_parse_answer",
+           "METRICS", "Score", "Scoreboard", "aggregate", "compare", "score"]
