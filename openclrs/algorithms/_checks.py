@@ -29,7 +29,7 @@ def vector(x, name: str, *, min_len: int = 1, integer: bool = False) -> np.ndarr
 
 def square(A, name: str = "A", *, min_len: int = 1) -> np.ndarray:
     """A square 2-D numeric matrix (a copy)."""
-    arr = np.array(A)
+    arr = np.array(A, order="C")
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square (n, n) matrix, got shape {arr.shape}")
     if arr.shape[0] < min_len:

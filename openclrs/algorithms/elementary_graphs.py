@@ -391,8 +391,8 @@ def strongly_connected_components(A) -> Trace:
     search.restart()
     search.walk(_bitmasks(A.T), search.finished[::-1], scc=True)
     hints = search.hints(phase=True)
-    # The transpose never changes: every step shares one read-only copy
-    # (a zero-stride view) instead of materialising steps * n * n floats.
-    hints["A_t"] = np.broadcast_to(graph(A.T), (search.steps, n, n))
+    # The transpose never changes; it is still a real (writable) array per
+    # step, like every other hint.
+    hints["A_t"] = np.broadcast_to(graph(A.T), (search.steps, n, n)).copy()
     return make_trace("strongly_connected_components", inputs=_graph_inputs(A),
                       hints=hints, outputs={"scc_id": search.values("scc_id_h")})

@@ -169,9 +169,10 @@ def test_dfs_step_structure():
 
 
 def linked_order(trace):
+    """The list threaded through ``topo`` from ``topo_head`` (at most n long)."""
     order = [int(np.argmax(trace.outputs["topo_head"]))]
     topo = trace.outputs["topo"]
-    while topo[order[-1]] != order[-1]:
+    while topo[order[-1]] != order[-1] and len(order) <= len(topo):
         order.append(int(topo[order[-1]]))
     return order
 
