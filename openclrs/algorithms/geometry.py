@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..probes import Trace, array_pointers, make_trace, positions
+from ..probes import Trace, identity_pointers, make_trace, positions
 from . import _checks
 
 __all__ = ["segments_intersect", "graham_scan", "jarvis_march"]
@@ -249,7 +249,7 @@ def jarvis_march(xs, ys) -> Trace:
     return make_trace(
         "jarvis_march",
         inputs={"pos": positions(n), "x": xs, "y": ys},
-        hints={"pred_h": np.repeat(array_pointers(np.arange(n))[None], steps, axis=0),
+        hints={"pred_h": identity_pointers(n, steps),
                "in_hull_h": in_hull_h, "best": best_h, "last_point": eye[last_h],
                "endpoint": eye[end_h], "i": eye[cur_h], "phase": phase},
         outputs={"in_hull": (added >= 0) * 1.0},

@@ -30,8 +30,8 @@ _KEYS = np.eye(ALPHABET_SIZE)
 
 def _strings(T, P) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked copies of haystack and needle, and the two joined end to end."""
-    T = _checks.vector(T, "T", integer=True)
-    P = _checks.vector(P, "P", integer=True)
+    T = _checks.vector(T, "T", integer=True).astype(np.int64, copy=False)
+    P = _checks.vector(P, "P", integer=True).astype(np.int64, copy=False)
     keys = np.concatenate([T, P])
     # A character outside [0, 4) has a bit set above the lowest two (a
     # negative one has them all): one vectorised test instead of min and max.
