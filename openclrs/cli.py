@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
+
+    from .text.cli import register as register_text
+
+    register_text(sub)  # `openclrs text ...`: CLRS-Text datasets
     return parser
 
 

@@ -35,3 +35,8 @@ __all__ = ["FLOAT_FORMATS", "INTEGER_SCALARS", "MATCHER_TRACE", "SEARCH_ANSWERS"
            "predecessors_to_order", "trace_arrays", "trace_fields",
            "ParseError", "detect_hints", "extract_answer", "parse_answer", "parse_trace", "try_parse_answer",
            "METRICS", "Score", "Scoreboard", "aggregate", "compare", "score"]
+
+# CLRS-Text datasets on disk: the published train/eval splits, sharded.
+from .datasets import TextSplit, generate_text_dataset  # noqa: E402
+
+__all__ += ["TextSplit", "generate_text_dataset"]

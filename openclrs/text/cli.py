@@ -1,0 +1,206 @@
+"""``openclrs text ...``: write the CLRS-Text datasets from the command line.
+
+::
+
+    openclrs text generate --split train --out data/clrs_text          # 2,150,000 examples
+    openclrs text generate --split eval --out data/clrs_text           # 514,375
+    openclrs text generate --algorithms bfs dfs --lengths 8 16 --num-samples 1000 \\
+        --seed 7 --name bfs_dfs --hints --out data/mine
+    openclrs text config --split eval                                   # the table
+
+The top-level CLI calls :func:`register`; ``python -m openclrs.text.cli``
+(or :func:`main`) runs the group on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**32), got {value}")
+    return value
+
+
+def _algorithm(name: str) -> str:
+    from ..specs import check_algorithm
+
+    try:
+        return check_algorithm(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+SPLIT_CHOICES = ("train", "eval", "val")
+
+
+def build_split(args):
+    """The :class:`~openclrs.text.datasets.TextSplit` the options ask for."""
+    from .datasets import get_split
+
+    spec = get_split(args.split)
+    if args.algorithms:
+        if args.lengths:  # any algorithm, with the given lengths
+            spec = spec.replace(lengths={a: tuple(args.lengths) for a in args.algorithms},
+                                sampler_kwargs={})
+        else:
+            spec = spec.select(args.algorithms)
+    elif args.lengths:
+        spec = spec.replace(lengths={a: tuple(args.lengths) for a in spec.lengths})
+    changes = {}
+    if args.num_samples is not None:
+        changes["num_samples"] = args.num_samples
+    if args.seed:
+        changes["seeds"] = tuple(args.seed)
+    if args.name:
+        changes["name"] = args.name
+    if args.hints is not None:
+        changes["use_hints"] = args.hints
+    if args.legacy_floats:
+        changes["float_format"] = "legacy"
+    return spec.replace(**changes) if changes else spec
+
+
+def cmd_generate(args) -> int:
+    from .datasets import generate_text_dataset, summary
+
+    spec = build_split(args)
+    if not args.quiet:
+        print(summary(spec), file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        manifest = generate_text_dataset(args.out, spec, format=args.format,
+                                          shard_size=args.shard_size, workers=args.workers,
+                                          progress=not args.quiet, include_text=args.text,
+                                          verify=args.verify)
+    except ImportError as e:  # parquet without pyarrow
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - start
+    mine = [e for e in manifest["shards"].values() if e["algorithm"] in spec.lengths]
+    examples = sum(e["num_examples"] for e in mine)
+    size = sum(e["bytes"] for e in mine)
+    pattern = os.path.join(args.out, f"{spec.name}-*.{args.format}")
+    kind = "json" if args.format == "jsonl" else "parquet"
+    print(f"{examples:,} examples in {len(mine)} files, {size / 2 ** 20:,.1f} MiB, in "
+          f"{args.out} ({seconds:.1f} s); manifest-{spec.name}.json lists them.\n"
+          f"Load: datasets.load_dataset({kind!r}, data_files={pattern!r})")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from .datasets import summary
+
+    print(summary(build_split(args)))
+    return 0
+
+
+def _split_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", choices=SPLIT_CHOICES, default="train",
+                   help="published configuration to start from (default train; "
+                        "'val' is the published name of eval)")
+    p.add_argument("--algorithms", nargs="+", type=_algorithm, metavar="ALGO",
+                   help="only these algorithms (with --lengths: any algorithm)")
+    p.add_argument("--lengths", nargs="+", type=_positive, metavar="N",
+                   help="these lengths for every chosen algorithm instead of the published ones")
+    p.add_argument("--num-samples", type=_positive, default=None, metavar="K",
+                   help="examples per (algorithm, length, seed) (published: train 10000, "
+                        "eval 125)")
+    p.add_argument("--seed", type=_seed, nargs="+", metavar="S",
+                   help="sampler seed(s), one stream each (published: train 0, "
+                        "eval 3 14 35 81 94)")
+    p.add_argument("--name", help="split name, the files' prefix (default: the split's)")
+    p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
+                   help="spell out the algorithm's trace (default: off, as published)")
+    p.add_argument("--legacy-floats", action="store_true",
+                   help="the July 2024 release's floats: untruncated inputs, 3 significant "
+                        "digits (default: inputs truncated to 3 decimals, written exactly)")
+
+
+def add_commands(subparsers) -> None:
+    """Add ``generate`` and ``config`` to the ``text`` group's subparsers."""
+    from .datasets import DEFAULT_SHARD_SIZE, FILE_FORMATS
+
+    p = subparsers.add_parser(
+        "generate", help="write a CLRS-Text split as sharded JSONL or Parquet files",
+        description="Write the published CLRS-Text train (2,150,000 examples) or eval "
+                    "(514,375) split, or a custom one, as sharded files plus a manifest. "
+                    "Finished shards are kept, so an interrupted run resumes; corrupted ones "
+                    "are rebuilt. The files are identical for any number of workers.")
+    _split_options(p)
+    p.add_argument("--out", default="clrs_text", help="output folder (default ./clrs_text)")
+    p.add_argument("--format", choices=FILE_FORMATS, default="jsonl",
+                   help="jsonl (default) or parquet (needs pyarrow)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--shard-size", type=_positive, default=DEFAULT_SHARD_SIZE, metavar="K",
+                   help=f"examples per file (default {DEFAULT_SHARD_SIZE})")
+    p.add_argument("--no-text", dest="text", action="store_false",
+                   help="leave out the 'text' column (question + answer)")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="trust finished shards of the right size without hashing them")
+    p.add_argument("--quiet", action="store_true", help="no table, no progress bar")
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("config", help="print a split's configuration table",
+                              description="Print the lengths and example counts of a split.")
+    _split_options(p)
+    p.set_defaults(func=cmd_config)
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``text`` command group to a top-level CLI's subparsers."""
+    p = subparsers.add_parser("text", help="CLRS-Text: the benchmark as language-model text",
+                              description="CLRS-Text datasets: the published train and eval "
+                                          "splits as question/answer text.")
+    sub = p.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
+    add_commands(sub)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The group on its own (``openclrs text``'s parser)."""
+    parser = argparse.ArgumentParser(prog="openclrs text",
+                                     description="CLRS-Text datasets: the published train and "
+                                                 "eval splits as question/answer text.")
+    add_commands(parser.add_subparsers(dest="text_command", metavar="COMMAND", required=True))
+    return parser
+
+
+def main(argv=None) -> int:
+    """``openclrs text ...`` on its own: ``main(["generate", "--split", "eval"])``
+    (a leading ``"text"`` is accepted too)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["text"]:
+        argv = argv[1:]
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, RuntimeError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
