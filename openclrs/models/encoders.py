@@ -1,0 +1,119 @@
+"""Encoders: one small linear map per probe, chosen by the probe's spec.
+
+Every input probe (and every hint probe, when hints are encoded) is embedded
+to the hidden size and *added* into one of three feature tensors: node
+``(B, N, H)``, edge ``(B, N, N, H)`` or graph ``(B, H)``. Where a probe goes
+depends only on its (location, type), never on the algorithm:
+
+==================================  =============================================
+probe                               goes to
+==================================  =============================================
+node pointer / permutation pointer  edge features: ``one_hot(ptr)[b, i, j]`` is
+                                    a 0/1 "edge" i -> ptr[i], embedded per pair
+edge pointer                        edge features, through two maps (see below)
+graph pointer                       node features
+any other node probe                node features
+any other edge probe                edge features
+any other graph probe               graph features
+==================================  =============================================
+
+Pointers reach the encoders *dense*: one-hot rows for ground truth, softmax
+rows for softly re-predicted hints, so both share one code path (see
+:func:`densify`). Node pointers (and edge masks) also add edges to the
+adjacency the processor sees (:func:`adjacency_contribution`).
+
+Initialisation is Haiku's, as published: ``encoder_init="default"`` gives
+every map the fan-in truncated normal (std 1 for the one-feature maps);
+``"xavier_on_scalars"`` narrows the scalar *hint* maps to std
+``1/sqrt(hidden_size)``, which keeps large re-predicted scalars from
+swamping the hidden state early in training.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..specs import Location, Stage, Type
+from .processors import Linear, _haiku_init_
+
+ENCODER_INITS = ("default", "xavier_on_scalars")
+NODE_POINTERS = (Type.POINTER, Type.PERMUTATION_POINTER)
+
+
+def densify(type_: str, data: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Batch data -> the dense float form encoders, decoders' feedback and
+    teacher forcing all share: pointer indices become one-hot rows over the
+    nodes (a permutation pointer becomes its permutation matrix); everything
+    else is cast to float."""
+    if type_ in NODE_POINTERS or type_ == Type.SHOULD_BE_PERMUTATION:
+        return F.one_hot(data.long(), num_nodes).float()
+    return data.float()
+
+
+def target_of(location: str, type_: str) -> str:
+    """Which feature tensor ("node", "edge" or "graph") a probe is added to."""
+    if location == Location.NODE:
+        return "edge" if type_ in NODE_POINTERS else "node"
+    if location == Location.GRAPH and type_ == Type.POINTER:
+        return "node"
+    return location
+
+
+def adjacency_contribution(location: str, type_: str,
+                           data: torch.Tensor) -> torch.Tensor | None:
+    """The edges a dense probe adds to the processor's graph, symmetrised,
+    or None. Node pointers count where ``p + p^T`` exceeds 1/2 (so soft
+    pointers count where they are confident), edge masks wherever
+    ``m + m^T`` is positive, as published."""
+    if location == Location.NODE and type_ in NODE_POINTERS:
+        return (data + data.transpose(1, 2)) > 0.5
+    if location == Location.EDGE and type_ == Type.MASK:
+        return (data + data.transpose(1, 2)) > 0.0
+    return None
+
+
+class ProbeEncoder(nn.Module):
+    """Embeds one probe into the hidden size.
+
+    ``forward(dense)`` returns ``(target, embedding)``; the model adds the
+    embedding into the feature tensor named by ``target``.
+    """
+
+    def __init__(self, stage: str, location: str, type_: str, hidden_size: int,
+                 num_classes: int | None = None, init: str = "xavier_on_scalars"):
+        super().__init__()
+        if init not in ENCODER_INITS:
+            raise ValueError(f"unknown encoder_init {init!r}; expected one of {ENCODER_INITS}")
+        if type_ == Type.CATEGORICAL and not num_classes:
+            raise ValueError("a categorical probe needs its number of classes")
+        if type_ == Type.SHOULD_BE_PERMUTATION:
+            raise ValueError("should_be_permutation probes must be rewritten first "
+                             "(openclrs.transforms.enforce_permutation)")
+        self.location, self.type_ = location, type_
+        self.target = target_of(location, type_)
+        in_features = num_classes if type_ == Type.CATEGORICAL else 1
+        self.linear = Linear(in_features, hidden_size)
+        # An edge pointer points from edge (i, j) to a node k: the second map
+        # embeds it from the other end, so both endpoints see it.
+        self.linear_2 = (Linear(in_features, hidden_size)
+                         if location == Location.EDGE and type_ == Type.POINTER else None)
+        if init == "xavier_on_scalars" and stage == Stage.HINT and type_ == Type.SCALAR:
+            with torch.no_grad():
+                _haiku_init_(self.linear.weight, hidden_size)  # std 1/sqrt(H)
+
+    def forward(self, data: torch.Tensor) -> tuple[str, torch.Tensor]:
+        if self.type_ == Type.CATEGORICAL:
+            return self.target, self.linear(data)
+        if self.linear_2 is not None:
+            # data[b, i, j, k] = 1 if edge (i, j) points to node k. The
+            # published encoding averages the per-entry embeddings over i
+            # (first map) and over j (second map); as each map is affine in a
+            # single feature, averaging the feature first is the same thing
+            # without the (B, N, N, N, H) intermediate.
+            over_i = data.mean(dim=1)[..., None]        # (B, j, k, 1)
+            over_j = data.mean(dim=2)[..., None]        # (B, i, k, 1)
+            return self.target, self.linear(over_i) + self.linear_2(over_j)
+        return self.target, self.linear(data[..., None])
+

@@ -1,0 +1,445 @@
+"""The neural algorithmic reasoner: encode, process, decode, step by step.
+
+One :class:`Reasoner` holds one shared processor and, per algorithm, the
+encoders and decoders its spec calls for. Running it on a batch unrolls the
+algorithm's trace the way the published ``nets.Net`` does:
+
+1. at every step t (one per hint transition, at least one), encode the
+   inputs and the hints of step t into node, edge and graph features and
+   an adjacency matrix (self-loops, node pointers and edge masks);
+2. run the processor ``nb_msg_passing_steps`` times on them and the node
+   state, then (training only) dropout and (optionally) an LSTM;
+3. decode outputs and the hints of step t + 1 from
+   ``[node features, old state, new state]`` and the edge features
+   (with the processor's triplet messages, if any).
+
+The hints fed at step t are the ground truth at t = 0. Later, in evaluation
+(``repred=True``) they are the model's own predictions of the previous
+step; in training, each sample takes the ground truth with probability
+``hint_teacher_forcing`` and its own predictions otherwise. Predictions are
+fed back *soft* (probabilities; gradients flow through them across steps)
+or *hard* (argmaxes; no gradient), per ``hint_repred_mode``.
+
+A sample of length L takes its outputs from step L - 2 (step 0 when
+L <= 2): steps past the end of a sample leave its outputs unchanged.
+
+Randomness (teacher forcing, dropout, the Gumbel noise of permutation
+decoders) comes from torch's global generator: seed it with
+``torch.manual_seed`` for reproducible runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..specs import SPECS, Location, Stage, Type, check_algorithm
+from .decoders import ProbeDecoder, postprocess
+from .encoders import ENCODER_INITS, ProbeEncoder, adjacency_contribution, densify
+from .losses import total_loss
+from .processors import PROCESSORS, Linear, make_processor
+
+HINT_MODES = ("encoded_decoded", "decoded_only", "none")
+REPRED_MODES = ("soft", "hard", "hard_on_eval")
+
+
+@dataclass
+class ModelConfig:
+    """Model hyperparameters; the defaults are the published training
+    script's (``examples/run.py``), i.e. the Triplet-GMPNN of Ibarz et al."""
+
+    hidden_size: int = 128
+    processor: str = "triplet_gmpnn"
+    # The three options every processor factory takes (each kind uses those
+    # that apply to it), then any further keyword for the processor class.
+    use_ln: bool = True
+    nb_triplet_fts: int = 8
+    nb_heads: int = 1
+    processor_options: dict = field(default_factory=dict)
+    # encoded_decoded: hints are predicted and fed back; decoded_only: only
+    # predicted (an auxiliary loss); none: ignored.
+    hint_mode: str = "encoded_decoded"
+    hint_teacher_forcing: float = 0.0
+    hint_repred_mode: str = "soft"
+    nb_msg_passing_steps: int = 1
+    use_lstm: bool = False
+    dropout: float = 0.0
+    encoder_init: str = "xavier_on_scalars"
+    # Sinkhorn normalisation of permutation pointers: in the decoder (with
+    # Gumbel noise while training), when a predicted permutation hint is fed
+    # back, and when predictions are made hard for scoring.
+    sinkhorn_temperature: float = 0.1
+    sinkhorn_steps: int = 10
+    sinkhorn_noise: bool = True
+    hint_sinkhorn_steps: int = 25
+    predict_sinkhorn_steps: int = 50
+
+    @property
+    def encode_hints(self) -> bool:
+        return self.hint_mode == "encoded_decoded"
+
+    @property
+    def decode_hints(self) -> bool:
+        return self.hint_mode in ("encoded_decoded", "decoded_only")
+
+    def validate(self) -> "ModelConfig":
+        def bad(what):
+            raise ValueError(f"ModelConfig: {what}")
+
+        h = self.hidden_size
+        if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+            bad(f"hidden_size must be a positive integer, got {h!r}")
+        if self.processor not in PROCESSORS:
+            import difflib
+
+            close = difflib.get_close_matches(str(self.processor), PROCESSORS, n=3)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            bad(f"unknown processor {self.processor!r}{hint} (known: {', '.join(PROCESSORS)})")
+        for name, value, allowed in [("hint_mode", self.hint_mode, HINT_MODES),
+                                     ("hint_repred_mode", self.hint_repred_mode, REPRED_MODES),
+                                     ("encoder_init", self.encoder_init, ENCODER_INITS)]:
+            if value not in allowed:
+                bad(f"{name} must be one of {allowed}, got {value!r}")
+        if not 0.0 <= self.hint_teacher_forcing <= 1.0:
+            bad(f"hint_teacher_forcing must be in [0, 1], got {self.hint_teacher_forcing}")
+        if not 0.0 <= self.dropout < 1.0:
+            bad(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("nb_msg_passing_steps", "sinkhorn_steps", "hint_sinkhorn_steps",
+                     "predict_sinkhorn_steps", "nb_triplet_fts", "nb_heads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                bad(f"{name} must be a positive integer, got {value!r}")
+        if not self.sinkhorn_temperature > 0:
+            bad(f"sinkhorn_temperature must be positive, got {self.sinkhorn_temperature}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Predictions(NamedTuple):
+    """What :meth:`Reasoner.forward` returns: decoder logits.
+
+    ``outputs[name]``: ``(B, ...)``, each sample's last valid step.
+    ``hints[name]``: ``(S, B, ...)`` with ``S = max(1, T - 1)``; ``hints[name][t]``
+    predicts the hint of step t + 1. Empty unless hints are decoded.
+    """
+
+    outputs: dict[str, torch.Tensor]
+    hints: dict[str, torch.Tensor]
+
+
+class LSTM(nn.Module):
+    """Haiku's ``hk.LSTM`` on every node: one linear map for all four gates
+    and a +1 on the forget gate, so the cell starts out remembering."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = Linear(2 * hidden_size, 4 * hidden_size)
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None):
+        if state is None:
+            state = (torch.zeros_like(x), torch.zeros_like(x))
+        h, c = state
+        i, g, f, o = self.linear(torch.cat([x, h], dim=-1)).chunk(4, dim=-1)
+        c = torch.sigmoid(f + 1) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+
+
+def categorical_sizes(algorithm: str, spec: Mapping[str, tuple] | None = None) -> dict[str, int]:
+    """Number of classes of each categorical probe of ``algorithm``, read off
+    one small sampled trace (with the default sampler options: pass sizes
+    explicitly when training on data sampled otherwise)."""
+    spec = SPECS[check_algorithm(algorithm)] if spec is None else spec
+    names = [k for k, (_, _, t) in spec.items() if t == Type.CATEGORICAL]
+    if not names:
+        return {}
+    from ..samplers import Sampler
+
+    trace = next(Sampler(algorithm, 4, seed=0))
+    arrays = {**trace.inputs, **trace.hints, **trace.outputs}
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        raise ValueError(f"{algorithm}: cannot infer the classes of {missing}; "
+                         "pass categories={algorithm: {name: classes}}")
+    return {k: int(arrays[k].shape[-1]) for k in names}
+
+
+def _edge_message_size(processor: nn.Module, hidden_size: int) -> int:
+    """Width of the edge messages a processor returns (0 for none), from one
+    forward pass on a two-node dummy graph: the interface does not say."""
+    h = hidden_size
+    with torch.no_grad():
+        _, msgs = processor(torch.zeros(1, 2, h), torch.zeros(1, 2, 2, h), torch.zeros(1, h),
+                            torch.ones(1, 2, 2), torch.zeros(1, 2, h))
+    return 0 if msgs is None else int(msgs.shape[-1])
+
+
+def _per_sample(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Broadcast a (B,) mask against a batch-major tensor."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+class Reasoner(nn.Module):
+    """Encoders and decoders per algorithm around one shared processor.
+
+    ``specs`` maps each algorithm to the spec of the batches it will see,
+    e.g. ``openclrs.transforms.training_spec(name)``; ``categories``
+    optionally gives ``{algorithm: {probe: classes}}`` for categorical probes
+    (inferred from a sampled trace otherwise).
+    """
+
+    def __init__(self, specs: Mapping[str, Mapping[str, tuple]],
+                 config: ModelConfig | None = None,
+                 categories: Mapping[str, Mapping[str, int]] | None = None):
+        super().__init__()
+        config = ModelConfig() if config is None else config
+        self.config = config.validate()
+        if not specs:
+            raise ValueError("a Reasoner needs at least one algorithm spec")
+        h = config.hidden_size
+        self.specs = MappingProxyType({alg: MappingProxyType(dict(spec))
+                                       for alg, spec in specs.items()})
+        categories = categories or {}
+        self.categories = MappingProxyType({
+            alg: MappingProxyType(dict(categories[alg]) if alg in categories
+                                  else categorical_sizes(alg, spec))
+            for alg, spec in self.specs.items()})
+
+        self.processor = make_processor(config.processor, h, use_ln=config.use_ln,
+                                        nb_triplet_fts=config.nb_triplet_fts,
+                                        nb_heads=config.nb_heads,
+                                        **config.processor_options)
+        self.edge_size = h + _edge_message_size(self.processor, h)
+        self.lstm = LSTM(h) if config.use_lstm else None
+
+        self.encoders = nn.ModuleDict()
+        self.decoders = nn.ModuleDict()
+        for alg, spec in self.specs.items():
+            encs, decs = nn.ModuleDict(), nn.ModuleDict()
+            for name, (stage, location, type_) in spec.items():
+                classes = self.categories[alg].get(name)
+                if stage == Stage.INPUT or (stage == Stage.HINT and config.encode_hints):
+                    encs[name] = ProbeEncoder(stage, location, type_, h, classes,
+                                              config.encoder_init)
+                if stage == Stage.OUTPUT or (stage == Stage.HINT and config.decode_hints):
+                    decs[name] = ProbeDecoder(location, type_, h, self.edge_size, classes)
+            self.encoders[alg] = encs
+            self.decoders[alg] = decs
+
+    @classmethod
+    def from_algorithms(cls, algorithms: str | Sequence[str],
+                        config: ModelConfig | None = None, *, pred_as_input: bool = True,
+                        enforce_permutations: bool = True) -> "Reasoner":
+        """A reasoner for the named algorithms with the specs that
+        :class:`~openclrs.data.torch.TraceStream` produces under the same options."""
+        from ..transforms import training_spec
+
+        if isinstance(algorithms, str):
+            algorithms = [algorithms]
+        return cls({a: training_spec(a, pred_as_input=pred_as_input,
+                                     enforce_permutations=enforce_permutations)
+                    for a in algorithms}, config)
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(self.specs)
+
+    # ------------------------------------------------------------------ run
+
+    def forward(self, batch, algorithm: str | None = None, *,
+                repred: bool | None = None) -> Predictions:
+        """Unroll the model over ``batch`` (a :class:`~openclrs.data.batching.Batch`).
+
+        ``algorithm`` defaults to ``batch.algorithm``. ``repred`` (default:
+        ``not self.training``) is evaluation mode: feed back the model's own
+        hint predictions, no dropout, no Gumbel noise.
+        """
+        algorithm, spec, batch = self._prepare(batch, algorithm)
+        cfg = self.config
+        repred = (not self.training) if repred is None else bool(repred)
+        nodes = self._num_nodes(spec, batch)
+        lengths = batch.lengths.to(self._device)
+
+        inputs = {k: densify(spec[k][2], v, nodes) for k, v in batch.inputs.items()}
+        truth_hints = ({k: densify(spec[k][2], v, nodes) for k, v in batch.hints.items()}
+                       if cfg.encode_hints else {})
+        num_steps = max(1, batch.num_steps - 1)
+
+        hidden = inputs[next(iter(inputs))].new_zeros(batch.batch_size, nodes, cfg.hidden_size)
+        lstm_state = None
+        outputs: dict[str, torch.Tensor] = {}
+        hint_preds: dict[str, torch.Tensor] = {}
+        hint_history: list[dict[str, torch.Tensor]] = []
+        for step in range(num_steps):
+            fed = self._hints_to_feed(step, spec, truth_hints, hint_preds, repred)
+            hidden, lstm_state, step_outputs, hint_preds = self._step(
+                algorithm, spec, inputs, fed, hidden, lstm_state, repred)
+            if step == 0:
+                outputs = step_outputs
+            else:
+                running = lengths > step + 1
+                outputs = {k: torch.where(_per_sample(running, v), v, outputs[k])
+                           for k, v in step_outputs.items()}
+            if cfg.decode_hints:
+                hint_history.append(hint_preds)
+        hints = {k: torch.stack([h[k] for h in hint_history])
+                 for k in (hint_history[0] if hint_history else {})}
+        return Predictions(outputs, hints)
+
+    def _hints_to_feed(self, step, spec, truth, previous, repred) -> dict[str, torch.Tensor]:
+        """The (dense) hints the encoders see at ``step``."""
+        cfg = self.config
+        if not cfg.encode_hints:
+            return {}
+        if step == 0:
+            return {k: v[0] for k, v in truth.items()}
+        hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval"
+                                                  and repred)
+        decoded = {k: postprocess(spec[k][2], v, hard=hard,
+                                  sinkhorn_steps=cfg.hint_sinkhorn_steps,
+                                  sinkhorn_temperature=cfg.sinkhorn_temperature)
+                   for k, v in previous.items()}
+        if repred or cfg.hint_teacher_forcing <= 0.0 or not truth:
+            return decoded
+        if cfg.hint_teacher_forcing >= 1.0:
+            return {k: v[step] for k, v in truth.items()}
+        first = next(iter(truth.values()))
+        force = torch.rand(first.shape[1], device=first.device) < cfg.hint_teacher_forcing
+        return {k: torch.where(_per_sample(force, decoded[k]), v[step], decoded[k])
+                for k, v in truth.items()}
+
+    def _step(self, algorithm, spec, inputs, hints, hidden, lstm_state, repred):
+        """One encode-process-decode step."""
+        cfg = self.config
+        b, n, h = hidden.shape
+        node_fts = hidden.new_zeros(b, n, h)
+        edge_fts = hidden.new_zeros(b, n, n, h)
+        graph_fts = hidden.new_zeros(b, h)
+        adj = torch.eye(n, dtype=torch.bool, device=hidden.device).expand(b, n, n)
+
+        features = {"node": node_fts, "edge": edge_fts, "graph": graph_fts}
+        encoders = self.encoders[algorithm]
+        for name, data in [*inputs.items(), *hints.items()]:
+            _, location, type_ = spec[name]
+            edges = adjacency_contribution(location, type_, data)
+            if edges is not None:
+                adj = adj | edges
+            target, embedding = encoders[name](data)
+            features[target] = features[target] + embedding
+        node_fts, edge_fts, graph_fts = features["node"], features["edge"], features["graph"]
+        adj = adj.to(hidden.dtype)
+
+        new_hidden = hidden
+        for _ in range(cfg.nb_msg_passing_steps):
+            new_hidden, edge_msgs = self.processor(node_fts, edge_fts, graph_fts, adj, new_hidden)
+        new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
+        if self.lstm is not None:
+            new_hidden, lstm_state = self.lstm(new_hidden, lstm_state)
+
+        node_state = torch.cat([node_fts, hidden, new_hidden], dim=-1)
+        edge_state = edge_fts if edge_msgs is None else torch.cat([edge_fts, edge_msgs], dim=-1)
+        outputs, hint_preds = {}, {}
+        for name, decoder in self.decoders[algorithm].items():
+            preds = decoder(node_state, edge_state, graph_fts, adj,
+                            inf_bias=self.processor.inf_bias,
+                            inf_bias_edge=self.processor.inf_bias_edge,
+                            sinkhorn_steps=cfg.sinkhorn_steps,
+                            sinkhorn_temperature=cfg.sinkhorn_temperature,
+                            noise=cfg.sinkhorn_noise and not repred)
+            (outputs if spec[name][0] == Stage.OUTPUT else hint_preds)[name] = preds
+        return new_hidden, lstm_state, outputs, hint_preds
+
+    # -------------------------------------------------------- conveniences
+
+    def loss(self, batch, algorithm: str | None = None
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training loss on ``batch``: ``(total, {probe: loss})``. Always runs
+        in training mode (``repred=False``), as published."""
+        algorithm, spec, batch = self._prepare(batch, algorithm)
+        preds = self(batch, algorithm, repred=False)
+        return total_loss(spec, batch, preds.outputs,
+                          preds.hints if self.config.decode_hints else None)
+
+    @torch.no_grad()
+    def predict(self, batch, algorithm: str | None = None) -> dict[str, np.ndarray]:
+        """Hard output predictions as numpy arrays in the batch's own format
+        (pointers as node indices, masks 0/1, one-hots, scalars), ready for
+        :func:`openclrs.evaluation.evaluate`."""
+        algorithm, spec, batch = self._prepare(batch, algorithm)
+        preds = self(batch, algorithm, repred=True)
+        return hard_predictions(spec, preds.outputs,
+                                sinkhorn_steps=self.config.predict_sinkhorn_steps,
+                                sinkhorn_temperature=self.config.sinkhorn_temperature)
+
+    # ------------------------------------------------------------- helpers
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _prepare(self, batch, algorithm):
+        """Check the algorithm and the batch's spec; batch -> tensors on our device."""
+        algorithm = batch.algorithm if algorithm is None else algorithm
+        if algorithm not in self.specs:
+            hint = ""
+            if algorithm not in SPECS:
+                try:
+                    check_algorithm(algorithm)
+                except ValueError as e:
+                    hint = f" ({e})"
+            raise ValueError(f"this model has no encoders/decoders for algorithm "
+                             f"{algorithm!r}; it was built for {list(self.specs)}{hint}")
+        spec = self.specs[algorithm]
+        batch_spec = {k: tuple(v) for k, v in batch.spec.items()}
+        if batch_spec != dict(spec):
+            differ = sorted(k for k in set(batch_spec) | set(spec)
+                            if batch_spec.get(k) != spec.get(k))
+            raise ValueError(f"{algorithm}: the batch's spec differs from the model's on "
+                             f"{differ} (were both made with the same transforms options?)")
+        device = self._device
+        first = next(iter(batch.inputs.values()))
+        if not isinstance(first, torch.Tensor):
+            batch = batch.to_torch(device=device)
+        elif first.device != device:
+            move = lambda d: {k: v.to(device) for k, v in d.items()}  # noqa: E731
+            batch = dataclasses.replace(batch, inputs=move(batch.inputs),
+                                        hints=move(batch.hints), outputs=move(batch.outputs),
+                                        lengths=batch.lengths.to(device))
+        return algorithm, spec, batch
+
+    @staticmethod
+    def _num_nodes(spec, batch) -> int:
+        for name, value in batch.inputs.items():
+            if spec[name][1] in (Location.NODE, Location.EDGE):
+                return int(value.shape[1])
+        raise ValueError("cannot tell the number of nodes: no node or edge input")
+
+
+def hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch.Tensor], *,
+                     sinkhorn_steps: int = 50,
+                     sinkhorn_temperature: float = 0.1) -> dict[str, np.ndarray]:
+    """Decoder logits -> numpy predictions in the batch format: pointer and
+    permutation pointer indices (int64), 0/1 masks, one-hot mask_one and
+    categorical rows, scalars."""
+    result = {}
+    for name, logits in preds.items():
+        type_ = spec[name][2]
+        dense = postprocess(type_, logits, hard=True, sinkhorn_steps=sinkhorn_steps,
+                            sinkhorn_temperature=sinkhorn_temperature)
+        if type_ in (Type.POINTER, Type.PERMUTATION_POINTER):
+            dense = dense.argmax(dim=-1)
+        result[name] = dense.detach().cpu().numpy()
+    return result
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
