@@ -283,7 +283,8 @@ def draw_segments(rng, length, low=0.0, high=1.0, *, decimals=None):
     while True:
         xs = _sequence(rng, 4, low, high)
         ys = _sequence(rng, 4, low, high)
-        if _segments_cross(xs, ys) == want_cross:
+        # Python floats: the same IEEE arithmetic, without numpy-scalar overhead.
+        if _segments_cross(xs.tolist(), ys.tolist()) == want_cross:
             return [xs, ys]
 
 
