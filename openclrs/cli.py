@@ -137,7 +137,13 @@ def _summary(parts, manifest, folder, seconds):
           f"({seconds:.1f} s)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+TRAINING_COMMANDS = {"train": "train a neural reasoner (PyTorch)",
+                     "evaluate": "evaluate a trained run on stored splits"}
+
+
+def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
+    """The full parser; ``with_training=False`` lists ``train``/``evaluate``
+    without building their options, so other commands never import torch."""
     parser = argparse.ArgumentParser(
         prog="openclrs",
         description="The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native.")
@@ -184,12 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .text.cli import register as register_text
 
-    register_text(sub)  # `openclrs text ...`: CLRS-Text datasets
+    if with_training:
+        from .train_cli import register as register_training
+
+        register_training(sub)  # `openclrs train`, `openclrs evaluate`
+    else:
+        for name, text in TRAINING_COMMANDS.items():
+            sub.add_parser(name, help=text)
+    register_text(sub)  # `openclrs text ...`: CLRS-Text
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
     args = parser.parse_args(argv)
     if getattr(args, "lengths", None) and args.num_samples is None:
         args.num_samples = 1000

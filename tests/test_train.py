@@ -1,0 +1,132 @@
+"""Training loop, checkpoints, resume and the train/evaluate CLI (tiny, CPU)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from openclrs.train import TrainConfig, train
+from openclrs.train_cli import main
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+def tiny(out, data_root, **kw):
+    options = dict(algorithms=["bfs"], out_dir=str(out), steps=12, hidden_size=16, processor="mpnn",
+                   batch_size=8, train_lengths=[4, 5, 6], eval_every=4, test_every=8,
+                   log_every=1, seed=3, progress=False, data_root=data_root)
+    options.update(kw)
+    return TrainConfig(**options)
+
+
+def read_metrics(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def read_results(run):
+    with open(os.path.join(run, "results.json")) as f:
+        results = json.load(f)
+    results.pop("train_seconds")
+    return results
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, data_root):
+    out = tmp_path_factory.mktemp("ref")
+    train(tiny(out, data_root))
+    return str(out)
+
+
+def test_run_writes_every_file(reference):
+    for name in ("config.json", "best.safetensors", "best.state.pt", "last.safetensors",
+                 "last.state.pt", "metrics.jsonl", "results.json"):
+        assert os.path.exists(os.path.join(reference, name)), name
+    assert not [n for n in os.listdir(reference) if n.startswith(".tmp-")]
+    results = read_results(reference)
+    bfs = results["algorithms"]["bfs"]
+    assert 0 <= bfs["test_score"] <= 1 and "pi" in bfs["test_metrics"]
+    kinds = [r["kind"] for r in read_metrics(reference)]
+    assert kinds.count("train") == 12 and kinds.count("val") == 3
+    assert any("test_score" in r for r in read_metrics(reference))
+
+
+def test_loss_falls(tmp_path, data_root):
+    train(tiny(tmp_path, data_root, steps=40, eval_every=40, test_every=0,
+               learning_rate=3e-3, train_lengths=[5]))
+    losses = [r["loss"] for r in read_metrics(str(tmp_path)) if r["kind"] == "train"]
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+
+
+def test_resume_after_kill_gives_identical_metrics(reference, tmp_path, data_root):
+    def kill(step):
+        if step == 7:  # the last checkpoint is at step 4
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(tiny(tmp_path, data_root), hook=kill)
+    assert not os.path.exists(tmp_path / "results.json")
+    train(tiny(tmp_path, data_root))
+    assert read_metrics(str(tmp_path)) == read_metrics(reference)
+    assert read_results(str(tmp_path)) == read_results(reference)
+
+
+def test_same_seed_same_run_other_seed_differs(reference, tmp_path, data_root):
+    train(tiny(tmp_path / "a", data_root, steps=4, test_every=0))
+    train(tiny(tmp_path / "b", data_root, steps=4, test_every=0, seed=4))
+    ref = [r for r in read_metrics(reference) if r["step"] <= 4]
+    same = read_metrics(str(tmp_path / "a"))
+    assert [r for r in same if r["kind"] == "train"] == [r for r in ref if r["kind"] == "train"]
+    other = read_metrics(str(tmp_path / "b"))
+    assert other[0]["loss"] != ref[0]["loss"]
+
+
+def test_multitask_run(tmp_path, data_root):
+    results = train(tiny(tmp_path, data_root, algorithms=["bfs", "bellman_ford"], steps=2,
+                         eval_every=2, test_every=0))
+    assert set(results["algorithms"]) == {"bfs", "bellman_ford"}
+    assert "family_mean" in results["test"] and "algorithm_mean" in results["val"]
+
+
+def test_evaluate_cli(reference, capsys):
+    assert main(["evaluate", "--run", reference]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["bfs"]["score"] == read_results(reference)["algorithms"]["bfs"]["test_score"]
+    assert main(["evaluate", "--run", reference, "--split", "val"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["bfs"]["score"] == read_results(reference)["algorithms"]["bfs"]["val_score"]
+
+
+def test_evaluate_rejects_another_models_checkpoint(reference, tmp_path, data_root, capsys):
+    other = tmp_path / "other"
+    train(tiny(other, data_root, steps=1, eval_every=1, test_every=0, hidden_size=8))
+    code = main(["evaluate", "--run", reference,
+                 "--checkpoint", str(other / "best.safetensors")])
+    assert code == 2
+    assert "another model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--processor", "tripplet_gmpnn"], "unknown processor"),
+    (["--algorithm", "bfz"], "bfz"),
+    (["--hidden-size", "0"], "hidden_size"),
+])
+def test_bad_config_clear_error(tmp_path, capsys, args, message):
+    argv = ["train", "--out", str(tmp_path / "run"), "--steps", "1", "--quiet"]
+    if "--algorithm" not in args:
+        argv += ["--algorithm", "bfs"]
+    assert main(argv + args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_of_existing_run_must_match(reference, data_root):
+    with pytest.raises(ValueError, match="another config"):
+        train(tiny(reference, data_root, hidden_size=32))
