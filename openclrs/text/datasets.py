@@ -76,11 +76,11 @@ context on Linux).
 
 Speed
 -----
-Writing numbers is the hot path of formatting: :class:`ExampleFormatter`
-writes whole arrays at once (``repr`` of a Python list, then fixing the
-separators) instead of one number at a time, and gives strings
-byte-identical to :func:`openclrs.text.format_example`. JSON lines are put
-together with the C string encoder of :mod:`json`.
+Each shard formats its examples with one
+:class:`openclrs.text.format.ExampleFormatter` (what
+:func:`openclrs.text.format_example` runs: spec look-ups done once, arrays
+written whole). JSON lines are put together with the C string encoder of
+:mod:`json`.
 """
 
 from __future__ import annotations
@@ -93,17 +93,14 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from itertools import repeat
 from json.encoder import encode_basestring_ascii as _json_string
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..specs import SPECS, Location, Stage, check_algorithm
-from .format import (INITIAL_TRACE, INTEGER_SCALARS, ITEM_SEP, SEARCH_ANSWERS, TRACE_NAME,
-                     TRACE_SEP, TUPLE_STEPS, answer_names, check_float_format, input_names,
-                     text_value, trace_fields)
+from ..specs import check_algorithm
+from .format import ExampleFormatter, check_float_format
 
 # --------------------------------------------------------------------------
 # The published configurations, as data.
@@ -372,161 +369,6 @@ def get_split(split: str | TextSplit | Mapping) -> TextSplit:
     if isinstance(split, Mapping):
         return TextSplit.from_mapping(split)
     raise TypeError(f"split must be 'train', 'eval', a TextSplit or a dict, got {type(split)}")
-
-
-# --------------------------------------------------------------------------
-# Fast formatting: the strings of format_example, arrays written at once.
-# --------------------------------------------------------------------------
-
-#: Floats that are whole thousandths, k / 1000 for |k| <= _MILLI_BOUND, are
-#: written from a table of their reprs: inputs truncated to 3 (or fewer)
-#: decimals are such floats, and a table look-up is ~10x faster than repr.
-_MILLI_BOUND = 10_000
-_MILLI_MIN_SIZE = 48  # below this, checking costs more than repr
-_milli_table = None
-
-
-def _milli_strings(values: np.ndarray):
-    """``repr`` of each float of ``values`` (as an object array of the same
-    shape) if all are whole thousandths in the table's range, else None.
-
-    ``k / 1000`` is correctly rounded, so a float equal to it *is* the
-    double the table's ``repr(k / 1000)`` was written from; ``-0.0`` (equal
-    to ``0.0`` but written with its sign) is left to the slow path.
-    """
-    global _milli_table
-    k = np.rint(values * 1000.0)
-    if not (k / 1000.0 == values).all() or np.abs(k).max() > _MILLI_BOUND:
-        return None  # (nan fails the first test, inf the second)
-    negative = np.signbit(values)
-    if negative.any() and (negative & (values == 0)).any():
-        return None
-    if _milli_table is None:
-        _milli_table = np.array([repr(j / 1000) for j in range(-_MILLI_BOUND, _MILLI_BOUND + 1)],
-                                dtype=object)
-    return _milli_table[k.astype(np.int64) + _MILLI_BOUND]
-
-
-def _render(text: np.ndarray, location: str, integer: bool, legacy: bool) -> str:
-    """:func:`openclrs.text.format.render`, vectorised: same string."""
-    if text.dtype.kind == "f" and not integer and not legacy and text.ndim in (1, 2) \
-            and text.size >= _MILLI_MIN_SIZE:
-        strings = _milli_strings(text)
-        if strings is not None:
-            if text.ndim == 1:
-                return "[" + " ".join(strings.tolist()) + "]"
-            return "[[" + "], [".join([" ".join(row) for row in strings.tolist()]) + "]]" \
-                if len(strings) and text.shape[1] else _render_slow(text, location, False, False)
-    return _render_slow(text, location, integer, legacy)
-
-
-def _render_slow(text: np.ndarray, location: str, integer: bool, legacy: bool) -> str:
-    if text.dtype.kind in "iu":
-        spec = None
-    elif integer:  # an integral float the published sampler had as an integer
-        text = text.astype(np.int64)
-        spec = ".3g" if legacy else None
-    elif legacy:
-        spec = ".3f" if location == Location.GRAPH else ".3g"
-    else:
-        spec = None  # repr of a Python float: the shortest round-trip form
-    if text.ndim == 0:
-        value = text.item()
-        return repr(value) if spec is None else format(value, spec)
-    values = text.tolist()
-    if spec is None:
-        # repr of a list of Python numbers is "[a, b]"; numbers never contain
-        # ", " or "] [", so fixing the separators gives "[a b]" and
-        # "[[a b], [c d]]".
-        if text.ndim == 1:
-            return repr(values).replace(", ", " ")
-        if text.ndim == 2:
-            return repr(values).replace(", ", " ").replace("] [", "], [")
-    else:
-        if text.ndim == 1:
-            return "[" + " ".join(map(format, values, repeat(spec))) + "]"
-        if text.ndim == 2:
-            return "[" + ", ".join("[" + " ".join(map(format, row, repeat(spec))) + "]"
-                                   for row in values) + "]"
-    raise ValueError(f"cannot write an array of shape {text.shape}")
-
-
-def _integral(value) -> bool:
-    value = np.asarray(value)
-    return bool(np.all(np.isfinite(value)) and np.all(value == np.round(value)))
-
-
-class ExampleFormatter:
-    """``format_example(algorithm, trace, use_hints, float_format)``, faster.
-
-    Gives the same ``(question, answer)`` strings (the tests check it on
-    every algorithm, with and without hints, in both float formats); the
-    spec look-ups are done once, and arrays are written whole.
-    """
-
-    def __init__(self, algorithm: str, use_hints: bool = False, float_format: str = "current"):
-        self.algorithm = check_algorithm(algorithm)
-        self.use_hints = bool(use_hints)
-        self.legacy = check_float_format(float_format) == "legacy"
-        spec = SPECS[algorithm]
-        integer_names = INTEGER_SCALARS.get(algorithm, frozenset())
-
-        def entry(name, shown=None):
-            _, location, type_ = spec[shown or name]
-            return name, location, type_, name in integer_names
-
-        self._inputs = [entry(name) for name in input_names(algorithm)]
-        names = answer_names(algorithm, use_hints)
-        if use_hints and algorithm in SEARCH_ANSWERS:
-            self._answer = [("hint", entry(name)) for name in names]
-        else:
-            outputs = [n for n, (stage, _, _) in spec.items() if stage == Stage.OUTPUT]
-            if len(outputs) != len(names):
-                raise AssertionError(f"{algorithm}: answer names {names} vs outputs {outputs}")
-            self._answer = [("output", entry(name)) for name in outputs]
-        self._tuple = algorithm in TUPLE_STEPS
-        self._fields = [entry(hint, shown) for hint, shown in trace_fields(algorithm)] \
-            if use_hints else []
-        names_line = ITEM_SEP.join(names)
-        if use_hints:
-            names_line = self._group(names_line)
-            if self._fields:
-                names_line = TRACE_SEP.join([TRACE_NAME, names_line])
-        self._head = f"{algorithm}:\n"
-        self._tail = f"\n{names_line}:\n"
-
-    def _group(self, joined: str) -> str:
-        return f"({joined})" if self._tuple else joined
-
-    def _write(self, entry, value, key) -> str:
-        name, location, type_, integer = entry
-        text = text_value(location, type_, value, key)
-        return _render(text, location, integer and _integral(value), self.legacy)
-
-    def __call__(self, trace) -> tuple[str, str]:
-        inputs = trace.inputs
-        key = inputs.get("key")
-        write = self._write
-        question = ITEM_SEP.join(f"{e[0]}: {write(e, inputs[e[0]], key)}" for e in self._inputs)
-        parts = []
-        for source, e in self._answer:
-            value = trace.hints[e[0]][-1] if source == "hint" else trace.outputs[e[0]]
-            parts.append(write(e, value, key))
-        answer = ITEM_SEP.join(parts)
-        if self.use_hints:
-            answer = self._group(answer)
-            if self._fields:
-                series = [trace.hints[e[0]] for e in self._fields]
-                steps = len(series[0])
-
-                def step(t):
-                    return self._group(ITEM_SEP.join(write(e, h[t], key)
-                                                     for e, h in zip(self._fields, series)))
-
-                question = ITEM_SEP.join([question, f"{INITIAL_TRACE} {step(0)}"])
-                answer = TRACE_SEP.join([ITEM_SEP.join(step(t) for t in range(1, steps - 1)),
-                                         answer])
-        return self._head + question + self._tail, answer + "\n\n"
 
 
 # --------------------------------------------------------------------------

@@ -120,46 +120,35 @@ def test_plan_shards_cut_streams_in_order():
 
 
 # --------------------------------------------------------------------------
-# The strings: fast formatter == format_example == published.
+# The strings: those of format_example, i.e. the published ones.
 # --------------------------------------------------------------------------
 
-def test_fast_formatter_equals_format_example():
-    for algorithm in ALL_ALGS:
-        for float_format, decimals in (("current", 3), ("legacy", None)):
-            traces = openclrs.sample(algorithm, length=6, seed=3, num_samples=3,
-                                     truncate_decimals=decimals)
-            for use_hints in (False, True):
-                fast = tds.ExampleFormatter(algorithm, use_hints, float_format)
-                for trace in traces:
-                    assert fast(trace) == format_example(algorithm, trace, use_hints,
-                                                         float_format), algorithm
+def test_shards_format_with_format_example_formatter():
+    from openclrs.text import format as text_format
+
+    assert tds.ExampleFormatter is text_format.ExampleFormatter  # one implementation
 
 
-def test_fast_formatter_writes_published_strings():
+def test_shard_formatter_writes_published_strings():
     for algorithm in ALL_ALGS:
         for ex in fixture_examples(algorithm):
-            fast = tds.ExampleFormatter(algorithm, ex["use_hints"], ex["float_format"])
-            assert fast(trace_for(ex)) == (ex["question"], ex["answer"]), \
+            formatter = tds.ExampleFormatter(algorithm, ex["use_hints"], ex["float_format"])
+            assert formatter(trace_for(ex)) == (ex["question"], ex["answer"]), \
                 f"{algorithm} n={ex['length']} #{ex['index']}"
 
 
-def test_number_table_keeps_signed_zero_and_odd_floats():
-    import numpy as np
-
-    base = np.trunc(np.random.RandomState(0).uniform(-2, 2, size=60) * 1000) / 1000
-    assert tds._milli_strings(base) is not None  # the fast path is taken
-    for extra in ([], [0.5, 0.0, 0.25], [-0.0], [0.1 + 0.2], [1e-7], [12.345, -9.999],
-                  [float("inf")], [float("nan")], [123456.0]):
-        arr = np.concatenate([base, np.array(extra, dtype=np.float64)])
-        assert tds._render(arr, "node", False, False) == \
-            "[" + " ".join(repr(v) for v in arr.tolist()) + "]", extra
-        grid = arr[:56].reshape(7, 8)
-        assert tds._render(grid, "edge", False, False) == "[" + ", ".join(
-            "[" + " ".join(repr(v) for v in row) + "]" for row in grid.tolist()) + "]"
-    for extra in ([-0.0], [0.1 + 0.2], [float("nan")], [float("inf")], [123456.0]):
-        assert tds._milli_strings(np.concatenate([base, extra])) is None
-    assert tds._render(np.zeros((2, 0)), "edge", False, False) == "[[], []]"
-    assert tds._render(np.zeros((0, 60)), "edge", False, False) == "[]"
+@pytest.mark.parametrize("float_format", ["current", "legacy"])
+def test_hinted_records_equal_format_example(float_format):
+    spec = tds.get_split(SMALL).replace(use_hints=True, float_format=float_format)
+    for shard in tds.plan_shards(spec, SHARD):
+        records = list(tds.iter_records(shard))
+        assert len(records) == shard.num_examples
+        for question, answer, seed, index in records:
+            trace = openclrs.sample(shard.algorithm, length=shard.length, seed=seed,
+                                    num_samples=index + 1,
+                                    truncate_decimals=spec.decimals)[index]
+            assert (question, answer) == format_example(shard.algorithm, trace, True,
+                                                        float_format), shard.file
 
 
 # --------------------------------------------------------------------------

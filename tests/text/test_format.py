@@ -6,7 +6,8 @@ import pytest
 import openclrs
 from openclrs.text import (answer_names, format_example, format_value, generate, input_names,
                            predecessors_to_order, trace_fields)
-from openclrs.text.format import format_number
+from openclrs.text import format as text_format
+from openclrs.text.format import format_number, render
 
 
 def test_predecessors_to_order():
@@ -121,3 +122,87 @@ def test_every_probe_kind_is_writable():
         for hints in (False, True):
             q, a = format_example(algorithm, trace, use_hints=hints)
             assert q.startswith(f"{algorithm}:\n") and a.endswith("\n\n")
+
+
+# --------------------------------------------------------------------------
+# Whole arrays are written fast (number tables); the strings are those of
+# writing each number with format_number.
+# --------------------------------------------------------------------------
+
+def _one_by_one(text, integer=False, float_format="current", graph=False):
+    def num(v):
+        return str(v) if text.dtype.kind in "iu" else \
+            format_number(v, integer=integer, float_format=float_format, graph=graph)
+
+    if text.ndim == 0:
+        return num(text.item())
+    if text.ndim == 1:
+        return "[" + " ".join(num(v) for v in text.tolist()) + "]"
+    return "[" + ", ".join("[" + " ".join(num(v) for v in row) + "]"
+                           for row in text.tolist()) + "]"
+
+
+ODD_NUMBERS = ([], [0.5, 0.0, 0.25], [-0.0], [0.1 + 0.2], [1e-7], [12.345, -9.999],
+               [float("inf")], [float("nan")], [123456.0], [10.0, -10.0, 10.001], [1e300])
+
+
+@pytest.mark.parametrize("size", [1, 5, 60, 200])
+def test_arrays_written_as_number_by_number(size):
+    rs = np.random.RandomState(size)
+    base = np.trunc(rs.uniform(-2, 2, size=size) * 1000) / 1000
+    base[rs.rand(size) < 0.3] = 0.0
+    for extra in ODD_NUMBERS:
+        arr = np.concatenate([base, np.array(extra, dtype=np.float64)])
+        for float_format in ("current", "legacy"):
+            for location in ("node", "edge", "graph"):
+                graph = location == "graph"
+                assert render(location, "scalar", arr, float_format=float_format) == \
+                    _one_by_one(arr, float_format=float_format, graph=graph), extra
+                for v in arr[:3]:
+                    assert render(location, "scalar", np.asarray(v), float_format=float_format) \
+                        == format_number(v, float_format=float_format, graph=graph)
+            rows = len(arr) // 4
+            grid = arr[:rows * 4].reshape(rows, 4)
+            assert render("edge", "scalar", grid, float_format=float_format) == \
+                _one_by_one(grid, float_format=float_format), extra
+            whole = np.round(arr[np.isfinite(arr)] * 7)
+            assert render("node", "scalar", whole, integer=True, float_format=float_format) == \
+                _one_by_one(whole, integer=True, float_format=float_format)
+    ints = rs.randint(-1, 2000, size=size)  # in and out of the integer table
+    assert render("node", "pointer", ints) == _one_by_one(ints)
+    assert render("node", "pointer", ints, float_format="legacy") == _one_by_one(ints)
+    assert render("edge", "mask", ints[:size // 2 * 2].reshape(-1, 2)) == \
+        _one_by_one(ints[:size // 2 * 2].reshape(-1, 2))
+
+
+def test_number_table_keeps_signed_zero_and_odd_floats():
+    base = np.trunc(np.random.RandomState(0).uniform(-2, 2, size=120) * 1000) / 1000
+    assert text_format._milli_strings(base) is not None  # the whole-array path is taken
+    assert base.size >= text_format._MILLI_ARRAY_MIN_SIZE
+    for extra in ODD_NUMBERS:
+        arr = np.concatenate([base, np.array(extra, dtype=np.float64)])
+        assert text_format._render(arr, False, False, False) == \
+            "[" + " ".join(repr(v) for v in arr.tolist()) + "]", extra
+        grid = arr[:120].reshape(10, 12)
+        assert text_format._render(grid, False, False, False) == "[" + ", ".join(
+            "[" + " ".join(repr(v) for v in row) + "]" for row in grid.tolist()) + "]"
+    for extra in ([-0.0], [0.1 + 0.2], [float("nan")], [float("inf")], [123456.0]):
+        assert text_format._milli_strings(np.concatenate([base, extra])) is None
+    for shape in ((2, 0), (0, 60), (0, 200), (0,), (200, 0)):
+        assert text_format._render(np.zeros(shape), False, False, False) == \
+            _one_by_one(np.zeros(shape)), shape
+        assert text_format._render(np.zeros(shape, dtype=np.int64), False, False, False) == \
+            _one_by_one(np.zeros(shape, dtype=np.int64)), shape
+    with pytest.raises(ValueError, match="shape"):
+        text_format._render(np.zeros((2, 2, 2)), False, False, False)
+
+
+def test_format_example_keeps_one_formatter_per_mode():
+    trace = openclrs.execute("insertion_sort", [0.3, 0.1, 0.2])
+    formatter = text_format.ExampleFormatter("insertion_sort", True, "legacy")
+    assert formatter(trace) == format_example("insertion_sort", trace, True, "legacy")
+    format_example("insertion_sort", trace, 1, "legacy")
+    assert text_format._formatter("insertion_sort", True, "legacy") is \
+        text_format._formatter("insertion_sort", True, "legacy")
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        format_example("insertion_sortt", trace)
