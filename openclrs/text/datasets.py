@@ -99,6 +99,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..data.storage import sha256_of
 from ..specs import check_algorithm
 from .format import ExampleFormatter, check_float_format
 
@@ -608,13 +609,6 @@ def _write_parquet(path: str, columns: dict) -> None:
 def _temp_name(out_dir: str, file: str) -> str:
     return os.path.join(out_dir, f".{file}.{os.getpid()}.tmp")
 
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest_path(out_dir: str, split: str) -> str:
