@@ -13,19 +13,10 @@ import argparse
 import json
 import sys
 
+from .cli import _positive
 from .train import TrainConfig
 
 _DEFAULTS = TrainConfig()
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def cmd_train(args) -> int:
