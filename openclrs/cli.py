@@ -205,7 +205,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
     args = parser.parse_args(argv)
-    if getattr(args, "lengths", None) and args.num_samples is None:
+    if getattr(args, "lengths", None) and getattr(args, "num_samples", 0) is None:
         args.num_samples = 1000
     try:
         return args.func(args)
