@@ -201,15 +201,15 @@ def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
-    args = parser.parse_args(argv)
-    if getattr(args, "lengths", None) and getattr(args, "num_samples", 0) is None:
-        args.num_samples = 1000
+# Errors that come from what the user asked for: reported in one line, not a traceback.
+USER_ERRORS = (ValueError, TypeError, RuntimeError, FileNotFoundError, ImportError)
+
+
+def run_command(args) -> int:
+    """Run a parsed subcommand, turning user errors into exit status 2."""
     try:
         return args.func(args)
-    except (ValueError, TypeError, RuntimeError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `openclrs list | head`
@@ -218,6 +218,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
+    args = parser.parse_args(argv)
+    if getattr(args, "lengths", None) and getattr(args, "num_samples", 0) is None:
+        args.num_samples = 1000
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from .cli import _positive
+from .cli import _positive, run_command
 from .train import TrainConfig
 
 _DEFAULTS = TrainConfig()
@@ -93,14 +93,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="openclrs")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

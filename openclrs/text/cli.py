@@ -21,15 +21,7 @@ import os
 import sys
 import time
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from ..cli import _algorithm, _positive, run_command
 
 
 def _seed(text: str) -> int:
@@ -40,15 +32,6 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2 ** 32:
         raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**32), got {value}")
     return value
-
-
-def _algorithm(name: str) -> str:
-    from ..specs import check_algorithm
-
-    try:
-        return check_algorithm(name)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 SPLIT_CHOICES = ("train", "eval", "val")
@@ -395,14 +378,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["text"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError, RuntimeError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":
