@@ -29,7 +29,7 @@ axis; hints add a leading time axis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
@@ -226,11 +226,6 @@ def graph(A: np.ndarray) -> np.ndarray:
     return ((A + np.eye(A.shape[0])) != 0) * 1.0
 
 
-def array_cat(values, num_classes: int) -> np.ndarray:
-    """One-hot encoding of integer ``values`` into ``num_classes`` classes."""
-    return np.eye(num_classes)[np.asarray(values, dtype=np.int64)]
-
-
 def validate_trace(trace: Trace) -> None:
     """Raise :class:`ProbeError` unless every probe is valid for its type.
 
@@ -267,8 +262,3 @@ def validate_trace(trace: Trace) -> None:
                 raise ProbeError(f"{where}: pointer outside [0, {n})")
         if type_ == Type.SCALAR and np.isnan(data).any():
             raise ProbeError(f"{where}: NaN")
-
-
-def stack(steps: Sequence[np.ndarray] | Iterable) -> np.ndarray:
-    """Stack per-step values into a hint array (time on axis 0)."""
-    return np.stack(list(steps))

@@ -567,8 +567,3 @@ def check_algorithm(name: str) -> str:
     hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
         f"unknown algorithm {name!r}{hint} (known: {', '.join(ALL_ALGS)})")
-
-
-def probes_of(algorithm: str, stage: str) -> dict[str, tuple[str, str, str]]:
-    """The probes of one stage of an algorithm, in spec order."""
-    return {k: v for k, v in SPECS[check_algorithm(algorithm)].items() if v[0] == stage}
