@@ -335,14 +335,17 @@ class MetricsLog:
         atomic_write(self.path, write)
 
 
-def tensorboard_writer(run_dir: str, log=sys.stderr):
+def tensorboard_writer(run_dir: str, resume_step: int | None, log=sys.stderr):
+    """A SummaryWriter on ``run_dir/tb``; on resume, TensorBoard drops the
+    events past the checkpoint (``purge_step``) as the metrics log does."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         print("openclrs: tensorboard is not installed; no TensorBoard events written",
               file=log)
         return None
-    return SummaryWriter(os.path.join(run_dir, "tb"))
+    return SummaryWriter(os.path.join(run_dir, "tb"),
+                         purge_step=None if resume_step is None else resume_step + 1)
 
 
 # -------------------------------------------------------------- the loop
@@ -410,7 +413,7 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
         step, best = state["step"], state["best"]
         print(f"openclrs: resuming {run_dir} from step {step}", file=log)
     metrics = MetricsLog(os.path.join(run_dir, "metrics.jsonl"), step if resumed else None)
-    tb = tensorboard_writer(run_dir, log)
+    tb = tensorboard_writer(run_dir, step if resumed else None, log)
 
     forward = model.forward
     if config.compile:
@@ -439,52 +442,56 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
     model.train()
     latest_val = best["score"] if resumed else float("nan")
     start = time.perf_counter()
-    while step < config.steps:
-        # One batch per algorithm, losses summed; the step's randomness
-        # (Gumbel noise, dropout) is a function of (seed, step).
-        torch.manual_seed(derive_seed(config.seed, 1 << 20, step))
-        optimizer.zero_grad(set_to_none=True)
-        losses = {}
-        for index, algorithm in enumerate(config.algorithms):
-            batch = train_batch(config, index, step).to_torch(device=device)
-            with autocast():
-                loss, _ = model.loss(batch)
-            loss.backward()
-            losses[algorithm] = float(loss.detach())
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        step += 1
-        total = sum(losses.values())
-        if not math.isfinite(total):
-            raise RuntimeError(f"step {step}: loss is {total}; training diverged")
+    try:
+        while step < config.steps:
+            # One batch per algorithm, losses summed; the step's randomness
+            # (Gumbel noise, dropout) is a function of (seed, step).
+            torch.manual_seed(derive_seed(config.seed, 1 << 20, step))
+            optimizer.zero_grad(set_to_none=True)
+            losses = {}
+            for index, algorithm in enumerate(config.algorithms):
+                batch = train_batch(config, index, step).to_torch(device=device)
+                with autocast():
+                    loss, _ = model.loss(batch)
+                loss.backward()
+                losses[algorithm] = float(loss.detach())
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            step += 1
+            total = sum(losses.values())
+            if not math.isfinite(total):
+                raise RuntimeError(f"step {step}: loss is {total}; training diverged")
 
-        if step % config.log_every == 0 or step == 1:
-            metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
-            if tb is not None:
-                tb.add_scalar("train/loss", total, step)
-        if step % config.eval_every == 0 or step == config.steps:
-            val = evaluate_all(val_sets)
-            latest_val = float(np.mean([m["score"] for m in val.values()]))
-            record = {"kind": "val", "step": step, "score": latest_val, "metrics": val}
-            if step % config.test_every == 0 if config.test_every else False:
-                test = tests()
-                record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
-                record["test_metrics"] = test
-            metrics.append(record)
-            if tb is not None:
-                tb.add_scalar("val/score", latest_val, step)
-                for a, m in val.items():
-                    tb.add_scalar(f"val/{a}", m["score"], step)
-            if latest_val > best["score"]:
-                best = {"score": latest_val, "step": step}
-                save_checkpoint(run_dir, "best", model, config, state_dict())
-            save_checkpoint(run_dir, "last", model, config, state_dict())
-        bar.set_postfix(loss=f"{total:.4f}", val=f"{latest_val:.3f}", refresh=False)
-        bar.update(1)
-        if hook is not None:
-            hook(step)
-    bar.close()
+            if step % config.log_every == 0 or step == 1:
+                metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
+                if tb is not None:
+                    tb.add_scalar("train/loss", total, step)
+            if step % config.eval_every == 0 or step == config.steps:
+                val = evaluate_all(val_sets)
+                latest_val = float(np.mean([m["score"] for m in val.values()]))
+                record = {"kind": "val", "step": step, "score": latest_val, "metrics": val}
+                if step % config.test_every == 0 if config.test_every else False:
+                    test = tests()
+                    record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
+                    record["test_metrics"] = test
+                metrics.append(record)
+                if tb is not None:
+                    tb.add_scalar("val/score", latest_val, step)
+                    for a, m in val.items():
+                        tb.add_scalar(f"val/{a}", m["score"], step)
+                if latest_val > best["score"]:
+                    best = {"score": latest_val, "step": step}
+                    save_checkpoint(run_dir, "best", model, config, state_dict())
+                save_checkpoint(run_dir, "last", model, config, state_dict())
+            bar.set_postfix(loss=f"{total:.4f}", val=f"{latest_val:.3f}", refresh=False)
+            bar.update(1)
+            if hook is not None:
+                hook(step)
+    finally:  # an interrupted run keeps the events it logged
+        bar.close()
+        if tb is not None:
+            tb.flush()
     elapsed = time.perf_counter() - start
     if not os.path.exists(os.path.join(run_dir, "best.safetensors")):  # val was NaN
         save_checkpoint(run_dir, "best", model, config, state_dict())

@@ -59,6 +59,19 @@ def test_run_writes_every_file(reference):
     assert any("test_score" in r for r in read_metrics(reference))
 
 
+def test_run_writes_tensorboard_events_and_plot(reference):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(os.path.join(reference, "tb"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"train/loss", "val/score", "val/bfs", "test/bfs"} <= set(tags)
+    assert [e.step for e in events.Scalars("val/score")] == [4, 8, 12]
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 13))
+    with open(os.path.join(reference, "test_scores.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 def test_loss_falls(tmp_path, data_root):
     train(tiny(tmp_path, data_root, steps=40, eval_every=40, test_every=0,
                learning_rate=3e-3, train_lengths=[5]))
@@ -77,6 +90,12 @@ def test_resume_after_kill_gives_identical_metrics(reference, tmp_path, data_roo
     train(tiny(tmp_path, data_root))
     assert read_metrics(str(tmp_path)) == read_metrics(reference)
     assert read_results(str(tmp_path)) == read_results(reference)
+    # TensorBoard keeps one value per step: the killed run's steps 5-7 are purged.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 13))
 
 
 def test_same_seed_same_run_other_seed_differs(reference, tmp_path, data_root):
