@@ -11,7 +11,10 @@ at a global norm of 1.0, train lengths 4/7/11/13/16 (the string matchers: a
 single length of 20 with random needle lengths up to 8), randomized
 ``pos``, enforced permutations, ``pred`` hints as inputs, no teacher
 forcing. Several algorithms train one shared model: each step draws one
-batch per algorithm and sums their losses.
+batch per algorithm and, as the published ``run.py`` does, applies one Adam
+update per batch in algorithm order. Gradients of parameters a batch does
+not reach are zeros, not skipped (optax semantics: Adam's moments still move
+them), so a run follows the published update rule exactly.
 
 Validation: every ``eval_every`` steps on a fixed set sampled as the
 published ``run.py`` does: at the largest train length, with the
@@ -39,8 +42,8 @@ RNG of step ``s`` are both derived from ``(seed, s)``, and metric records
 past the checkpoint are dropped on resume.
 
 Devices: ``device="cuda"``, ``bf16=True`` (bfloat16 autocast) and
-``compile=True`` (``torch.compile`` of the forward pass) are wired through.
-Multi-GPU (DDP with torchrun) is not implemented.
+``compile=True`` (``torch.compile`` of the forward pass). Several GPUs (or
+CPU processes): launch with ``torchrun``, see :mod:`openclrs.distributed`.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import transforms
+from . import distributed, transforms
 from .data.batching import collate
 from .evaluation import OutputScorer, algorithm_mean, family_mean
 from .models.model import ModelConfig, Reasoner, count_parameters
@@ -150,9 +153,10 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
 
-def train_batch(config: TrainConfig, index: int, step: int):
+def train_batch(config: TrainConfig, index: int, step: int, shard: slice = slice(None)):
     """The training batch of algorithm ``index`` at ``step``: a function of
-    ``(seed, index, step)`` only, so a resumed run sees the same data."""
+    ``(seed, index, step)`` only, so a resumed run sees the same data.
+    ``shard`` keeps part of it (one torchrun process's share)."""
     algorithm = config.algorithms[index]
     lengths = config.lengths(algorithm)
     length = lengths[step % len(lengths)]
@@ -164,7 +168,7 @@ def train_batch(config: TrainConfig, index: int, step: int):
                                pred_as_input=config.pred_as_input,
                                enforce_permutations=config.enforce_permutations)
               for t in sampler.take(config.batch_size)]
-    return collate(traces)
+    return collate(traces[shard])
 
 
 def _apply_eval(trace, config: TrainConfig, rng=None):
@@ -379,25 +383,42 @@ def _check_resumable(run_dir: str, config: TrainConfig) -> None:
 
 def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
           log=sys.stderr) -> dict:
-    """Train (or resume) the run in ``config.out_dir``; returns the results.
+    """Train (or resume) the run in ``config.out_dir``; returns the results
+    (on every rank but 0 of a torchrun: ``{}``).
 
-    ``hook(step)``, if given, is called after every optimizer step (tests use
-    it to kill a run).
+    ``hook(step)``, if given, is called after every step (tests use it to
+    kill a run).
     """
     config.validate()
+    context = distributed.setup(config.device)
+    try:
+        return _train(config, context, hook, log)
+    finally:
+        distributed.teardown(context)
+
+
+def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict:
     run_dir = config.out_dir
-    os.makedirs(run_dir, exist_ok=True)
+    main = context.is_main
+    shard = context.shard(config.batch_size)
+    if main:
+        os.makedirs(run_dir, exist_ok=True)
+    context.barrier()
     _check_resumable(run_dir, config)
-    device = torch.device(config.device)
+    device = context.device(config.device)
     autocast = _autocast(config)
 
-    # Model and optimizer.
+    # Model and optimizer. Every parameter keeps a gradient tensor (zeros
+    # where an update does not reach it), so Adam treats them all as optax does.
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    write_json(os.path.join(run_dir, "config.json"),
-               {"train": config.to_dict(), "model": config.model_config().to_dict(),
-                "parameters": count_parameters(model)})
+    if main:
+        write_json(os.path.join(run_dir, "config.json"),
+                   {"train": config.to_dict(), "model": config.model_config().to_dict(),
+                    "parameters": count_parameters(model), "processes": context.world_size})
 
     # Resume from `last`, if there is one.
     step, best = 0, {"score": -math.inf, "step": 0}
@@ -411,15 +432,20 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         step, best = state["step"], state["best"]
-        print(f"openclrs: resuming {run_dir} from step {step}", file=log)
-    metrics = MetricsLog(os.path.join(run_dir, "metrics.jsonl"), step if resumed else None)
-    tb = tensorboard_writer(run_dir, step if resumed else None, log)
+        if main:
+            print(f"openclrs: resuming {run_dir} from step {step}", file=log)
+    context.barrier()  # every rank has read `last` before rank 0 rewrites it
+    metrics = tb = None
+    if main:
+        metrics = MetricsLog(os.path.join(run_dir, "metrics.jsonl"), step if resumed else None)
+        tb = tensorboard_writer(run_dir, step if resumed else None, log)
 
     forward = model.forward
     if config.compile:
         model.forward = torch.compile(forward, dynamic=True)
+    loss_of = distributed.loss_function(model, context)
 
-    val_sets = {a: validation_batches(config, a) for a in config.algorithms}
+    val_sets = {a: validation_batches(config, a) for a in config.algorithms} if main else {}
     test_sets: dict = {}
 
     def evaluate_all(sets) -> dict[str, dict[str, float]]:
@@ -435,57 +461,72 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
                 "numpy_rng": np.random.get_state(), "step": step, "best": best,
                 "config": config.to_dict()}
 
+    def log_train(total: float, losses: dict) -> None:
+        if step % config.log_every == 0 or step == 1:
+            metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
+            if tb is not None:
+                tb.add_scalar("train/loss", total, step)
+
+    def validate() -> float:
+        """Validation (+ test every ``test_every``), then best/last checkpoints."""
+        val = evaluate_all(val_sets)
+        val_score = float(np.mean([m["score"] for m in val.values()]))
+        record = {"kind": "val", "step": step, "score": val_score, "metrics": val}
+        if config.test_every and step % config.test_every == 0:
+            test = tests()
+            record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
+            record["test_metrics"] = test
+        metrics.append(record)
+        if tb is not None:
+            tb.add_scalar("val/score", val_score, step)
+            for a, m in val.items():
+                tb.add_scalar(f"val/{a}", m["score"], step)
+        if val_score > best["score"]:
+            best.update(score=val_score, step=step)
+            save_checkpoint(run_dir, "best", model, config, state_dict())
+        save_checkpoint(run_dir, "last", model, config, state_dict())
+        return val_score
+
+    def update(batch) -> float:
+        """One Adam update on one batch (gradients averaged over ranks)."""
+        optimizer.zero_grad(set_to_none=False)
+        with autocast():
+            loss = loss_of(batch)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        return float(loss.detach())
+
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.steps, initial=step, disable=not config.progress, file=log,
-               desc="+".join(config.algorithms)[:40], dynamic_ncols=True)
+    bar = tqdm(total=config.steps, initial=step, disable=not (config.progress and main),
+               file=log, desc="+".join(config.algorithms)[:40], dynamic_ncols=True)
     model.train()
     latest_val = best["score"] if resumed else float("nan")
     start = time.perf_counter()
     try:
         while step < config.steps:
-            # One batch per algorithm, losses summed; the step's randomness
-            # (Gumbel noise, dropout) is a function of (seed, step).
-            torch.manual_seed(derive_seed(config.seed, 1 << 20, step))
-            optimizer.zero_grad(set_to_none=True)
+            # The step's randomness (Gumbel noise, dropout) is a function of
+            # (seed, step) and, under torchrun, of the rank.
+            torch.manual_seed(derive_seed(config.seed, 1 << 20, step,
+                                          *([context.rank] if context.enabled else [])))
             losses = {}
             for index, algorithm in enumerate(config.algorithms):
-                batch = train_batch(config, index, step).to_torch(device=device)
-                with autocast():
-                    loss, _ = model.loss(batch)
-                loss.backward()
-                losses[algorithm] = float(loss.detach())
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+                batch = train_batch(config, index, step, shard).to_torch(device=device)
+                losses[algorithm] = update(batch)
+                if not math.isfinite(losses[algorithm]):
+                    raise RuntimeError(f"step {step + 1}: {algorithm} loss is "
+                                       f"{losses[algorithm]}; training diverged")
             step += 1
+            losses = context.mean(losses)
             total = sum(losses.values())
-            if not math.isfinite(total):
-                raise RuntimeError(f"step {step}: loss is {total}; training diverged")
-
-            if step % config.log_every == 0 or step == 1:
-                metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
-                if tb is not None:
-                    tb.add_scalar("train/loss", total, step)
-            if step % config.eval_every == 0 or step == config.steps:
-                val = evaluate_all(val_sets)
-                latest_val = float(np.mean([m["score"] for m in val.values()]))
-                record = {"kind": "val", "step": step, "score": latest_val, "metrics": val}
-                if step % config.test_every == 0 if config.test_every else False:
-                    test = tests()
-                    record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
-                    record["test_metrics"] = test
-                metrics.append(record)
-                if tb is not None:
-                    tb.add_scalar("val/score", latest_val, step)
-                    for a, m in val.items():
-                        tb.add_scalar(f"val/{a}", m["score"], step)
-                if latest_val > best["score"]:
-                    best = {"score": latest_val, "step": step}
-                    save_checkpoint(run_dir, "best", model, config, state_dict())
-                save_checkpoint(run_dir, "last", model, config, state_dict())
-            bar.set_postfix(loss=f"{total:.4f}", val=f"{latest_val:.3f}", refresh=False)
-            bar.update(1)
+            if main:  # rank 0 alone logs, evaluates and checkpoints
+                log_train(total, losses)
+                if step % config.eval_every == 0 or step == config.steps:
+                    latest_val = validate()
+                bar.set_postfix(loss=f"{total:.4f}", val=f"{latest_val:.3f}", refresh=False)
+                bar.update(1)
             if hook is not None:
                 hook(step)
     finally:  # an interrupted run keeps the events it logged
@@ -493,6 +534,9 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
         if tb is not None:
             tb.flush()
     elapsed = time.perf_counter() - start
+    if not main:
+        context.barrier()  # wait for rank 0's final evaluation
+        return {}
     if not os.path.exists(os.path.join(run_dir, "best.safetensors")):  # val was NaN
         save_checkpoint(run_dir, "best", model, config, state_dict())
 
@@ -507,7 +551,10 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
             tb.add_scalar(f"test/{a}", r["test_score"], step)
         tb.close()
     print(results_table(results), file=log)
-    plot_test_scores(results, os.path.join(run_dir, "test_scores.png"), log=log)
+    plot = os.path.join(run_dir, "test_scores.png")
+    if plot_test_scores(results, plot, log=log):
+        print(f"plot: {plot}", file=log)
+    context.barrier()
     return results
 
 
@@ -529,7 +576,8 @@ def final_results(model, config, val, test, best) -> dict:
 def results_table(results: dict) -> str:
     from .published_scores import published_score
 
-    lines = [f"{'algorithm':<32}{'val':>8}{'test':>8}{'published':>11}"]
+    lines = [f"{'':<32}{'':>8}{'test':>8}{'published':>11}",
+             f"{'algorithm':<32}{'val':>8}{'(n=64)':>8}{'(n=64)':>11}"]
     for a, r in results["algorithms"].items():
         pub = published_score(a)
         pub = f"{100 * pub:>10.2f}%" if pub is not None else f"{'-':>11}"
@@ -542,7 +590,8 @@ def results_table(results: dict) -> str:
 
 
 def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
-    """Bar plot of test scores beside the published Triplet-GMPNN ones."""
+    """Bar plot of this run's test scores beside the published Triplet-GMPNN
+    ones; returns False (with a message) when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -555,16 +604,26 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
 
     algs = list(results["algorithms"])
     ours = [100 * results["algorithms"][a]["test_score"] for a in algs]
-    pub = [100 * (published_score(a) or 0.0) for a in algs]
+    pub = [published_score(a) for a in algs]
     x = np.arange(len(algs))
-    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(algs) + 2), 4))
-    ax.bar(x - 0.2, ours, 0.4, label="this run")
-    ax.bar(x + 0.2, pub, 0.4, label="Triplet-GMPNN (published)")
-    ax.set_xticks(x, algs, rotation=45, ha="right")
-    ax.set_ylabel("test score at n=64 (%)")
-    ax.set_ylim(0, 100)
-    ax.legend()
-    ax.set_title(SOURCE, fontsize=6)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * len(algs) + 2.5), 4.2))
+    bars = ax.bar(x - 0.2, ours, 0.4, label="this run", color="#3b75af")
+    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    known = [i for i, p in enumerate(pub) if p is not None]
+    bars = ax.bar(x[known] + 0.2, [100 * pub[i] for i in known], 0.4,
+                  label="Triplet-GMPNN, published", color="#bbbbbb")
+    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    tilt = len(algs) > 3
+    ax.set_xticks(x, algs, rotation=25 if tilt else 0, ha="right" if tilt else "center",
+                  rotation_mode="anchor", fontsize=8)
+    ax.set_ylabel("test score, n = 64 (%)")
+    ax.set_ylim(0, 124)
+    ax.set_yticks(range(0, 101, 20))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"Out-of-distribution test score after {results['steps']:,} steps", fontsize=10)
+    ax.legend(loc="upper center", ncol=2, frameon=False, fontsize=8)
+    fig.text(0.99, 0.01, f"published: {SOURCE}", ha="right", va="bottom", fontsize=6,
+             color="#666666")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)

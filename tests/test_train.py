@@ -115,6 +115,34 @@ def test_multitask_run(tmp_path, data_root):
     assert "family_mean" in results["test"] and "algorithm_mean" in results["val"]
 
 
+def test_multitask_step_is_one_adam_update_per_algorithm(tmp_path, data_root):
+    """As the published run.py: each algorithm's batch is its own update, and
+    parameters it does not reach still move with Adam's moments (zero grads)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from openclrs.train import build_model, train_batch
+
+    config = tiny(tmp_path, data_root, algorithms=["bfs", "bellman_ford"], steps=2,
+                  eval_every=1, test_every=0)
+    train(config)
+    torch.manual_seed(config.seed)
+    model = build_model(config)
+    params = dict(model.named_parameters())
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    for step in range(2):
+        for index in range(2):
+            optimizer.zero_grad(set_to_none=False)
+            model.loss(train_batch(config, index, step).to_torch())[0].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+    saved = load_file(str(tmp_path / "last.safetensors"))
+    for name, value in params.items():
+        assert torch.allclose(saved[name], value.detach(), atol=1e-6), name
+
+
 def test_evaluate_cli(reference, capsys):
     assert main(["evaluate", "--run", reference]) == 0
     scores = json.loads(capsys.readouterr().out)
