@@ -183,6 +183,13 @@ def _edge_message_size(processor: nn.Module, hidden_size: int) -> int:
     return 0 if msgs is None else int(msgs.shape[-1])
 
 
+def _pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """``x`` with zero rows appended along dim 0 up to ``rows``."""
+    if x.shape[0] == rows:
+        return x
+    return torch.cat([x, x.new_zeros(rows - x.shape[0], *x.shape[1:])])
+
+
 def _per_sample(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Broadcast a (B,) mask against a batch-major tensor."""
     return mask.view(-1, *([1] * (like.dim() - 1)))
@@ -262,80 +269,114 @@ class Reasoner(nn.Module):
         ``algorithm`` defaults to ``batch.algorithm``. ``repred`` (default:
         ``not self.training``) is evaluation mode: feed back the model's own
         hint predictions, no dropout, no Gumbel noise.
+
+        A sample of length L is read out after step ``L - 2`` (step 0 at
+        least) and takes no part in later steps: its outputs, loss and
+        gradients are those of the published model, which keeps computing
+        it and masks the result. Here the batch is sorted by that last step,
+        longest first, so the samples still running at any step are a prefix
+        of it: each step computes on that prefix only (a view, no copy), and
+        output probes are decoded once per sample, from the state of its
+        last step. Hint predictions past a sample's last step are zeros.
         """
         algorithm, spec, batch = self._prepare(batch, algorithm)
         cfg = self.config
         repred = (not self.training) if repred is None else bool(repred)
         nodes = self._num_nodes(spec, batch)
-        lengths = batch.lengths.to(self._device)
-
-        inputs = {k: densify(spec[k][2], v, nodes) for k, v in batch.inputs.items()}
-        truth_hints = ({k: densify(spec[k][2], v, nodes) for k, v in batch.hints.items()}
-                       if cfg.encode_hints else {})
         num_steps = max(1, batch.num_steps - 1)
+        size = batch.batch_size
 
-        hidden = inputs[next(iter(inputs))].new_zeros(batch.batch_size, nodes, cfg.hidden_size)
+        last_step = (batch.lengths.to(self._device) - 2).clamp(0, num_steps - 1)
+        order = torch.argsort(last_step, descending=True, stable=True)
+        running = [int(n) for n in torch.bincount(last_step, minlength=num_steps)
+                   .flip(0).cumsum(0).flip(0).tolist()] + [0]  # running[s]: samples in step s
+
+        inputs = {k: densify(spec[k][2], v, nodes).index_select(0, order)
+                  for k, v in batch.inputs.items()}
+        truth_hints = ({k: densify(spec[k][2], v, nodes).index_select(1, order)
+                        for k, v in batch.hints.items()} if cfg.encode_hints else {})
+        base = self._encode(algorithm, spec, inputs, nodes, size)
+
+        hidden = base[0].new_zeros(size, nodes, cfg.hidden_size)
         lstm_state = None
-        outputs: dict[str, torch.Tensor] = {}
         hint_preds: dict[str, torch.Tensor] = {}
         hint_history: list[dict[str, torch.Tensor]] = []
+        finished: list[tuple[torch.Tensor, ...]] = []  # decoder inputs, by last step
         for step in range(num_steps):
-            fed = self._hints_to_feed(step, spec, truth_hints, hint_preds, repred)
-            hidden, lstm_state, step_outputs, hint_preds = self._step(
-                algorithm, spec, inputs, fed, hidden, lstm_state, repred)
-            if step == 0:
-                outputs = step_outputs
-            else:
-                running = lengths > step + 1
-                outputs = {k: torch.where(_per_sample(running, v), v, outputs[k])
-                           for k, v in step_outputs.items()}
+            n = running[step]
+            fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred)
+            hidden, lstm_state, state = self._step(
+                algorithm, spec, [x[:n] for x in base], fed, hidden[:n],
+                None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
+            hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
             if cfg.decode_hints:
                 hint_history.append(hint_preds)
-        hints = {k: torch.stack([h[k] for h in hint_history])
-                 for k in (hint_history[0] if hint_history else {})}
+            done = running[step + 1]
+            if done < n:
+                finished.append(tuple(x[done:n] for x in state))
+
+        # Back to the batch's order: outputs from each sample's last step, hint
+        # predictions padded with zeros past it.
+        unsort = torch.argsort(order)
+        state = tuple(torch.cat(parts) for parts in zip(*reversed(finished)))
+        outputs = {k: v.index_select(0, unsort)
+                   for k, v in self._decode(algorithm, spec, Stage.OUTPUT, state, repred).items()}
+        hints = {}
+        for k in (hint_history[0] if hint_history else {}):
+            steps = [_pad_rows(h[k], size) for h in hint_history]
+            hints[k] = torch.stack(steps).index_select(1, unsort)
         return Predictions(outputs, hints)
 
-    def _hints_to_feed(self, step, spec, truth, previous, repred) -> dict[str, torch.Tensor]:
-        """The (dense) hints the encoders see at ``step``."""
+    def _hints_to_feed(self, step, n, spec, truth, previous, repred) -> dict[str, torch.Tensor]:
+        """The (dense) hints the encoders see at ``step``, for the first ``n`` samples."""
         cfg = self.config
         if not cfg.encode_hints:
             return {}
         if step == 0:
-            return {k: v[0] for k, v in truth.items()}
+            return {k: v[0, :n] for k, v in truth.items()}
         hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval"
                                                   and repred)
-        decoded = {k: postprocess(spec[k][2], v, hard=hard,
+        decoded = {k: postprocess(spec[k][2], v[:n], hard=hard,
                                   sinkhorn_steps=cfg.hint_sinkhorn_steps,
                                   sinkhorn_temperature=cfg.sinkhorn_temperature)
                    for k, v in previous.items()}
         if repred or cfg.hint_teacher_forcing <= 0.0 or not truth:
             return decoded
         if cfg.hint_teacher_forcing >= 1.0:
-            return {k: v[step] for k, v in truth.items()}
+            return {k: v[step, :n] for k, v in truth.items()}
         first = next(iter(truth.values()))
-        force = torch.rand(first.shape[1], device=first.device) < cfg.hint_teacher_forcing
-        return {k: torch.where(_per_sample(force, decoded[k]), v[step], decoded[k])
+        force = torch.rand(n, device=first.device) < cfg.hint_teacher_forcing
+        return {k: torch.where(_per_sample(force, decoded[k]), v[step, :n], decoded[k])
                 for k, v in truth.items()}
 
-    def _step(self, algorithm, spec, inputs, hints, hidden, lstm_state, repred):
-        """One encode-process-decode step."""
-        cfg = self.config
-        b, n, h = hidden.shape
-        node_fts = hidden.new_zeros(b, n, h)
-        edge_fts = hidden.new_zeros(b, n, n, h)
-        graph_fts = hidden.new_zeros(b, h)
-        adj = torch.eye(n, dtype=torch.bool, device=hidden.device).expand(b, n, n)
-
-        features = {"node": node_fts, "edge": edge_fts, "graph": graph_fts}
+    def _encode(self, algorithm, spec, probes, nodes, size, base=None):
+        """Sum the embeddings of ``probes`` into (node, edge, graph) features
+        and the processor's adjacency (bool), on top of ``base`` if given."""
+        if base is None:
+            h, device = self.config.hidden_size, self._device
+            dtype = next(self.parameters()).dtype
+            base = (torch.zeros(size, nodes, h, device=device, dtype=dtype),
+                    torch.zeros(size, nodes, nodes, h, device=device, dtype=dtype),
+                    torch.zeros(size, h, device=device, dtype=dtype),
+                    torch.eye(nodes, dtype=torch.bool, device=device).expand(size, nodes, nodes))
+        features = dict(zip(("node", "edge", "graph"), base[:3]))
+        adj = base[3]
         encoders = self.encoders[algorithm]
-        for name, data in [*inputs.items(), *hints.items()]:
+        for name, data in probes.items():
             _, location, type_ = spec[name]
             edges = adjacency_contribution(location, type_, data)
             if edges is not None:
                 adj = adj | edges
             target, embedding = encoders[name](data)
             features[target] = features[target] + embedding
-        node_fts, edge_fts, graph_fts = features["node"], features["edge"], features["graph"]
+        return features["node"], features["edge"], features["graph"], adj
+
+    def _step(self, algorithm, spec, base, hints, hidden, lstm_state, repred):
+        """One encode-process step on the running samples; returns the new
+        hidden state, LSTM state and the decoders' inputs."""
+        cfg = self.config
+        b, n, _ = hidden.shape
+        node_fts, edge_fts, graph_fts, adj = self._encode(algorithm, spec, hints, n, b, base)
         adj = adj.to(hidden.dtype)
 
         new_hidden = hidden
@@ -347,16 +388,20 @@ class Reasoner(nn.Module):
 
         node_state = torch.cat([node_fts, hidden, new_hidden], dim=-1)
         edge_state = edge_fts if edge_msgs is None else torch.cat([edge_fts, edge_msgs], dim=-1)
-        outputs, hint_preds = {}, {}
-        for name, decoder in self.decoders[algorithm].items():
-            preds = decoder(node_state, edge_state, graph_fts, adj,
-                            inf_bias=self.processor.inf_bias,
-                            inf_bias_edge=self.processor.inf_bias_edge,
-                            sinkhorn_steps=cfg.sinkhorn_steps,
-                            sinkhorn_temperature=cfg.sinkhorn_temperature,
-                            noise=cfg.sinkhorn_noise and not repred)
-            (outputs if spec[name][0] == Stage.OUTPUT else hint_preds)[name] = preds
-        return new_hidden, lstm_state, outputs, hint_preds
+        return new_hidden, lstm_state, (node_state, edge_state, graph_fts, adj)
+
+    def _decode(self, algorithm, spec, stage, state, repred) -> dict[str, torch.Tensor]:
+        """Logits of the ``stage`` probes from the decoders' inputs."""
+        cfg = self.config
+        node_state, edge_state, graph_fts, adj = state
+        return {name: decoder(node_state, edge_state, graph_fts, adj,
+                              inf_bias=self.processor.inf_bias,
+                              inf_bias_edge=self.processor.inf_bias_edge,
+                              sinkhorn_steps=cfg.sinkhorn_steps,
+                              sinkhorn_temperature=cfg.sinkhorn_temperature,
+                              noise=cfg.sinkhorn_noise and not repred)
+                for name, decoder in self.decoders[algorithm].items()
+                if spec[name][0] == stage}
 
     # -------------------------------------------------------- conveniences
 
