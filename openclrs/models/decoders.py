@@ -84,6 +84,53 @@ def _mask_non_edges(preds: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     return torch.where(adj > 0.5, preds, floor)
 
 
+class _MaxScore(torch.autograd.Function):
+    """``out[b, r, k] = max(a[b, r], t[b, k]) . w + bias`` (max elementwise
+    over the hidden axis) without the (B, R, K, H) intermediate that autograd
+    would keep: the edge pointer decoder's scores of N^2 edges against N
+    target nodes. Both passes work on blocks small enough to stay in cache
+    and recompute the max in backward. Ties split the gradient equally
+    between both sides, as ``torch.maximum`` and ``jnp.maximum`` do."""
+
+    BLOCK = 1 << 20  # elements of one (rows, K, H) block
+
+    @staticmethod
+    def _blocks(a: torch.Tensor, k: int):
+        rows = max(1, _MaxScore.BLOCK // (k * a.shape[-1]))
+        for b in range(a.shape[0]):
+            for start in range(0, a.shape[1], rows):
+                yield b, slice(start, start + rows)
+
+    @staticmethod
+    def forward(ctx, a, t, w, bias):
+        out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
+        for b, rows in _MaxScore._blocks(a, t.shape[1]):
+            out[b, rows] = torch.maximum(a[b, rows, None], t[b, None]) @ w
+        ctx.save_for_backward(a, t, w)
+        return out + bias
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, t, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_a, grad_t = torch.empty_like(a), torch.zeros_like(t)
+        grad_w = torch.zeros_like(w)
+        for b, rows in _MaxScore._blocks(a, t.shape[1]):
+            x, y, g = a[b, rows, None], t[b, None], grad[b, rows, :, None]
+            wins = (x > y).to(a.dtype) + 0.5 * (x == y).to(a.dtype)   # (R, K, H)
+            to_a = g * wins
+            grad_a[b, rows] = to_a.sum(1) * w
+            grad_t[b] += (g - to_a).sum(0) * w
+            grad_w += torch.maximum(x, y).flatten(0, 1).T @ grad[b, rows].flatten()
+        return grad_a, grad_t, grad_w, grad.sum().reshape(1)
+
+
+def max_score(a: torch.Tensor, t: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(max(a[:, :, None], t[:, None]))[..., 0]`` for ``a`` (B, R, H),
+    ``t`` (B, K, H) and a linear layer to one output: (B, R, K)."""
+    return _MaxScore.apply(a, t, linear.weight[0], linear.bias)
+
+
 class ProbeDecoder(nn.Module):
     """Predicts one probe (see the module docstring for shapes)."""
 
@@ -152,8 +199,9 @@ class ProbeDecoder(nn.Module):
                 preds = pair
             elif t == Type.POINTER:
                 target = lin[3](h)                                  # [b, k]
-                scores = torch.maximum(pair[:, :, :, None], target[:, None, None])
-                preds = lin[4](scores).squeeze(-1)                  # [b, i, j, k]
+                b, n = pair.shape[:2]
+                preds = max_score(pair.reshape(b, n * n, -1), target,
+                                  lin[4]).view(b, n, n, -1)         # [b, i, j, k]
             else:
                 preds = pair.squeeze(-1)
             if inf_bias_edge and t in (Type.MASK, Type.MASK_ONE):
