@@ -459,7 +459,7 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
     def state_dict() -> dict:
         return {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
                 "numpy_rng": np.random.get_state(), "step": step, "best": best,
-                "config": config.to_dict()}
+                "config": config.to_dict(), "train_seconds": time.perf_counter() - start}
 
     def log_train(total: float, losses: dict) -> None:
         if step % config.log_every == 0 or step == 1:
@@ -504,7 +504,7 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
                file=log, desc="+".join(config.algorithms)[:40], dynamic_ncols=True)
     model.train()
     latest_val = best["score"] if resumed else float("nan")
-    start = time.perf_counter()
+    start = time.perf_counter() - (state.get("train_seconds", 0.0) if resumed else 0.0)
     try:
         while step < config.steps:
             # The step's randomness (Gumbel noise, dropout) is a function of
