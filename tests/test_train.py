@@ -177,3 +177,12 @@ def test_bad_config_clear_error(tmp_path, capsys, args, message):
 def test_config_of_existing_run_must_match(reference, data_root):
     with pytest.raises(ValueError, match="another config"):
         train(tiny(reference, data_root, hidden_size=32))
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path, data_root):
+    # floyd_warshall: edge pointers and score heads, whose fast paths step
+    # aside under autocast.
+    results = train(tiny(tmp_path, data_root, algorithms=["floyd_warshall"], steps=2,
+                         eval_every=2, test_every=0, bf16=True, processor="triplet_gmpnn",
+                         train_lengths=[4]))
+    assert 0 <= results["algorithms"]["floyd_warshall"]["test_score"] <= 1

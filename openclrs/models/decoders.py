@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .processors import autocasting
+
 from ..specs import Location, Type
 from .processors import Linear
 
@@ -128,6 +130,8 @@ class _MaxScore(torch.autograd.Function):
 def max_score(a: torch.Tensor, t: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """``linear(max(a[:, :, None], t[:, None]))[..., 0]`` for ``a`` (B, R, H),
     ``t`` (B, K, H) and a linear layer to one output: (B, R, K)."""
+    if autocasting(a):
+        return linear(torch.maximum(a[:, :, None], t[:, None])).squeeze(-1)
     return _MaxScore.apply(a, t, linear.weight[0], linear.bias)
 
 

@@ -136,7 +136,7 @@ class Linear(nn.Linear):
             nn.init.constant_(self.bias, self.bias_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.out_features == 1 and x.requires_grad and not torch.is_autocast_enabled():
+        if self.out_features == 1 and x.requires_grad and not autocasting(x):
             return _LinearToOne.apply(x, self.weight[0],
                                       self.bias if self.bias is not None else None)
         return super().forward(x)
@@ -144,6 +144,12 @@ class Linear(nn.Linear):
     def extra_repr(self) -> str:
         extra = f", bias_init={self.bias_init}" if self.bias is not None and self.bias_init else ""
         return super().extra_repr() + extra
+
+
+def autocasting(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device (the hand-written backward
+    passes below are for uniform dtypes; under autocast, autograd's own)."""
+    return torch.is_autocast_enabled(x.device.type)
 
 
 class _LinearToOne(torch.autograd.Function):
