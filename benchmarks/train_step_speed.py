@@ -83,7 +83,9 @@ print(json.dumps({"times": times, "warmup": warmup, "device": str(jax.devices()[
 def time_ours(algorithm: str, args) -> dict:
     import torch
 
-    from openclrs.train import TrainConfig, build_model, train_batch
+    from openclrs import distributed
+    from openclrs.train import (TrainConfig, autocast_of, build_model, make_optimizer,
+                                train_batch, update)
 
     config = TrainConfig(algorithms=[algorithm], batch_size=args.batch_size,
                          train_lengths=[args.length], seed=args.seed, device=args.device,
@@ -91,21 +93,15 @@ def time_ours(algorithm: str, args) -> dict:
     device = torch.device(args.device)
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
-    for p in model.parameters():
-        p.grad = torch.zeros_like(p)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model, config)
     if args.compile:
         model.forward = torch.compile(model.forward, dynamic=True)
     data = [train_batch(config, 0, step).to_torch(device=device) for step in range(args.batches)]
+    loss_of = distributed.loss_function(model, distributed.Context())
+    autocast = autocast_of(config)
 
-    def step(batch):
-        optimizer.zero_grad(set_to_none=False)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model.loss(batch)[0]
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        return float(loss.detach())  # waits for the device
+    def step(batch):  # the training loop's own update
+        return update(model, optimizer, loss_of, batch, config, autocast)
 
     start = time.perf_counter()
     for batch in data:

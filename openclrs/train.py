@@ -360,7 +360,31 @@ def build_model(config: TrainConfig) -> Reasoner:
                                     enforce_permutations=config.enforce_permutations)
 
 
-def _autocast(config: TrainConfig):
+def make_optimizer(model: Reasoner, config: TrainConfig) -> torch.optim.Adam:
+    """Adam over every parameter, each holding a gradient tensor from the
+    start (zeros where an update does not reach it), so Adam moves them all
+    as optax does instead of skipping the ones without a gradient."""
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    return torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+
+def update(model: Reasoner, optimizer, loss_of: Callable, batch, config: TrainConfig,
+           autocast=nullcontext) -> float:
+    """One Adam update on one batch; ``loss_of(batch)`` gives the loss (under
+    torchrun, a DDP module that averages the gradients over ranks)."""
+    optimizer.zero_grad(set_to_none=False)
+    with autocast():
+        loss = loss_of(batch)
+    loss.backward()
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return float(loss.detach())  # waits for the device
+
+
+def autocast_of(config: TrainConfig):
+    """A context factory: bfloat16 autocast on the config's device if ``bf16``."""
     if not config.bf16:
         return nullcontext
     device_type = "cuda" if config.device.startswith("cuda") else "cpu"
@@ -406,15 +430,12 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
     context.barrier()
     _check_resumable(run_dir, config)
     device = context.device(config.device)
-    autocast = _autocast(config)
+    autocast = autocast_of(config)
 
-    # Model and optimizer. Every parameter keeps a gradient tensor (zeros
-    # where an update does not reach it), so Adam treats them all as optax does.
+    # Model and optimizer.
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
-    for p in model.parameters():
-        p.grad = torch.zeros_like(p)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model, config)
     if main:
         write_json(os.path.join(run_dir, "config.json"),
                    {"train": config.to_dict(), "model": config.model_config().to_dict(),
@@ -487,17 +508,6 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
         save_checkpoint(run_dir, "last", model, config, state_dict())
         return val_score
 
-    def update(batch) -> float:
-        """One Adam update on one batch (gradients averaged over ranks)."""
-        optimizer.zero_grad(set_to_none=False)
-        with autocast():
-            loss = loss_of(batch)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        return float(loss.detach())
-
     from tqdm.auto import tqdm
 
     bar = tqdm(total=config.steps, initial=step, disable=not (config.progress and main),
@@ -514,7 +524,7 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
             losses = {}
             for index, algorithm in enumerate(config.algorithms):
                 batch = train_batch(config, index, step, shard).to_torch(device=device)
-                losses[algorithm] = update(batch)
+                losses[algorithm] = update(model, optimizer, loss_of, batch, config, autocast)
                 if not math.isfinite(losses[algorithm]):
                     raise RuntimeError(f"step {step + 1}: {algorithm} loss is "
                                        f"{losses[algorithm]}; training diverged")
