@@ -95,7 +95,7 @@ def time_ours(algorithm: str, args) -> dict:
     model = build_model(config).to(device)
     optimizer = make_optimizer(model, config)
     if args.compile:
-        model.forward = torch.compile(model.forward, dynamic=True)
+        model.compile()
     data = [train_batch(config, 0, step).to_torch(device=device) for step in range(args.batches)]
     loss_of = distributed.loss_function(model, distributed.Context())
     autocast = autocast_of(config)

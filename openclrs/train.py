@@ -42,7 +42,7 @@ RNG of step ``s`` are both derived from ``(seed, s)``, and metric records
 past the checkpoint are dropped on resume.
 
 Devices: ``device="cuda"``, ``bf16=True`` (bfloat16 autocast) and
-``compile=True`` (``torch.compile`` of the forward pass). Several GPUs (or
+``compile=True`` (``torch.compile`` of the processor and decoders). Several GPUs (or
 CPU processes): launch with ``torchrun``, see :mod:`openclrs.distributed`.
 """
 
@@ -461,9 +461,8 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
         metrics = MetricsLog(os.path.join(run_dir, "metrics.jsonl"), step if resumed else None)
         tb = tensorboard_writer(run_dir, step if resumed else None, log)
 
-    forward = model.forward
     if config.compile:
-        model.forward = torch.compile(forward, dynamic=True)
+        model.compile()  # the per-step modules; see Reasoner.compile
     loss_of = distributed.loss_function(model, context)
 
     val_sets = {a: validation_batches(config, a) for a in config.algorithms} if main else {}
@@ -551,7 +550,6 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict
         save_checkpoint(run_dir, "best", model, config, state_dict())
 
     # Final evaluation of the best-validation checkpoint.
-    model.forward = forward
     load_weights(os.path.join(run_dir, "best.safetensors"), model, config)
     results = final_results(model, config, evaluate_all(val_sets), tests(), best)
     results["train_seconds"] = elapsed

@@ -403,6 +403,23 @@ class Reasoner(nn.Module):
                 for name, decoder in self.decoders[algorithm].items()
                 if spec[name][0] == stage}
 
+    def compile(self, *args, **kwargs) -> None:
+        """``torch.compile`` the processor, the work of every step, in place;
+        arguments as ``torch.compile``'s (``dynamic=True`` by default).
+
+        Compiling :meth:`forward` as a whole would unroll its loop over the
+        trace into one graph per number of steps and batch composition; the
+        processor sees one code path whose shapes (running samples, nodes)
+        are symbolic. It still needs a few graphs (training and evaluation,
+        the first step's state without gradient, one running sample), more
+        than dynamo's default limit of 8 once the backend specialises on
+        sizes, hence the raised limit. Weights and checkpoints are unaffected.
+        """
+        kwargs.setdefault("dynamic", True)
+        dynamo_config = torch._dynamo.config
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 32)
+        self.processor.compile(*args, **kwargs)
+
     # -------------------------------------------------------- conveniences
 
     def loss(self, batch, algorithm: str | None = None
