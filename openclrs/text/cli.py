@@ -349,26 +349,25 @@ def add_lm_commands(subparsers) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``text`` command group to a top-level CLI's subparsers."""
-    p = subparsers.add_parser("text", help="CLRS-Text: the benchmark as language-model text",
-                              description="CLRS-Text datasets: the published train and eval "
-                                          "splits as question/answer text.")
-    sub = p.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
-    add_commands(sub)
-    add_lm_commands(sub)
-    return p
+DESCRIPTION = "CLRS-Text datasets: the published train and eval splits as question/answer text."
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The group on its own (``openclrs text``'s parser)."""
-    parser = argparse.ArgumentParser(prog="openclrs text",
-                                     description="CLRS-Text datasets: the published train and "
-                                                 "eval splits as question/answer text.")
+def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
     add_commands(sub)
     add_lm_commands(sub)
     return parser
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``text`` command group to a top-level CLI's subparsers."""
+    return _add_group(subparsers.add_parser(
+        "text", help="CLRS-Text: the benchmark as language-model text", description=DESCRIPTION))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The group on its own (``openclrs text``'s parser)."""
+    return _add_group(argparse.ArgumentParser(prog="openclrs text", description=DESCRIPTION))
 
 
 def main(argv=None) -> int:

@@ -27,13 +27,7 @@ H, B, N = 16, 4, 5
 TINY = ModelConfig(hidden_size=H)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_batch(algorithm, n=N, batch_size=B, seed=0, **options):

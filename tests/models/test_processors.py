@@ -27,13 +27,7 @@ PUBLISHED = ["deepsets", "gat", "gat_full", "gatv2", "gatv2_full", "memnet_full"
 KINDS = sorted(PUBLISHED)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: intra-op threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def path_adjacency(batch=B, n=N):
