@@ -53,7 +53,8 @@ class Batch:
                      {k: convert(k, v) for k, v in self.inputs.items()},
                      {k: convert(k, v) for k, v in self.hints.items()},
                      {k: convert(k, v) for k, v in self.outputs.items()},
-                     torch.as_tensor(np.asarray(self.lengths), device=device),
+                     # int64 even from float lengths (the published Feedback's)
+                     torch.as_tensor(np.asarray(self.lengths), device=device).long(),
                      self.spec)
 
 
