@@ -1,0 +1,204 @@
+"""Training parity with the published JAX model: same parameters, same batches.
+
+    python benchmarks/training_parity.py --reference-python /work/ref/venv/bin/python
+    python benchmarks/training_parity.py --algorithms insertion_sort --steps 30 --reference-python ...
+
+For each algorithm, the published Triplet-GMPNN (dm-clrs 2.0.3, run in a
+subprocess with ``--reference-python``) is initialised, samples ``--steps``
+batches of 32 at n = 16 with the run.py preprocessing, computes its gradients
+on the first batch and trains on all of them; its parameters are then loaded
+into an openclrs Reasoner, which computes the gradients on the same first
+batch and trains on the same batches with openclrs' own update. Gumbel noise
+is off on both sides (the published one through a wrapper), so the runs are
+deterministic. Reported: the loss on the first batch, the largest relative
+gradient error over the parameters (those whose published gradient is
+essentially zero are listed apart: the biases of score heads whose softmax
+ignores them), and the relative loss difference at each step, which starts at
+float precision and grows as the two float32 runs drift apart (Adam turns
+last-bit differences in near-zero gradients into full-size steps).
+Results go to ``benchmarks/results/training_parity.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+REFERENCE = r"""
+import logging, pickle, sys, tempfile
+logging.disable(logging.WARNING)
+import numpy as np, jax, clrs
+import clrs._src.decoders as decoders
+from clrs.examples.run import PRED_AS_INPUT_ALGOS
+algorithm, steps, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sinkhorn = decoders.log_sinkhorn
+decoders.log_sinkhorn = lambda x, steps, temperature, zero_diagonal, noise_rng_key: sinkhorn(
+    x, steps, temperature, zero_diagonal, None)
+rng = np.random.RandomState(0)
+p = tuple(0.1 + 0.1 * i for i in range(9))
+if algorithm in ("articulation_points", "bridges", "mst_kruskal", "bipartite_matching"):
+    p = tuple(np.array(p) / 2)
+sampler, spec = clrs.build_sampler(algorithm, seed=1, num_samples=-1, length=16, p=p,
+                                   length_needle=-8)
+def stream():
+    while True:
+        yield sampler.next(32)
+it = clrs.process_random_pos(stream(), rng)
+if algorithm in PRED_AS_INPUT_ALGOS:
+    spec, it = clrs.process_pred_as_input(spec, it)
+spec, it = clrs.process_permutations(spec, it, True)
+data = [next(it) for _ in range(steps)]
+factory = clrs.get_processor_factory("triplet_gmpnn", use_ln=True, nb_triplet_fts=8)
+model = clrs.models.BaselineModel(
+    spec=[spec], dummy_trajectory=data[:1], processor_factory=factory, hidden_dim=128,
+    encode_hints=True, decode_hints=True, encoder_init="xavier_on_scalars", use_lstm=False,
+    learning_rate=1e-3, grad_clip_max_norm=1.0, checkpoint_path=tempfile.mkdtemp(),
+    freeze_processor=False, dropout_prob=0.0, hint_teacher_forcing=0.0,
+    hint_repred_mode="soft", nb_msg_passing_steps=1)
+model.init([data[0].features], 5)
+init = jax.device_get(model.params)
+loss0, grads = model.compute_grad(jax.random.PRNGKey(1), data[0])
+key, losses = jax.random.PRNGKey(0), []
+for feedback in data:
+    key, sub = jax.random.split(key)
+    losses.append(float(model.feedback(sub, feedback)))
+arrays = lambda points: {d.name: np.asarray(d.data) for d in points}
+batches = [{"inputs": arrays(f.features.inputs), "hints": arrays(f.features.hints),
+            "outputs": arrays(f.outputs), "lengths": np.asarray(f.features.lengths)}
+           for f in data]
+with open(out, "wb") as f:
+    pickle.dump({"init": init, "grads": jax.device_get(grads), "loss0": float(loss0),
+                 "losses": losses, "batches": batches}, f)
+"""
+
+# Haiku module names of the published PGN, in creation order.
+PROCESSOR = {"m_1": "linear", "m_2": "linear_1", "m_e": "linear_2", "m_g": "linear_3",
+             "o1": "linear_4", "o2": "linear_5", "triplets.t_1": "linear_6",
+             "triplets.t_2": "linear_7", "triplets.t_3": "linear_8",
+             "triplets.t_e_1": "linear_9", "triplets.t_e_2": "linear_10",
+             "triplets.t_e_3": "linear_11", "triplets.t_g": "linear_12", "o3": "linear_13",
+             "gate1": "linear_14", "gate2": "linear_15", "gate3": "linear_16",
+             "msgs_mlp.0": "mlp/~/linear_0", "msgs_mlp.2": "mlp/~/linear_1"}
+PROCESSOR_SCOPE = "net/mpnn_aggr_clrs_processor/"
+PROBE_SCOPE = "net/~_construct_encoders_decoders/algo_0_"
+
+
+def to_state_dict(params: dict, algorithm: str) -> dict:
+    """Published (Haiku) Triplet-GMPNN parameters -> a Reasoner state dict."""
+    import numpy as np
+    import torch
+
+    state = {}
+    for ours, theirs in PROCESSOR.items():
+        state[f"processor.{ours}.weight"] = params[PROCESSOR_SCOPE + theirs]["w"].T
+        state[f"processor.{ours}.bias"] = params[PROCESSOR_SCOPE + theirs]["b"]
+    state["processor.ln.weight"] = params[PROCESSOR_SCOPE + "layer_norm"]["scale"]
+    state["processor.ln.bias"] = params[PROCESSOR_SCOPE + "layer_norm"]["offset"]
+    for scope, value in params.items():
+        if not scope.startswith(PROBE_SCOPE):
+            continue
+        name, kind, k = re.fullmatch(r"(.*)_(enc|dec)_linear(?:_(\d+))?",
+                                     scope[len(PROBE_SCOPE):]).groups()
+        prefix = (f"encoders.{algorithm}.{name}.linear" if kind == "enc"
+                  else f"decoders.{algorithm}.{name}.linears.{int(k or 0)}")
+        state[prefix + ".weight"] = value["w"].T
+        state[prefix + ".bias"] = value["b"]
+    return {k: torch.tensor(np.asarray(v)) for k, v in state.items()}
+
+
+def to_batch(arrays: dict, algorithm: str, spec):
+    """A published Feedback's arrays -> a Batch (permutations as indices)."""
+    from openclrs.data.batching import Batch
+
+    def convert(group, time_major=False):
+        out = {}
+        for name, value in group.items():
+            if spec[name][2] == "permutation_pointer" and value.ndim == 3 + time_major:
+                value = value.argmax(-1)  # one-hot rows -> node indices
+            out[name] = value
+        return out
+
+    return Batch(algorithm, convert(arrays["inputs"]), convert(arrays["hints"], True),
+                 convert(arrays["outputs"]), arrays["lengths"], spec).to_torch()
+
+
+def compare(algorithm: str, ref: dict) -> dict:
+    import torch
+
+    from openclrs import distributed
+    from openclrs.train import TrainConfig, build_model, make_optimizer, update
+
+    config = TrainConfig(algorithms=[algorithm],
+                         model_options={"sinkhorn_noise": False}).validate()
+    model = build_model(config)
+    model.load_state_dict(to_state_dict(ref["init"], algorithm), strict=True)
+    spec = model.specs[algorithm]
+    batches = [to_batch(b, algorithm, spec) for b in ref["batches"]]
+
+    loss0, _ = model.loss(batches[0])
+    loss0.backward()
+    published = to_state_dict(ref["grads"], algorithm)
+    errors, null = {}, []
+    for name, p in model.named_parameters():
+        truth = published[name]
+        if float(truth.norm()) < 1e-6:
+            null.append(name)
+        else:
+            errors[name] = float((p.grad - truth).norm() / truth.norm())
+    worst = max(errors, key=errors.get)
+
+    optimizer = make_optimizer(model, config)
+    loss_of = distributed.loss_function(model, distributed.Context())
+    losses = [update(model, optimizer, loss_of, b, config) for b in batches]
+    drift = [abs(a - b) / abs(b) for a, b in zip(losses, ref["losses"])]
+    return {"loss0": float(loss0.detach()), "published_loss0": ref["loss0"],
+            "max_grad_rel_error": errors[worst], "worst_parameter": worst,
+            "zero_gradient_parameters": null, "loss_rel_diff_by_step": drift}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algorithms", nargs="+", default=["bfs", "insertion_sort"])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--reference-python", required=True,
+                        help="python of a venv with dm-clrs==2.0.3")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "training_parity.json"))
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
+    results = {}
+    for algorithm in args.algorithms:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "reference.pkl")
+            run = subprocess.run([args.reference_python, "-c", REFERENCE, algorithm,
+                                  str(args.steps), path], capture_output=True, text=True, env=env)
+            if run.returncode:
+                raise RuntimeError(f"published run failed for {algorithm}:\n{run.stderr[-2000:]}")
+            with open(path, "rb") as f:
+                ref = pickle.load(f)
+        results[algorithm] = r = compare(algorithm, ref)
+        drift = r["loss_rel_diff_by_step"]
+        print(f"{algorithm:16s} loss0 {r['loss0']:.6f} (published {r['published_loss0']:.6f})  "
+              f"max grad rel error {r['max_grad_rel_error']:.1e} ({r['worst_parameter']})  "
+              f"loss drift: step 1 {drift[1]:.1e}, step {len(drift) - 1} {drift[-1]:.1e}")
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, args.out)
+
+
+if __name__ == "__main__":
+    main()
