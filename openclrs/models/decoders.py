@@ -187,11 +187,9 @@ class ProbeDecoder(nn.Module):
             if t not in (Type.POINTER, Type.PERMUTATION_POINTER):
                 return lin[0](h).squeeze(-1)
             source, target = lin[0](h), lin[1](h)
-            # Scored in [b, j, i] order, the layout of the edge term, so that
-            # no (B, N, N, H) tensor is transposed (nor its gradient copied).
             to_j = target[:, :, None] + lin[2](e)                   # [b, j, i]
-            scores = torch.maximum(source[:, None, :], to_j)
-            preds = lin[3](scores).squeeze(-1).transpose(1, 2)      # [b, i, j]
+            scores = torch.maximum(source[:, :, None], to_j.transpose(1, 2))
+            preds = lin[3](scores).squeeze(-1)                      # [b, i, j]
             if inf_bias:
                 preds = _mask_non_edges(preds, adj)
             if t == Type.PERMUTATION_POINTER:
