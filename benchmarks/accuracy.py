@@ -75,14 +75,6 @@ def plot(record: dict, path: str) -> None:
     os.replace(tmp, path)
 
 
-def write_json(path: str, data: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algorithms", nargs="+", default=DEFAULT_ALGORITHMS)
@@ -96,7 +88,7 @@ def main():
     import torch
 
     from openclrs.published_scores import published_score
-    from openclrs.train import TrainConfig, train
+    from openclrs.train import TrainConfig, train, write_json
 
     record = load(args.out)
     record["setup"] = {"recipe": "openclrs train defaults (published run.py)",

@@ -24,45 +24,23 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import published_reference  # noqa: E402  (beside this file)
+
 DEFAULT_ALGORITHMS = ["bfs", "dijkstra", "insertion_sort", "floyd_warshall", "kmp_matcher"]
 
 REFERENCE_TIMER = r"""
-import json, logging, sys, time, tempfile
-logging.disable(logging.WARNING)
-import numpy as np, jax, clrs
-from clrs.examples.run import PRED_AS_INPUT_ALGOS
+import json, sys, time
 algorithm, length, batch_size, batches, rounds, seed = json.loads(sys.argv[1])
-rng = np.random.RandomState(seed)
-p = tuple(0.1 + 0.1 * i for i in range(9))  # run.py's sampler options
-if algorithm in ("articulation_points", "bridges", "mst_kruskal", "bipartite_matching"):
-    p = tuple(np.array(p) / 2)
-kwargs = {"p": p, "length_needle": -8}
 if algorithm in ("naive_string_matcher", "kmp_matcher"):
     length = (length * 5) // 4
-sampler, spec = clrs.build_sampler(algorithm, seed=seed, num_samples=batch_size * batches,
-                                   length=length, **kwargs)
-def stream():
-    while True:
-        yield sampler.next(batch_size)
-it = clrs.process_random_pos(stream(), rng)
-if algorithm in PRED_AS_INPUT_ALGOS:
-    spec, it = clrs.process_pred_as_input(spec, it)
-spec, it = clrs.process_permutations(spec, it, True)
-data = [next(it) for _ in range(batches)]
-factory = clrs.get_processor_factory("triplet_gmpnn", use_ln=True, nb_triplet_fts=8)
-model = clrs.models.BaselineModel(
-    spec=[spec], dummy_trajectory=data[:1], processor_factory=factory, hidden_dim=128,
-    encode_hints=True, decode_hints=True, encoder_init="xavier_on_scalars", use_lstm=False,
-    learning_rate=1e-3, grad_clip_max_norm=1.0, checkpoint_path=tempfile.mkdtemp(),
-    freeze_processor=False, dropout_prob=0.0, hint_teacher_forcing=0.0,
-    hint_repred_mode="soft", nb_msg_passing_steps=1)
-model.init([data[0].features], seed + 1)
+spec, data = published_batches(algorithm, length, batch_size, batches, seed,
+                               batch_size * batches, np.random.RandomState(seed))
+model = published_model(spec, data, seed + 1)
 key = jax.random.PRNGKey(seed)
 start = time.perf_counter()
 for feedback in data:  # compiles one program per hint length
@@ -117,15 +95,10 @@ def time_ours(algorithm: str, args) -> dict:
 
 
 def time_reference(python: str, algorithm: str, args) -> dict:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    if args.device == "cpu":
-        env["JAX_PLATFORMS"] = "cpu"
     job = [algorithm, args.length, args.batch_size, args.batches, args.rounds, args.seed]
-    result = subprocess.run([python, "-c", REFERENCE_TIMER, json.dumps(job)],
-                            capture_output=True, text=True, env=env)
-    if result.returncode:
-        raise RuntimeError(f"published timer failed for {algorithm}:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    out = published_reference.run(python, REFERENCE_TIMER, [json.dumps(job)],
+                                  f"timer for {algorithm}", args.device)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
@@ -144,6 +117,8 @@ def main():
     args = parser.parse_args()
 
     import torch
+
+    from openclrs.train import write_json
 
     rows = []
     print(f"{'algorithm':<18}{'openclrs ms':>13}{'published ms':>14}{'ratio':>8}", flush=True)
@@ -175,10 +150,7 @@ def main():
                           "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda")
                           else None, "torch_threads": torch.get_num_threads()}}
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, out)
+    write_json(out, record)
     print(f"results: {out}")
 
 

@@ -22,49 +22,26 @@ Results go to ``benchmarks/results/training_parity.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import re
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
+import published_reference  # noqa: E402  (beside this file)
+
 REFERENCE = r"""
-import logging, pickle, sys, tempfile
-logging.disable(logging.WARNING)
-import numpy as np, jax, clrs
+import pickle, sys
 import clrs._src.decoders as decoders
-from clrs.examples.run import PRED_AS_INPUT_ALGOS
 algorithm, steps, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 sinkhorn = decoders.log_sinkhorn
 decoders.log_sinkhorn = lambda x, steps, temperature, zero_diagonal, noise_rng_key: sinkhorn(
     x, steps, temperature, zero_diagonal, None)
-rng = np.random.RandomState(0)
-p = tuple(0.1 + 0.1 * i for i in range(9))
-if algorithm in ("articulation_points", "bridges", "mst_kruskal", "bipartite_matching"):
-    p = tuple(np.array(p) / 2)
-sampler, spec = clrs.build_sampler(algorithm, seed=1, num_samples=-1, length=16, p=p,
-                                   length_needle=-8)
-def stream():
-    while True:
-        yield sampler.next(32)
-it = clrs.process_random_pos(stream(), rng)
-if algorithm in PRED_AS_INPUT_ALGOS:
-    spec, it = clrs.process_pred_as_input(spec, it)
-spec, it = clrs.process_permutations(spec, it, True)
-data = [next(it) for _ in range(steps)]
-factory = clrs.get_processor_factory("triplet_gmpnn", use_ln=True, nb_triplet_fts=8)
-model = clrs.models.BaselineModel(
-    spec=[spec], dummy_trajectory=data[:1], processor_factory=factory, hidden_dim=128,
-    encode_hints=True, decode_hints=True, encoder_init="xavier_on_scalars", use_lstm=False,
-    learning_rate=1e-3, grad_clip_max_norm=1.0, checkpoint_path=tempfile.mkdtemp(),
-    freeze_processor=False, dropout_prob=0.0, hint_teacher_forcing=0.0,
-    hint_repred_mode="soft", nb_msg_passing_steps=1)
-model.init([data[0].features], 5)
+spec, data = published_batches(algorithm, 16, 32, steps, 1, -1, np.random.RandomState(0))
+model = published_model(spec, data, 5)
 init = jax.device_get(model.params)
 loss0, grads = model.compute_grad(jax.random.PRNGKey(1), data[0])
 key, losses = jax.random.PRNGKey(0), []
@@ -176,16 +153,15 @@ def main():
 
     import torch
 
+    from openclrs.train import write_json
+
     torch.set_num_threads(1)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
     results = {}
     for algorithm in args.algorithms:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "reference.pkl")
-            run = subprocess.run([args.reference_python, "-c", REFERENCE, algorithm,
-                                  str(args.steps), path], capture_output=True, text=True, env=env)
-            if run.returncode:
-                raise RuntimeError(f"published run failed for {algorithm}:\n{run.stderr[-2000:]}")
+            published_reference.run(args.reference_python, REFERENCE,
+                                    [algorithm, str(args.steps), path], f"run for {algorithm}")
             with open(path, "rb") as f:
                 ref = pickle.load(f)
         results[algorithm] = r = compare(algorithm, ref)
@@ -193,11 +169,7 @@ def main():
         print(f"{algorithm:16s} loss0 {r['loss0']:.6f} (published {r['published_loss0']:.6f})  "
               f"max grad rel error {r['max_grad_rel_error']:.1e} ({r['worst_parameter']})  "
               f"loss drift: step 1 {drift[1]:.1e}, step {len(drift) - 1} {drift[-1]:.1e}")
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, args.out)
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":

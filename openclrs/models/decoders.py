@@ -38,10 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .processors import autocasting
-
 from ..specs import Location, Type
-from .processors import Linear
+from .processors import Linear, autocasting
 
 GUMBEL_EPS = 1e-12
 ZERO_DIAGONAL_PENALTY = 1e6
