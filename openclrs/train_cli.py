@@ -76,7 +76,7 @@ def register(subparsers) -> None:
     p.add_argument("--data-root", help="stored datasets (default: $OPENCLRS_DATA_DIR)")
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", action="store_true", help="torch.compile the processor, the per-step work (Reasoner.compile)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
