@@ -36,20 +36,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..specs import Location, Stage, Type
+from .features import AffineFeatures
 from .processors import Linear, _haiku_init_
 
 ENCODER_INITS = ("default", "xavier_on_scalars")
 NODE_POINTERS = (Type.POINTER, Type.PERMUTATION_POINTER)
 
 
-def densify(type_: str, data: torch.Tensor, num_nodes: int) -> torch.Tensor:
+def densify(type_: str, data: torch.Tensor, num_nodes: int,
+            dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Batch data -> the dense float form encoders, decoders' feedback and
     teacher forcing all share: pointer indices become one-hot rows over the
     nodes (a permutation pointer becomes its permutation matrix); everything
-    else is cast to float."""
+    else is cast to ``dtype`` (the model's)."""
     if type_ in NODE_POINTERS or type_ == Type.SHOULD_BE_PERMUTATION:
-        return F.one_hot(data.long(), num_nodes).float()
-    return data.float()
+        return F.one_hot(data.long(), num_nodes).to(dtype)
+    return data.to(dtype)
 
 
 def target_of(location: str, type_: str) -> str:
@@ -78,7 +80,8 @@ class ProbeEncoder(nn.Module):
     """Embeds one probe into the hidden size.
 
     ``forward(dense)`` returns ``(target, embedding)``; the model adds the
-    embedding into the feature tensor named by ``target``.
+    embedding into the feature tensor named by ``target``, or, for edge
+    features, keeps it factored (:meth:`affine`; see ``features.py``).
     """
 
     def __init__(self, stage: str, location: str, type_: str, hidden_size: int,
@@ -103,17 +106,25 @@ class ProbeEncoder(nn.Module):
             with torch.no_grad():
                 _haiku_init_(self.linear.weight, hidden_size)  # std 1/sqrt(H)
 
-    def forward(self, data: torch.Tensor) -> tuple[str, torch.Tensor]:
+    def affine(self, data: torch.Tensor) -> AffineFeatures:
+        """The embedding of ``data`` in factored form, ``x @ weight + bias``
+        with ``x`` the probe's raw features (one per class for categoricals)."""
         if self.type_ == Type.CATEGORICAL:
-            return self.target, self.linear(data)
-        if self.linear_2 is not None:
+            x = data
+        elif self.linear_2 is not None:
             # data[b, i, j, k] = 1 if edge (i, j) points to node k. The
             # published encoding averages the per-entry embeddings over i
             # (first map) and over j (second map); as each map is affine in a
             # single feature, averaging the feature first is the same thing
             # without the (B, N, N, N, H) intermediate.
-            over_i = data.mean(dim=1)[..., None]        # (B, j, k, 1)
-            over_j = data.mean(dim=2)[..., None]        # (B, i, k, 1)
-            return self.target, self.linear(over_i) + self.linear_2(over_j)
-        return self.target, self.linear(data[..., None])
+            x = torch.stack([data.mean(dim=1), data.mean(dim=2)], dim=-1)
+            return AffineFeatures(x, torch.cat([self.linear.weight, self.linear_2.weight], 1).T,
+                                  self.linear.bias + self.linear_2.bias)
+        else:
+            x = data[..., None]
+        return AffineFeatures(x, self.linear.weight.T, self.linear.bias)
 
+    def forward(self, data: torch.Tensor) -> tuple[str, torch.Tensor]:
+        if self.linear_2 is not None:
+            return self.target, self.affine(data).dense()
+        return self.target, self.linear(data if self.type_ == Type.CATEGORICAL else data[..., None])

@@ -43,6 +43,7 @@ from torch import nn
 from ..specs import SPECS, Location, Stage, Type, check_algorithm
 from .decoders import ProbeDecoder, postprocess
 from .encoders import ENCODER_INITS, ProbeEncoder, adjacency_contribution, densify
+from .features import AffineFeatures
 from .losses import total_loss
 from .processors import PROCESSORS, Linear, make_processor
 
@@ -134,6 +135,31 @@ class Predictions(NamedTuple):
 
     outputs: dict[str, torch.Tensor]
     hints: dict[str, torch.Tensor]
+
+
+class DecoderInputs(NamedTuple):
+    """What the decoders read at one step, for the samples running in it:
+    node state ``[node features, old hidden, new hidden]`` (B, N, 3H), the
+    step's edge features (factored), the processor's edge messages (or None),
+    graph features and adjacency."""
+
+    node: torch.Tensor
+    edge: AffineFeatures
+    edge_msgs: torch.Tensor | None
+    graph: torch.Tensor
+    adj: torch.Tensor
+
+    def rows(self, start: int, stop: int) -> "DecoderInputs":
+        return DecoderInputs(*(None if x is None else x[start:stop] for x in self))
+
+    @staticmethod
+    def cat(parts: Sequence["DecoderInputs"]) -> "DecoderInputs":
+        msgs = [p.edge_msgs for p in parts]
+        return DecoderInputs(torch.cat([p.node for p in parts]),
+                             AffineFeatures.cat([p.edge for p in parts]),
+                             None if msgs[0] is None else torch.cat(msgs),
+                             torch.cat([p.graph for p in parts]),
+                             torch.cat([p.adj for p in parts]))
 
 
 class LSTM(nn.Module):
@@ -291,9 +317,10 @@ class Reasoner(nn.Module):
         running = [int(n) for n in torch.bincount(last_step, minlength=num_steps)
                    .flip(0).cumsum(0).flip(0).tolist()] + [0]  # running[s]: samples in step s
 
-        inputs = {k: densify(spec[k][2], v, nodes).index_select(0, order)
+        dtype = next(self.parameters()).dtype
+        inputs = {k: densify(spec[k][2], v, nodes, dtype).index_select(0, order)
                   for k, v in batch.inputs.items()}
-        truth_hints = ({k: densify(spec[k][2], v, nodes).index_select(1, order)
+        truth_hints = ({k: densify(spec[k][2], v, nodes, dtype).index_select(1, order)
                         for k, v in batch.hints.items()} if cfg.encode_hints else {})
         base = self._encode(algorithm, spec, inputs, nodes, size)
 
@@ -301,7 +328,7 @@ class Reasoner(nn.Module):
         lstm_state = None
         hint_preds: dict[str, torch.Tensor] = {}
         hint_history: list[dict[str, torch.Tensor]] = []
-        finished: list[tuple[torch.Tensor, ...]] = []  # decoder inputs, by last step
+        finished: list[DecoderInputs] = []  # by last step
         for step in range(num_steps):
             n = running[step]
             fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred)
@@ -313,12 +340,12 @@ class Reasoner(nn.Module):
                 hint_history.append(hint_preds)
             done = running[step + 1]
             if done < n:
-                finished.append(tuple(x[done:n] for x in state))
+                finished.append(state.rows(done, n))
 
         # Back to the batch's order: outputs from each sample's last step, hint
         # predictions padded with zeros past it.
         unsort = torch.argsort(order)
-        state = tuple(torch.cat(parts) for parts in zip(*reversed(finished)))
+        state = DecoderInputs.cat(finished[::-1])
         outputs = {k: v.index_select(0, unsort)
                    for k, v in self._decode(algorithm, spec, Stage.OUTPUT, state, repred).items()}
         hints = {}
@@ -350,26 +377,33 @@ class Reasoner(nn.Module):
                 for k, v in truth.items()}
 
     def _encode(self, algorithm, spec, probes, nodes, size, base=None):
-        """Sum the embeddings of ``probes`` into (node, edge, graph) features
-        and the processor's adjacency (bool), on top of ``base`` if given."""
+        """Sum the embeddings of ``probes`` into node and graph features,
+        edge features (factored: :class:`~.features.AffineFeatures`) and the
+        processor's adjacency (bool), on top of ``base`` if given."""
         if base is None:
             h, device = self.config.hidden_size, self._device
             dtype = next(self.parameters()).dtype
             base = (torch.zeros(size, nodes, h, device=device, dtype=dtype),
-                    torch.zeros(size, nodes, nodes, h, device=device, dtype=dtype),
+                    AffineFeatures(torch.zeros(size, nodes, nodes, 0, device=device, dtype=dtype),
+                                   torch.zeros(0, h, device=device, dtype=dtype),
+                                   torch.zeros(h, device=device, dtype=dtype)),
                     torch.zeros(size, h, device=device, dtype=dtype),
                     torch.eye(nodes, dtype=torch.bool, device=device).expand(size, nodes, nodes))
-        features = dict(zip(("node", "edge", "graph"), base[:3]))
+        features = {"node": base[0], "graph": base[2]}
+        edges = [base[1]]
         adj = base[3]
         encoders = self.encoders[algorithm]
         for name, data in probes.items():
             _, location, type_ = spec[name]
-            edges = adjacency_contribution(location, type_, data)
-            if edges is not None:
-                adj = adj | edges
-            target, embedding = encoders[name](data)
-            features[target] = features[target] + embedding
-        return features["node"], features["edge"], features["graph"], adj
+            contribution = adjacency_contribution(location, type_, data)
+            if contribution is not None:
+                adj = adj | contribution
+            encoder = encoders[name]
+            if encoder.target == "edge":
+                edges.append(encoder.affine(data))
+            else:
+                features[encoder.target] = features[encoder.target] + encoder(data)[1]
+        return features["node"], AffineFeatures.concat(edges), features["graph"], adj
 
     def _step(self, algorithm, spec, base, hints, hidden, lstm_state, repred):
         """One encode-process step on the running samples; returns the new
@@ -379,22 +413,23 @@ class Reasoner(nn.Module):
         node_fts, edge_fts, graph_fts, adj = self._encode(algorithm, spec, hints, n, b, base)
         adj = adj.to(hidden.dtype)
 
+        processor_edges = edge_fts if self.processor.affine_edges else edge_fts.dense()
         new_hidden = hidden
         for _ in range(cfg.nb_msg_passing_steps):
-            new_hidden, edge_msgs = self.processor(node_fts, edge_fts, graph_fts, adj, new_hidden)
+            new_hidden, edge_msgs = self.processor(node_fts, processor_edges, graph_fts, adj,
+                                                   new_hidden)
         new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
         if self.lstm is not None:
             new_hidden, lstm_state = self.lstm(new_hidden, lstm_state)
 
         node_state = torch.cat([node_fts, hidden, new_hidden], dim=-1)
-        edge_state = edge_fts if edge_msgs is None else torch.cat([edge_fts, edge_msgs], dim=-1)
-        return new_hidden, lstm_state, (node_state, edge_state, graph_fts, adj)
+        return new_hidden, lstm_state, DecoderInputs(node_state, edge_fts, edge_msgs,
+                                                     graph_fts, adj)
 
     def _decode(self, algorithm, spec, stage, state, repred) -> dict[str, torch.Tensor]:
         """Logits of the ``stage`` probes from the decoders' inputs."""
         cfg = self.config
-        node_state, edge_state, graph_fts, adj = state
-        return {name: decoder(node_state, edge_state, graph_fts, adj,
+        return {name: decoder(state.node, (state.edge, state.edge_msgs), state.graph, state.adj,
                               inf_bias=self.processor.inf_bias,
                               inf_bias_edge=self.processor.inf_bias_edge,
                               sinkhorn_steps=cfg.sinkhorn_steps,

@@ -5,7 +5,10 @@ Every processor is an ``nn.Module`` with one interface::
     hidden, edge_msgs = processor(node_fts, edge_fts, graph_fts, adj, hidden)
 
     node_fts  (B, N, H)     encoded node features of this step
-    edge_fts  (B, N, N, H)  encoded edge features
+    edge_fts  (B, N, N, H)  encoded edge features: a tensor, or, if the
+                            class sets ``affine_edges = True``, the same in
+                            factored form (:class:`~.features.AffineFeatures`,
+                            read through :func:`~.features.project`)
     graph_fts (B, H)        encoded graph features
     adj       (B, N, N)     nonzero where nodes i and j are adjacent (the
                             model passes it symmetric, with self-loops); full
@@ -51,6 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .features import Features, project
+
 PROCESSORS: dict[str, Callable[..., "Processor"]] = {}
 
 
@@ -69,6 +74,8 @@ class Processor(nn.Module):
     # Whether decoders should mask non-edges out of pointer / edge-mask logits.
     inf_bias: bool = False
     inf_bias_edge: bool = False
+    # Whether forward takes edge_fts in factored form (see the module docstring).
+    affine_edges: bool = False
 
     def forward(self, node_fts: torch.Tensor, edge_fts: torch.Tensor,
                 graph_fts: torch.Tensor, adj: torch.Tensor,
@@ -96,6 +103,9 @@ def make_processor(name: str, hidden_size: int, **options) -> Processor:
 # with -BIG_NUMBER (not -inf, so an isolated node still gets a finite, if
 # meaningless, message); attention adds -ATTENTION_BIAS to non-edge logits.
 BIG_NUMBER = 1e6
+# A masked max computes messages on the edges alone (PGN._max_over_edges)
+# when at most this fraction of node pairs are edges.
+SPARSE_MAX_DENSITY = 0.75
 ATTENTION_BIAS = 1e9
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
@@ -208,17 +218,17 @@ class TripletMessages(nn.Module):
         self.t_e_3 = Linear(edge_size, nb_fts)
         self.t_g = Linear(graph_size, nb_fts)
 
-    def forward(self, z: torch.Tensor, edge_fts: torch.Tensor,
+    def forward(self, z: torch.Tensor, edge_fts: Features,
                 graph_fts: torch.Tensor) -> torch.Tensor:
-        over_i = (self.t_1(z)[:, :, None, None]             # node i
-                  + self.t_e_1(edge_fts)[:, :, :, None]     # edge (i, j)
-                  + self.t_e_2(edge_fts)[:, :, None, :])    # edge (i, k)
-        best = over_i.max(dim=1).values                     # (B, N_j, N_k, F)
+        over_i = (self.t_1(z)[:, :, None, None]                  # node i
+                  + project(self.t_e_1, edge_fts)[:, :, :, None]  # edge (i, j)
+                  + project(self.t_e_2, edge_fts)[:, :, None, :])  # edge (i, k)
+        best = over_i.max(dim=1).values                          # (B, N_j, N_k, F)
         return (best
-                + self.t_2(z)[:, :, None]                   # node j
-                + self.t_3(z)[:, None, :]                   # node k
-                + self.t_e_3(edge_fts)                      # edge (j, k)
-                + self.t_g(graph_fts)[:, None, None])       # graph
+                + self.t_2(z)[:, :, None]                        # node j
+                + self.t_3(z)[:, None, :]                        # node k
+                + project(self.t_e_3, edge_fts)                  # edge (j, k)
+                + self.t_g(graph_fts)[:, None, None])            # graph
 
 
 # --------------------------------------------------------------------------
@@ -242,6 +252,8 @@ class PGN(Processor):
     last bias starts at -3, so the processor starts out mostly keeping its
     state (sigmoid(-3) ≈ 0.047 of the update).
     """
+
+    affine_edges = True
 
     def __init__(self, hidden_size: int, *, mid_size: int | None = None,
                  mid_act: Activation | str | None = None,
@@ -294,14 +306,18 @@ class PGN(Processor):
             msgs = self.mid_act(msgs)
         return msgs
 
-    def _aggregate(self, z: torch.Tensor, edge_fts: torch.Tensor,
+    def _aggregate(self, z: torch.Tensor, edge_fts: Features,
                    graph_fts: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         """Each node's reduced incoming messages, (B, N, msg_size)."""
+        mask = self._adjacency(adj)
+        if mask is not None and self.reduction == "max" and not torch.compiler.is_compiling():
+            edges = mask != 0
+            if int(edges.sum()) <= SPARSE_MAX_DENSITY * edges.numel():
+                return self._max_over_edges(z, edge_fts, graph_fts, edges)
         msgs = self._postprocess(self.m_1(z)[:, None]          # receiver j
                                  + self.m_2(z)[:, :, None]     # sender i
-                                 + self.m_e(edge_fts)
+                                 + project(self.m_e, edge_fts)
                                  + self.m_g(graph_fts)[:, None, None])
-        mask = self._adjacency(adj)
         if mask is None:
             if self.reduction == "max":
                 return msgs.amax(dim=1)
@@ -318,6 +334,23 @@ class PGN(Processor):
             # sums messages over columns; equal for the symmetric adjacency.
             return total / weights.sum(dim=-1, keepdim=True)
         return total
+
+    def _max_over_edges(self, z: torch.Tensor, edge_fts: Features, graph_fts: torch.Tensor,
+                        edges: torch.Tensor) -> torch.Tensor:
+        """The masked max of :meth:`_aggregate` with messages computed on the
+        edges alone (``edges[b, i, j]``, sender i, receiver j), not on every
+        pair: the same result (non-edges only ever lose to the -BIG_NUMBER
+        fill, and get no gradient), for a fraction of the message MLP's work
+        on sparse graphs. Ties split the gradient equally, as ``amax``."""
+        bsz, n = z.shape[:2]
+        b, i, j = edges.nonzero(as_tuple=True)
+        receivers = self.m_1(z) + self.m_g(graph_fts)[:, None]
+        msgs = self._postprocess(receivers[b, j] + self.m_2(z)[b, i]
+                                 + project(self.m_e, edge_fts[b, i, j]))
+        fill = max(-BIG_NUMBER, torch.finfo(msgs.dtype).min)
+        out = msgs.new_full((bsz * n, msgs.shape[-1]), fill)
+        where = (b * n + j)[:, None].expand_as(msgs)
+        return out.scatter_reduce(0, where, msgs, "amax", include_self=True).view(bsz, n, -1)
 
     def forward(self, node_fts, edge_fts, graph_fts, adj, hidden):
         z = torch.cat([node_fts, hidden], dim=-1)
@@ -364,6 +397,8 @@ class DeepSets(PGN):
     by -BIG_NUMBER.
     """
 
+    affine_edges = False  # it reads the diagonal of the dense features
+
     def _aggregate(self, z, edge_fts, graph_fts, adj):
         n = z.shape[1]
         self_edges = edge_fts.diagonal(dim1=1, dim2=2).transpose(1, 2)   # (B, N, H)
@@ -390,6 +425,8 @@ class _Attention(Processor):
     ``nb_heads`` (``z = [node_fts, hidden]``); the heads are concatenated, a
     linear ``skip(z_i)`` is added if ``residual``, then ``activation`` and the
     optional LayerNorm. Subclasses score the logits."""
+
+    affine_edges = True
 
     def __init__(self, hidden_size: int, nb_heads: int, activation, residual: bool,
                  use_ln: bool):
@@ -446,7 +483,7 @@ class GAT(_Attention):
     def _logits(self, z, edge_fts, graph_fts):
         return F.leaky_relu(self.a_1(z).transpose(1, 2)[..., :, None]
                             + self.a_2(z).transpose(1, 2)[..., None, :]
-                            + self.a_e(edge_fts).permute(0, 3, 1, 2)
+                            + project(self.a_e, edge_fts).permute(0, 3, 1, 2)
                             + self.a_g(graph_fts)[:, :, None, None])
 
 
@@ -489,7 +526,7 @@ class GATv2(_Attention):
         b, n, _ = z.shape
         pre = (self.w_1(z)[:, None]               # attended node j
                + self.w_2(z)[:, :, None]          # attending node i
-               + self.w_e(edge_fts)
+               + project(self.w_e, edge_fts)
                + self.w_g(graph_fts)[:, None, None])
         pre = F.leaky_relu(pre).view(b, n, n, self.nb_heads, -1)
         return (torch.einsum("bijhf,hf->bhij", pre, self.att_weight)

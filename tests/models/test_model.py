@@ -318,6 +318,17 @@ def test_edge_features_include_triplet_messages_only_when_returned():
     assert Reasoner({"bfs": spec}, ModelConfig(hidden_size=H, processor="mpnn")).edge_size == H
 
 
+def test_float64_model_runs_in_float64():
+    torch.manual_seed(0)
+    batch = tiny_batch("insertion_sort")
+    model = Reasoner({"insertion_sort": batch.spec}, TINY).double()
+    loss, _ = model.loss(batch)
+    assert loss.dtype == torch.float64 and torch.isfinite(loss)
+    loss.backward()
+    preds = model.eval()(batch)
+    assert all(v.dtype == torch.float64 for v in preds.outputs.values())
+
+
 def test_published_defaults_and_size():
     cfg = ModelConfig()
     assert (cfg.hidden_size, cfg.processor, cfg.hint_mode, cfg.hint_teacher_forcing,
