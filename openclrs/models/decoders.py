@@ -233,7 +233,7 @@ class ProbeDecoder(nn.Module):
             return preds
 
         if self.location == Location.EDGE:
-            pair = lin[0](h)[:, :, None] + lin[1](h)[:, None, :] + project(lin[2], *e)
+            pair = project(lin[2], *e, add=lin[0](h)[:, :, None] + lin[1](h)[:, None, :])
             if t == Type.CATEGORICAL:
                 preds = pair
             elif t == Type.POINTER:

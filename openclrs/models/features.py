@@ -72,15 +72,18 @@ def dense(fts: Features) -> torch.Tensor:
     return fts.dense() if isinstance(fts, AffineFeatures) else fts
 
 
-def project(layer: nn.Linear, *parts: Features | None) -> torch.Tensor:
-    """``layer(torch.cat(parts, dim=-1))`` without the concatenation, each
-    part a tensor or :class:`AffineFeatures` (None parts are skipped): the
-    layer's weight is split by columns, one block per part, and each part is
-    multiplied by its block, affine parts through their (D, out) composite."""
+def project(layer: nn.Linear, *parts: Features | None,
+            add: torch.Tensor | None = None) -> torch.Tensor:
+    """``layer(torch.cat(parts, dim=-1)) + add`` without the concatenation,
+    each part a tensor or :class:`AffineFeatures` (None parts are skipped):
+    the layer's weight is split by columns, one block per part, and each part
+    is multiplied by its block, affine parts through their (D, out)
+    composite. ``add`` (of the result's shape) is summed in by the first
+    matrix product, which saves a pass over the result."""
     parts = [p for p in parts if p is not None]
     if len(parts) == 1 and isinstance(parts[0], torch.Tensor):
-        return layer(parts[0])
-    weight, out, start = layer.weight, None, 0
+        return layer(parts[0]) if add is None else layer(parts[0]) + add
+    weight, out, start = layer.weight, add, 0
     for part in parts:
         width = part.width if isinstance(part, AffineFeatures) else part.shape[-1]
         block = weight[:, start:start + width]
@@ -88,11 +91,11 @@ def project(layer: nn.Linear, *parts: Features | None) -> torch.Tensor:
         if isinstance(part, AffineFeatures):
             x, w = part.x, part.weight @ block.T
             bias = part.bias @ block.T
-            if out is None and layer.bias is not None:
+            if start == width and layer.bias is not None:
                 bias = bias + layer.bias
         else:
             x, w = part, block.T
-            bias = layer.bias if out is None else None
+            bias = layer.bias if start == width else None
         out = _affine(x, w, bias, out)
     if start != weight.shape[1]:
         raise ValueError(f"parts of total width {start} for a layer reading {weight.shape[1]}")
@@ -105,7 +108,12 @@ def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     rows = x.flatten(0, -2)
     shape = (*x.shape[:-1], weight.shape[1])
     if add is not None:
-        if bias is not None:
+        if bias is not None and rows.shape[1] <= 16:
+            # The bias as one more input channel of constant 1: cheaper than
+            # a pass over ``add`` when there are few channels.
+            rows = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], dim=1)
+            weight = torch.cat([weight, bias[None]])
+        elif bias is not None:
             add = add + bias
         return torch.addmm(add.reshape(-1, shape[-1]), rows, weight).view(shape)
     if bias is None:

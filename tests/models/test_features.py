@@ -62,3 +62,15 @@ def test_project_gradients():
     b = torch.randn(6, **F64, requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda x, w, b: project(layer, AffineFeatures(x, w, b)), (x, w, b))
+
+
+def test_project_adds_in_the_product():
+    torch.manual_seed(0)
+    fts, msgs = features(2), torch.randn(3, 4, 4, 5, **F64)
+    extra = torch.randn(3, 4, 4, 7, **F64)
+    layer = Linear(11, 7).double()
+    want = layer(torch.cat([fts.dense(), msgs], dim=-1)) + extra
+    torch.testing.assert_close(project(layer, fts, msgs, add=extra), want)
+    torch.testing.assert_close(project(layer, fts.dense(), msgs, add=extra), want)
+    layer6 = Linear(6, 7).double()
+    torch.testing.assert_close(project(layer6, fts.dense(), add=extra), layer6(fts.dense()) + extra)
