@@ -241,15 +241,17 @@ class _MaxOverI(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         a, c, out = ctx.saved_tensors
-        share = _tie_shares(a[:, :, :, None] + c[:, :, None, :], out, grad)  # (B, I, J, K, F)
+        sums = a[:, :, :, None] + c[:, :, None, :]
+        share = _tie_shares(sums, out, grad, scratch=sums)         # (B, I, J, K, F)
         return share.sum(dim=3), share.sum(dim=2)
 
 
-def _tie_shares(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+def _tie_shares(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor,
+                scratch: torch.Tensor | None = None) -> torch.Tensor:
     """The gradient of ``out = x.amax(dim=1)`` with respect to x: ``grad``
     split equally between the maxima. As autograd's, without its casts of the
-    tie mask to int64 and back."""
-    wins = (x == out[:, None]).to(grad.dtype)
+    tie mask to int64 and back; written into ``scratch`` (x's shape) if given."""
+    wins = torch.eq(x, out[:, None], out=torch.empty_like(x) if scratch is None else scratch)
     return wins.mul_((grad / wins.sum(dim=1))[:, None])
 
 
