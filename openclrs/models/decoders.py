@@ -144,10 +144,11 @@ class _RowMaxScore(torch.autograd.Function):
     def backward(ctx, grad):
         s, x, w = ctx.saved_tensors
         # x's share of each gradient: 1 where x wins, 0 where s wins, 1/2 on
-        # ties; s gets the rest. In place, to keep passes over (B, J, I, H) few.
-        grad_x = (x - s[:, None]).sign_().add_(1.0).mul_(0.5)
-        grad_x.mul_(grad[..., None]).mul_(w)
-        grad_s = grad.sum(1)[..., None] * w - grad_x.sum(1)
+        # ties; s gets the rest, per element (summing first would cancel).
+        # In place, to keep passes over (B, J, I, H) few.
+        to_both = grad[..., None] * w
+        grad_x = (x - s[:, None]).sign_().add_(1.0).mul_(0.5).mul_(to_both)
+        grad_s = to_both.sub_(grad_x).sum(1)
         winners = torch.maximum(s[:, None], x)
         grad_w = winners.reshape(-1, w.shape[0]).T @ grad.reshape(-1)
         return grad_s, grad_x, grad_w, grad.sum().reshape(1)
