@@ -103,8 +103,8 @@ def make_processor(name: str, hidden_size: int, **options) -> Processor:
 # with -BIG_NUMBER (not -inf, so an isolated node still gets a finite, if
 # meaningless, message); attention adds -ATTENTION_BIAS to non-edge logits.
 BIG_NUMBER = 1e6
-# A masked max computes messages on the edges alone (PGN._max_over_edges)
-# when at most this fraction of node pairs are edges.
+# On the CPU, a masked max computes messages on the edges alone
+# (PGN._max_over_edges) when at most this fraction of node pairs are edges.
 SPARSE_MAX_DENSITY = 0.75
 ATTENTION_BIAS = 1e9
 
@@ -394,7 +394,10 @@ class PGN(Processor):
                    graph_fts: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         """Each node's reduced incoming messages, (B, N, msg_size)."""
         mask = self._adjacency(adj)
-        if mask is not None and self.reduction == "max" and not torch.compiler.is_compiling():
+        # On the CPU only: elsewhere counting the edges would wait for the
+        # device, and dense products are what accelerators do best.
+        if (mask is not None and self.reduction == "max" and mask.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
             edges = mask != 0
             if int(edges.sum()) <= SPARSE_MAX_DENSITY * edges.numel():
                 return self._max_over_edges(z, edge_fts, graph_fts, edges)
