@@ -17,6 +17,11 @@ any other edge probe                edge features
 any other graph probe               graph features
 ==================================  =============================================
 
+Edge embeddings are not summed out: the model keeps the edge features in
+factored form, the probes' raw features times their encoders' weights
+(:meth:`ProbeEncoder.affine`, ``features.py``), since every reader of them
+applies a linear map.
+
 Pointers reach the encoders *dense*: one-hot rows for ground truth, softmax
 rows for softly re-predicted hints, so both share one code path (see
 :func:`densify`). Node pointers (and edge masks) also add edges to the
