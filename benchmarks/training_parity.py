@@ -14,9 +14,9 @@ deterministic. Reported: the loss on the first batch, the largest relative
 gradient error over the parameters (those whose published gradient is
 essentially zero are listed apart: the biases of score heads whose softmax
 ignores them), the same for openclrs in float64 (which isolates the published
-side's own float32 rounding), and the relative loss difference at each step, which starts at
-float precision and grows as the two float32 runs drift apart (Adam turns
-last-bit differences in near-zero gradients into full-size steps).
+side's own float32 rounding), and the relative loss difference at each step,
+which starts at float precision and grows as the two float32 runs drift apart
+(Adam turns last-bit differences in near-zero gradients into full-size steps).
 Results go to ``benchmarks/results/training_parity.json``.
 """
 

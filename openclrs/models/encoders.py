@@ -130,6 +130,4 @@ class ProbeEncoder(nn.Module):
         return AffineFeatures(x, self.linear.weight.T, self.linear.bias)
 
     def forward(self, data: torch.Tensor) -> tuple[str, torch.Tensor]:
-        if self.linear_2 is not None:
-            return self.target, self.affine(data).dense()
-        return self.target, self.linear(data if self.type_ == Type.CATEGORICAL else data[..., None])
+        return self.target, self.affine(data).dense()

@@ -67,9 +67,9 @@ class AffineFeatures:
 
 Features = torch.Tensor | AffineFeatures
 
-
-def dense(fts: Features) -> torch.Tensor:
-    return fts.dense() if isinstance(fts, AffineFeatures) else fts
+# Up to this many input channels, a bias rides along as one more channel of
+# ones in the matrix product rather than costing a pass over the result.
+FEW_CHANNELS = 16
 
 
 def project(layer: nn.Linear, *parts: Features | None,
@@ -84,18 +84,18 @@ def project(layer: nn.Linear, *parts: Features | None,
     if len(parts) == 1 and isinstance(parts[0], torch.Tensor):
         return layer(parts[0]) if add is None else layer(parts[0]) + add
     weight, out, start = layer.weight, add, 0
-    for part in parts:
+    for k, part in enumerate(parts):
         width = part.width if isinstance(part, AffineFeatures) else part.shape[-1]
         block = weight[:, start:start + width]
         start += width
+        layer_bias = layer.bias if k == 0 else None  # added once, with the first part
         if isinstance(part, AffineFeatures):
             x, w = part.x, part.weight @ block.T
             bias = part.bias @ block.T
-            if start == width and layer.bias is not None:
-                bias = bias + layer.bias
+            if layer_bias is not None:
+                bias = bias + layer_bias
         else:
-            x, w = part, block.T
-            bias = layer.bias if start == width else None
+            x, w, bias = part, block.T, layer_bias
         out = _affine(x, w, bias, out)
     if start != weight.shape[1]:
         raise ValueError(f"parts of total width {start} for a layer reading {weight.shape[1]}")
@@ -108,9 +108,7 @@ def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     rows = x.flatten(0, -2)
     shape = (*x.shape[:-1], weight.shape[1])
     if add is not None:
-        if bias is not None and rows.shape[1] <= 16:
-            # The bias as one more input channel of constant 1: cheaper than
-            # a pass over ``add`` when there are few channels.
+        if bias is not None and rows.shape[1] <= FEW_CHANNELS:
             rows = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], dim=1)
             weight = torch.cat([weight, bias[None]])
         elif bias is not None:
