@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 
 PRELUDE = r"""
 import logging, tempfile
@@ -45,13 +46,56 @@ def published_model(spec, data, init_seed):
 """
 
 
-def run(python: str, script: str, args: list[str], what: str, device: str = "cpu") -> str:
-    """Run ``PRELUDE + script`` with ``python`` and ``args``; its stdout."""
+def _env(device: str) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if device == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def run(python: str, script: str, args: list[str], what: str, device: str = "cpu") -> str:
+    """Run ``PRELUDE + script`` with ``python`` and ``args``; its stdout."""
     result = subprocess.run([python, "-c", PRELUDE + script, *args],
-                            capture_output=True, text=True, env=env)
+                            capture_output=True, text=True, env=_env(device))
     if result.returncode:
         raise RuntimeError(f"published {what} failed:\n{result.stderr[-2000:]}")
     return result.stdout
+
+
+class Session:
+    """``PRELUDE + script`` running in the background as a server: each
+    :meth:`ask` writes one line to its stdin and returns the next line it
+    prints. Lets a benchmark alternate between its own work and the
+    published model's, so that both meet the same machine conditions."""
+
+    def __init__(self, python: str, script: str, args: list[str], what: str,
+                 device: str = "cpu"):
+        self.what = what
+        self.errors = tempfile.TemporaryFile("w+")  # a pipe nobody reads could fill up
+        self.process = subprocess.Popen([python, "-c", PRELUDE + script, *args],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.errors, text=True, env=_env(device))
+
+    def ask(self, line: str) -> str:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            self.process.wait()
+            self.errors.seek(0)
+            raise RuntimeError(f"published {self.what} failed:\n{self.errors.read()[-2000:]}")
+        return answer
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+        self.errors.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            self.process.kill()
+        self.close()

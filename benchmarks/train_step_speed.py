@@ -13,8 +13,10 @@ byte-identical), first once untimed (JAX compiles one program per hint
 length; ``torch.compile`` likewise warms up), then ``--rounds`` times timed;
 the table shows the median step time and the ratio ours / published (target
 <= 0.5). The published model runs in a subprocess with ``--reference-python``
-(a venv with ``dm-clrs==2.0.3``) on the same machine, right after ours.
-Results go to ``benchmarks/results/train_step_speed[_DEVICE].json``.
+(a venv with ``dm-clrs==2.0.3``) on the same machine, the two taking turns
+round by round, so that a shift in the machine's load (other tenants of a
+shared host) falls on both; the range of the per-round ratios shows how much
+it moved them. Results go to ``benchmarks/results/train_step_speed[_DEVICE].json``.
 """
 
 from __future__ import annotations
@@ -35,30 +37,35 @@ DEFAULT_ALGORITHMS = ["bfs", "dijkstra", "insertion_sort", "floyd_warshall", "km
 
 REFERENCE_TIMER = r"""
 import json, sys, time
-algorithm, length, batch_size, batches, rounds, seed = json.loads(sys.argv[1])
+algorithm, length, batch_size, batches, seed = json.loads(sys.argv[1])
 if algorithm in ("naive_string_matcher", "kmp_matcher"):
     length = (length * 5) // 4
 spec, data = published_batches(algorithm, length, batch_size, batches, seed,
                                batch_size * batches, np.random.RandomState(seed))
 model = published_model(spec, data, seed + 1)
 key = jax.random.PRNGKey(seed)
-start = time.perf_counter()
-for feedback in data:  # compiles one program per hint length
-    key, sub = jax.random.split(key)
-    float(model.feedback(sub, feedback))
-warmup = time.perf_counter() - start
-times = []
-for _ in range(rounds):
+
+def one_round():
+    global key
+    times = []
     for feedback in data:
         key, sub = jax.random.split(key)
         start = time.perf_counter()
         float(model.feedback(sub, feedback))  # float() waits for the device
         times.append(time.perf_counter() - start)
-print(json.dumps({"times": times, "warmup": warmup, "device": str(jax.devices()[0])}))
+    return times
+
+for line in sys.stdin:  # "warmup" first (JAX compiles one program per hint length), then "round"s
+    start = time.perf_counter()
+    times = one_round()
+    print(json.dumps({"times": times, "seconds": time.perf_counter() - start,
+                      "device": str(jax.devices()[0])}), flush=True)
 """
 
 
-def time_ours(algorithm: str, args) -> dict:
+def our_rounds(algorithm: str, args):
+    """A function that runs one timed pass over the batches (the first call
+    is the warm-up) and returns the step times."""
     import torch
 
     from openclrs import distributed
@@ -78,27 +85,42 @@ def time_ours(algorithm: str, args) -> dict:
     loss_of = distributed.loss_function(model, distributed.Context())
     autocast = autocast_of(config)
 
-    def step(batch):  # the training loop's own update
-        return update(model, optimizer, loss_of, batch, config, autocast)
-
-    start = time.perf_counter()
-    for batch in data:
-        step(batch)
-    warmup = time.perf_counter() - start
-    times = []
-    for _ in range(args.rounds):
+    def one_round() -> list[float]:
+        times = []
         for batch in data:
             start = time.perf_counter()
-            step(batch)
+            update(model, optimizer, loss_of, batch, config, autocast)  # the training loop's
             times.append(time.perf_counter() - start)
-    return {"times": times, "warmup": warmup, "device": str(device)}
+        return times
+
+    return one_round
 
 
-def time_reference(python: str, algorithm: str, args) -> dict:
-    job = [algorithm, args.length, args.batch_size, args.batches, args.rounds, args.seed]
-    out = published_reference.run(python, REFERENCE_TIMER, [json.dumps(job)],
-                                  f"timer for {algorithm}", args.device)
-    return json.loads(out.strip().splitlines()[-1])
+def time_both(algorithm: str, args) -> tuple[dict, dict | None]:
+    """Step times of ours and, with ``--reference-python``, of the published
+    model, round by round in turn: machine load that drifts over minutes
+    then weighs on both sides alike."""
+    ours_round = our_rounds(algorithm, args)
+    start = time.perf_counter()
+    ours_round()
+    ours = {"times": [], "rounds": [], "warmup": time.perf_counter() - start,
+            "device": args.device}
+    if not args.reference_python:
+        for _ in range(args.rounds):
+            ours["rounds"].append(ours_round())
+            ours["times"] += ours["rounds"][-1]
+        return ours, None
+    job = [algorithm, args.length, args.batch_size, args.batches, args.seed]
+    with published_reference.Session(args.reference_python, REFERENCE_TIMER, [json.dumps(job)],
+                                     f"timer for {algorithm}", args.device) as session:
+        warm = json.loads(session.ask("warmup"))
+        ref = {"times": [], "rounds": [], "warmup": warm["seconds"], "device": warm["device"]}
+        for _ in range(args.rounds):
+            ours["rounds"].append(ours_round())
+            ours["times"] += ours["rounds"][-1]
+            ref["rounds"].append(json.loads(session.ask("round"))["times"])
+            ref["times"] += ref["rounds"][-1]
+    return ours, ref
 
 
 def main():
@@ -123,17 +145,25 @@ def main():
     rows = []
     print(f"{'algorithm':<18}{'openclrs ms':>13}{'published ms':>14}{'ratio':>8}", flush=True)
     for algorithm in args.algorithms:
-        ours = time_ours(algorithm, args)
+        ours, ref = time_both(algorithm, args)
         row = {"algorithm": algorithm, "openclrs_ms": 1e3 * statistics.median(ours["times"]),
-               "openclrs_warmup_s": ours["warmup"]}
-        if args.reference_python:
-            ref = time_reference(args.reference_python, algorithm, args)
+               "openclrs_warmup_s": ours["warmup"],
+               "openclrs_round_ms": [1e3 * statistics.median(r) for r in ours["rounds"]]}
+        if ref is not None:
             row.update(published_ms=1e3 * statistics.median(ref["times"]),
-                       published_warmup_s=ref["warmup"], published_device=ref["device"])
+                       published_warmup_s=ref["warmup"], published_device=ref["device"],
+                       published_round_ms=[1e3 * statistics.median(r) for r in ref["rounds"]])
             row["ratio"] = row["openclrs_ms"] / row["published_ms"]
+            # Each round's ratio, ours and theirs timed back to back: their
+            # spread says how far the machine's load moved the result.
+            row["round_ratios"] = [a / b for a, b in zip(row["openclrs_round_ms"],
+                                                         row["published_round_ms"])]
         rows.append(row)
         pub = f"{row['published_ms']:>14.1f}{row['ratio']:>8.2f}" if "ratio" in row else ""
-        print(f"{algorithm:<18}{row['openclrs_ms']:>13.1f}{pub}", flush=True)
+        spread = ""
+        if "round_ratios" in row:
+            spread = f"   rounds {min(row['round_ratios']):.2f}-{max(row['round_ratios']):.2f}"
+        print(f"{algorithm:<18}{row['openclrs_ms']:>13.1f}{pub}{spread}", flush=True)
     if all("ratio" in r for r in rows):
         geo = statistics.geometric_mean([r["ratio"] for r in rows])
         print(f"{'geometric mean':<18}{'':>27}{geo:>8.2f}")

@@ -397,3 +397,25 @@ def test_factored_edge_features_equal_dense_ones(kind):
     torch.testing.assert_close(oa, ob, rtol=1e-10, atol=1e-12)
     if ea is not None:
         torch.testing.assert_close(ea, eb, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("op, reference", [
+    (P._max_over_i, lambda a, c: (a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)),
+    (P.amax1, lambda x: x.amax(dim=1)),
+])
+def test_hand_written_max_gradients_equal_autograd(op, reference):
+    """The triplet max and the message max have hand-written backward passes;
+    values and gradients equal autograd's, ties (integer inputs make many)
+    splitting the gradient equally."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
+    c = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
+    args = (a, c) if op is P._max_over_i else (a,)
+    results = []
+    for fn in (op, reference):
+        inputs = [x.clone().requires_grad_() for x in args]
+        out = fn(*inputs)
+        out.backward(torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out))
+        results.append([out] + [x.grad for x in inputs])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
