@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import Features, project
+from .features import AffineFeatures, Features, project
 
 PROCESSORS: dict[str, Callable[..., "Processor"]] = {}
 
@@ -494,16 +494,21 @@ class DeepSets(PGN):
     by -BIG_NUMBER.
     """
 
-    affine_edges = False  # it reads the diagonal of the dense features
-
     def _aggregate(self, z, edge_fts, graph_fts, adj):
         n = z.shape[1]
-        self_edges = edge_fts.diagonal(dim1=1, dim2=2).transpose(1, 2)   # (B, N, H)
-        msgs = self._postprocess(self.m_1(z) + self.m_2(z) + self.m_e(self_edges)
-                                 + self.m_g(graph_fts)[:, None])
+        msgs = self._postprocess(project(self.m_e, self_edges(edge_fts),
+                                         add=self.m_1(z) + self.m_2(z)
+                                         + self.m_g(graph_fts)[:, None]))
         if self.reduction == "max" and n > 1:
             msgs = msgs.clamp_min(max(-BIG_NUMBER, torch.finfo(msgs.dtype).min))
         return msgs
+
+
+def self_edges(edge_fts: Features) -> Features:
+    """The features of the edges (i, i), (B, N, ...), in the same form."""
+    if isinstance(edge_fts, AffineFeatures):
+        return AffineFeatures(self_edges(edge_fts.x), edge_fts.weight, edge_fts.bias)
+    return edge_fts.diagonal(dim1=1, dim2=2).movedim(-1, 1)
 
 
 # --------------------------------------------------------------------------
