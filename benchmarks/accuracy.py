@@ -87,9 +87,11 @@ def main():
 
     import torch
 
+    from openclrs.allocator import keep_freed_memory
     from openclrs.published_scores import published_score
     from openclrs.train import TrainConfig, train, write_json
 
+    keep_freed_memory()  # as openclrs train does
     record = load(args.out)
     record["setup"] = {"recipe": "openclrs train defaults (published run.py)",
                        "device": args.device, "torch": torch.__version__,

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from .allocator import keep_freed_memory
 from .cli import _positive, run_command
 from .train import TrainConfig
 
@@ -36,6 +37,7 @@ def cmd_train(args) -> int:
         test_every=args.test_every, val_set=args.val_set, data_root=args.data_root,
         device=args.device, bf16=args.bf16, compile=args.compile,
         progress=not args.quiet)
+    keep_freed_memory()
     train(config)
     return 0
 
@@ -43,6 +45,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run
 
+    keep_freed_memory()
     results = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint,
                            device=args.device)
     print(json.dumps(results, indent=1, sort_keys=True))

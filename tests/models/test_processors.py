@@ -399,14 +399,18 @@ def test_factored_edge_features_equal_dense_ones(kind):
         torch.testing.assert_close(ea, eb, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [None, 1])
 @pytest.mark.parametrize("op, reference", [
     (P._max_over_i, lambda a, c: (a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)),
     (P.amax1, lambda x: x.amax(dim=1)),
 ])
-def test_hand_written_max_gradients_equal_autograd(op, reference):
+def test_hand_written_max_gradients_equal_autograd(op, reference, block, monkeypatch):
     """The triplet max and the message max have hand-written backward passes;
     values and gradients equal autograd's, ties (integer inputs make many)
-    splitting the gradient equally."""
+    splitting the gradient equally. ``block=1`` makes the triplet max take
+    its large-graph path (one i at a time)."""
+    if block is not None:
+        monkeypatch.setattr(P._MaxOverI, "BLOCK", block)
     g = torch.Generator().manual_seed(3)
     a = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
     c = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
