@@ -8,19 +8,22 @@ import pytest
 
 from openclrs.allocator import keep_freed_memory
 
-# Allocates, fills and frees a 64 MiB tensor three times; prints the page
-# faults of the last round (the first rounds settle where the block lies).
+# Allocates, fills and frees a 64 MiB tensor eight times; prints the page
+# faults of the last three (over the first few the heap settles: on this
+# machine up to five grow it, none after).
 PROBE = r"""
 import resource, sys, torch
 from openclrs.allocator import keep_freed_memory
 applied = keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
+counts = []
+for _ in range(8):
     start = faults()
     x = torch.ones(16 * 2**20)
     del x
-print(int(applied), faults() - start)
+    counts.append(faults() - start)
+print(int(applied), sum(counts[-3:]))
 """
 
 
@@ -38,7 +41,7 @@ def test_freed_blocks_are_reused():
         pytest.skip("not glibc")
     assert faults < 100  # 64 MiB is 16,384 pages
     untouched, faults_default = _probe("0")
-    assert not untouched and faults_default > 10_000
+    assert not untouched and faults_default > 3 * 10_000
 
 
 def test_switch_off(monkeypatch):
