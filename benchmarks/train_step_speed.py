@@ -69,11 +69,9 @@ def our_rounds(algorithm: str, args):
     import torch
 
     from openclrs import distributed
-    from openclrs.allocator import keep_freed_memory
     from openclrs.train import (TrainConfig, autocast_of, build_model, make_optimizer,
                                 train_batch, update)
 
-    keep_freed_memory()  # as openclrs train does
     config = TrainConfig(algorithms=[algorithm], batch_size=args.batch_size,
                          train_lengths=[args.length], seed=args.seed, device=args.device,
                          compile=args.compile, bf16=args.bf16, progress=False).validate()
@@ -142,7 +140,10 @@ def main():
 
     import torch
 
+    from openclrs.allocator import keep_freed_memory
     from openclrs.train import write_json
+
+    keep_freed_memory()  # as openclrs train does
 
     rows = []
     print(f"{'algorithm':<18}{'openclrs ms':>13}{'published ms':>14}{'ratio':>8}", flush=True)

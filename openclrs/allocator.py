@@ -6,7 +6,7 @@ system on ``free``. A model step allocates and frees such blocks by the
 hundred (at n = 64 and batch 32 one (B, N, N, H) activation is 64 MiB), so
 each one is faulted in page by page anew: evaluating one batch of
 insertion_sort at n = 64 took 59 s on one core, 12 million page faults,
-against 23 s with freed memory kept for reuse. :func:`keep_freed_memory`
+against 28 s (6 page faults) with freed memory kept for reuse. :func:`keep_freed_memory`
 makes glibc do that; the price is that the process keeps its peak memory
 until it exits. ``openclrs train`` and ``openclrs evaluate`` call it; set
 ``OPENCLRS_KEEP_FREED_MEMORY=0`` to leave the allocator alone.

@@ -67,6 +67,13 @@ class AffineFeatures:
 
 Features = torch.Tensor | AffineFeatures
 
+def self_edges(edge_fts: Features) -> Features:
+    """The features of the edges (i, i), (B, N, ...), in the same form."""
+    if isinstance(edge_fts, AffineFeatures):
+        return AffineFeatures(self_edges(edge_fts.x), edge_fts.weight, edge_fts.bias)
+    return edge_fts.diagonal(dim1=1, dim2=2).movedim(-1, 1)
+
+
 # Up to this many input channels, a bias rides along as one more channel of
 # ones in the matrix product rather than costing a pass over the result.
 FEW_CHANNELS = 16

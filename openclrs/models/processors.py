@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import AffineFeatures, Features, project
+from .features import Features, project, self_edges
 
 PROCESSORS: dict[str, Callable[..., "Processor"]] = {}
 
@@ -263,8 +263,7 @@ class _MaxOverI(torch.autograd.Function):
         grad = _feature_major(grad)
         if _MaxOverI._at_once(a, c):
             sums = a[..., None] + c[..., None, :]                      # (B, F, I, J, K)
-            share = torch.eq(sums, out[:, :, None], out=sums)
-            share.mul_((grad / share.sum(dim=2))[:, :, None])
+            share = _tie_shares(sums, out, grad, dim=2, scratch=sums)
             grad_a, grad_c = share.sum(dim=4), share.sum(dim=3)
         else:
             def wins(i):  # where i reaches the max, (B, F, J, K)
@@ -288,12 +287,14 @@ def _feature_major(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).contiguous()
 
 
-def _tie_shares(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """The gradient of ``out = x.amax(dim=1)`` with respect to x: ``grad``
+def _tie_shares(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor, dim: int = 1,
+                scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient of ``out = x.amax(dim)`` with respect to x: ``grad``
     split equally between the maxima. As autograd's, without its casts of the
-    tie mask to int64 and back."""
-    wins = torch.eq(x, out[:, None], out=torch.empty_like(x))
-    return wins.mul_((grad / wins.sum(dim=1))[:, None])
+    tie mask to int64 and back; written into ``scratch`` (x's shape) if given."""
+    wins = torch.eq(x, out.unsqueeze(dim),
+                    out=torch.empty_like(x) if scratch is None else scratch)
+    return wins.mul_((grad / wins.sum(dim=dim)).unsqueeze(dim))
 
 
 class _Amax1(torch.autograd.Function):
@@ -534,13 +535,6 @@ class DeepSets(PGN):
         if self.reduction == "max" and n > 1:
             msgs = msgs.clamp_min(max(-BIG_NUMBER, torch.finfo(msgs.dtype).min))
         return msgs
-
-
-def self_edges(edge_fts: Features) -> Features:
-    """The features of the edges (i, i), (B, N, ...), in the same form."""
-    if isinstance(edge_fts, AffineFeatures):
-        return AffineFeatures(self_edges(edge_fts.x), edge_fts.weight, edge_fts.bias)
-    return edge_fts.diagonal(dim1=1, dim2=2).movedim(-1, 1)
 
 
 # --------------------------------------------------------------------------
