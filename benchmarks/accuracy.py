@@ -87,9 +87,9 @@ def main():
 
     import torch
 
-    from openclrs.allocator import keep_freed_memory
-    from openclrs.published_scores import published_score
-    from openclrs.train import TrainConfig, train, write_json
+    from openclrs.training.allocator import keep_freed_memory
+    from openclrs.training.published_scores import published_score
+    from openclrs.training.loop import TrainConfig, train, write_json
 
     keep_freed_memory()  # as openclrs train does
     record = load(args.out)

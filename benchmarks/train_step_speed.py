@@ -68,8 +68,8 @@ def our_rounds(algorithm: str, args):
     is the warm-up) and returns the step times."""
     import torch
 
-    from openclrs import distributed
-    from openclrs.train import (TrainConfig, autocast_of, build_model, make_optimizer,
+    from openclrs.training import distributed
+    from openclrs.training.loop import (TrainConfig, autocast_of, build_model, make_optimizer,
                                 train_batch, update)
 
     config = TrainConfig(algorithms=[algorithm], batch_size=args.batch_size,
@@ -140,8 +140,8 @@ def main():
 
     import torch
 
-    from openclrs.allocator import keep_freed_memory
-    from openclrs.train import write_json
+    from openclrs.training.allocator import keep_freed_memory
+    from openclrs.training.loop import write_json
 
     keep_freed_memory()  # as openclrs train does
 

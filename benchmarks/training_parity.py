@@ -112,8 +112,8 @@ def to_batch(arrays: dict, algorithm: str, spec):
 def compare(algorithm: str, ref: dict) -> dict:
     import torch
 
-    from openclrs import distributed
-    from openclrs.train import TrainConfig, build_model, make_optimizer, update
+    from openclrs.training import distributed
+    from openclrs.training.loop import TrainConfig, build_model, make_optimizer, update
 
     config = TrainConfig(algorithms=[algorithm],
                          model_options={"sinkhorn_noise": False}).validate()
@@ -163,7 +163,7 @@ def main():
 
     import torch
 
-    from openclrs.train import write_json
+    from openclrs.training.loop import write_json
 
     torch.set_num_threads(1)
     results = {}

@@ -1,4 +1,4 @@
-"""openclrs.allocator: freed large blocks are reused, not faulted in anew."""
+"""openclrs.training.allocator: freed large blocks are reused, not faulted in anew."""
 
 import os
 import subprocess
@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from openclrs.allocator import keep_freed_memory
+from openclrs.training.allocator import keep_freed_memory
 
 # Allocates, fills and frees a 64 MiB tensor eight times; prints the page
 # faults of the last three (over the first few the heap settles: on this
 # machine up to five grow it, none after).
 PROBE = r"""
 import resource, sys, torch
-from openclrs.allocator import keep_freed_memory
+from openclrs.training.allocator import keep_freed_memory
 applied = keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

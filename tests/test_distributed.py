@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from openclrs import distributed
-from openclrs.train import TrainConfig, build_model, train_batch
+from openclrs.training import distributed
+from openclrs.training.loop import TrainConfig, build_model, train_batch
 
 
 def test_shards_split_the_batch_evenly():

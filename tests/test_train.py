@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from openclrs.train import TrainConfig, train
-from openclrs.train_cli import main
+from openclrs.training.loop import TrainConfig, train
+from openclrs.cli.training import main
 
 
 class Killed(Exception):
@@ -121,7 +121,7 @@ def test_multitask_step_is_one_adam_update_per_algorithm(tmp_path, data_root):
     import torch
     from safetensors.torch import load_file
 
-    from openclrs.train import build_model, train_batch
+    from openclrs.training.loop import build_model, train_batch
 
     config = tiny(tmp_path, data_root, algorithms=["bfs", "bellman_ford"], steps=2,
                   eval_every=1, test_every=0)

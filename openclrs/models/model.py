@@ -470,7 +470,7 @@ class Reasoner(nn.Module):
     def predict(self, batch, algorithm: str | None = None) -> dict[str, np.ndarray]:
         """Hard output predictions as numpy arrays in the batch's own format
         (pointers as node indices, masks 0/1, one-hots, scalars), ready for
-        :func:`openclrs.evaluation.evaluate`."""
+        :func:`openclrs.training.metrics.evaluate`."""
         algorithm, spec, batch = self._prepare(batch, algorithm)
         preds = self(batch, algorithm, repred=True)
         return hard_predictions(spec, preds.outputs,

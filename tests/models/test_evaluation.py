@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from openclrs.evaluation import (OutputScorer, algorithm_mean, evaluate, evaluate_hints,
+from openclrs.training.metrics import (OutputScorer, algorithm_mean, evaluate, evaluate_hints,
                                  family_mean, family_scores, fuse_permutation, probe_score)
 from openclrs.specs import CLRS_30_ALGS, FAMILIES
 from openclrs.transforms import cyclic_predecessors
@@ -148,8 +148,8 @@ def test_clrs30_covers_the_eight_families():
 
 
 def test_published_scores_reproduce_the_papers_family_table():
-    from openclrs.evaluation import family_scores
-    from openclrs.published_scores import TABLE1_FAMILY_MEANS, TABLE1_OVERALL, TRIPLET_GMPNN
+    from openclrs.training.metrics import family_scores
+    from openclrs.training.published_scores import TABLE1_FAMILY_MEANS, TABLE1_OVERALL, TRIPLET_GMPNN
 
     assert set(TRIPLET_GMPNN) == set(CLRS_30_ALGS)
     families = family_scores(TRIPLET_GMPNN)

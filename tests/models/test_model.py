@@ -389,7 +389,7 @@ def test_hard_postprocess_gives_one_hots_and_thresholds():
 
 
 def test_sorting_predictions_are_permutations_after_fusion():
-    from openclrs.evaluation import evaluate, fuse_permutation
+    from openclrs.training.metrics import evaluate, fuse_permutation
 
     batch = tiny_batch("insertion_sort")
     model = Reasoner({"insertion_sort": batch.spec}, TINY)

@@ -14,8 +14,8 @@ import openclrs
 from openclrs.specs import ALL_ALGS, CLRS_30_ALGS
 from openclrs.text import format_example
 from openclrs.text import datasets as tds
-from openclrs.text.cli import main as text_main
-from openclrs.text.cli import register
+from openclrs.cli.text import main as text_main
+from openclrs.cli.text import register
 
 from .helpers import fixture_examples, trace_for
 

@@ -14,7 +14,7 @@ pytest.importorskip("safetensors")
 
 import openclrs  # noqa: E402
 from openclrs import text  # noqa: E402
-from openclrs.text import lm, lm_train  # noqa: E402
+from openclrs.lm import model as lm, train as lm_train  # noqa: E402
 
 HAVE_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None

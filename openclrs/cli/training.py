@@ -1,4 +1,4 @@
-"""``openclrs train`` and ``openclrs evaluate``: see :mod:`openclrs.train`.
+"""``openclrs train`` and ``openclrs evaluate``: see :mod:`openclrs.training.loop`.
 
 Wire into a parser with ``register(subparsers)``. Examples::
 
@@ -13,15 +13,16 @@ import argparse
 import json
 import sys
 
-from .allocator import keep_freed_memory
-from .cli import _positive, run_command
-from .train import TrainConfig
+from ..training.allocator import keep_freed_memory
+from .arguments import positive_int
+from .policy import run_command
+from ..training.loop import TrainConfig
 
 _DEFAULTS = TrainConfig()
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    from ..training.loop import train
 
     algorithms = list(args.algorithms or []) + ([args.algorithm] if args.algorithm else [])
     if not algorithms:
@@ -43,7 +44,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_run
+    from ..training.evaluate import evaluate_run
 
     keep_freed_memory()
     results = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint,
@@ -62,8 +63,8 @@ def register(subparsers) -> None:
     p.add_argument("--algorithms", nargs="+", metavar="ALGO",
                    help="several algorithms: one shared model, losses summed")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--steps", type=_positive, default=d.steps)
-    p.add_argument("--batch-size", type=_positive, default=d.batch_size)
+    p.add_argument("--steps", type=positive_int, default=d.steps)
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate)
     p.add_argument("--grad-clip", type=float, default=d.grad_clip)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -71,8 +72,8 @@ def register(subparsers) -> None:
     p.add_argument("--hidden-size", type=int, default=d.hidden_size)
     p.add_argument("--teacher-forcing", type=float, default=d.hint_teacher_forcing)
     p.add_argument("--model-options", help="JSON of further ModelConfig fields")
-    p.add_argument("--train-lengths", type=_positive, nargs="+", metavar="N")
-    p.add_argument("--eval-every", type=_positive, default=d.eval_every)
+    p.add_argument("--train-lengths", type=positive_int, nargs="+", metavar="N")
+    p.add_argument("--eval-every", type=positive_int, default=d.eval_every)
     p.add_argument("--test-every", type=int, default=d.test_every,
                    help="test on the canonical n=64 split every this many steps (0: end only)")
     p.add_argument("--val-set", choices=("sampled", "canonical"), default=d.val_set)
@@ -92,7 +93,7 @@ def register(subparsers) -> None:
 
 
 def main(argv=None) -> int:
-    """Standalone entry point (``python -m openclrs.train_cli train ...``)."""
+    """Standalone entry point (``python -m openclrs.cli.training train ...``)."""
     parser = argparse.ArgumentParser(prog="openclrs")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

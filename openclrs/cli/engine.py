@@ -1,48 +1,19 @@
-"""The ``openclrs`` command line: list, show, generate."""
+"""``openclrs list``, ``show`` and ``generate``: the trace engine and its datasets."""
 
 from __future__ import annotations
 
-import argparse
-import ast
 import os
 import sys
 import time
 
-from . import specs
-
-
-def _algorithm(name: str) -> str:
-    try:
-        return specs.check_algorithm(name)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _option(text: str):
-    """``KEY=VALUE`` with VALUE a Python literal (``p=0.3``, ``p=(0.1,0.5)``)."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"cannot read value of {key}: {value!r}") from None
+from .. import specs
+from .arguments import algorithm_name, key_value, positive_int
 
 
 def cmd_list(args) -> int:
     if args.algorithm:
         spec = specs.SPECS[args.algorithm]
-        from .samplers import sampler_options
+        from ..samplers import sampler_options
 
         print(f"{args.algorithm} ({specs.FAMILY_OF[args.algorithm]})")
         print(f"  {'probe':<16}{'stage':<8}{'location':<10}type")
@@ -65,8 +36,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .display import render
-    from .samplers import sample
+    from ..display import render
+    from ..samplers import sample
 
     trace = sample(args.algorithm, length=args.length, seed=args.seed,
                    num_samples=args.index + 1, **dict(args.option))[args.index]
@@ -82,17 +53,19 @@ def cmd_show(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .data import datasets
+    from ..data import datasets
 
     root = args.root or datasets.default_root()
     algorithms = args.algorithms or list(specs.CLRS_30_ALGS)
     if args.lengths:  # a custom set
         name = args.name or "custom"
+        if args.num_samples is None:
+            args.num_samples = 1000
         parts = [datasets.Part(alg, args.split if len(args.lengths) == 1 else f"{args.split}_n{n}",
                                n, args.seed, args.num_samples, args.truncate_decimals,
                                dict(args.option))
                  for alg in algorithms for n in args.lengths]
-        from .samplers import sampler_options
+        from ..samplers import sampler_options
 
         for part in parts:  # fail before any work if an option is unknown
             unknown = set(part.sampler_kwargs) - set(sampler_options(part.algorithm))
@@ -137,29 +110,19 @@ def _summary(parts, manifest, folder, seconds):
           f"({seconds:.1f} s)")
 
 
-TRAINING_COMMANDS = {"train": "train a neural reasoner (PyTorch)",
-                     "evaluate": "evaluate a trained run on stored splits"}
-
-
-def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
-    """The full parser; ``with_training=False`` lists ``train``/``evaluate``
-    without building their options, so other commands never import torch."""
-    parser = argparse.ArgumentParser(
-        prog="openclrs",
-        description="The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub) -> None:
+    """Add ``list``, ``show`` and ``generate`` to the top-level subparsers."""
     p = sub.add_parser("list", help="list algorithms, families and specs")
-    p.add_argument("algorithm", nargs="?", type=_algorithm, help="show this algorithm's spec")
+    p.add_argument("algorithm", nargs="?", type=algorithm_name, help="show this algorithm's spec")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="sample one trace and print it step by step")
-    p.add_argument("algorithm", type=_algorithm)
-    p.add_argument("--length", type=_positive, default=8, help="problem size (default 8)")
+    p.add_argument("algorithm", type=algorithm_name)
+    p.add_argument("--length", type=positive_int, default=8, help="problem size (default 8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--index", type=int, default=0, help="which sample of the stream")
     p.add_argument("--step", type=int, help="print only this hint step")
-    p.add_argument("--option", type=_option, action="append", default=[],
+    p.add_argument("--option", type=key_value, action="append", default=[],
                    metavar="KEY=VALUE", help="sampler option, e.g. p=0.3 (repeatable)")
     p.set_defaults(func=cmd_show)
 
@@ -171,63 +134,19 @@ def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--root", help="data folder (default: $OPENCLRS_DATA_DIR or "
                                   "~/.cache/openclrs)")
     p.add_argument("--name", help="dataset folder name (default clrs30, or custom)")
-    p.add_argument("--algorithms", nargs="+", type=_algorithm, metavar="ALGO")
+    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO")
     p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=list(specs.SPLITS),
                    help="canonical splits to write (default all)")
-    p.add_argument("--lengths", nargs="+", type=_positive, metavar="N",
+    p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
                    help="custom set: problem sizes")
-    p.add_argument("--num-samples", type=_positive, default=None,
+    p.add_argument("--num-samples", type=positive_int, default=None,
                    help="custom set: samples per algorithm and length (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="custom set: seed (default 0)")
     p.add_argument("--split", default="custom", help="custom set: split name")
     p.add_argument("--truncate-decimals", type=int, default=None)
-    p.add_argument("--option", type=_option, action="append", default=[],
+    p.add_argument("--option", type=key_value, action="append", default=[],
                    metavar="KEY=VALUE", help="custom set: sampler option (repeatable)")
-    p.add_argument("--workers", type=_positive, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
-
-    from .text.cli import register as register_text
-
-    if with_training:
-        from .train_cli import register as register_training
-
-        register_training(sub)  # `openclrs train`, `openclrs evaluate`
-    else:
-        for name, text in TRAINING_COMMANDS.items():
-            sub.add_parser(name, help=text)
-    register_text(sub)  # `openclrs text ...`: CLRS-Text
-    return parser
-
-
-# Errors that come from what the user asked for: reported in one line, not a traceback.
-USER_ERRORS = (ValueError, TypeError, RuntimeError, FileNotFoundError, ImportError)
-
-
-def run_command(args) -> int:
-    """Run a parsed subcommand, turning user errors into exit status 2."""
-    try:
-        return args.func(args)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `openclrs list | head`
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
-    args = parser.parse_args(argv)
-    if getattr(args, "lengths", None) and getattr(args, "num_samples", 0) is None:
-        args.num_samples = 1000
-    return run_command(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@
 ``config.json``, loads ``best.safetensors`` (or ``last``, or any weights
 file), refusing with a clear message a checkpoint of another model, and
 scores it: ``test`` is the canonical test split (n = 64), ``val`` the run's
-validation set (see :mod:`openclrs.train`).
+validation set (see :mod:`openclrs.training.loop`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import os
 from typing import Sequence
 
-from .train import (TrainConfig, build_model, load_weights, score, summarize, test_batches,
+from .loop import (TrainConfig, build_model, load_weights, score, summarize, test_batches,
                     validation_batches)
 
 

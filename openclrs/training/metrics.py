@@ -39,7 +39,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .specs import FAMILIES, FAMILY_OF, Stage, Type, check_algorithm
+from ..specs import FAMILIES, FAMILY_OF, Stage, Type, check_algorithm
 
 MASKED = -1
 

@@ -1,10 +1,10 @@
-"""Train the small CLRS-Text Transformer of :mod:`openclrs.text.lm`, and evaluate
+"""Train the small CLRS-Text Transformer of :mod:`openclrs.lm.model`, and evaluate
 it (or any local Hugging Face causal LM) by greedy decoding.
 
 nanoGPT style, top to bottom: a :class:`TrainConfig`, the batches, the
 learning-rate schedule, checkpoints, the training loop, then evaluation::
 
-    from openclrs.text import lm, lm_train
+    from openclrs.lm import model as lm, train as lm_train
 
     cfg = lm_train.TrainConfig(out_dir="runs/min", algorithms=("minimum",),
                                lengths=(5,), steps=500)
@@ -23,7 +23,7 @@ on ``(seed, s)``, so a run resumed from a checkpoint takes exactly the
 steps the uninterrupted run would have taken.
 
 A run directory holds ``checkpoint-<step>/`` folders (``model.safetensors``
-and ``config.json`` of :func:`openclrs.text.lm.save_model`, plus
+and ``config.json`` of :func:`openclrs.lm.model.save_model`, plus
 ``optimizer.pt``), each written under a temporary name and renamed when
 complete, a ``latest`` file naming the newest, and ``log.jsonl``.
 """
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .lm import GPT, CharTokenizer, LMConfig, generate, load_model, read_config, save_model
+from .model import GPT, CharTokenizer, LMConfig, generate, load_model, read_config, save_model
 
 # --------------------------------------------------------------------------
 # Configuration.
@@ -53,7 +53,7 @@ from .lm import GPT, CharTokenizer, LMConfig, generate, load_model, read_config,
 
 @dataclass
 class TrainConfig:
-    """How to train (the model's shape is :class:`~openclrs.text.lm.LMConfig`)."""
+    """How to train (the model's shape is :class:`~openclrs.lm.model.LMConfig`)."""
 
     out_dir: str = "runs/clrs_text_lm"
     algorithms: tuple = ("minimum",)
@@ -113,7 +113,7 @@ class GeneratedExamples:
         self.seed, self.use_hints = seed, use_hints
 
     def __call__(self, step: int, batch_size: int) -> list[tuple[str, str]]:
-        from .format import generate as generate_text
+        from ..text.format import generate as generate_text
 
         rng = np.random.default_rng(_step_seed(self.seed, step))
         picks = rng.integers(len(self.pairs), size=batch_size)
@@ -133,7 +133,7 @@ class FileExamples:
     ``algo_name``); each step draws ``batch_size`` of them at random."""
 
     def __init__(self, paths, algorithms=None, seed: int = 0):
-        from .datasets import read_jsonl
+        from ..text.datasets import read_jsonl
 
         files = []
         for path in paths:
@@ -365,7 +365,7 @@ def model_generator(model: GPT, tokenizer: CharTokenizer, batch_size: int = 64, 
 
 def hf_generator(path: str, batch_size: int = 16, device: str = "cpu"):
     """The same for a local Hugging Face causal LM (imports ``transformers``)."""
-    from .lm import hf_generate, load_hf_model
+    from .model import hf_generate, load_hf_model
 
     model, tokenizer = load_hf_model(path, device)
 
@@ -389,9 +389,9 @@ def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int
     """
     from tqdm.auto import tqdm
 
-    from .format import generate as generate_text
-    from .parse import extract_answer
-    from .score import Scoreboard
+    from ..text.format import generate as generate_text
+    from ..text.parse import extract_answer
+    from ..text.score import Scoreboard
 
     board = Scoreboard()
     groups = [(a, n) for a in algorithms for n in lengths]

@@ -43,7 +43,7 @@ past the checkpoint are dropped on resume.
 
 Devices: ``device="cuda"``, ``bf16=True`` (bfloat16 autocast) and
 ``compile=True`` (``torch.compile`` of the processor and decoders). Several GPUs (or
-CPU processes): launch with ``torchrun``, see :mod:`openclrs.distributed`.
+CPU processes): launch with ``torchrun``, see :mod:`openclrs.training.distributed`.
 """
 
 from __future__ import annotations
@@ -62,12 +62,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import distributed, transforms
-from .data.batching import collate
-from .evaluation import OutputScorer, algorithm_mean, family_mean
-from .models.model import ModelConfig, Reasoner, count_parameters
-from .samplers import Sampler
-from .specs import NUM_SAMPLES_MULTIPLIER, check_algorithm
+from .. import transforms
+from . import distributed
+from ..data.batching import collate
+from .metrics import OutputScorer, algorithm_mean, family_mean
+from ..models.model import ModelConfig, Reasoner, count_parameters
+from ..samplers import Sampler
+from ..specs import NUM_SAMPLES_MULTIPLIER, check_algorithm
 
 
 # ----------------------------------------------------------------- config
@@ -184,7 +185,7 @@ def _batches(traces, size):
 def validation_batches(config: TrainConfig, algorithm: str):
     """The fixed validation set of ``algorithm`` (see the module docstring)."""
     if config.val_set == "canonical":
-        from .data.datasets import load_split
+        from ..data.datasets import load_split
 
         split = load_split(algorithm, "val", root=config.data_root)
         traces = [_apply_eval(t, config) for t in split]
@@ -202,7 +203,7 @@ def validation_batches(config: TrainConfig, algorithm: str):
 
 def test_batches(config: TrainConfig, algorithm: str):
     """The canonical test split (n = 64) of ``algorithm``, no random ``pos``."""
-    from .data.datasets import load_split
+    from ..data.datasets import load_split
 
     split = load_split(algorithm, "test", root=config.data_root)
     return _batches([_apply_eval(t, config) for t in split], config.eval_batch_size)

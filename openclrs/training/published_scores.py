@@ -3,7 +3,7 @@
 Source: Ibarz et al., "A Generalist Neural Algorithmic Learner", LoG 2022
 (arXiv:2209.11142): per algorithm from Table 2 (single-task Triplet-GMPNN,
 mean over 10 seeds after 10,000 steps; the standard errors are left out).
-Used for the comparison table and plot that :func:`openclrs.train.train`
+Used for the comparison table and plot that :func:`openclrs.training.loop.train`
 produces. The per-family means of these values reproduce every entry of the
 paper's Table 1 Triplet-GMPNN column to its rounding, and their means are
 the paper's 74.14 (over families) and 75.98 (over algorithms):
