@@ -1,0 +1,612 @@
+"""Run folders: what every trainer writes, how it resumes, and how a
+checkpoint is made so that a crash, a damaged disk or a planted file can
+never be mistaken for a good one.
+
+One module for every trainer (the reasoner's :mod:`openclrs.training.loop`,
+the CLRS-Text LM, and the later ones). A run folder::
+
+    run/
+      config.json                  the run's settings (written when training starts)
+      metrics.jsonl                one JSON record per logged step
+      checkpoints.json             pointers: {"last": "checkpoints/step-0000300",
+                                              "best": "checkpoints/step-0000200"}
+      checkpoints/step-0000300/    one checkpoint, made visible as one unit:
+          model.safetensors        weights (+ string metadata: what model they fit)
+          state.safetensors        every other tensor: optimizer moments, torch RNG, ...
+          state.json               step, bookkeeping, numpy RNG, optimizer hyperparameters
+          manifest.json            sha256 + size of the three files above (written last)
+      .lock                        held by the trainer (one writer per run folder)
+      ...                          the trainer's own outputs (results.json, plots, tb/)
+
+Guarantees
+----------
+* **Atomic.** A checkpoint folder is built under a temporary name and renamed
+  into place (:func:`openclrs.files.atomic_directory`); only then does
+  ``checkpoints.json`` move (one atomic file write that moves ``last`` and
+  ``best`` together), and only then are folders no pointer names deleted. A
+  process killed at any moment leaves the old checkpoint or the new one,
+  whole; leftovers are swept on the next start.
+* **Never executable.** Tensors are stored with safetensors, everything else
+  as JSON: no pickle, no ``torch.load``. Optimizer state dicts are taken
+  apart into tensors + JSON (:func:`optimizer_state`) and rebuilt from them
+  (:func:`load_optimizer_state`).
+* **Verified.** Every read checks each file's size and sha256 against the
+  manifest (and the tensors are parsed from the very bytes that were
+  hashed). A damaged, truncated, empty, missing or foreign file raises
+  :class:`CorruptCheckpointError` naming the file and what to do; run
+  folders of the old format (``last.safetensors`` + ``last.state.pt``) are
+  refused without being read.
+
+API
+---
+::
+
+    run = Run(folder, config_dict, ignore={"steps", "device"}, outputs=("results.json",))
+    with run.session(restart=False):          # validate everything BEFORE this
+        checkpoint = run.load("last")          # None on a fresh run
+        log = run.metrics(resume_step=checkpoint.step if checkpoint else None)
+        ...
+        run.save(step, weights=model.state_dict(), metadata={...},
+                 tensors={**optimizer_tensors, "rng.torch": torch.get_rng_state()},
+                 state={...}, pointers=("last", "best"))
+        log.append({"step": step, "loss": ...})
+
+* :class:`Run` ``.session(restart)``: locks the folder (a second trainer gets
+  :class:`openclrs.files.FolderBusyError`), refuses a folder of the old
+  format or of another config (naming the settings that differ), writes
+  ``config.json`` (on a resume: at the first new checkpoint, so a failed
+  start never rewrites it). If the session fails before its first
+  checkpoint on a fresh run, it removes what it made (the folder itself if
+  it created it). ``restart=True`` first deletes the run's checkpoints,
+  pointers, logs and the trainer's declared ``outputs``.
+* :meth:`Run.save`, :meth:`Run.load`, :meth:`Run.point` (move a pointer to
+  another pointer's checkpoint), :meth:`Run.metrics` (:class:`MetricsLog`).
+* :func:`read_checkpoint` (a verified :class:`Checkpoint` from a folder),
+  :func:`resolve_checkpoint` (``best``/``last``/a path -> folder), used by
+  evaluation without taking the lock.
+* :func:`derive_seed`: 32-bit seeds from integer keys (step seeds).
+* :func:`optimizer_state` / :func:`load_optimizer_state`,
+  :func:`numpy_rng_state` / :func:`set_numpy_rng_state`.
+
+Everything here but the tensor helpers is torch-free at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import struct
+import sys
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+
+from .. import files
+
+FORMAT = "openclrs-checkpoint-1"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+POINTERS = "checkpoints.json"
+CHECKPOINTS = "checkpoints"
+MANIFEST = "manifest.json"
+MODEL = "model.safetensors"
+STATE_TENSORS = "state.safetensors"
+STATE = "state.json"
+CHECKPOINT_FILES = (MODEL, STATE_TENSORS, STATE)
+# What the format before this one wrote (weights + a pickled state): refused, never read.
+OLD_FORMAT = ("last.state.pt", "best.state.pt", "last.safetensors", "best.safetensors")
+
+FIX = "delete the run folder, or train again with --restart"
+
+
+class CorruptCheckpointError(files.CorruptFileError):
+    """A checkpoint (or a run folder's pointer file) is damaged, incomplete,
+    or not one openclrs wrote; the message names the file and what to do."""
+
+
+def derive_seed(*keys: int) -> int:
+    """A 32-bit seed from integer keys, e.g. ``(seed, algorithm index, step)``:
+    the randomness of a step is a function of its keys alone, so a resumed
+    run draws what the uninterrupted one drew."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{int(step):07d}"
+
+
+# ------------------------------------------------------------ checkpoints
+
+@dataclass
+class Checkpoint:
+    """A verified checkpoint, read into memory (tensors on the CPU)."""
+
+    path: str                 # the checkpoint folder
+    step: int
+    weights: dict             # name -> tensor (model.safetensors)
+    metadata: dict            # str -> str (model.safetensors' metadata)
+    tensors: dict             # name -> tensor (state.safetensors)
+    state: dict               # state.json
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _safetensors_bytes(tensors: Mapping, metadata: Mapping[str, str] | None = None) -> bytes:
+    from safetensors.torch import save
+
+    plain = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    return save(plain, metadata=dict(metadata) if metadata else None)
+
+
+def _parse_safetensors(path: str, data: bytes) -> tuple[dict, dict]:
+    """``(tensors, metadata)`` from a safetensors file's bytes; anything
+    unreadable raises :class:`CorruptCheckpointError` (never safetensors' own
+    error). Only called on bytes whose sha256 matched the manifest."""
+    from safetensors.torch import load
+
+    def bad(why):
+        return CorruptCheckpointError(f"{path} is not a readable safetensors file ({why}); {FIX}")
+
+    if len(data) < 8:
+        raise bad(f"{len(data)} bytes")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8:
+        raise bad("truncated header")
+    try:
+        header = json.loads(data[8:8 + size].decode("utf-8"))
+        metadata = header.get("__metadata__") or {}
+        tensors = load(data)
+    except Exception as e:  # safetensors raises its own error types
+        raise bad(f"{type(e).__name__}: {e}") from None
+    return tensors, dict(metadata)
+
+
+def _read_verified(folder: str, fix: str) -> dict[str, bytes]:
+    """The bytes of every file the manifest names, each checked for size and sha256."""
+    manifest_path = os.path.join(folder, MANIFEST)
+    if not os.path.isdir(folder):
+        raise CorruptCheckpointError(f"checkpoint folder {folder} is missing; {fix}")
+    try:
+        manifest = files.read_json(manifest_path, "checkpoint manifest", fix)
+    except FileNotFoundError:
+        raise CorruptCheckpointError(f"{manifest_path} is missing (the checkpoint is "
+                                     f"incomplete); {fix}") from None
+    except files.CorruptFileError as e:
+        raise CorruptCheckpointError(str(e)) from None
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    if (not isinstance(entries, dict) or manifest.get("format") != FORMAT
+            or set(entries) != set(CHECKPOINT_FILES)):
+        raise CorruptCheckpointError(f"{manifest_path} is not an openclrs checkpoint manifest "
+                                     f"({FORMAT}); {fix}")
+    contents = {}
+    for name in CHECKPOINT_FILES:
+        path = os.path.join(folder, name)
+        entry = entries[name]
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise CorruptCheckpointError(f"{path} is missing; {fix}") from None
+        except IsADirectoryError:
+            raise CorruptCheckpointError(f"{path} should be a file but is a folder; {fix}") \
+                from None
+        if not isinstance(entry, dict) or len(data) != entry.get("size"):
+            raise CorruptCheckpointError(
+                f"{path} is damaged: {len(data)} bytes where the manifest says "
+                f"{entry.get('size') if isinstance(entry, dict) else '?'} (truncated or "
+                f"overwritten); {fix}")
+        if _sha256(data) != entry.get("sha256"):
+            raise CorruptCheckpointError(f"{path} is damaged: its sha256 differs from the "
+                                         f"one in {MANIFEST}; {fix}")
+        contents[name] = data
+    return contents
+
+
+def read_checkpoint(folder: str, fix: str = FIX) -> Checkpoint:
+    """Read and verify the checkpoint in ``folder``."""
+    contents = _read_verified(folder, fix)
+    weights, metadata = _parse_safetensors(os.path.join(folder, MODEL), contents[MODEL])
+    tensors, _ = _parse_safetensors(os.path.join(folder, STATE_TENSORS), contents[STATE_TENSORS])
+    state_path = os.path.join(folder, STATE)
+    try:
+        state = json.loads(contents[STATE].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorruptCheckpointError(f"{state_path} is not readable JSON ({e}); {fix}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CorruptCheckpointError(f"{state_path} names no step; {fix}")
+    return Checkpoint(path=folder, step=state["step"], weights=weights, metadata=metadata,
+                      tensors=tensors, state=state)
+
+
+def write_checkpoint(path: str, *, weights: Mapping, metadata: Mapping[str, str] | None = None,
+                     tensors: Mapping | None = None, state: dict) -> None:
+    """Write a checkpoint folder at ``path`` as one unit (it must not exist):
+    the three files, then ``manifest.json``, then one rename."""
+    contents = {MODEL: _safetensors_bytes(weights, metadata),
+                STATE_TENSORS: _safetensors_bytes(tensors or {}),
+                STATE: files.json_text(state).encode("utf-8")}
+    manifest = {"format": FORMAT, "step": state["step"],
+                "files": {name: {"sha256": _sha256(data), "size": len(data)}
+                          for name, data in contents.items()}}
+    with files.atomic_directory(path) as tmp:
+        for name, data in contents.items():
+            _write_new(os.path.join(tmp, name), data)
+        _write_new(os.path.join(tmp, MANIFEST), files.json_text(manifest).encode("utf-8"))
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """A file in a folder nobody else sees yet (umask permissions)."""
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+# ------------------------------------------------------- state as tensors
+
+def optimizer_state(optimizer, prefix: str = "optimizer") -> tuple[dict, dict]:
+    """``(tensors, json)`` holding ``optimizer.state_dict()`` without pickle:
+    every tensor of the per-parameter state goes to ``tensors`` (keys
+    ``{prefix}.{index}.{name}``), the rest (param groups, scalar state) to a
+    JSON-able dict."""
+    import torch
+
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entry in sd["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{index}.{name}"] = value
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    groups = []
+    for group in sd["param_groups"]:
+        plain = {}
+        for key, value in group.items():
+            if isinstance(value, torch.Tensor):
+                raise TypeError(f"optimizer hyperparameter {key} is a tensor; "
+                                "runs stores plain numbers only")
+            plain[key] = list(value) if isinstance(value, tuple) else value
+        groups.append(plain)
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def load_optimizer_state(optimizer, tensors: Mapping, saved: dict,
+                         prefix: str = "optimizer") -> None:
+    """Rebuild ``optimizer``'s state dict from :func:`optimizer_state`'s parts."""
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        head, _, rest = key.partition(".")
+        if head != prefix:
+            continue
+        index, _, name = rest.partition(".")
+        state.setdefault(int(index), {})[name] = value
+    for index, entry in saved.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entry)
+    groups = []
+    for group, current in zip(saved["param_groups"], optimizer.param_groups):
+        # JSON has no tuples: give back the types the optimizer uses (betas).
+        groups.append({k: tuple(v) if isinstance(current.get(k), tuple) else v
+                       for k, v in group.items()})
+    if len(groups) != len(optimizer.param_groups):
+        raise ValueError("the checkpoint's optimizer has another number of parameter groups")
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def numpy_rng_state() -> dict:
+    """``np.random``'s global state as JSON."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"kind": kind, "keys": [int(k) for k in keys], "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def set_numpy_rng_state(saved: dict) -> None:
+    np.random.set_state((saved["kind"], np.asarray(saved["keys"], dtype=np.uint32),
+                         saved["pos"], saved["has_gauss"], saved["cached_gaussian"]))
+
+
+# ----------------------------------------------------------------- metrics
+
+class MetricsLog:
+    """``metrics.jsonl``: one JSON record (with a ``step``) per line. Opened
+    with ``resume_step``, records past it are dropped (they will be produced
+    again), so every step appears once. Rewritten atomically on each append
+    (it is small)."""
+
+    def __init__(self, path: str, resume_step: int | None = None, fix: str = FIX):
+        self.path = path
+        self.records: list[dict] = []
+        if resume_step is not None and os.path.exists(path):
+            self.records = [r for r in read_metrics(path, fix) if r["step"] <= resume_step]
+        self._flush()
+
+    def append(self, record: dict) -> None:
+        self.records.append(record)
+        self._flush()
+
+    def _flush(self) -> None:
+        files.write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                            for r in self.records))
+
+
+def read_metrics(path: str, fix: str = FIX) -> list[dict]:
+    """The records of a ``metrics.jsonl``; a damaged one raises
+    :class:`openclrs.files.CorruptFileError` naming the file and line."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    records = []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            raise files.CorruptFileError(f"{path}, line {number}, is not a metrics record; "
+                                         f"{fix}")
+        records.append(record)
+    return records
+
+
+# --------------------------------------------------------------- the run
+
+def _flatten(data, prefix: str = "") -> dict:
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def config_differences(old: dict, new: dict, ignore: Iterable[str] = ()) -> list[str]:
+    """Dotted names of the settings that differ between two configs, except
+    those in ``ignore`` (a name there also covers every name below it)."""
+    ignore = set(ignore)
+    old, new = _flatten(old), _flatten(new)
+
+    def ignored(name):
+        parts = name.split(".")
+        return any(".".join(parts[:i]) in ignore for i in range(1, len(parts) + 1))
+
+    missing = object()
+    return sorted(k for k in set(old) | set(new)
+                  if not ignored(k) and old.get(k, missing) != new.get(k, missing))
+
+
+def _json_roundtrip(data):
+    """What ``data`` reads back as after a trip through JSON (tuples become lists)."""
+    return json.loads(files.json_text(data))
+
+
+class Run:
+    """A run folder (see the module docstring).
+
+    ``config``: the JSON-able settings saved as ``config.json``; a resume
+    refuses another config, except for the dotted names in ``ignore`` (how
+    long, where, how fast: ``steps``, ``device``, ...). ``outputs``: names
+    (files or folders) of the trainer's own results in the folder, removed
+    by a restart. ``writer=False`` (torchrun ranks but 0) reads checkpoints
+    but never writes or locks. ``keep``: how many of the newest checkpoint
+    folders to keep besides those a pointer names.
+    """
+
+    def __init__(self, folder: str, config: dict, *, ignore: Iterable[str] = (),
+                 outputs: Iterable[str] = (), writer: bool = True, keep: int = 0,
+                 fix: str = FIX, log=sys.stderr):
+        self.folder = folder
+        self.config = _json_roundtrip(config)
+        self.ignore = set(ignore)
+        self.outputs = tuple(outputs)
+        self.writer = writer
+        self.keep = keep
+        self.fix = fix
+        self.log = log
+        self.saved = 0                # checkpoints written by this session
+        self._config_pending = False  # config.json to write at the first checkpoint
+
+    # -- paths
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.folder, *parts)
+
+    # -- the session
+    @contextlib.contextmanager
+    def session(self, restart: bool = False) -> Iterator["Run"]:
+        """Lock the folder, check it, write ``config.json``; on a failure
+        before the first checkpoint of a fresh run, remove what was made."""
+        if not self.writer:
+            yield self
+            return
+        if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
+            raise NotADirectoryError(f"cannot use {self.folder} as a run folder: it is a file")
+        created = not os.path.exists(self.folder)
+        files.make_parent(self.path("x"))  # clear error if a file is in the way
+        fresh = True
+        try:
+            with files.folder_lock(self.folder, wait=False, what="--out folder",
+                                   log=self.log):
+                if restart:
+                    self.clear()
+                old = [n for n in OLD_FORMAT if os.path.lexists(self.path(n))]
+                if old:
+                    raise ValueError(
+                        f"{self.folder} holds a run of an older openclrs checkpoint format "
+                        f"({', '.join(old)}), which this version does not read (its state "
+                        f"file is a pickle); use another --out, or --restart to start afresh")
+                fresh = self.pointers() == {}
+                self._check_config(fresh)
+                if fresh:
+                    self.clear()  # logs and outputs of a run that never checkpointed
+                    files.write_json(self.path(CONFIG), self.config)
+                else:
+                    self.collect_garbage()
+                try:
+                    yield self
+                except BaseException:
+                    if fresh and self.saved == 0:
+                        self.clear()
+                        if created:
+                            shutil.rmtree(self.folder, ignore_errors=True)
+                    raise
+        except files.FolderBusyError:
+            raise
+        except BaseException:
+            if created and fresh and self.saved == 0:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def _check_config(self, fresh: bool) -> None:
+        if fresh:
+            return  # nothing to resume (a run killed before its first checkpoint)
+        path = self.path(CONFIG)
+        if not os.path.exists(path):
+            raise CorruptCheckpointError(f"{path} is missing although the run has "
+                                         f"checkpoints; {self.fix}")
+        old = files.read_json(path, "run config", self.fix)
+        if not isinstance(old, dict):
+            raise files.CorruptFileError(f"{path} is not a run config; {self.fix}")
+        differ = config_differences(old, self.config, self.ignore)
+        if differ:
+            shown = ", ".join(differ[:8]) + (" ..." if len(differ) > 8 else "")
+            raise ValueError(f"{self.folder} holds a run with another config (differs on "
+                             f"{shown}); use another --out, or --restart to start afresh")
+        if old != self.config:
+            self._config_pending = True  # e.g. more --steps: recorded at the next checkpoint
+
+    def clear(self) -> None:
+        """Remove the run's checkpoints, pointers, config, logs and outputs
+        (what ``--restart`` removes); other files in the folder stay."""
+        for name in (POINTERS, CONFIG, METRICS, *OLD_FORMAT, *self.outputs):
+            path = self.path(name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+        shutil.rmtree(self.path(CHECKPOINTS), ignore_errors=True)
+
+    # -- pointers
+    def pointers(self) -> dict[str, str]:
+        """``{"last": "checkpoints/step-...", ...}``; ``{}`` before the first checkpoint."""
+        path = self.path(POINTERS)
+        if not os.path.lexists(path):
+            return {}
+        try:
+            data = files.read_json(path, "checkpoint pointer file", self.fix)
+        except files.CorruptFileError as e:
+            raise CorruptCheckpointError(str(e)) from None
+        if not (isinstance(data, dict) and all(
+                isinstance(v, str) and v.startswith(CHECKPOINTS + "/")
+                and "/" not in v[len(CHECKPOINTS) + 1:] and ".." not in v
+                for v in data.values())):
+            raise CorruptCheckpointError(f"{path} does not name checkpoints of this run "
+                                         f"folder; {self.fix}")
+        return data
+
+    def checkpoint_path(self, pointer: str) -> str | None:
+        target = self.pointers().get(pointer)
+        return None if target is None else self.path(*target.split("/"))
+
+    def load(self, pointer: str = "last") -> Checkpoint | None:
+        """The verified checkpoint ``pointer`` names, or None if there is none."""
+        for attempt in range(3):  # a live trainer may move the pointer meanwhile
+            path = self.checkpoint_path(pointer)
+            if path is None:
+                return None
+            try:
+                return read_checkpoint(path, self.fix)
+            except CorruptCheckpointError:
+                if attempt == 2 or self.checkpoint_path(pointer) == path:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- writing
+    def save(self, step: int, *, weights: Mapping, metadata: Mapping[str, str] | None = None,
+             tensors: Mapping | None = None, state: dict | None = None,
+             pointers: Iterable[str] = ("last",)) -> str:
+        """Write the checkpoint of ``step`` and point ``pointers`` at it (one
+        atomic move of all of them); returns its folder."""
+        assert self.writer, "only the writer saves checkpoints"
+        state = dict(state or {}, step=int(step))
+        name = checkpoint_name(step)
+        relative = f"{CHECKPOINTS}/{name}"
+        path = self.path(CHECKPOINTS, name)
+        current = self.pointers()
+        if os.path.lexists(path):
+            if relative in current.values():
+                # Pointed at already (a rerun of a step): write beside it, under a new name.
+                k = 1
+                while os.path.lexists(f"{path}.{k}"):
+                    k += 1
+                path, relative = f"{path}.{k}", f"{relative}.{k}"
+            else:
+                shutil.rmtree(path)  # a leftover no pointer names
+        write_checkpoint(path, weights=weights, metadata=metadata, tensors=tensors, state=state)
+        if self._config_pending:
+            files.write_json(self.path(CONFIG), self.config)
+            self._config_pending = False
+        current.update({p: relative for p in pointers})
+        files.write_json(self.path(POINTERS), current)
+        self.saved += 1
+        self.collect_garbage()
+        return path
+
+    def point(self, pointer: str, at: str) -> None:
+        """Make ``pointer`` name the checkpoint that pointer ``at`` names."""
+        current = self.pointers()
+        current[pointer] = current[at]
+        files.write_json(self.path(POINTERS), current)
+
+    def collect_garbage(self) -> list[str]:
+        """Delete checkpoint folders no pointer names (but the ``keep`` newest)."""
+        folder = self.path(CHECKPOINTS)
+        if not os.path.isdir(folder):
+            return []
+        named = {v.split("/", 1)[1] for v in self.pointers().values()}
+        ours = sorted(n for n in os.listdir(folder) if n.startswith("step-"))
+        kept = set(ours[-self.keep:]) if self.keep else set()
+        removed = []
+        for n in ours:
+            if n not in named and n not in kept:
+                shutil.rmtree(os.path.join(folder, n), ignore_errors=True)
+                removed.append(n)
+        files.sweep_temporaries(folder)
+        return removed
+
+    def metrics(self, resume_step: int | None = None) -> MetricsLog:
+        return MetricsLog(self.path(METRICS), resume_step, self.fix)
+
+
+def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
+    """The checkpoint folder that ``which`` means: a pointer name of the run
+    (``best``, ``last``), a checkpoint folder, a file inside one, or another
+    run folder (its ``best``)."""
+    if os.path.isfile(which) and os.path.basename(which) in (MODEL, STATE_TENSORS, STATE,
+                                                             MANIFEST):
+        return os.path.dirname(os.path.abspath(which)) or "."
+    if os.path.isdir(which):
+        if os.path.exists(os.path.join(which, MANIFEST)):
+            return which
+        if os.path.exists(os.path.join(which, POINTERS)):
+            run_folder, which = which, "best"
+        else:
+            raise FileNotFoundError(f"{which} is neither a checkpoint folder nor a run folder")
+    elif os.sep in which or which.endswith(".safetensors"):
+        raise FileNotFoundError(f"no checkpoint at {which}")
+    run = Run(run_folder, {}, writer=False)
+    old = [n for n in OLD_FORMAT if os.path.lexists(run.path(n))]
+    path = run.checkpoint_path(which)
+    if path is None:
+        if old:
+            raise ValueError(f"{run_folder} holds a run of an older openclrs checkpoint format "
+                             f"({', '.join(old)}), which this version does not read; "
+                             "train it again")
+        known = sorted(run.pointers())
+        raise FileNotFoundError(f"{run_folder} has no {which!r} checkpoint"
+                                + (f" (it has: {', '.join(known)})" if known else
+                                   " (no checkpoint yet)"))
+    return path
