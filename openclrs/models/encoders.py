@@ -41,10 +41,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..specs import Location, Stage, Type
+from .config import ENCODER_INITS
 from .features import AffineFeatures
 from .processors import Linear, _haiku_init_
 
-ENCODER_INITS = ("default", "xavier_on_scalars")
 NODE_POINTERS = (Type.POINTER, Type.PERMUTATION_POINTER)
 
 

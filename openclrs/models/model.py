@@ -31,7 +31,6 @@ decoders) comes from torch's global generator: seed it with
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, NamedTuple, Sequence
 
@@ -41,88 +40,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..specs import SPECS, Location, Stage, Type, check_algorithm
+from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exported)
 from .decoders import ProbeDecoder, postprocess
-from .encoders import ENCODER_INITS, ProbeEncoder, adjacency_contribution, densify
+from .encoders import ProbeEncoder, adjacency_contribution, densify
 from .features import AffineFeatures
 from .losses import total_loss
-from .processors import PROCESSORS, Linear, make_processor
-
-HINT_MODES = ("encoded_decoded", "decoded_only", "none")
-REPRED_MODES = ("soft", "hard", "hard_on_eval")
-
-
-@dataclass
-class ModelConfig:
-    """Model hyperparameters; the defaults are the published training
-    script's (``examples/run.py``), i.e. the Triplet-GMPNN of Ibarz et al."""
-
-    hidden_size: int = 128
-    processor: str = "triplet_gmpnn"
-    # The three options every processor factory takes (each kind uses those
-    # that apply to it), then any further keyword for the processor class.
-    use_ln: bool = True
-    nb_triplet_fts: int = 8
-    nb_heads: int = 1
-    processor_options: dict = field(default_factory=dict)
-    # encoded_decoded: hints are predicted and fed back; decoded_only: only
-    # predicted (an auxiliary loss); none: ignored.
-    hint_mode: str = "encoded_decoded"
-    hint_teacher_forcing: float = 0.0
-    hint_repred_mode: str = "soft"
-    nb_msg_passing_steps: int = 1
-    use_lstm: bool = False
-    dropout: float = 0.0
-    encoder_init: str = "xavier_on_scalars"
-    # Sinkhorn normalisation of permutation pointers: in the decoder (with
-    # Gumbel noise while training), when a predicted permutation hint is fed
-    # back, and when predictions are made hard for scoring.
-    sinkhorn_temperature: float = 0.1
-    sinkhorn_steps: int = 10
-    sinkhorn_noise: bool = True
-    hint_sinkhorn_steps: int = 25
-    predict_sinkhorn_steps: int = 50
-
-    @property
-    def encode_hints(self) -> bool:
-        return self.hint_mode == "encoded_decoded"
-
-    @property
-    def decode_hints(self) -> bool:
-        return self.hint_mode in ("encoded_decoded", "decoded_only")
-
-    def validate(self) -> "ModelConfig":
-        def bad(what):
-            raise ValueError(f"ModelConfig: {what}")
-
-        h = self.hidden_size
-        if isinstance(h, bool) or not isinstance(h, int) or h < 1:
-            bad(f"hidden_size must be a positive integer, got {h!r}")
-        if self.processor not in PROCESSORS:
-            import difflib
-
-            close = difflib.get_close_matches(str(self.processor), PROCESSORS, n=3)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            bad(f"unknown processor {self.processor!r}{hint} (known: {', '.join(PROCESSORS)})")
-        for name, value, allowed in [("hint_mode", self.hint_mode, HINT_MODES),
-                                     ("hint_repred_mode", self.hint_repred_mode, REPRED_MODES),
-                                     ("encoder_init", self.encoder_init, ENCODER_INITS)]:
-            if value not in allowed:
-                bad(f"{name} must be one of {allowed}, got {value!r}")
-        if not 0.0 <= self.hint_teacher_forcing <= 1.0:
-            bad(f"hint_teacher_forcing must be in [0, 1], got {self.hint_teacher_forcing}")
-        if not 0.0 <= self.dropout < 1.0:
-            bad(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("nb_msg_passing_steps", "sinkhorn_steps", "hint_sinkhorn_steps",
-                     "predict_sinkhorn_steps", "nb_triplet_fts", "nb_heads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                bad(f"{name} must be a positive integer, got {value!r}")
-        if not self.sinkhorn_temperature > 0:
-            bad(f"sinkhorn_temperature must be positive, got {self.sinkhorn_temperature}")
-        return self
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+from .processors import Linear, make_processor
 
 
 class Predictions(NamedTuple):
