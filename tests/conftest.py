@@ -1,4 +1,49 @@
+import os
+import resource
+import sys
+
 import pytest
+
+# The suite must run on a laptop: its peak memory stays under this bound
+# (checked at the end of every run, see pytest_sessionfinish).
+MEMORY_LIMIT_BYTES = 4 * 2**30
+
+# `openclrs train`/`evaluate` tell glibc never to give freed memory back
+# (openclrs.training.allocator); inside one long pytest process that turns
+# every test's transient peak into resident memory for the rest of the run.
+# Tests of the allocator itself run it in subprocesses with their own setting.
+os.environ["OPENCLRS_KEEP_FREED_MEMORY"] = "0"
+
+
+def _peak_bytes(who=resource.RUSAGE_SELF) -> int:
+    """Peak resident memory so far of this process (or of its largest
+    finished child process); Linux reports KiB."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+_growth: list[tuple[int, str]] = []  # (bytes the peak grew by, test id)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    before = _peak_bytes()
+    yield
+    grown = _peak_bytes() - before
+    if grown > 64 * 2**20:
+        _growth.append((grown, item.nodeid))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    peak = max(_peak_bytes(), _peak_bytes(resource.RUSAGE_CHILDREN))
+    if peak <= MEMORY_LIMIT_BYTES or session.config.option.collectonly:
+        return
+    worst = "\n".join(f"  +{g / 2**20:,.0f} MiB  {name}"
+                      for g, name in sorted(_growth, reverse=True)[:10])
+    print(f"\nthe test suite's peak memory was {peak / 2**30:.2f} GiB, over the "
+          f"{MEMORY_LIMIT_BYTES / 2**30:.0f} GiB bound; the tests that raised it most:\n{worst}",
+          file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="module")

@@ -24,21 +24,21 @@ def _train_lengths(train_cfg: dict) -> dict:
 
 def _report(board, train_lengths: dict, out: str, plot: str | None, meta: dict,
             quiet: bool = False) -> None:
-    from ..lm.train import format_table, plot_scores, save_results
+    from ..lm.evaluate import format_table, plot_scores, save_results
 
-    print(format_table(board, train_lengths))
     save_results(out, board, {**meta, "train_lengths": train_lengths})
+    drawn = plot and plot_scores(board.rows(), plot, train_lengths, title=meta.get("model"))
+    print(format_table(board, train_lengths))
     if not quiet:
         print(f"scores: {out}", file=sys.stderr)
-    if plot:
-        title = meta.get("model")
-        if plot_scores(board.rows(), plot, train_lengths, title=title) and not quiet:
+        if drawn:
             print(f"plot: {plot}", file=sys.stderr)
 
 
 def cmd_train(args) -> int:
-    from ..lm.model import LMConfig
-    from ..lm.train import TrainConfig, evaluate_checkpoint, train
+    from ..lm.config import LMConfig, TrainConfig
+    from ..lm.evaluate import evaluate_checkpoint
+    from ..lm.train import train
 
     model_cfg = LMConfig(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
                          block_size=args.block_size, dropout=args.dropout,
@@ -74,7 +74,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     import torch
 
-    from ..lm.train import EVAL_SEED, evaluate, evaluate_checkpoint, hf_generator
+    from ..lm.evaluate import EVAL_SEED, evaluate, evaluate_checkpoint, hf_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,11 +90,7 @@ def cmd_evaluate(args) -> int:
     else:
         if not args.algorithms or not args.lengths:
             raise ValueError("--hf-model needs --algorithms and --lengths")
-        try:
-            generate_fn = hf_generator(args.hf_model, args.batch_size or 16, args.device)
-        except (ImportError, OSError) as e:  # no transformers; not a model folder
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        generate_fn = hf_generator(args.hf_model, args.batch_size or 16, args.device)
         board = evaluate(generate_fn, args.algorithms, args.lengths, args.num_samples, seed,
                          args.hints, args.max_new_tokens, progress=not args.quiet)
         train_lengths = {a: list(args.train_lengths or ()) for a in args.algorithms}

@@ -1,9 +1,10 @@
-"""A small decoder-only Transformer for CLRS-Text, and its tokenizer.
+"""A small decoder-only Transformer for CLRS-Text.
 
 nanoGPT-like: token embeddings, pre-LayerNorm blocks of causal
 self-attention (:func:`torch.nn.functional.scaled_dot_product_attention`)
 and a GELU MLP, a final LayerNorm and an output layer tied to the token
-embeddings. Characters are the tokens (:class:`CharTokenizer`).
+embeddings. Characters are the tokens (:mod:`openclrs.lm.tokenizer`); the
+shape is an :class:`~openclrs.lm.config.LMConfig`.
 
 Positional encodings (``LMConfig.pos_encoding``):
 
@@ -24,150 +25,29 @@ Positional encodings (``LMConfig.pos_encoding``):
   default, or ``"p-rope"`` or ``"learned"``).
 
 :meth:`GPT.default_positions` gives the positions the model expects;
-:func:`generate` decodes greedily in batches (left padding, KV cache), and
 :func:`save_model` / :func:`load_model` keep a model and its tokenizer as
-``model.safetensors`` plus ``config.json``.
+``model.safetensors`` plus ``config.json``; :mod:`openclrs.lm.decode`
+decodes greedily.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import string
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-POS_ENCODINGS = ("learned", "rope", "p-rope", "none", "random")
-RANDOM_BASES = ("rope", "p-rope", "learned")
+from ..extras import require
+from ..files import atomic_write, read_json, write_json
+from .config import LMConfig
+from .tokenizer import CharTokenizer
+
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
-
-# --------------------------------------------------------------------------
-# Tokenizer: one token per character.
-# --------------------------------------------------------------------------
-
-#: The CLRS-Text character set: newline and printable ASCII (algorithm and
-#: field names, digits, ``.-`` of numbers, ``[]():,|`` and spaces).
-CLRS_TEXT_CHARS = "\n" + "".join(c for c in string.printable if c.isprintable())
-
-
-class CharTokenizer:
-    """Characters to ids and back; ids 0-3 are ``<pad> <bos> <eos> <unk>``.
-
-    >>> tok = CharTokenizer()
-    >>> tok.decode(tok.encode("minimum:\\n", bos=True))
-    'minimum:\\n'
-    """
-
-    SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-    pad_id, bos_id, eos_id, unk_id = range(4)
-
-    def __init__(self, chars: str = CLRS_TEXT_CHARS):
-        if len(set(chars)) != len(chars):
-            raise ValueError("the tokenizer's characters must be distinct")
-        self.chars = chars
-        self.stoi = {c: i + len(self.SPECIALS) for i, c in enumerate(chars)}
-        self.itos = list(self.SPECIALS) + list(chars)
-        self.newline_id = self.stoi.get("\n")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = [self.stoi.get(c, self.unk_id) for c in text]
-        return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
-
-    def decode(self, ids) -> str:
-        """Text of ``ids``, special tokens left out (``<unk>`` as U+FFFD)."""
-        n = len(self.SPECIALS)
-        return "".join(self.itos[i] if i >= n else ("\ufffd" if i == self.unk_id else "")
-                       for i in (int(i) for i in ids))
-
-    def to_dict(self) -> dict:
-        return {"type": "char", "chars": self.chars, "specials": list(self.SPECIALS)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CharTokenizer":
-        if data.get("type") != "char" or list(data.get("specials", [])) != list(cls.SPECIALS):
-            raise ValueError(f"not a CharTokenizer: {data!r:.80}")
-        return cls(data["chars"])
-
-    def __eq__(self, other):
-        return isinstance(other, CharTokenizer) and other.chars == self.chars
-
-
-# --------------------------------------------------------------------------
-# Configuration.
-# --------------------------------------------------------------------------
-
-@dataclass
-class LMConfig:
-    """The model's shape and positional encoding."""
-
-    vocab_size: int = CharTokenizer().vocab_size
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 2048          # longest training sequence; learned: the position table
-    dropout: float = 0.0
-    bias: bool = False
-    pos_encoding: str = "rope"      # one of POS_ENCODINGS
-    rope_base: float = 10000.0
-    p_rope: float = 0.75            # p-rope: fraction of frequencies rotated (the highest)
-    max_random_position: int = 2048  # random: positions are drawn from range(this)
-    random_base: str = "rope"       # random: the encoding the positions feed
-
-    def __post_init__(self):
-        if self.pos_encoding not in POS_ENCODINGS:
-            raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, "
-                             f"got {self.pos_encoding!r}")
-        if self.random_base not in RANDOM_BASES:
-            raise ValueError(f"random_base must be one of {RANDOM_BASES}, "
-                             f"got {self.random_base!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} is not a multiple of n_head={self.n_head}")
-        if self.uses_rotary and (self.n_embd // self.n_head) % 2:
-            raise ValueError("rotary encodings need an even head size")
-        if not 0.0 <= self.p_rope <= 1.0:
-            raise ValueError(f"p_rope must be in [0, 1], got {self.p_rope}")
-        if min(self.n_layer, self.n_head, self.n_embd, self.block_size, self.vocab_size,
-               self.max_random_position) < 1:
-            raise ValueError("sizes must be positive")
-
-    @property
-    def encoding(self) -> str:
-        """What the positions feed: ``pos_encoding``, or ``random_base`` for random."""
-        return self.random_base if self.pos_encoding == "random" else self.pos_encoding
-
-    @property
-    def uses_rotary(self) -> bool:
-        return self.encoding in ("rope", "p-rope")
-
-    @property
-    def max_positions(self) -> int | None:
-        """Positions the model can take (``None``: any)."""
-        if self.pos_encoding == "random":
-            return self.max_random_position
-        return self.block_size if self.pos_encoding == "learned" else None
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LMConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown LMConfig fields {sorted(unknown)}")
-        return cls(**data)
-
-
-# --------------------------------------------------------------------------
-# The model.
-# --------------------------------------------------------------------------
 
 class Rotary(nn.Module):
     """Rotary encodings of one head's channels at given positions.
@@ -366,187 +246,32 @@ class GPT(nn.Module):
 # Saving and loading.
 # --------------------------------------------------------------------------
 
-def _atomic_json(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def save_model(directory: str, model: GPT, tokenizer: CharTokenizer,
                extra: dict | None = None) -> None:
     """``directory/model.safetensors`` (weights) and ``directory/config.json``
-    (``{"model": LMConfig, "tokenizer": ..., **extra}``), each written to a
-    temporary file and renamed."""
-    from safetensors.torch import save_model as save_safetensors
-
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, MODEL_FILE)
-    save_safetensors(model, f"{path}.tmp")
-    os.replace(f"{path}.tmp", path)
-    _atomic_json(os.path.join(directory, CONFIG_FILE),
-                 {"format": "openclrs-text-lm/1", "model": asdict(model.config),
-                  "tokenizer": tokenizer.to_dict(), **(extra or {})})
+    (``{"model": LMConfig, "tokenizer": ..., **extra}``), each written
+    atomically; a checkpoint wraps the folder in one atomic unit
+    (:mod:`openclrs.training.runs`)."""
+    safetensors_torch = require("safetensors.torch", "save a model")
+    atomic_write(os.path.join(directory, MODEL_FILE),
+                 lambda tmp: safetensors_torch.save_model(model, tmp))
+    write_json(os.path.join(directory, CONFIG_FILE),
+               {"format": "openclrs-text-lm/1", "model": asdict(model.config),
+                "tokenizer": tokenizer.to_dict(), **(extra or {})})
 
 
 def read_config(directory: str) -> dict:
-    with open(os.path.join(directory, CONFIG_FILE)) as f:
-        return json.load(f)
+    return read_json(os.path.join(directory, CONFIG_FILE), "model config",
+                     fix="the folder is damaged: train again or use another checkpoint")
 
 
 def load_model(directory: str, device: str | torch.device = "cpu"
                ) -> tuple[GPT, CharTokenizer, dict]:
     """``(model, tokenizer, config.json)`` saved by :func:`save_model`; the
     model is in eval mode."""
-    from safetensors.torch import load_model as load_safetensors
-
+    safetensors_torch = require("safetensors.torch", "load a model")
     data = read_config(directory)
     model = GPT(LMConfig.from_dict(data["model"]))
-    load_safetensors(model, os.path.join(directory, MODEL_FILE), device=str(device))
+    safetensors_torch.load_model(model, os.path.join(directory, MODEL_FILE), device=str(device))
     model.to(device).eval()
     return model, CharTokenizer.from_dict(data["tokenizer"]), data
-
-
-# --------------------------------------------------------------------------
-# Greedy decoding.
-# --------------------------------------------------------------------------
-
-STOP = "\n\n"  # a CLRS-Text answer ends with a blank line
-
-
-@torch.no_grad()
-def generate(model: GPT, tokenizer: CharTokenizer, prompts: list[str],
-             max_new_tokens: int = 256, batch_size: int = 64, seed: int = 0) -> list[str]:
-    """Greedy continuations of ``prompts`` (each after ``<bos>``).
-
-    A continuation stops at the first blank line (``"\\n\\n"``, kept), at
-    ``<eos>`` (dropped), after ``max_new_tokens`` tokens, or when the model
-    runs out of positions (learned / random encodings; a prompt that does
-    not fit gets ``""``); ``<pad>`` and ``<bos>`` are never chosen. Prompts
-    are decoded in batches of ``batch_size``, left-padded, with a KV cache.
-    ``seed`` draws random positions.
-    """
-    model.eval()
-    outputs = [""] * len(prompts)
-    generator = torch.Generator().manual_seed(seed)
-    encoded = [tokenizer.encode(p, bos=True) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))  # similar lengths together
-    limit = model.config.max_positions
-    for b in range(0, len(order), batch_size):
-        rows = [i for i in order[b:b + batch_size] if limit is None or len(encoded[i]) < limit]
-        if rows:
-            for i, text in zip(rows, _generate_batch(model, tokenizer, [encoded[i] for i in rows],
-                                                     max_new_tokens, generator)):
-                outputs[i] = text
-    return outputs
-
-
-def _generate_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]],
-                    max_new_tokens: int, generator: torch.Generator) -> list[str]:
-    device = model.wte.weight.device
-    B, L = len(encoded), max(len(e) for e in encoded)
-    lengths = torch.tensor([len(e) for e in encoded], device=device)
-    idx = torch.full((B, L), tokenizer.pad_id, dtype=torch.long, device=device)
-    for r, e in enumerate(encoded):
-        idx[r, L - len(e):] = torch.tensor(e, device=device)
-    start = L - lengths
-    limit = model.config.max_positions
-    # per row: how many tokens it may add (its positions must exist; random
-    # positions are drawn for the whole padded width, so that must fit)
-    budget = torch.full((B,), max_new_tokens, device=device)
-    if limit is not None:
-        budget = budget.minimum(limit - lengths)
-    if model.config.pos_encoding == "random":
-        budget = budget.clamp(max=limit - L)
-    steps = int(budget.max())
-    if steps <= 0:
-        return [""] * B
-    positions = model.default_positions(B, L + steps, start, generator)
-    if limit is not None:  # (only rows that are done go past their limit)
-        positions = positions.clamp(max=limit - 1)
-    valid = torch.arange(L + steps, device=device)[None, :] >= start[:, None]
-    cache = KVCache()
-    logits = model(idx, positions[:, :L], valid[:, :L], cache)
-    new = torch.empty((B, 0), dtype=torch.long, device=device)
-    done = torch.zeros(B, dtype=torch.bool, device=device)
-    prev_newline = torch.zeros(B, dtype=torch.bool, device=device)
-    never = [tokenizer.pad_id, tokenizer.bos_id]  # not outputs
-    for t in range(steps):
-        scores = logits[:, -1]
-        scores[:, never] = float("-inf")
-        token = scores.argmax(-1)
-        token = torch.where(done, torch.full_like(token, tokenizer.pad_id), token)
-        new = torch.cat([new, token[:, None]], dim=1)
-        newline = token == tokenizer.newline_id
-        done = done | (token == tokenizer.eos_id) | (prev_newline & newline) | (t + 1 >= budget)
-        prev_newline = newline
-        if bool(done.all()) or t + 1 == steps:
-            break
-        logits = model(token[:, None], positions[:, L + t:L + t + 1], valid[:, :L + t + 1], cache)
-    texts = []
-    for row in new.tolist():
-        if tokenizer.eos_id in row:
-            row = row[:row.index(tokenizer.eos_id)]
-        text = tokenizer.decode(row)
-        cut = text.find(STOP)
-        texts.append(text if cut < 0 else text[:cut + len(STOP)])
-    return texts
-
-
-# --------------------------------------------------------------------------
-# Any local Hugging Face causal LM.
-# --------------------------------------------------------------------------
-
-def load_hf_model(path: str, device: str | torch.device = "cpu"):
-    """``(model, tokenizer)`` of a local Hugging Face causal LM (``transformers``
-    is imported here only; nothing is downloaded)."""
-    if not os.path.isdir(path):
-        raise ValueError(f"{path} is not a folder with a Hugging Face model")
-    try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError:
-        raise ImportError("evaluating a Hugging Face model needs transformers: "
-                          "pip install transformers") from None
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-    model.to(device).eval()
-    return model, tokenizer
-
-
-@torch.no_grad()
-def hf_generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256,
-                batch_size: int = 16) -> list[str]:
-    """Greedy continuations of ``prompts`` by a Hugging Face causal LM
-    (``model.generate``, left padding), cut after the first blank line."""
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    class BlankLine(StoppingCriteria):
-        def __init__(self, prompt_length):
-            self.prompt_length = prompt_length
-
-        def __call__(self, input_ids, scores, **kwargs):
-            texts = tokenizer.batch_decode(input_ids[:, self.prompt_length:],
-                                           skip_special_tokens=True)
-            return torch.tensor([STOP in t for t in texts], device=input_ids.device)
-
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    device = next(model.parameters()).device
-    outputs = []
-    for b in range(0, len(prompts), batch_size):
-        batch = tokenizer(prompts[b:b + batch_size], return_tensors="pt", padding=True).to(device)
-        prompt_length = batch["input_ids"].shape[1]
-        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id,
-                             stopping_criteria=StoppingCriteriaList([BlankLine(prompt_length)]))
-        for text in tokenizer.batch_decode(out[:, prompt_length:], skip_special_tokens=True):
-            cut = text.find(STOP)
-            outputs.append(text if cut < 0 else text[:cut + len(STOP)])
-    return outputs
-
-
-__all__ = ["CLRS_TEXT_CHARS", "POS_ENCODINGS", "CharTokenizer", "GPT", "KVCache", "LMConfig",
-           "Rotary", "generate", "hf_generate", "load_hf_model", "load_model", "read_config",
-           "save_model"]

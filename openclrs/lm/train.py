@@ -16,7 +16,7 @@ learning-rate schedule, checkpoints, the training loop, then evaluation::
 Examples are ``question + answer`` (with ``<bos>`` before and ``<eos>``
 after); the loss is the cross-entropy of the answer tokens (and
 ``<eos>``) only. Batches are CLRS-Text examples generated on the fly
-(:func:`openclrs.text.generate`, a fresh stream per step) or drawn from
+(:func:`openclrs.text.generate_examples`, a fresh stream per step) or drawn from
 JSONL files written by :func:`~openclrs.text.generate_text_dataset`. The
 batch, the dropout noise and the random positions of step ``s`` depend only
 on ``(seed, s)``, so a run resumed from a checkpoint takes exactly the
@@ -44,50 +44,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import GPT, CharTokenizer, LMConfig, generate, load_model, read_config, save_model
+from .config import LMConfig, TrainConfig
+from .model import GPT, load_model, read_config, save_model
+from .tokenizer import CharTokenizer
 
 # --------------------------------------------------------------------------
 # Configuration.
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """How to train (the model's shape is :class:`~openclrs.lm.model.LMConfig`)."""
-
-    out_dir: str = "runs/clrs_text_lm"
-    algorithms: tuple = ("minimum",)
-    lengths: tuple = (4, 5)           # train lengths, every algorithm
-    data_files: tuple = ()            # JSONL shards; empty: generate on the fly
-    use_hints: bool = False
-    steps: int = 2000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    seed: int = 0
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 1
-    log_every: int = 10
-    threads: int | None = None        # torch CPU threads (default: torch's)
-    device: str = "cpu"
-    progress: bool = True
-
-    def __post_init__(self):
-        self.algorithms = tuple(self.algorithms)
-        self.lengths = tuple(int(n) for n in self.lengths)
-        self.data_files = tuple(self.data_files)
-        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps, batch_size and checkpoint_every must be positive")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def _step_seed(seed: int, step: int, *more: int) -> int:
@@ -113,7 +76,7 @@ class GeneratedExamples:
         self.seed, self.use_hints = seed, use_hints
 
     def __call__(self, step: int, batch_size: int) -> list[tuple[str, str]]:
-        from ..text.format import generate as generate_text
+        from ..text.format import generate_examples
 
         rng = np.random.default_rng(_step_seed(self.seed, step))
         picks = rng.integers(len(self.pairs), size=batch_size)
@@ -121,7 +84,7 @@ class GeneratedExamples:
         for k in sorted(set(picks.tolist())):
             algorithm, length = self.pairs[k]
             count = int((picks == k).sum())
-            examples += [(e["question"], e["answer"]) for e in generate_text(
+            examples += [(e["question"], e["answer"]) for e in generate_examples(
                 algorithm, length, seed=_step_seed(self.seed, step, k), num_samples=count,
                 use_hints=self.use_hints)]
         order = rng.permutation(len(examples))
@@ -349,152 +312,5 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     return model, tokenizer
 
 
-# --------------------------------------------------------------------------
-# Evaluation.
-# --------------------------------------------------------------------------
-
-EVAL_SEED = 1_000_003  # a sampler seed no training stream is derived from on purpose
-
-
-def model_generator(model: GPT, tokenizer: CharTokenizer, batch_size: int = 64, seed: int = 0):
-    """``prompts, max_new_tokens -> continuations`` for an openclrs model."""
-    def run(prompts, max_new_tokens):
-        return generate(model, tokenizer, prompts, max_new_tokens, batch_size, seed)
-    return run
-
-
-def hf_generator(path: str, batch_size: int = 16, device: str = "cpu"):
-    """The same for a local Hugging Face causal LM (imports ``transformers``)."""
-    from .model import hf_generate, load_hf_model
-
-    model, tokenizer = load_hf_model(path, device)
-
-    def run(prompts, max_new_tokens):
-        return hf_generate(model, tokenizer, prompts, max_new_tokens, batch_size)
-    return run
-
-
-def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int = EVAL_SEED,
-             use_hints: bool = False, max_new_tokens: int | None = None, progress: bool = False,
-             records: list | None = None):
-    """Score greedy answers to ``num_samples`` examples of each ``(algorithm,
-    length)`` (sampler stream ``seed``) with :func:`openclrs.text.score`;
-    returns a :class:`~openclrs.text.Scoreboard`.
-
-    ``generate_fn(prompts, max_new_tokens)`` continues the questions
-    (:func:`model_generator`, :func:`hf_generator`). ``max_new_tokens``
-    defaults, per group, to twice the longest true answer plus 16 tokens.
-    ``records``, if given, receives one dict per example (question, answer,
-    prediction, score).
-    """
-    from tqdm.auto import tqdm
-
-    from ..text.format import generate as generate_text
-    from ..text.parse import extract_answer
-    from ..text.score import Scoreboard
-
-    board = Scoreboard()
-    groups = [(a, n) for a in algorithms for n in lengths]
-    for algorithm, length in tqdm(groups, disable=not progress, desc="evaluate"):
-        examples = generate_text(algorithm, length, seed=seed, num_samples=num_samples,
-                                 use_hints=use_hints)
-        budget = max_new_tokens or 2 * max(len(e["answer"]) for e in examples) + 16
-        predictions = generate_fn([e["question"] for e in examples], budget)
-        for e, p in zip(examples, predictions):
-            result = board.score(algorithm, length, extract_answer(p), e["answer"],
-                                 use_hints=use_hints)
-            if records is not None:
-                records.append({"algorithm": algorithm, "length": length,
-                                "question": e["question"], "answer": e["answer"],
-                                "prediction": p, **result.as_dict()})
-    return board
-
-
-def format_table(board, train_lengths: dict | None = None) -> str:
-    """The scoreboard as a text table, one row per ``(algorithm, length)``;
-    ``*`` marks train lengths."""
-    train_lengths = train_lengths or {}
-    header = f"{'algorithm':<30} {'length':>7} {'count':>6} {'parsed':>7} {'shape':>7} " \
-             f"{'exact':>7} {'accuracy':>9}"
-    lines = [header, "-" * len(header)]
-    for row in board.rows():
-        mark = "*" if row["length"] in train_lengths.get(row["algorithm"], ()) else " "
-        lines.append(f"{row['algorithm']:<30} {row['length']:>6}{mark} {row['count']:>6} "
-                     f"{row['parsed']:>7.3f} {row['shape_match']:>7.3f} "
-                     f"{row['exact_match']:>7.3f} {row['accuracy']:>9.3f}")
-    if train_lengths:
-        lines.append("(* train length)")
-    return "\n".join(lines)
-
-
-def save_results(path: str, board, meta: dict | None = None) -> None:
-    """The table as JSON: ``{"rows": [...], "by_algorithm": {...}, **meta}``."""
-    data = {"rows": board.rows(), "by_algorithm": board.by_algorithm(), **(meta or {})}
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
-                metric: str = "accuracy", title: str | None = None, log=None) -> str | None:
-    """Plot ``metric`` against length, one line per algorithm, train lengths
-    as filled markers and shaded; returns ``path``, or ``None`` (with a
-    message) when matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
-        print("matplotlib is not installed: skipping the plot (pip install matplotlib)",
-              file=log or sys.stderr)
-        return None
-    train_lengths = train_lengths or {}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for algorithm in sorted({r["algorithm"] for r in rows}):
-        mine = sorted((r["length"], r[metric]) for r in rows if r["algorithm"] == algorithm)
-        xs, ys = zip(*mine)
-        line, = ax.plot(xs, ys, marker="o", markerfacecolor="white", label=algorithm)
-        seen = [(x, y) for x, y in mine if x in train_lengths.get(algorithm, ())]
-        if seen:
-            ax.plot(*zip(*seen), linestyle="none", marker="o", color=line.get_color())
-    for n in sorted({n for ns in train_lengths.values() for n in ns}):
-        ax.axvspan(n - 0.5, n + 0.5, color="grey", alpha=0.15, linewidth=0)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_xlabel("length (filled markers, shaded: train lengths)")
-    ax.set_ylabel(metric)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samples: int = 100,
-                        seed: int = EVAL_SEED, batch_size: int = 64, device: str = "cpu",
-                        max_new_tokens: int | None = None, progress: bool = False):
-    """Load a checkpoint (a run directory or a ``checkpoint-*`` folder) and
-    :func:`evaluate` it; algorithms, lengths and hints default to the
-    training run's. Returns ``(board, train_config)``."""
-    path = checkpoint_dir(checkpoint)
-    if path is None:
-        raise ValueError(f"no checkpoint in {checkpoint}")
-    model, tokenizer, saved = load_model(path, device)
-    train_cfg = saved.get("train", {})
-    board = evaluate(model_generator(model, tokenizer, batch_size), algorithms
-                     or train_cfg.get("algorithms", ()), lengths or train_cfg.get("lengths", ()),
-                     num_samples, seed, train_cfg.get("use_hints", False), max_new_tokens,
-                     progress)
-    return board, train_cfg
-
-
-__all__ = ["EVAL_SEED", "FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss",
-           "checkpoint_dir", "evaluate", "evaluate_checkpoint", "format_table", "hf_generator",
-           "learning_rate", "make_batch", "make_optimizer", "model_generator", "plot_scores",
-           "save_checkpoint", "save_results", "train"]
+__all__ = ["FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss", "checkpoint_dir",
+           "learning_rate", "make_batch", "make_optimizer", "save_checkpoint", "train"]

@@ -4,6 +4,7 @@ import collections
 import importlib.util
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -14,7 +15,8 @@ pytest.importorskip("safetensors")
 
 import openclrs  # noqa: E402
 from openclrs import text  # noqa: E402
-from openclrs.lm import model as lm, train as lm_train  # noqa: E402
+from openclrs.lm import config, decode, huggingface, tokenizer  # noqa: E402
+from openclrs.lm import evaluate as lm_eval, model as lm, train as lm_train  # noqa: E402
 
 HAVE_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(pos_encoding="rope", **kw):
-    return lm.LMConfig(**{**dict(n_layer=2, n_head=2, n_embd=32, block_size=256,
+    return config.LMConfig(**{**dict(n_layer=2, n_head=2, n_embd=32, block_size=256,
                                  pos_encoding=pos_encoding, max_random_position=512), **kw})
 
 
@@ -39,7 +41,7 @@ def tiny_model(pos_encoding="rope", seed=0, **kw):
 
 
 def quick_train_config(out_dir, **kw):
-    return lm_train.TrainConfig(**{**dict(
+    return config.TrainConfig(**{**dict(
         out_dir=str(out_dir), algorithms=("minimum", "binary_search"), lengths=(4, 5),
         steps=6, batch_size=4, learning_rate=1e-3, warmup_steps=2, checkpoint_every=3,
         log_every=1, threads=1, progress=False), **kw})
@@ -51,9 +53,9 @@ def quick_train_config(out_dir, **kw):
 
 @pytest.mark.parametrize("use_hints", [False, True])
 def test_tokenizer_round_trip_every_algorithm(use_hints):
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     for algorithm in openclrs.CLRS_30_ALGS:
-        example = text.generate(algorithm, 5, seed=3, use_hints=use_hints)[0]
+        example = text.generate_examples(algorithm, 5, seed=3, use_hints=use_hints)[0]
         ids = tok.encode(example["text"], bos=True, eos=True)
         assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id
         assert tok.unk_id not in ids, algorithm
@@ -62,22 +64,22 @@ def test_tokenizer_round_trip_every_algorithm(use_hints):
 
 
 def test_tokenizer_specials_and_serialisation():
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     assert tok.itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
-    assert tok.vocab_size == 4 + len(lm.CLRS_TEXT_CHARS)
+    assert tok.vocab_size == 4 + len(tokenizer.CLRS_TEXT_CHARS)
     assert tok.decode([tok.pad_id, tok.bos_id]) == ""
     assert tok.encode("é") == [tok.unk_id]
-    again = lm.CharTokenizer.from_dict(json.loads(json.dumps(tok.to_dict())))
+    again = tokenizer.CharTokenizer.from_dict(json.loads(json.dumps(tok.to_dict())))
     assert again == tok and again.encode("bfs:\n[0 1]") == tok.encode("bfs:\n[0 1]")
     with pytest.raises(ValueError):
-        lm.CharTokenizer("aa")
+        tokenizer.CharTokenizer("aa")
 
 
 # --------------------------------------------------------------------------
 # Model and positional encodings
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pos_encoding", lm.POS_ENCODINGS)
+@pytest.mark.parametrize("pos_encoding", config.POS_ENCODINGS)
 def test_positional_encodings_shapes_and_causality(pos_encoding):
     model = tiny_model(pos_encoding)
     B, T = 3, 12
@@ -151,12 +153,12 @@ def test_p_rope_limits():
 
 def test_config_validation():
     with pytest.raises(ValueError):
-        lm.LMConfig(pos_encoding="alibi")
+        config.LMConfig(pos_encoding="alibi")
     with pytest.raises(ValueError):
-        lm.LMConfig(p_rope=1.5)
+        config.LMConfig(p_rope=1.5)
     with pytest.raises(ValueError):
-        lm.LMConfig(n_embd=30, n_head=4)
-    assert lm.LMConfig(pos_encoding="random", random_base="learned").encoding == "learned"
+        config.LMConfig(n_embd=30, n_head=4)
+    assert config.LMConfig(pos_encoding="random", random_base="learned").encoding == "learned"
     assert tiny_model("random", random_base="learned").wpe.num_embeddings == 512
     assert tiny_model("learned").wpe.num_embeddings == 256
     assert tiny_model("rope").wpe is None
@@ -190,7 +192,7 @@ class ScriptedGPT(lm.GPT):
         logits = torch.zeros(B, T, self.config.vocab_size)
         for r in range(B):
             script = self.scripts[int(self.prompt_lengths[r])]
-            token = script[int(made[r])] if made[r] < len(script) else lm.CharTokenizer.eos_id
+            token = script[int(made[r])] if made[r] < len(script) else tokenizer.CharTokenizer.eos_id
             logits[r, -1, token] = 1.0
         if cache is not None:
             cache.length = past + T
@@ -198,13 +200,13 @@ class ScriptedGPT(lm.GPT):
 
 
 def test_greedy_decoding_stops_at_blank_line_eos_and_budget():
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     prompts = ["a:\n", "much longer prompt:\n", "mid prompt:\n"]  # different lengths: padding
     scripts = dict(zip([len(p) + 1 for p in prompts], [
         tok.encode("12\n\n34"), tok.encode("[0 1]") + [tok.eos_id] + tok.encode("99"),
         tok.encode("7\n8\n9\n")]))
     model = ScriptedGPT(scripts).eval()
-    out = lm._generate_batch(model, tok, [tok.encode(p, bos=True) for p in prompts], 50,
+    out = decode._decode_batch(model, tok, [tok.encode(p, bos=True) for p in prompts], 50,
                              torch.Generator())
     assert out == ["12\n\n", "[0 1]", "7\n8\n9\n"]
     assert len(model.calls) == 1 + 6  # stops as soon as every row is done (row 2 at 6)
@@ -220,18 +222,18 @@ def test_greedy_decoding_stops_at_blank_line_eos_and_budget():
     assert positions[:, 0].tolist() == lengths and valid[:, -1].all()
     # the token budget
     model = ScriptedGPT(scripts).eval()  # (generate() also reorders the prompts by length)
-    assert lm.generate(model, tok, prompts, max_new_tokens=2, batch_size=2) == \
+    assert decode.greedy_decode(model, tok, prompts, max_new_tokens=2, batch_size=2) == \
         ["12", "[0", "7\n"]
 
 
 def test_generate_matches_uncached_decoding():
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     prompts = ["minimum:\nkey: [0.1 0.2]\nmin:\n", "bfs:\nA: [[0 1], [1 0]]\npi:\n", "x"]
     for pos_encoding in ("rope", "learned", "p-rope"):
         model = tiny_model(pos_encoding)
         with torch.no_grad():  # no early blank line or <eos>
             model.lm_head.weight[[tok.newline_id, tok.eos_id]] -= 100.0
-        got = lm.generate(model, tok, prompts, max_new_tokens=12, batch_size=2)
+        got = decode.greedy_decode(model, tok, prompts, max_new_tokens=12, batch_size=2)
         for prompt, out in zip(prompts, got):
             ids = tok.encode(prompt, bos=True)
             for _ in range(12):
@@ -244,17 +246,17 @@ def test_generate_matches_uncached_decoding():
 
 
 def test_generate_respects_the_position_limit():
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     model = tiny_model("learned", block_size=20)
     with torch.no_grad():  # characters only, never a blank line
         model.lm_head.weight[[2, 3, tok.newline_id]] -= 100.0
-    out = lm.generate(model, tok, ["abc", "x" * 30, "x" * 10], max_new_tokens=100)
+    out = decode.greedy_decode(model, tok, ["abc", "x" * 30, "x" * 10], max_new_tokens=100)
     assert len(out[0]) == 20 - 4 and out[1] == "" and len(out[2]) == 20 - 11
-    assert len(lm.generate(model, tok, ["abc"], max_new_tokens=5)[0]) == 5
+    assert len(decode.greedy_decode(model, tok, ["abc"], max_new_tokens=5)[0]) == 5
     model = tiny_model("random", max_random_position=20)
     with torch.no_grad():
         model.lm_head.weight[[2, 3, tok.newline_id]] -= 100.0
-    out = lm.generate(model, tok, ["abc", "x" * 30, "x" * 10], max_new_tokens=100, batch_size=1)
+    out = decode.greedy_decode(model, tok, ["abc", "x" * 30, "x" * 10], max_new_tokens=100, batch_size=1)
     assert len(out[0]) == 20 - 4 and out[1] == "" and len(out[2]) == 20 - 11
 
 
@@ -263,7 +265,7 @@ def test_generate_respects_the_position_limit():
 # --------------------------------------------------------------------------
 
 def test_batches_train_on_the_answer_only():
-    tok = lm.CharTokenizer()
+    tok = tokenizer.CharTokenizer()
     question, answer = "minimum:\nkey: [0.5 0.1]\nmin:\n", "1\n\n"
     inputs, targets = lm_train.make_batch([(question, answer), ("q:\n", "22\n\n")], tok, 64)
     assert inputs.shape == targets.shape == (2, len(question) + len(answer) + 1)
@@ -286,7 +288,7 @@ def test_generated_examples_are_reproducible():
 
 
 def test_learning_rate_schedule():
-    cfg = lm_train.TrainConfig(steps=100, warmup_steps=10, learning_rate=1e-3, min_lr=1e-4)
+    cfg = config.TrainConfig(steps=100, warmup_steps=10, learning_rate=1e-3, min_lr=1e-4)
     rates = [lm_train.learning_rate(s, cfg) for s in range(1, 101)]
     assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
     assert rates[-1] == pytest.approx(1e-4)
@@ -294,7 +296,7 @@ def test_learning_rate_schedule():
 
 
 def test_save_and_load_model(tmp_path):
-    model, tok = tiny_model("p-rope", p_rope=0.5), lm.CharTokenizer()
+    model, tok = tiny_model("p-rope", p_rope=0.5), tokenizer.CharTokenizer()
     lm.save_model(str(tmp_path), model, tok, extra={"note": 1})
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors"]
     again, tok2, data = lm.load_model(str(tmp_path))
@@ -364,20 +366,20 @@ def test_evaluation_table_json_and_plot(tmp_path, capsys):
         return [oracle[p] + "extra text after the blank line" for p in prompts]
 
     for algorithm, length in [("minimum", 4), ("minimum", 6), ("bfs", 4)]:
-        for e in text.generate(algorithm, length, seed=lm_train.EVAL_SEED, num_samples=3):
+        for e in text.generate_examples(algorithm, length, seed=lm_eval.EVAL_SEED, num_samples=3):
             oracle[e["question"]] = e["answer"]
-    board = lm_train.evaluate(perfect, ["minimum"], [4, 6], num_samples=3)
+    board = lm_eval.evaluate(perfect, ["minimum"], [4, 6], num_samples=3)
     assert [r["accuracy"] for r in board.rows()] == [1.0, 1.0]
     assert all(r["exact_match"] == 1.0 for r in board.rows())
 
     # a tiny untrained model: runs, scores 0 or more, never crashes
-    model, tok = tiny_model(), lm.CharTokenizer()
+    model, tok = tiny_model(), tokenizer.CharTokenizer()
     records = []
-    board = lm_train.evaluate(lm_train.model_generator(model, tok), ["minimum", "bfs"], [4, 6],
+    board = lm_eval.evaluate(lm_eval.model_generator(model, tok), ["minimum", "bfs"], [4, 6],
                               num_samples=3, max_new_tokens=20, records=records)
     assert len(board) == 12 and len(records) == 12
     assert {"question", "answer", "prediction", "accuracy"} <= set(records[0])
-    table = lm_train.format_table(board, {"minimum": [4], "bfs": [4]})
+    table = lm_eval.format_table(board, {"minimum": [4], "bfs": [4]})
     lines = table.splitlines()
     assert lines[0].split() == ["algorithm", "length", "count", "parsed", "shape", "exact",
                                 "accuracy"]
@@ -386,13 +388,13 @@ def test_evaluation_table_json_and_plot(tmp_path, capsys):
                                                         ["minimum", "4*"], ["minimum", "6"]]
 
     path = tmp_path / "eval.json"
-    lm_train.save_results(str(path), board, {"model": "tiny"})
+    lm_eval.save_results(str(path), board, {"model": "tiny"})
     data = json.loads(path.read_text())
     assert data["model"] == "tiny" and len(data["rows"]) == 4
     assert set(data["by_algorithm"]) == {"bfs", "minimum"}
 
     png = tmp_path / "eval.png"
-    result = lm_train.plot_scores(board.rows(), str(png), {"minimum": [4]})
+    result = lm_eval.plot_scores(board.rows(), str(png), {"minimum": [4]})
     if HAVE_MATPLOTLIB:
         assert result == str(png) and png.stat().st_size > 0
     else:
@@ -411,7 +413,7 @@ def test_plot_is_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     rows = [{"algorithm": "minimum", "length": 4, "accuracy": 0.5}]
-    assert lm_train.plot_scores(rows, str(tmp_path / "x.png")) is None
+    assert lm_eval.plot_scores(rows, str(tmp_path / "x.png")) is None
     assert "skipping the plot" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
@@ -468,11 +470,11 @@ def test_hugging_face_model(tmp_path, capsys):
     model.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
 
-    generate_fn = lm_train.hf_generator(str(path), batch_size=4)
+    generate_fn = lm_eval.hf_generator(str(path), batch_size=4)
     outputs = generate_fn(["minimum:\nkey: [0.1 0.2]\nmin:\n", "bfs:\n"], 12)
     assert len(outputs) == 2
     assert all(isinstance(o, str) and ("\n\n" not in o or o.endswith("\n\n")) for o in outputs)
-    board = lm_train.evaluate(generate_fn, ["minimum"], [4, 5], num_samples=3,
+    board = lm_eval.evaluate(generate_fn, ["minimum"], [4, 5], num_samples=3,
                               max_new_tokens=12)
     assert len(board) == 6 and all(0.0 <= r["accuracy"] <= 1.0 for r in board.rows())
 
@@ -485,15 +487,25 @@ def test_hugging_face_model(tmp_path, capsys):
     assert json.loads(out.read_text())["rows"][0]["count"] == 2
 
 
-def test_hugging_face_needs_transformers_only_there(monkeypatch):
+def test_hugging_face_needs_transformers_only_there(monkeypatch, tmp_path):
     import sys
 
+    (tmp_path / "config.json").write_text("{}")
     monkeypatch.setitem(sys.modules, "transformers", None)  # importing it now fails
     lm.GPT(tiny_config())  # the openclrs model never needs it
-    with pytest.raises(ImportError, match="pip install transformers"):
-        lm.load_hf_model(os.path.dirname(__file__))
+    with pytest.raises(ImportError, match=re.escape('pip install "openclrs[text]"')):
+        huggingface.load_hf_model(str(tmp_path))
     with pytest.raises(ValueError, match="not a folder"):
-        lm.load_hf_model("/nonexistent")
+        huggingface.load_hf_model("/nonexistent")
+
+
+def test_hugging_face_folder_that_is_not_a_model(tmp_path):
+    pytest.importorskip("transformers")
+    with pytest.raises(ValueError, match="no config.json"):
+        huggingface.load_hf_model(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"not": "a model"}')
+    with pytest.raises(ValueError, match="could not be loaded as a Hugging Face causal LM"):
+        huggingface.load_hf_model(str(tmp_path))
 
 
 # --------------------------------------------------------------------------
@@ -506,22 +518,22 @@ def test_tiny_model_learns_kadane_far_above_chance(tmp_path):
     always answering the most frequent value of each field gets about 0.44.
     300 steps of a 2-layer, 64-wide model (~100k parameters) reach ~0.8."""
     algorithm, length = "find_maximum_subarray_kadane", 4
-    cfg = lm_train.TrainConfig(out_dir=str(tmp_path), algorithms=(algorithm,), lengths=(length,),
+    cfg = config.TrainConfig(out_dir=str(tmp_path), algorithms=(algorithm,), lengths=(length,),
                                steps=300, batch_size=32, learning_rate=2e-3, min_lr=2e-4,
                                warmup_steps=30, checkpoint_every=10_000, threads=1,
                                progress=False, seed=0)
-    model, tok = lm_train.train(lm.LMConfig(n_layer=2, n_head=4, n_embd=64, block_size=128),
+    model, tok = lm_train.train(config.LMConfig(n_layer=2, n_head=4, n_embd=64, block_size=128),
                                 cfg)
     losses = [loss for _, loss in model.history]
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
 
     num_samples = 300
-    board = lm_train.evaluate(lm_train.model_generator(model, tok), [algorithm], [length],
+    board = lm_eval.evaluate(lm_eval.model_generator(model, tok), [algorithm], [length],
                               num_samples=num_samples)
     result = board.summary()[(algorithm, length)]
 
     truths = [text.parse_answer(algorithm, e["answer"]) for e in
-              text.generate(algorithm, length, seed=lm_train.EVAL_SEED, num_samples=num_samples)]
+              text.generate_examples(algorithm, length, seed=lm_eval.EVAL_SEED, num_samples=num_samples)]
     uniform = 1.0 / length
     majority = np.mean([collections.Counter(int(t[f]) for t in truths).most_common(1)[0][1]
                         / num_samples for f in truths[0]])

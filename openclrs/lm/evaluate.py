@@ -1,0 +1,150 @@
+"""Score a CLRS-Text LM (ours, or any local Hugging Face causal LM) by greedy
+decoding: a :class:`~openclrs.text.Scoreboard` per ``(algorithm, length)``,
+a table, a JSON file and a plot of accuracy against length."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..files import atomic_write, write_json
+from .decode import greedy_decode
+from .model import GPT, load_model
+from .train import checkpoint_dir
+from .tokenizer import CharTokenizer
+
+EVAL_SEED = 1_000_003  # a sampler seed no training stream is derived from on purpose
+
+
+def model_generator(model: GPT, tokenizer: CharTokenizer, batch_size: int = 64, seed: int = 0):
+    """``prompts, max_new_tokens -> continuations`` for an openclrs model."""
+    def run(prompts, max_new_tokens):
+        return greedy_decode(model, tokenizer, prompts, max_new_tokens, batch_size, seed)
+    return run
+
+
+def hf_generator(path: str, batch_size: int = 16, device: str = "cpu"):
+    """The same for a local Hugging Face causal LM (imports ``transformers``)."""
+    from .huggingface import hf_greedy_decode, load_hf_model
+
+    model, tokenizer = load_hf_model(path, device)
+
+    def run(prompts, max_new_tokens):
+        return hf_greedy_decode(model, tokenizer, prompts, max_new_tokens, batch_size)
+    return run
+
+
+def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int = EVAL_SEED,
+             use_hints: bool = False, max_new_tokens: int | None = None, progress: bool = False,
+             records: list | None = None):
+    """Score greedy answers to ``num_samples`` examples of each ``(algorithm,
+    length)`` (sampler stream ``seed``) with :func:`openclrs.text.score`;
+    returns a :class:`~openclrs.text.Scoreboard`.
+
+    ``generate_fn(prompts, max_new_tokens)`` continues the questions
+    (:func:`model_generator`, :func:`hf_generator`). ``max_new_tokens``
+    defaults, per group, to twice the longest true answer plus 16 tokens.
+    ``records``, if given, receives one dict per example (question, answer,
+    prediction, score).
+    """
+    from tqdm.auto import tqdm
+
+    from ..text.format import generate_examples
+    from ..text.parse import extract_answer
+    from ..text.score import Scoreboard
+
+    board = Scoreboard()
+    groups = [(a, n) for a in algorithms for n in lengths]
+    for algorithm, length in tqdm(groups, disable=not progress, desc="evaluate"):
+        examples = generate_examples(algorithm, length, seed=seed, num_samples=num_samples,
+                                     use_hints=use_hints)
+        budget = max_new_tokens or 2 * max(len(e["answer"]) for e in examples) + 16
+        predictions = generate_fn([e["question"] for e in examples], budget)
+        for e, p in zip(examples, predictions):
+            result = board.score(algorithm, length, extract_answer(p), e["answer"],
+                                 use_hints=use_hints)
+            if records is not None:
+                records.append({"algorithm": algorithm, "length": length,
+                                "question": e["question"], "answer": e["answer"],
+                                "prediction": p, **result.as_dict()})
+    return board
+
+
+def format_table(board, train_lengths: dict | None = None) -> str:
+    """The scoreboard as a text table, one row per ``(algorithm, length)``;
+    ``*`` marks train lengths."""
+    train_lengths = train_lengths or {}
+    header = f"{'algorithm':<30} {'length':>7} {'count':>6} {'parsed':>7} {'shape':>7} " \
+             f"{'exact':>7} {'accuracy':>9}"
+    lines = [header, "-" * len(header)]
+    for row in board.rows():
+        mark = "*" if row["length"] in train_lengths.get(row["algorithm"], ()) else " "
+        lines.append(f"{row['algorithm']:<30} {row['length']:>6}{mark} {row['count']:>6} "
+                     f"{row['parsed']:>7.3f} {row['shape_match']:>7.3f} "
+                     f"{row['exact_match']:>7.3f} {row['accuracy']:>9.3f}")
+    if train_lengths:
+        lines.append("(* train length)")
+    return "\n".join(lines)
+
+
+def save_results(path: str, board, meta: dict | None = None) -> None:
+    """The table as JSON: ``{"rows": [...], "by_algorithm": {...}, **meta}``."""
+    data = {"rows": board.rows(), "by_algorithm": board.by_algorithm(), **(meta or {})}
+    write_json(path, data)
+
+
+def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
+                metric: str = "accuracy", title: str | None = None, log=None) -> str | None:
+    """Plot ``metric`` against length, one line per algorithm, train lengths
+    as filled markers and shaded; returns ``path``, or ``None`` (with a
+    message) when matplotlib is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker
+    except ImportError:
+        print("matplotlib is not installed: skipping the plot (pip install matplotlib)",
+              file=log or sys.stderr)
+        return None
+    train_lengths = train_lengths or {}
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for algorithm in sorted({r["algorithm"] for r in rows}):
+        mine = sorted((r["length"], r[metric]) for r in rows if r["algorithm"] == algorithm)
+        xs, ys = zip(*mine)
+        line, = ax.plot(xs, ys, marker="o", markerfacecolor="white", label=algorithm)
+        seen = [(x, y) for x, y in mine if x in train_lengths.get(algorithm, ())]
+        if seen:
+            ax.plot(*zip(*seen), linestyle="none", marker="o", color=line.get_color())
+    for n in sorted({n for ns in train_lengths.values() for n in ns}):
+        ax.axvspan(n - 0.5, n + 0.5, color="grey", alpha=0.15, linewidth=0)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("length (filled markers, shaded: train lengths)")
+    ax.set_ylabel(metric)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return path
+
+
+def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samples: int = 100,
+                        seed: int = EVAL_SEED, batch_size: int = 64, device: str = "cpu",
+                        max_new_tokens: int | None = None, progress: bool = False):
+    """Load a checkpoint (a run directory or a ``checkpoint-*`` folder) and
+    :func:`evaluate` it; algorithms, lengths and hints default to the
+    training run's. Returns ``(board, train_config)``."""
+    path = checkpoint_dir(checkpoint)
+    if path is None:
+        raise ValueError(f"no checkpoint in {checkpoint}")
+    model, tokenizer, saved = load_model(path, device)
+    train_cfg = saved.get("train", {})
+    board = evaluate(model_generator(model, tokenizer, batch_size), algorithms
+                     or train_cfg.get("algorithms", ()), lengths or train_cfg.get("lengths", ()),
+                     num_samples, seed, train_cfg.get("use_hints", False), max_new_tokens,
+                     progress)
+    return board, train_cfg
