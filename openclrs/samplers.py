@@ -20,6 +20,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .algorithms import ALGORITHMS
+from .footprint import (SampleTooLarge, available_memory, check_fits,  # noqa: F401 (API)
+                        estimate_peak_bytes, estimate_sample_bytes, estimate_steps)
 from .probes import Trace
 from .specs import CLRS30, check_algorithm, split_size
 
@@ -346,18 +348,176 @@ def sampler_options(algorithm: str) -> dict[str, object]:
     return {k: v.default for k, v in list(params.items())[2:] if k != "decimals"}
 
 
-def _check_options(algorithm: str, kwargs: dict) -> None:
-    unknown = set(kwargs) - set(sampler_options(algorithm))
+# --------------------------------------------------------------------------
+# Checking what a sampler is asked for, once, before anything is drawn.
+# Sampler, sample, sample_split and the command line all come through
+# check_sampler_arguments, so a bad value gets the same message everywhere
+# and fails up front, not at the first draw that happens to use it.
+# --------------------------------------------------------------------------
+
+# Truncation keeps at most this many decimals. float64 guarantees 15
+# significant decimal digits (C's DBL_DIG), so cutting more decimals than
+# that cuts nothing a float64 can promise to hold; it only adds the rounding
+# of scaling by 10**decimals (and 10**309 overflows outright).
+MAX_DECIMALS = 15
+
+# Characters of the string algorithms: their key probes one-hot encode 4.
+MAX_CHARS = 4
+
+
+def _integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def check_length(length) -> int:
+    """``length``: a positive integer (the problem size)."""
+    if not _integer(length) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    return int(length)
+
+
+def check_seed(seed) -> None:
+    """``seed``: ``None`` (fresh entropy) or an integer in ``[0, 2**32)``,
+    what ``numpy.random.RandomState`` accepts as one number."""
+    if seed is not None and (not _integer(seed) or not 0 <= seed < 2 ** 32):
+        raise ValueError(f"seed must be None or an integer in [0, 2**32), got {seed!r}")
+
+
+def check_num_samples(num_samples) -> int:
+    """``num_samples``: a positive integer (asking for none is a mistake)."""
+    if not _integer(num_samples) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    return int(num_samples)
+
+
+def check_truncate_decimals(decimals) -> None:
+    """``truncate_decimals``: ``None`` or an integer in ``[0, MAX_DECIMALS]``.
+    0, like ``None``, truncates nothing (as published)."""
+    if decimals is None:
+        return
+    if not _integer(decimals) or not 0 <= decimals <= MAX_DECIMALS:
+        raise ValueError(
+            f"truncate_decimals must be None or an integer in [0, {MAX_DECIMALS}] "
+            f"(float64 holds about {MAX_DECIMALS} significant decimals), got {decimals!r}")
+
+
+def _finite(name, value):
+    if not _real(value) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+def _probability(name, value):
+    if not _real(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+
+
+def _edge_probabilities(name, value):
+    """A probability, or a non-empty sequence of them to draw one from per
+    sample: all of them are checked, not only the ones a seed happens to draw."""
+    choices = list(value) if isinstance(value, (tuple, list, np.ndarray)) else [value]
+    if not choices:
+        raise ValueError(f"{name} must be a probability or a non-empty sequence of "
+                         f"probabilities, got {value!r}")
+    for choice in choices:
+        if not _real(choice) or not 0.0 <= choice <= 1.0:
+            raise ValueError(f"{name} must hold probabilities in [0, 1], got {value!r}")
+
+
+def _positive_integer(name, value):
+    if not _integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _optional_positive_integer(name, value):
+    if value is not None:
+        _positive_integer(name, value)
+
+
+def _needle_length(name, value):
+    if value is not None and (not _integer(value) or value == 0):
+        raise ValueError(f"{name} must be None (a fifth of length), a positive integer, or "
+                         f"a negative one -k for a random length in [1, k]; got {value!r}")
+
+
+def _alphabet(name, value):
+    if not _integer(value) or not 1 <= value <= MAX_CHARS:
+        raise ValueError(f"{name} must be an integer in [1, {MAX_CHARS}] (the string "
+                         f"algorithms one-hot encode {MAX_CHARS} characters), got {value!r}")
+
+
+def _non_negative(name, value):
+    if not _real(value) or not 0.0 <= value < np.inf:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+
+
+def _positive(name, value):
+    if not _real(value) or not 0.0 < value < np.inf:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+
+
+# One check per option name: an option means the same thing in every sampler.
+_OPTION_CHECKS: dict[str, Callable] = {
+    "p": _edge_probabilities,
+    "low": _finite,
+    "high": _finite,
+    "chars": _alphabet,
+    "length_2": _optional_positive_integer,
+    "length_needle": _needle_length,
+    "max_deadline": _optional_positive_integer,
+    "k": _positive_integer,
+    "eps": _probability,
+    "origin_x": _finite,
+    "origin_y": _finite,
+    "radius": _positive,
+    "collinearity_resampling_attempts": _positive_integer,
+    "collineararity_eps": _non_negative,
+}
+
+# Where an algorithm accepts less than its sampler's option allows.
+_ALGORITHM_LIMITS = {
+    # matrix dimensions are drawn uniform in [low, high): none may be negative
+    ("matrix_chain_order", "low"): (_non_negative, "matrix dimensions cannot be negative"),
+}
+
+
+def check_sampler_arguments(algorithm: str, length, seed=None, truncate_decimals=None,
+                            **options) -> str:
+    """Check everything a sampler is asked for without drawing anything;
+    returns the algorithm's name. Raises ``ValueError`` naming the argument
+    (``TypeError`` for an option the sampler does not have)."""
+    algorithm = check_algorithm(algorithm)
+    check_length(length)
+    check_seed(seed)
+    check_truncate_decimals(truncate_decimals)
+    known = sampler_options(algorithm)
+    unknown = set(options) - set(known)
     if unknown:
         raise TypeError(
             f"{algorithm} sampler got unknown option(s) {sorted(unknown)}; "
-            f"its options are {sorted(sampler_options(algorithm)) or 'none'}")
-
-
-def _check_length(algorithm: str, length) -> int:
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ValueError(f"length must be a positive integer, got {length!r}")
-    return int(length)
+            f"its options are {sorted(known) or 'none'}")
+    for name, value in options.items():
+        _OPTION_CHECKS[name](name, value)
+        limit = _ALGORITHM_LIMITS.get((algorithm, name))
+        if limit is not None:
+            check, why = limit
+            try:
+                check(name, value)
+            except ValueError as e:
+                raise ValueError(f"{e} for {algorithm} ({why})") from None
+    merged = {**known, **options}
+    if "low" in merged and "high" in merged:
+        low, high = merged["low"], merged["high"]
+        if low > high:
+            raise ValueError(f"low must not exceed high, got low={low!r} and high={high!r}")
+        if not np.isfinite(float(high) - float(low)):
+            raise ValueError(f"high - low must be a finite number, got low={low!r} "
+                             f"and high={high!r}")
+    return algorithm
 
 
 class Sampler:
@@ -369,9 +529,10 @@ class Sampler:
 
     def __init__(self, algorithm: str, length: int, seed: int | None = None,
                  truncate_decimals: int | None = None, **sampler_kwargs):
-        self.algorithm = check_algorithm(algorithm)
-        self.length = _check_length(algorithm, length)
-        _check_options(algorithm, sampler_kwargs)
+        self.algorithm = check_sampler_arguments(algorithm, length, seed, truncate_decimals,
+                                                 **sampler_kwargs)
+        self.length = int(length)
+        check_fits(self.algorithm, self.length, **sampler_kwargs)
         self.truncate_decimals = truncate_decimals
         self.sampler_kwargs = sampler_kwargs
         self.rng = np.random.RandomState(seed)
@@ -391,6 +552,10 @@ class Sampler:
         return self
 
     def take(self, num_samples: int) -> list[Trace]:
+        """The next ``num_samples`` traces (checked to fit in memory together)."""
+        num_samples = check_num_samples(num_samples)
+        if num_samples > 1:
+            check_fits(self.algorithm, self.length, num_samples, **self.sampler_kwargs)
         return [next(self) for _ in range(num_samples)]
 
 
@@ -403,10 +568,13 @@ def sample(algorithm: str, length: int, seed: int | None = None,
     returns the published samples, in order. ``truncate_decimals`` cuts float
     inputs to that many decimals (CLRS-Text uses 3). Extra keyword arguments
     are the sampler's options (see :func:`sampler_options`).
+
+    Every argument is checked before anything is drawn (see
+    :func:`check_sampler_arguments`), and a request that cannot fit in the
+    available memory is refused with :class:`SampleTooLarge` (see
+    :func:`estimate_sample_bytes` and :func:`check_fits`).
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-            or num_samples < 0:
-        raise ValueError(f"num_samples must be a non-negative integer, got {num_samples!r}")
+    check_num_samples(num_samples)
     return Sampler(algorithm, length, seed, truncate_decimals, **sampler_kwargs).take(num_samples)
 
 
