@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from openclrs.data import canonical_parts, generate  # noqa: E402
+from openclrs.data import build_dataset, canonical_parts  # noqa: E402
 
 
 def tree_digest(folder):
@@ -45,7 +45,7 @@ def main():
         folder = tempfile.mkdtemp(prefix="openclrs-bench-")
         try:
             start = time.perf_counter()
-            manifest = generate(parts, folder, workers=workers, progress=False)
+            manifest = build_dataset(parts, folder, workers=workers, progress=False)
             seconds = time.perf_counter() - start
             size = sum(e["bytes"] for e in manifest["parts"].values())
             samples = sum(e["num_samples"] for e in manifest["parts"].values())

@@ -84,7 +84,7 @@ def breakdown(per_pair: int) -> dict:
             format_example(algorithm, t)
         t3 = time.perf_counter()
         for i, (q, a) in enumerate(texts):
-            text_datasets._jsonl_line(q, a, algorithm, length, False, 0, i, True)
+            text_datasets.jsonl_line(q, a, algorithm, length, False, 0, i, True)
         t4 = time.perf_counter()
         totals["sample"] += t1 - t0
         totals["format_fast"] += t2 - t1

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 import openclrs
-from openclrs.data import (CorruptFileError, Part, StoredSplit, canonical_parts, generate,
+from openclrs.data import (CorruptFileError, Part, StoredSplit, build_dataset, canonical_parts,
                            load_split, read_manifest, read_safetensors, write_safetensors)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _parts():
@@ -31,13 +37,14 @@ def test_safetensors_round_trip_and_compatibility(tmp_path):
     assert meta == {"k": "v"} and np.array_equal(back["a"], tensors["a"])
     assert os.path.getsize(tmp_path / "x.safetensors") == size
     assert [p.name for p in tmp_path.iterdir()] == ["x.safetensors"]  # no temp files
+    assert os.stat(tmp_path / "x.safetensors").st_mode & 0o777 == 0o666 & ~_umask()
     safetensors = pytest.importorskip("safetensors.numpy")
     loaded = safetensors.load_file(str(tmp_path / "x.safetensors"))
     assert np.array_equal(loaded["b"], tensors["b"])
 
 
 def test_stored_split_gives_back_the_traces(tmp_path):
-    generate(_parts(), str(tmp_path), workers=1, progress=False)
+    build_dataset(_parts(), str(tmp_path), workers=1, progress=False)
     split = StoredSplit(str(tmp_path / "insertion_sort" / "b.safetensors"))
     expected = openclrs.sample("insertion_sort", length=9, seed=1, num_samples=7)
     assert len(split) == 7
@@ -50,14 +57,14 @@ def test_stored_split_gives_back_the_traces(tmp_path):
 
 
 def test_worker_count_does_not_change_a_byte(tmp_path):
-    generate(_parts(), str(tmp_path / "one"), workers=1, progress=False)
-    generate(_parts(), str(tmp_path / "two"), workers=2, progress=False)
+    build_dataset(_parts(), str(tmp_path / "one"), workers=1, progress=False)
+    build_dataset(_parts(), str(tmp_path / "two"), workers=2, progress=False)
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
 
 
 def test_corruption_is_caught_reported_and_rebuilt(tmp_path, capsys):
     folder = tmp_path / "clrs30"
-    generate(canonical_parts(["insertion_sort"], ["val"]), str(folder), workers=1,
+    build_dataset(canonical_parts(["insertion_sort"], ["val"]), str(folder), workers=1,
              progress=False)
     path = folder / "insertion_sort" / "val.safetensors"
     good = path.read_bytes()
@@ -76,10 +83,10 @@ def test_corruption_is_caught_reported_and_rebuilt(tmp_path, capsys):
 
 def test_interrupted_generation_resumes(tmp_path):
     folder = str(tmp_path)
-    generate(_parts()[:1], folder, workers=1, progress=False)
+    build_dataset(_parts()[:1], folder, workers=1, progress=False)
     first = _files(folder)["insertion_sort/a.safetensors"]
     stamp = os.path.getmtime(os.path.join(folder, "insertion_sort/a.safetensors"))
-    manifest = generate(_parts(), folder, workers=1, progress=False)
+    manifest = build_dataset(_parts(), folder, workers=1, progress=False)
     assert os.path.getmtime(os.path.join(folder, "insertion_sort/a.safetensors")) == stamp
     assert len(manifest["parts"]) == 3
     assert _files(folder)["insertion_sort/a.safetensors"] == first

@@ -29,10 +29,11 @@ SPLIT_CHOICES = ("train", "eval", "val")
 
 
 def build_split(args):
-    """The :class:`~openclrs.text.datasets.TextSplit` the options ask for."""
-    from ..text.datasets import get_split
+    """The :class:`~openclrs.text.splits.TextSplit` the options ask for."""
+    from ..text.splits import get_split
 
-    spec = get_split(args.split)
+    published = get_split(args.split)
+    spec = published
     if args.algorithms:
         if args.lengths:  # any algorithm, with the given lengths
             spec = spec.replace(lengths={a: tuple(args.lengths) for a in args.algorithms},
@@ -46,13 +47,29 @@ def build_split(args):
         changes["num_samples"] = args.num_samples
     if args.seed:
         changes["seeds"] = tuple(args.seed)
-    if args.name:
-        changes["name"] = args.name
     if args.hints is not None:
         changes["use_hints"] = args.hints
     if args.legacy_floats:
         changes["float_format"] = "legacy"
-    return spec.replace(**changes) if changes else spec
+    spec = spec.replace(**changes) if changes else spec
+    return spec.replace(name=args.name or default_name(published, spec))
+
+
+def default_name(published, spec) -> str:
+    """The name a split gets without ``--name``: the published split's
+    (``train``, ``eval``) while its lengths, sample count and seeds are the
+    published ones (a subset of its algorithms included), else ``custom``;
+    ``_hints`` and ``_legacy`` are appended for those variants. So a custom
+    recipe never takes the published split's file names."""
+    same_streams = spec.num_samples == published.num_samples \
+        and spec.seeds == published.seeds \
+        and all(published.lengths.get(a) == ls for a, ls in spec.lengths.items())
+    name = published.name if same_streams else "custom"
+    if spec.use_hints != published.use_hints:
+        name += "_hints" if spec.use_hints else "_nohints"
+    if spec.float_format != published.float_format:
+        name += f"_{spec.float_format}"
+    return name
 
 
 def cmd_generate(args) -> int:
@@ -62,15 +79,13 @@ def cmd_generate(args) -> int:
     if not args.quiet:
         print(summary(spec), file=sys.stderr)
     start = time.perf_counter()
-    try:
-        manifest = generate_text_dataset(args.out, spec, format=args.format,
-                                          shard_size=args.shard_size, workers=args.workers,
-                                          progress=not args.quiet, include_text=args.text,
-                                          verify=args.verify)
-    except ImportError as e:  # parquet without pyarrow
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    manifest = generate_text_dataset(args.out, spec, format=args.format,
+                                     shard_size=args.shard_size, workers=args.workers,
+                                     progress=not args.quiet, include_text=args.text,
+                                     verify=args.verify, force=args.force)
     seconds = time.perf_counter() - start
+    # Every shard and the manifest are written; only the summary is left, so
+    # a closed output pipe from here on loses a line of text, never data.
     mine = [e for e in manifest["shards"].values() if e["algorithm"] in spec.lengths]
     examples = sum(e["num_examples"] for e in mine)
     size = sum(e["bytes"] for e in mine)
@@ -83,7 +98,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from ..text.datasets import summary
+    from ..text.splits import summary
 
     print(summary(build_split(args)))
     return 0
@@ -103,7 +118,10 @@ def _split_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed32, nargs="+", metavar="S",
                    help="sampler seed(s), one stream each (published: train 0, "
                         "eval 3 14 35 81 94)")
-    p.add_argument("--name", help="split name, the files' prefix (default: the split's)")
+    p.add_argument("--name", help="split name, the files' prefix: letters, digits, '_' and '.' "
+                                  "(default: the published split's name for its own recipe, "
+                                  "'custom' once --lengths, --num-samples or --seed change it; "
+                                  "'_hints' or '_legacy' appended for those options)")
     p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
                    help="spell out the algorithm's trace (default: off, as published)")
     p.add_argument("--legacy-floats", action="store_true",
@@ -113,14 +131,18 @@ def _split_options(p: argparse.ArgumentParser) -> None:
 
 def add_commands(subparsers) -> None:
     """Add ``generate`` and ``config`` to the ``text`` group's subparsers."""
-    from ..text.datasets import DEFAULT_SHARD_SIZE, FILE_FORMATS
+    from ..text.shards import DEFAULT_SHARD_SIZE
+    from ..text.writers import FILE_FORMATS
 
     p = subparsers.add_parser(
         "generate", help="write a CLRS-Text split as sharded JSONL or Parquet files",
         description="Write the published CLRS-Text train (2,150,000 examples) or eval "
                     "(514,375) split, or a custom one, as sharded files plus a manifest. "
                     "Finished shards are kept, so an interrupted run resumes; corrupted ones "
-                    "are rebuilt. The files are identical for any number of workers.")
+                    "are rebuilt. The files are identical for any number of workers. Shards "
+                    "made with another recipe are never replaced without --force, and a "
+                    "custom recipe gets its own default name (custom); two runs into one "
+                    "folder take turns (the second waits).")
     _split_options(p)
     p.add_argument("--out", default="clrs_text", help="output folder (default ./clrs_text)")
     p.add_argument("--format", choices=FILE_FORMATS, default="jsonl",
@@ -133,6 +155,9 @@ def add_commands(subparsers) -> None:
                    help="leave out the 'text' column (question + answer)")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="trust finished shards of the right size without hashing them")
+    p.add_argument("--force", action="store_true",
+                   help="replace or remove shards of this split that were made with another "
+                        "recipe (without it, generate refuses and changes nothing)")
     p.add_argument("--quiet", action="store_true", help="no table, no progress bar")
     p.set_defaults(func=cmd_generate)
 

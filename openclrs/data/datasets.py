@@ -1,12 +1,13 @@
-"""Generating stored datasets (in parallel, resumably) and loading them.
+"""Stored datasets of traces: what they hold, building them, loading them.
 
-A dataset is a list of *parts*, one per (algorithm, split): each part is a
-recipe (algorithm, length, seed, number of samples, sampler options) and
-the file it produces. Parts are independent, so worker processes build them
-in any order and the files are byte-identical whatever the worker count.
-The manifest is rewritten (atomically) after every finished part: a run
-that is killed resumes where it stopped, and a file whose checksum no longer
-matches is reported and built again.
+A dataset is a folder (``ROOT/NAME``) of *parts*, one per (algorithm,
+split): each part is a recipe (algorithm, length, seed, number of samples,
+sampler options) and the safetensors file it produces. Building goes
+through the shared builder (:func:`openclrs.data.build.build`): parts are
+built in parallel, largest first, byte-identical for any worker count;
+finished parts are kept and corrupted ones rebuilt; the folder is locked
+while a run writes it; a part made with another recipe is replaced only
+with ``force=True``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 
 from ..specs import CLRS30, CLRS_30_ALGS, SPECS, SPLITS, check_algorithm, split_size
-from .storage import (FORMAT, CorruptFileError, StoredSplit, sha256_of, traces_to_tensors,
-                      write_safetensors)
+from . import build
+from .build import Manifest, check_name
+from .storage import FORMAT, CorruptFileError, StoredSplit, traces_to_tensors
 
 CANONICAL = "clrs30"
-MANIFEST = "manifest.json"
+MANIFEST = Manifest("manifest.json", FORMAT, "parts")
 
 
 def default_root() -> str:
@@ -33,8 +32,16 @@ def default_root() -> str:
         os.path.expanduser("~"), ".cache", "openclrs")
 
 
+def dataset_folder(name: str, root: str | None = None) -> str:
+    """``ROOT/NAME``, with ``name`` checked to stay inside ``ROOT``."""
+    return os.path.join(root or default_root(), check_name(name, "dataset name"))
+
+
 @dataclass(frozen=True)
 class Part:
+    """One file of a dataset: ``num_samples`` traces of ``algorithm`` at
+    ``length`` from the stream of ``seed``, stored as ``ALGORITHM/SPLIT.safetensors``."""
+
     algorithm: str
     split: str
     length: int
@@ -43,13 +50,82 @@ class Part:
     truncate_decimals: int | None = None
     sampler_kwargs: dict = field(default_factory=dict, hash=False)
 
+    def __post_init__(self):
+        check_algorithm(self.algorithm)
+        check_name(self.split, "split name")
+
     @property
     def file(self) -> str:
         return f"{self.algorithm}/{self.split}.safetensors"
 
+    @property
+    def units(self) -> int:
+        return self.num_samples
+
     def recipe(self) -> dict:
         """JSON-normal form (tuples become lists), as stored in the manifest."""
         return json.loads(json.dumps(asdict(self)))
+
+    def cost(self) -> float:
+        # Roughly: samples x nodes^2 (most traces have O(n) steps of O(n) state).
+        return self.num_samples * self.length ** 2
+
+    def needs(self) -> tuple:
+        return ()
+
+    def check(self) -> None:
+        """Fail before any work on options the sampler does not have, a
+        sample too large for memory, or a length the sampler refuses."""
+        check_sampling(self.algorithm, self.length, self.truncate_decimals, self.sampler_kwargs)
+
+    def write(self, path: str, report=lambda k: None, prepared=None) -> dict:
+        """Sample the part and write its file at ``path``; returns the extra
+        manifest fields."""
+        from .. import __version__
+        from ..samplers import Sampler
+        from .storage import write_safetensors_file
+
+        sampler = Sampler(self.algorithm, self.length, self.seed, self.truncate_decimals,
+                          **self.sampler_kwargs)
+
+        def traces():
+            for _ in range(self.num_samples):
+                yield next(sampler)
+                report(1)
+
+        # Stream: traces are encoded in small chunks as they are sampled.
+        tensors, classes = traces_to_tensors(traces())
+        metadata = {"format": FORMAT, "algorithm": self.algorithm,
+                    "spec": json.dumps(dict(SPECS[self.algorithm])),
+                    "classes": json.dumps(classes, sort_keys=True),
+                    "recipe": json.dumps(self.recipe(), sort_keys=True),
+                    "openclrs_version": __version__}
+        write_safetensors_file(path, tensors, metadata)
+        return {"max_length": int(tensors["lengths"].max())}
+
+
+def check_sampling(algorithm: str, length: int, truncate_decimals=None,
+                   sampler_kwargs=None) -> None:
+    """What every dataset builder checks before any work: the sampler has
+    these options, a sample fits in memory, and the sampler accepts the
+    length (one input is drawn). Raises ``ValueError`` naming the problem."""
+    from .. import samplers
+
+    kwargs = dict(sampler_kwargs or {})
+    unknown = set(kwargs) - set(samplers.sampler_options(algorithm))
+    if unknown:
+        raise ValueError(f"{algorithm} sampler has no option(s) {sorted(unknown)}; its options "
+                         f"are {sorted(samplers.sampler_options(algorithm)) or 'none'}")
+    # Sampler() checks its arguments and that one sample fits in memory
+    # (openclrs.footprint.check_fits: a length too large is refused here, at
+    # once, instead of growing until the kernel kills the run); drawing one
+    # input then checks that the sampler accepts the length.
+    try:
+        samplers.Sampler(algorithm, length, 0, truncate_decimals, **kwargs).draw_inputs()
+    except MemoryError:
+        raise
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise ValueError(f"cannot sample {algorithm} at length {length}: {e}") from None
 
 
 def canonical_parts(algorithms=CLRS_30_ALGS, splits=SPLITS) -> list[Part]:
@@ -60,115 +136,31 @@ def canonical_parts(algorithms=CLRS_30_ALGS, splits=SPLITS) -> list[Part]:
 
 
 def build_part(part: Part, folder: str) -> dict:
-    """Sample one part and write its file; returns its manifest entry."""
-    from .. import __version__
-    from ..samplers import Sampler
-
-    start = time.perf_counter()
-    sampler = Sampler(part.algorithm, part.length, part.seed, part.truncate_decimals,
-                      **part.sampler_kwargs)
-    # Stream: traces are encoded in small chunks as they are sampled.
-    tensors, classes = traces_to_tensors(next(sampler) for _ in range(part.num_samples))
-    metadata = {"format": FORMAT, "algorithm": part.algorithm,
-                "spec": json.dumps(dict(SPECS[part.algorithm])),
-                "classes": json.dumps(classes, sort_keys=True),
-                "recipe": json.dumps(part.recipe(), sort_keys=True),
-                "openclrs_version": __version__}
-    size, digest = write_safetensors(os.path.join(folder, part.file), tensors, metadata)
-    return {**part.recipe(), "file": part.file, "bytes": size, "sha256": digest,
-            "max_length": int(tensors["lengths"].max()),
-            "seconds": time.perf_counter() - start}
-
-
-def _build_part_job(args):
-    return build_part(*args)
+    """Sample one part and write its file (atomically); returns its manifest
+    entry. (Not locked and not listed: :func:`build_dataset` does both.)"""
+    return build.write_job(part, folder)
 
 
 def read_manifest(folder: str) -> dict:
-    path = os.path.join(folder, MANIFEST)
-    if not os.path.exists(path):
-        return {"format": FORMAT, "parts": {}}
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_manifest(folder: str, manifest: dict) -> None:
-    # Timings vary run to run; keep them out so the manifest is reproducible.
-    stable = {"format": manifest["format"],
-              "parts": {k: {f: v for f, v in e.items() if f != "seconds"}
-                        for k, e in sorted(manifest["parts"].items())}}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(stable, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, os.path.join(folder, MANIFEST))
+    """The manifest of the dataset in ``folder`` (empty if none)."""
+    return MANIFEST.read(folder)
 
 
 def part_is_intact(folder: str, entry: dict, verify: bool = True) -> bool:
-    path = os.path.join(folder, entry["file"])
-    if not os.path.exists(path) or os.path.getsize(path) != entry["bytes"]:
-        return False
-    return not verify or sha256_of(path) == entry["sha256"]
+    return build.is_intact(folder, entry, verify)
 
 
-def generate(parts: list[Part], folder: str, workers: int | None = None,
-             progress: bool = True, verify: bool = True, log=sys.stderr) -> dict:
-    """Build every part that is missing, stale or corrupted; returns the manifest.
+def build_dataset(parts: list[Part], folder: str, workers: int | None = None,
+                  progress: bool = True, verify: bool = True, force: bool = False,
+                  log=sys.stderr) -> dict:
+    """Build every part that is missing or corrupted; returns the manifest.
 
     ``workers``: processes to use (default: all cores); 1 builds in-process.
+    A listed part made with another recipe is replaced only with ``force``
+    (else :class:`~openclrs.data.build.RecipeConflictError`).
     """
-    os.makedirs(folder, exist_ok=True)
-    manifest = read_manifest(folder)
-    todo = []
-    for part in parts:
-        entry = manifest["parts"].get(part.file)
-        if entry is not None and {k: entry.get(k) for k in part.recipe()} == part.recipe() \
-                and part_is_intact(folder, entry, verify):
-            continue
-        if entry is not None and os.path.exists(os.path.join(folder, part.file)):
-            print(f"openclrs: {part.file} is corrupted or stale; rebuilding it", file=log)
-        todo.append(part)
-    if not todo:
-        return manifest
-    # Longest parts first, so the pool is not left waiting on one straggler.
-    todo.sort(key=_cost_estimate, reverse=True)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    bar = _progress(total=sum(p.num_samples for p in todo), enabled=progress, log=log)
-    try:
-        if workers == 1:
-            for part in todo:
-                entry = build_part(part, folder)
-                _record(manifest, folder, entry, bar)
-        else:
-            import multiprocessing
-
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = [pool.submit(_build_part_job, (p, folder)) for p in todo]
-                for future in as_completed(futures):
-                    _record(manifest, folder, future.result(), bar)
-    finally:
-        bar.close()
-    return manifest
-
-
-def _record(manifest, folder, entry, bar):
-    manifest["parts"][entry["file"]] = entry
-    write_manifest(folder, manifest)
-    bar.update(entry["num_samples"])
-    bar.set_postfix_str(entry["file"], refresh=False)
-
-
-def _cost_estimate(part: Part) -> float:
-    # Roughly: samples x nodes^2 (most traces have O(n) steps of O(n) state).
-    return part.num_samples * part.length ** 2
-
-
-def _progress(total, enabled, log):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="sample", disable=not enabled, file=log,
-                desc="generating", dynamic_ncols=True)
+    return build.build(parts, folder, MANIFEST, workers=workers, progress=progress,
+                       verify=verify, force=force, log=log, desc="generating", unit="sample")
 
 
 def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
@@ -181,7 +173,8 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
     loaded as is.
     """
     check_algorithm(algorithm)
-    folder = os.path.join(root or default_root(), dataset)
+    check_name(split, "split name")
+    folder = dataset_folder(dataset, root)
     manifest = read_manifest(folder)
     file = f"{algorithm}/{split}.safetensors"
     entry = manifest["parts"].get(file)
@@ -189,17 +182,17 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
         if not (build_missing and dataset == CANONICAL and split in SPLITS):
             raise FileNotFoundError(f"no split {split!r} of {algorithm} in {folder}; "
                                     "run `openclrs generate` first")
-        manifest = generate(canonical_parts([algorithm], [split]), folder, workers=1,
-                            progress=False)
+        manifest = build_dataset(canonical_parts([algorithm], [split]), folder, workers=1,
+                                 progress=False)
         entry = manifest["parts"][file]
     elif not part_is_intact(folder, entry, verify):
         print(f"openclrs: {file} in {folder} is corrupted or truncated; rebuilding it",
               file=sys.stderr)
         recipe = {k: v for k, v in entry.items() if k in Part.__dataclass_fields__}
-        if os.path.exists(os.path.join(folder, file)):
-            os.remove(os.path.join(folder, file))
-        manifest = generate([Part(**recipe)], folder, workers=1, progress=False)
+        manifest = build_dataset([Part(**recipe)], folder, workers=1, progress=False,
+                                 log=None)
         entry = manifest["parts"][file]
         if not part_is_intact(folder, entry, True):
-            raise CorruptFileError(f"{file}: rebuilt file fails its checksum")
+            raise CorruptFileError(f"{os.path.join(folder, file)}: rebuilt file fails its "
+                                   "checksum")
     return StoredSplit(os.path.join(folder, file))

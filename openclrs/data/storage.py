@@ -30,8 +30,10 @@ of :mod:`openclrs.probes`):
 * scalars: float64, exactly.
 
 The header's ``__metadata__`` records the format, algorithm, spec (JSON),
-class counts and the sampling recipe. Files are written to a temporary name and renamed, so
-a reader never sees half a file; the manifest's sha256 catches corruption.
+class counts and the sampling recipe. Files are written through
+:mod:`openclrs.files` (a temporary name, then a rename), so a reader never
+sees half a file; the manifest's sha256 catches corruption
+(:class:`~openclrs.files.CorruptFileError`).
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from typing import Mapping
 
 import numpy as np
 
+from .. import files
+from ..files import CorruptFileError  # noqa: F401  (one class for every damaged file)
 from ..probes import Trace, dtype_of
 from ..specs import POINTER_TYPES, Type
 
@@ -54,10 +57,6 @@ _ST_DTYPES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32",
               np.dtype(np.int64): "I64", np.dtype(np.int32): "I32",
               np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8"}
 _NP_DTYPES = {v: k for k, v in _ST_DTYPES.items()}
-
-
-class CorruptFileError(IOError):
-    """A stored file is truncated, corrupted or not what the manifest says."""
 
 
 def _int_type(largest: int):
@@ -108,8 +107,19 @@ def decode(stored: np.ndarray, type_: str, classes: int | None, num_nodes: int) 
 
 def write_safetensors(path: str, tensors: Mapping[str, np.ndarray],
                       metadata: Mapping[str, str]) -> tuple[int, str]:
-    """Write ``tensors`` atomically (temp file + rename) in safetensors
-    format; returns the file's size and sha256."""
+    """Write ``tensors`` in safetensors format, atomically (through
+    :func:`openclrs.files.atomic_write`); returns the file's size and sha256."""
+    result = []
+    files.atomic_write(path, lambda tmp: result.append(
+        write_safetensors_file(tmp, tensors, metadata)))
+    return result[0]
+
+
+def write_safetensors_file(path: str, tensors: Mapping[str, np.ndarray],
+                           metadata: Mapping[str, str]) -> tuple[int, str]:
+    """Write ``tensors`` to ``path`` itself (a temporary file of
+    :func:`openclrs.files.atomic_write` or of the dataset builder); returns
+    the size and sha256 of what was written."""
     header: dict = {"__metadata__": dict(metadata)}
     offset = 0
     for name, array in tensors.items():
@@ -119,27 +129,18 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray],
         offset += nbytes
     blob = json.dumps(header, separators=(",", ":"), sort_keys=False).encode()
     blob += b" " * (-len(blob) % 8)  # keep tensor data 8-byte aligned
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".safetensors")
     digest, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            chunks = [struct.pack("<Q", len(blob)), blob]
-            # Arrays are written from their own memory (no copy) when they
-            # already are contiguous and little-endian.
-            chunks += [memoryview(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")))
-                       .cast("B") for a in tensors.values()]
-            for chunk in chunks:
-                f.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        os.replace(tmp, path)
-        return size, digest.hexdigest()
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with open(path, "wb") as f:
+        chunks = [struct.pack("<Q", len(blob)), blob]
+        # Arrays are written from their own memory (no copy) when they
+        # already are contiguous and little-endian.
+        chunks += [memoryview(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")))
+                   .cast("B") for a in tensors.values()]
+        for chunk in chunks:
+            f.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def read_safetensors(path: str, mmap: bool = True) -> tuple[dict[str, np.ndarray], dict]:

@@ -14,7 +14,7 @@ numpy only. The strings are those of the published CLRS-Text benchmark
 
 * :func:`format_example`: ``(question, answer)``, with or without hints, in
   the current float style or the July 2024 ``"legacy"`` one;
-  :func:`generate` samples and formats in one go.
+  :func:`generate_examples` samples and formats in one go.
 * :func:`parse_answer` / :func:`parse_trace`: an answer back into arrays.
 * :func:`score`, :class:`Scoreboard`, :func:`aggregate`: exact match, parse
   success, shape match and per-element accuracy, averaged by
@@ -23,7 +23,7 @@ numpy only. The strings are those of the published CLRS-Text benchmark
 
 from .format import (FLOAT_FORMATS, INTEGER_SCALARS, MATCHER_TRACE, SEARCH_ANSWERS,
                      TASKS_WITH_HINTS, TUPLE_STEPS, answer_arrays, answer_names,
-                     answer_spec, format_example, format_value, generate, input_names,
+                     answer_spec, format_example, format_value, generate_examples, input_names,
                      predecessors_to_order, trace_arrays, trace_fields)
 from .parse import (ParseError, detect_hints, extract_answer, parse_answer, parse_trace,
                     try_parse_answer)
@@ -31,12 +31,15 @@ from .score import METRICS, Score, Scoreboard, aggregate, compare, score
 
 __all__ = ["FLOAT_FORMATS", "INTEGER_SCALARS", "MATCHER_TRACE", "SEARCH_ANSWERS",
            "TASKS_WITH_HINTS", "TUPLE_STEPS", "answer_arrays", "answer_names", "answer_spec",
-           "format_example", "format_value", "generate", "input_names",
+           "format_example", "format_value", "generate_examples", "input_names",
            "predecessors_to_order", "trace_arrays", "trace_fields",
            "ParseError", "detect_hints", "extract_answer", "parse_answer", "parse_trace", "try_parse_answer",
            "METRICS", "Score", "Scoreboard", "aggregate", "compare", "score"]
 
-# CLRS-Text datasets on disk: the published train/eval splits, sharded.
-from .datasets import TextSplit, generate_text_dataset  # noqa: E402
+# CLRS-Text datasets on disk: the published train/eval splits, sharded
+# (splits, shards, writers, reading; built by openclrs.data.build).
+from .datasets import generate_text_dataset  # noqa: E402
+from .reading import data_files, read_jsonl  # noqa: E402
+from .splits import TextSplit  # noqa: E402
 
-__all__ += ["TextSplit", "generate_text_dataset"]
+__all__ += ["TextSplit", "generate_text_dataset", "data_files", "read_jsonl"]

@@ -607,9 +607,10 @@ def format_example(algorithm: str, trace: Trace, use_hints: bool = False,
     return _formatter(algorithm, bool(use_hints), float_format)(trace)
 
 
-def generate(algorithm: str, length: int, seed: int = 0, num_samples: int = 1,
-             use_hints: bool = False, float_format: str = "current",
-             truncate_decimals: int | None | str = "auto", **sampler_kwargs) -> list[dict]:
+def generate_examples(algorithm: str, length: int, seed: int = 0, num_samples: int = 1,
+                      use_hints: bool = False, float_format: str = "current",
+                      truncate_decimals: int | None | str = "auto",
+                      **sampler_kwargs) -> list[dict]:
     """CLRS-Text examples straight from the sampler, as the published
     generators make them: ``num_samples`` consecutive samples of one
     ``(algorithm, length, seed)`` stream, each a dict with ``question``,

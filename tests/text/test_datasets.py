@@ -15,6 +15,7 @@ from openclrs.specs import ALL_ALGS, CLRS_30_ALGS
 from openclrs.text import format_example
 from openclrs.text import datasets as tds
 from openclrs.cli.text import main as text_main
+from openclrs.data.build import RecipeConflictError
 from openclrs.cli.text import register
 
 from .helpers import fixture_examples, trace_for
@@ -90,8 +91,9 @@ def test_split_specs_validate_and_pickle():
     assert pickle.loads(pickle.dumps(tds.EVAL)) == tds.EVAL
     with pytest.raises(ValueError, match="did you mean"):
         tds.TextSplit("x", {"bfz": (4,)}, 1, (0,))
-    with pytest.raises(ValueError, match="name"):
-        tds.TextSplit("a/b", {"bfs": (4,)}, 1, (0,))
+    for bad in ("a/b", "..", "../x", ".hidden", "a-b", ""):
+        with pytest.raises(ValueError, match="split name"):
+            tds.TextSplit(bad, {"bfs": (4,)}, 1, (0,))
     with pytest.raises(ValueError, match="positive"):
         tds.TextSplit("x", {"bfs": (0,)}, 1, (0,))
     with pytest.raises(ValueError, match="unknown split field"):
@@ -190,11 +192,11 @@ def test_records_fields_counts_and_strings(small_serial):
 
 
 def test_json_lines_are_json_dumps():
-    line = tds._jsonl_line('q "x"\n', "a\\\n\n", "bfs", 4, True, 3, 12, True)
+    line = tds.jsonl_line('q "x"\n', "a\\\n\n", "bfs", 4, True, 3, 12, True)
     record = {"text": 'q "x"\na\\\n\n', "question": 'q "x"\n', "answer": "a\\\n\n",
               "algo_name": "bfs", "length": 4, "use_hints": True, "seed": 3, "index": 12}
     assert line == json.dumps(record, separators=(",", ":")) + "\n"
-    assert "text" not in json.loads(tds._jsonl_line("q", "a", "bfs", 4, True, 3, 12, False))
+    assert "text" not in json.loads(tds.jsonl_line("q", "a", "bfs", 4, True, 3, 12, False))
 
 
 def test_any_worker_count_gives_the_same_bytes(small_serial, tmp_path):
@@ -216,7 +218,8 @@ def test_resume_rebuilds_only_broken_shards(small_serial, tmp_path, capsys):
     data = bytearray(reference[corrupted])
     data[40] ^= 1  # same size, different bytes
     (tmp_path / corrupted).write_bytes(bytes(data))
-    (tmp_path / f".{deleted}.999.tmp").write_text("half-written")  # an interrupted run
+    # A killed writer's temporary file (process 4194305 is above Linux's pid_max: dead).
+    (tmp_path / f".tmp-4194305-abcd1234-{deleted}").write_text("half-written")
     untouched = tmp_path / "small-bfs-n5-00000.jsonl"
     before = untouched.stat().st_mtime_ns
     tds.generate_text_dataset(str(tmp_path), SMALL, shard_size=SHARD, workers=1,
@@ -234,33 +237,41 @@ def test_resume_rebuilds_only_broken_shards(small_serial, tmp_path, capsys):
 
 
 def test_interrupted_run_resumes(small_serial, tmp_path, monkeypatch):
-    real = tds.build_shard
+    from openclrs.text.shards import Shard
+
+    real = Shard.write
     calls = []
 
-    def flaky(shard, out_dir, states=None):
+    def flaky(shard, path, report=lambda k: None, prepared=None):
         calls.append(shard.file)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(shard, out_dir, states)
+        return real(shard, path, report, prepared)
 
-    monkeypatch.setattr(tds, "build_shard", flaky)
+    monkeypatch.setattr(Shard, "write", flaky)
     with pytest.raises(KeyboardInterrupt):
         tds.generate_text_dataset(str(tmp_path), SMALL, shard_size=SHARD, workers=1,
                                   progress=False)
     assert len(tds.read_manifest(str(tmp_path), "small")["shards"]) == 2  # saved on the way out
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    monkeypatch.setattr(tds, "build_shard", real)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    monkeypatch.setattr(Shard, "write", real)
     tds.generate_text_dataset(str(tmp_path), SMALL, shard_size=SHARD, workers=2,
                               progress=False)
     assert _files(tmp_path) == _files(small_serial[0])
 
 
-def test_changed_recipe_replaces_shards(small_serial, tmp_path):
+def test_changed_recipe_needs_force(small_serial, tmp_path):
     for name, data in _files(small_serial[0]).items():
         (tmp_path / name).write_bytes(data)
     spec = dict(SMALL, lengths={"bfs": [5]})
+    before = _files(tmp_path)
+    with pytest.raises(RecipeConflictError, match="--force") as error:
+        tds.generate_text_dataset(str(tmp_path), spec, shard_size=100, use_hints=True,
+                                  progress=False)
+    assert "small-bfs-n5-00000.jsonl" in str(error.value)
+    assert _files(tmp_path) == before  # nothing changed
     manifest = tds.generate_text_dataset(str(tmp_path), spec, shard_size=100, use_hints=True,
-                                         progress=False, log=open(os.devnull, "w"))
+                                         progress=False, log=open(os.devnull, "w"), force=True)
     bfs = sorted(p.name for p in tmp_path.glob("small-bfs-*"))
     assert bfs == ["small-bfs-n5-00000.jsonl"]  # the 3 old bfs shards are gone
     assert len(list(tmp_path.glob("small-insertion_sort-*"))) == 6  # other algorithms kept
@@ -268,6 +279,8 @@ def test_changed_recipe_replaces_shards(small_serial, tmp_path):
     assert len(records) == 18 and all(r["use_hints"] for r in records)
     assert "initial_trace:" in records[0]["question"]
     assert manifest["shards"][bfs[0]]["use_hints"] is True
+    assert set(tds.read_manifest(str(tmp_path), "small")["shards"]) == {
+        p.name for p in tmp_path.glob("small-*")}
 
 
 def test_published_eval_layout(tmp_path):
@@ -284,7 +297,7 @@ def test_published_eval_layout(tmp_path):
 
 def test_parquet_needs_pyarrow(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    with pytest.raises(ImportError, match="pip install pyarrow"):
+    with pytest.raises(ImportError, match=r'pip install "openclrs\[text\]"'):
         tds.generate_text_dataset(str(tmp_path), SMALL, format="parquet", progress=False)
     assert not list(tmp_path.iterdir())
 
@@ -321,7 +334,7 @@ def test_cli_generate_and_config(tmp_path, capsys):
             "--hints", "--out", str(out), "--workers", "1", "--quiet"]
     assert text_main(argv) == 0
     assert capsys.readouterr().err == ""  # --quiet
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if p.name != ".lock")
     assert files == ["manifest-mine.json"] + [f"mine-{a}-n6-0000{i}.jsonl"
                                               for a in ("bfs", "kmp_matcher") for i in (0, 1)]
     record = next(tds.read_jsonl(str(out / "mine-kmp_matcher-n6-00000.jsonl")))
@@ -335,7 +348,7 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "pyarrow", None)
         assert text_main(["generate", "--format", "parquet", "--out", out, "--quiet"]) == 2
-        assert "pip install pyarrow" in capsys.readouterr().err
+        assert 'pip install "openclrs[text]"' in capsys.readouterr().err
     assert text_main(["generate", "--algorithms", "kmp_matcher", "--lengths", "2",
                       "--out", out, "--quiet"]) == 2
     assert "cannot sample kmp_matcher at length 2" in capsys.readouterr().err

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import openclrs
-from openclrs.text import (answer_names, format_example, format_value, generate, input_names,
-                           predecessors_to_order, trace_fields)
+from openclrs.text import (answer_names, format_example, format_value, generate_examples,
+                           input_names, predecessors_to_order, trace_fields)
 from openclrs.text import format as text_format
 from openclrs.text.format import format_number, render
 
@@ -100,7 +100,7 @@ def test_current_float_style():
 
 
 def test_generate_matches_format_example():
-    examples = generate("dfs", length=5, seed=3, num_samples=2, use_hints=True)
+    examples = generate_examples("dfs", length=5, seed=3, num_samples=2, use_hints=True)
     traces = openclrs.sample("dfs", length=5, seed=3, num_samples=2, truncate_decimals=3)
     for ex, trace in zip(examples, traces):
         q, a = format_example("dfs", trace, use_hints=True)
