@@ -1,0 +1,39 @@
+"""The published ``dm-clrs`` data API, on openclrs' trace engine (numpy only).
+
+Training-data code written for dm-clrs runs by changing its import::
+
+    from openclrs import compat as clrs
+
+    sampler, spec = clrs.build_sampler("bfs", 1000, 16, seed=1)
+    feedback = sampler.next(32)          # Feedback(features, outputs)
+    spec, stream = clrs.process_permutations(spec, iter(lambda: sampler.next(32), None), True)
+
+    dataset, num_samples, spec = clrs.create_dataset(None, "bfs", "train", 32)
+    for feedback in dataset.as_numpy_iterator(): ...
+
+Samples, batches, dtypes, the with-replacement draw order and the TFDS
+reading order equal the published ones (tests/compat checks them against
+dm-clrs 2.0.3). What differs is listed in the README's "Coming from
+dm-clrs" section.
+"""
+
+from ..specs import (CLRS30, NUM_SAMPLES_MULTIPLIER, SPECS, Location, OutputClass, Stage,
+                     Type)
+from . import algorithms, probing
+from .dataset import Dataset, create_dataset, tfds_order
+from .evaluation import fuse_perm_and_mask
+from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
+from .samplers import (PUBLISHED_DTYPES, Features, FeaturesChunked, Feedback, Sampler,
+                       build_sampler, feedback_from_traces, process_permutations,
+                       process_pred_as_input, process_random_pos)
+
+Trajectory = list  # a list of DataPoints, as published
+CLRS_30_ALGS_SETTINGS = {name: {"num_samples_multiplier": NUM_SAMPLES_MULTIPLIER.get(name, 1)}
+                         for name in SPECS}
+
+__all__ = ["CLRS30", "CLRS_30_ALGS_SETTINGS", "SPECS", "Location", "OutputClass", "Stage",
+           "Type", "algorithms", "probing", "Dataset", "create_dataset", "tfds_order",
+           "fuse_perm_and_mask", "DataPoint", "predecessor_to_cyclic_predecessor_and_first",
+           "PUBLISHED_DTYPES", "Features", "FeaturesChunked", "Feedback", "Sampler",
+           "build_sampler", "feedback_from_traces", "process_permutations",
+           "process_pred_as_input", "process_random_pos", "Trajectory"]

@@ -1,0 +1,197 @@
+"""Dump fixtures of the published ``dm-clrs`` data API for tests/compat.
+
+Run with the Python of an environment where ``dm-clrs==2.0.3`` is installed
+(JAX, TensorFlow and TFDS; ``create_dataset`` also needs ``importlib_resources``
+and a protobuf 6.x):
+
+    python -m venv /tmp/ref && /tmp/ref/bin/pip install dm-clrs==2.0.3 \\
+        importlib_resources "protobuf>=6.31,<7"
+    /tmp/ref/bin/python tests/parity/dump_compat.py --out tests/data/compat
+
+Writes ``batches.npz`` (every batch of the training-data loops below, as
+``CASE/bK/lengths`` and ``CASE/bK/{inputs,hints,outputs}/NAME``, with a
+``meta`` JSON string giving each batch's probe order, locations and types
+and each case's recipe) and ``dtypes.json`` (the dtype and shape of every
+probe of a two-sample pool of every algorithm, batched and raw).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+# name -> (algorithm, num_samples, positional args after num_samples, kwargs, batches)
+POOL_CASES = {
+    "pool_bfs": ("bfs", 12, (6,), {"seed": 5}, [4, 4, 4, None]),
+    "pool_bfs_p": ("bfs", 5, (6, (0.3,)), {"seed": 1}, [5, 2]),
+    "pool_insertion_sort": ("insertion_sort", 12, (6,), {"seed": 5}, [4, 4, 4]),
+    "pool_floyd_warshall": ("floyd_warshall", 6, (), {"length": 5, "seed": 2}, [3, 3]),
+    "pool_task_scheduling": ("task_scheduling", 6, (7,), {"seed": 3}, [3, 3]),
+    "pool_segments_intersect": ("segments_intersect", 6, (4,), {"seed": 3}, [6]),
+    "pool_dijkstra_trunc": ("dijkstra", 6, (5,), {"seed": 4, "truncate_decimals": 2}, [3]),
+    "fly_bfs": ("bfs", -1, (4,), {"seed": 3}, [3, 3]),
+    "fly_bfs_untracked": ("bfs", -1, (4,), {"seed": 3, "track_max_steps": False}, [3, 3]),
+    "fly_insertion_sort": ("insertion_sort", -1, (5,), {"seed": 8}, [2, 2]),
+}
+
+# The published training script's pipeline (examples/run.py make_sampler):
+# name -> (algorithm, length, pool size, batch size, pred as input, batches)
+PIPELINE_CASES = {
+    "pipe_insertion_sort": ("insertion_sort", 8, 20, 5, False, 3),
+    "pipe_naive_string_matcher": ("naive_string_matcher", 10, 20, 4, True, 3),
+    "pipe_minimum": ("minimum", 7, 20, 4, True, 2),
+}
+
+# name -> (algorithm, split, batch size, batches): more batches than one epoch
+DATASET_CASES = {
+    "data_bfs_val": ("bfs", "val", 5, 8),
+    "data_insertion_sort_val": ("insertion_sort", "val", 7, 6),
+}
+
+
+def record(arrays, meta, prefix, feedback):
+    entry = {}
+    arrays[f"{prefix}/lengths"] = np.asarray(feedback.features.lengths)
+    for group, points in (("inputs", feedback.features.inputs),
+                          ("hints", feedback.features.hints),
+                          ("outputs", feedback.outputs)):
+        entry[group] = [[p.name, p.location, p.type_] for p in points]
+        entry[group + "_container"] = type(points).__name__
+        for p in points:
+            arrays[f"{prefix}/{group}/{p.name}"] = np.asarray(p.data)
+    meta[prefix] = entry
+
+
+def dump_pools(clrs, arrays, meta):
+    for case, (algorithm, num_samples, args, kwargs, batches) in POOL_CASES.items():
+        sampler, _ = clrs.build_sampler(algorithm, num_samples, *args, **kwargs)
+        for k, size in enumerate(batches):
+            record(arrays, meta, f"{case}/b{k}", sampler.next(size))
+        meta[case] = {"algorithm": algorithm, "num_samples": num_samples, "args": list(args),
+                      "kwargs": kwargs, "batches": batches}
+        print(case, file=sys.stderr)
+
+
+def dump_pipelines(clrs, arrays, meta):
+    for case, (algorithm, length, pool, batch, pred_as_input, batches) in PIPELINE_CASES.items():
+        rng = np.random.RandomState(7)
+        seed = int(rng.randint(2**32))
+        sampler, spec = clrs.build_sampler(algorithm, seed=seed, num_samples=pool, length=length)
+
+        def stream(sampler=sampler, batch=batch):
+            while True:
+                yield sampler.next(batch)
+        stream = clrs.process_random_pos(stream(), rng)
+        if pred_as_input:
+            spec, stream = clrs.process_pred_as_input(spec, stream)
+        spec, stream = clrs.process_permutations(spec, stream, True)
+        for k in range(batches):
+            record(arrays, meta, f"{case}/b{k}", next(stream))
+        meta[case] = {"algorithm": algorithm, "length": length, "pool": pool, "batch": batch,
+                      "pred_as_input": pred_as_input, "batches": batches,
+                      "spec": {k: list(v) for k, v in spec.items()}}
+        print(case, file=sys.stderr)
+
+
+def dump_datasets(clrs, arrays, meta):
+    import tensorflow_datasets as tfds
+
+    with tempfile.TemporaryDirectory() as folder:
+        for case, (algorithm, split, batch, batches) in DATASET_CASES.items():
+            tfds.builder(f"clrs_dataset/{algorithm}_{split}", data_dir=folder) \
+                .download_and_prepare()
+            dataset, num_samples, _ = clrs.create_dataset(folder, algorithm, split, batch)
+            iterator = dataset.as_numpy_iterator()
+            for k in range(batches):
+                record(arrays, meta, f"{case}/b{k}", next(iterator))
+            meta[case] = {"algorithm": algorithm, "split": split, "batch": batch,
+                          "batches": batches, "num_samples": num_samples}
+            print(case, file=sys.stderr)
+
+
+def dump_helpers(clrs, arrays, meta):
+    from clrs._src import algorithms, evaluation, probing
+
+    rng = np.random.RandomState(0)
+    order = rng.permutation(7)
+    arrays["helpers/array"] = probing.array(order)
+    arrays["helpers/heap"] = probing.heap(order, 5)
+    arrays["helpers/mask_one"] = probing.mask_one(3, 7)
+    arrays["helpers/array_cat"] = probing.array_cat(np.array([0, 2, 1, 2]), 3)
+    graph = rng.binomial(1, 0.4, size=(6, 6)) * rng.uniform(size=(6, 6))
+    arrays["helpers/graph_in"] = graph
+    arrays["helpers/graph"] = probing.graph(graph)
+    # a batch of predecessor pointers: two orders and an all-zero (padding) row
+    pointers = np.stack([probing.array(rng.permutation(6)), probing.array(rng.permutation(6)),
+                         np.zeros(6, int)])
+    perm, first = probing.predecessor_to_cyclic_predecessor_and_first(pointers)
+    arrays["helpers/pointers"] = pointers
+    arrays["helpers/cyclic"], arrays["helpers/first"] = np.asarray(perm), np.asarray(first)
+    soft = rng.uniform(size=(4, 6, 6))
+    mask = rng.uniform(size=(4, 6))
+    mask[0] = np.eye(6)[2]
+    for name, m in (("onehot", np.eye(6)[[1, 4, 0, 5]]), ("soft", mask)):
+        fused = evaluation.fuse_perm_and_mask(
+            probing.DataPoint("p", "node", "permutation_pointer", soft),
+            probing.DataPoint("p_mask", "node", "mask_one", m))
+        arrays[f"helpers/fuse_{name}_mask"] = m
+        arrays[f"helpers/fuse_{name}"] = np.asarray(fused.data)
+    arrays["helpers/fuse_perm"] = soft
+    A = (rng.uniform(size=(6, 6)) < 0.5).astype(float)
+    arrays["helpers/bfs_A"] = A
+    _, probes = algorithms.bfs(A, 2)
+    for stage, locations in probes.items():
+        for location, names in locations.items():
+            for name, entry in names.items():
+                arrays[f"helpers/bfs_probes/{stage}/{location}/{name}"] = entry["data"]
+    print("helpers", file=sys.stderr)
+
+
+def dump_dtypes(clrs):
+    from clrs._src import algorithms, samplers, probing
+
+    table = {}
+    for algorithm in clrs.SPECS:
+        length = 8 if algorithm in ("naive_string_matcher", "kmp_matcher") else 5
+        sampler, spec = clrs.build_sampler(algorithm, 2, length, seed=0)
+        feedback = sampler.next()
+        entry = {"batched": {}, "raw": {}}
+        for group, points in (("inputs", feedback.features.inputs),
+                              ("hints", feedback.features.hints),
+                              ("outputs", feedback.outputs)):
+            for p in points:
+                entry["batched"][p.name] = [group, str(p.data.dtype), list(p.data.shape)]
+        data = samplers.SAMPLERS[algorithm](getattr(algorithms, algorithm), spec, 1, length,
+                                            seed=0)._sample_data(length)
+        _, probes = getattr(algorithms, algorithm)(*data)
+        for stage, locations in probes.items():
+            for location, names in locations.items():
+                for name, value in names.items():
+                    entry["raw"][name] = [stage, str(np.asarray(value["data"]).dtype)]
+        table[algorithm] = entry
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    import clrs  # noqa: the published package
+
+    os.makedirs(args.out, exist_ok=True)
+    arrays, meta = {}, {}
+    dump_pools(clrs, arrays, meta)
+    dump_pipelines(clrs, arrays, meta)
+    dump_datasets(clrs, arrays, meta)
+    dump_helpers(clrs, arrays, meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez_compressed(os.path.join(args.out, "batches.npz"), **arrays)
+    with open(os.path.join(args.out, "dtypes.json"), "w") as f:
+        json.dump(dump_dtypes(clrs), f, indent=0, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

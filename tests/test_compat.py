@@ -1,0 +1,215 @@
+"""openclrs.compat against the published dm-clrs 2.0.3 data API.
+
+Fixtures (tests/data/compat, made by tests/parity/dump_compat.py with
+dm-clrs installed) hold every batch of published training-data loops:
+fixed pools drawn with replacement, on-the-fly sampling with and without
+the 1,000-sample warm-up, the published training script's pipeline
+(random pos, pred as input, permutations) and create_dataset iteration.
+Each is replayed through openclrs.compat and compared exactly: probe order,
+locations, types, dtypes, shapes and values.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import openclrs
+from openclrs import compat
+from openclrs.compat import algorithms as compat_algorithms
+from openclrs.compat import probing
+from tests.parity.dump_compat import DATASET_CASES, PIPELINE_CASES, POOL_CASES
+
+HERE = os.path.join(os.path.dirname(__file__), "data", "compat")
+
+
+@pytest.fixture(scope="module")
+def published():
+    with np.load(os.path.join(HERE, "batches.npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(str(arrays.pop("meta")))
+
+
+def assert_same_feedback(published, prefix, feedback):
+    arrays, meta = published
+    entry = meta[prefix]
+    lengths = np.asarray(feedback.features.lengths)
+    want = arrays[f"{prefix}/lengths"]
+    assert lengths.dtype == want.dtype and np.array_equal(lengths, want), prefix
+    for group, points in (("inputs", feedback.features.inputs),
+                          ("hints", feedback.features.hints),
+                          ("outputs", feedback.outputs)):
+        assert [[p.name, p.location, p.type_] for p in points] == entry[group], (prefix, group)
+        assert type(points).__name__ == entry[group + "_container"], (prefix, group)
+        for p in points:
+            want = arrays[f"{prefix}/{group}/{p.name}"]
+            got = np.asarray(p.data)
+            where = f"{prefix} {group} {p.name}"
+            assert got.dtype == want.dtype, (where, got.dtype, want.dtype)
+            assert got.shape == want.shape, (where, got.shape, want.shape)
+            assert np.array_equal(got, want), where
+
+
+@pytest.mark.parametrize("case", list(POOL_CASES))
+def test_build_sampler_batches_match_published(published, case):
+    """Pools drawn with replacement (and the whole pool with next()), the
+    num_samples=-1 warm-up, positional options and truncation."""
+    algorithm, num_samples, args, kwargs, batches = POOL_CASES[case]
+    sampler, spec = compat.build_sampler(algorithm, num_samples, *args, **kwargs)
+    assert dict(spec) == dict(openclrs.SPECS[algorithm])
+    for k, size in enumerate(batches):
+        assert_same_feedback(published, f"{case}/b{k}", sampler.next(size))
+
+
+@pytest.mark.parametrize("case", list(PIPELINE_CASES))
+def test_published_training_pipeline(published, case):
+    """The published training script's sampler pipeline, step for step."""
+    algorithm, length, pool, batch, pred_as_input, batches = PIPELINE_CASES[case]
+    rng = np.random.RandomState(7)
+    sampler, spec = compat.build_sampler(algorithm, seed=int(rng.randint(2**32)),
+                                         num_samples=pool, length=length)
+    stream = compat.process_random_pos(iter(lambda: sampler.next(batch), None), rng)
+    if pred_as_input:
+        spec, stream = compat.process_pred_as_input(spec, stream)
+    spec, stream = compat.process_permutations(spec, stream, True)
+    assert {k: list(v) for k, v in spec.items()} == published[1][case]["spec"]
+    for k in range(batches):
+        assert_same_feedback(published, f"{case}/b{k}", next(stream))
+
+
+@pytest.mark.parametrize("case", list(DATASET_CASES))
+def test_create_dataset_iteration(published, case, tmp_path):
+    """Stored canonical splits read as the published TFDS dataset: hash
+    order, batches running across epochs, split-wide hint padding."""
+    algorithm, split, batch, batches = DATASET_CASES[case]
+    dataset, num_samples, spec = compat.create_dataset(str(tmp_path), algorithm, split, batch)
+    assert num_samples == published[1][case]["num_samples"]
+    assert spec is openclrs.SPECS[algorithm]
+    iterator = dataset.as_numpy_iterator()
+    for k in range(batches):
+        assert_same_feedback(published, f"{case}/b{k}", next(iterator))
+
+
+def test_dtype_table_covers_every_algorithm():
+    """Batched dtypes and shapes of every algorithm, and the dtypes of the
+    published (result, probes) convention, as dm-clrs hands them out."""
+    with open(os.path.join(HERE, "dtypes.json")) as f:
+        table = json.load(f)
+    assert set(table) == set(openclrs.SPECS)
+    for algorithm, entry in table.items():
+        length = 8 if algorithm in ("naive_string_matcher", "kmp_matcher") else 5
+        feedback = compat.build_sampler(algorithm, 2, length, seed=0)[0].next()
+        ours = {p.name: [group, str(p.data.dtype), list(p.data.shape)]
+                for group, points in (("inputs", feedback.features.inputs),
+                                      ("hints", feedback.features.hints),
+                                      ("outputs", feedback.outputs)) for p in points}
+        assert ours == entry["batched"], algorithm
+        trace = openclrs.sample(algorithm, length, seed=0)[0]
+        raw = {name: [stage, str(np.asarray(e["data"]).dtype)]
+               for stage, locations in compat_algorithms.probes_dict(trace).items()
+               for names in locations.values() for name, e in names.items()}
+        assert raw == entry["raw"], algorithm
+
+
+def test_probe_helpers_match_published(published):
+    arrays = published[0]
+    order = np.random.RandomState(0).permutation(7)
+    assert np.array_equal(probing.array(order), arrays["helpers/array"])
+    assert np.array_equal(probing.heap(order, 5), arrays["helpers/heap"])
+    assert np.array_equal(probing.mask_one(3, 7), arrays["helpers/mask_one"])
+    assert np.array_equal(probing.array_cat(np.array([0, 2, 1, 2]), 3),
+                          arrays["helpers/array_cat"])
+    assert np.array_equal(probing.graph(arrays["helpers/graph_in"]), arrays["helpers/graph"])
+    perm, first = compat.predecessor_to_cyclic_predecessor_and_first(arrays["helpers/pointers"])
+    for got, want in ((perm, arrays["helpers/cyclic"]), (first, arrays["helpers/first"])):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    # the permutation matrix helpers invert each other on real orders
+    pointers = arrays["helpers/pointers"][:2]
+    matrix = probing.predecessor_pointers_to_permutation_matrix(pointers)
+    assert np.array_equal(probing.permutation_matrix_to_predecessor_pointers(matrix), pointers)
+
+
+def test_fuse_perm_and_mask_one_hot_mask(published):
+    arrays = published[0]
+    fused = compat.fuse_perm_and_mask(
+        compat.DataPoint("p", "node", "permutation_pointer", arrays["helpers/fuse_perm"]),
+        compat.DataPoint("p_mask", "node", "mask_one", arrays["helpers/fuse_onehot_mask"]))
+    assert fused.type_ == "pointer"
+    assert np.array_equal(fused.data, arrays["helpers/fuse_onehot"])
+    with pytest.raises(ValueError, match="p_mask"):
+        compat.fuse_perm_and_mask(
+            compat.DataPoint("p", "node", "permutation_pointer", arrays["helpers/fuse_perm"]),
+            compat.DataPoint("q_mask", "node", "mask_one", arrays["helpers/fuse_onehot_mask"]))
+
+
+def test_algorithm_wrappers_return_published_probes(published):
+    arrays = published[0]
+    outputs, probes = compat_algorithms.bfs(arrays["helpers/bfs_A"], 2)
+    prefix = "helpers/bfs_probes/"
+    want = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    got = {f"{stage}/{location}/{name}": e["data"] for stage, locations in probes.items()
+           for location, names in locations.items() for name, e in names.items()}
+    assert set(got) == set(want)
+    for key, value in want.items():
+        assert got[key].dtype == value.dtype and np.array_equal(got[key], value), key
+    assert np.array_equal(outputs["pi"], want["output/node/pi"])
+    inputs, outs, hints = probing.split_stages(probes, compat.SPECS["bfs"])
+    assert [p.name for p in inputs] == ["pos", "s", "A", "adj"]
+    assert hints[0].data.shape[1] == 1 and outs[0].data.shape[0] == 1
+
+
+def test_positional_order_is_the_published_one():
+    """build_sampler('bfs', 3, 10) is 3 samples of 10 nodes (openclrs.sample
+    takes length first): the pool is the first 3 samples of the stream."""
+    feedback = compat.build_sampler("bfs", 3, 10, seed=4)[0].next()
+    traces = openclrs.sample("bfs", 10, seed=4, num_samples=3)
+    assert feedback.features.inputs[0].data.shape == (3, 10)
+    for b, trace in enumerate(traces):
+        assert np.array_equal(feedback.outputs[0].data[b], trace.outputs["pi"])
+
+
+def test_with_replacement_draws_follow_the_seeded_stream():
+    sampler, _ = compat.build_sampler("insertion_sort", 8, 5, seed=9)
+    pool = sampler.next()
+    stream = openclrs.Sampler("insertion_sort", 5, seed=9)
+    stream.take(8)  # the pool consumes the stream first
+    for _ in range(3):
+        indices = stream.rng.choice(8, (6,), replace=True)
+        batch = sampler.next(6)
+        assert np.array_equal(batch.features.inputs[1].data, pool.features.inputs[1].data[indices])
+
+
+def test_bad_calls_give_clear_errors():
+    sampler, _ = compat.build_sampler("bfs", 4, 5, seed=0)
+    with pytest.raises(ValueError, match="Batch size 5 > dataset size 4"):
+        sampler.next(5)
+    fly, _ = compat.build_sampler("bfs", -1, 4, seed=0, track_max_steps=False)
+    with pytest.raises(ValueError, match="pass a batch size"):
+        fly.next()
+    with pytest.raises(TypeError, match="needs a length"):
+        compat.build_sampler("bfs", 4)
+    with pytest.raises(NotImplementedError, match="bfs"):
+        compat.build_sampler("bfss", 4, 5)
+    with pytest.raises(ValueError, match="num_samples"):
+        compat.build_sampler("bfs", 0, 5)
+    with pytest.raises(ValueError, match="batch_size"):
+        compat.create_dataset(None, "bfs", "val", 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sampler, _ = compat.build_sampler("insertion_sort", 2, 5, seed=0, p=(0.5,))
+    assert any("ignoring ['p']" in str(w.message) for w in caught)
+
+
+def test_tfds_order_is_md5_of_split_and_key():
+    order = compat.tfds_order("val", 32)
+    assert sorted(order.tolist()) == list(range(32))
+    assert order[:4].tolist() == [22, 15, 10, 28]  # as dm-clrs' TFDS build wrote bfs val
+
+
+def test_compat_imports_numpy_only():
+    code = "import sys, openclrs.compat; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
