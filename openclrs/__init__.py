@@ -1,17 +1,36 @@
 """openclrs: the CLRS algorithmic reasoning benchmark, fast and PyTorch-native.
 
-``import openclrs`` is light: numpy only. The PyTorch parts load when used.
+``import openclrs`` is light: the names below load (numpy only) on first use,
+so that a command line's ``--help`` imports nothing heavy. The PyTorch parts
+load when used.
 """
 
-from .algorithms import ALGORITHMS, execute
-from .probes import Trace, validate_trace
-from .samplers import Sampler, sample, sample_split, sampler_options
-from .specs import (ALL_ALGS, CLRS30, CLRS_30_ALGS, FAMILIES, NUM_SAMPLES_MULTIPLIER,
-                    SPECS, Location, Stage, Type, split_size)
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["ALGORITHMS", "execute", "Trace", "validate_trace", "Sampler", "sample",
-           "sample_split", "sampler_options", "ALL_ALGS", "CLRS30", "CLRS_30_ALGS",
-           "FAMILIES", "NUM_SAMPLES_MULTIPLIER", "SPECS", "Location", "Stage", "Type",
-           "split_size"]
+# public name -> the module that defines it
+_EXPORTS = {
+    "ALGORITHMS": "algorithms", "execute": "algorithms",
+    "Trace": "probes", "validate_trace": "probes",
+    "Sampler": "samplers", "sample": "samplers", "sample_split": "samplers",
+    "sampler_options": "samplers",
+    **{name: "specs" for name in ("ALL_ALGS", "CLRS30", "CLRS_30_ALGS", "FAMILIES",
+                                  "NUM_SAMPLES_MULTIPLIER", "SPECS", "Location", "Stage",
+                                  "Type", "split_size")},
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openclrs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -2,44 +2,50 @@
 shared argument types (:mod:`.arguments`) and one exit policy (:mod:`.policy`).
 
 It only parses arguments and calls into the library; nothing below imports it.
+A command builds only its own group's options (the others are listed by name),
+and no module imports numpy or torch to build its options, so ``--help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .policy import run_command
 
-TRAINING_COMMANDS = {"train": "train a neural reasoner (PyTorch)",
-                     "evaluate": "evaluate a trained run on stored splits"}
+# command -> (the module of this package that registers it, its line in `openclrs --help`)
+COMMANDS = {
+    "list": ("engine", "list algorithms, families and specs"),
+    "show": ("engine", "sample one trace and print it step by step"),
+    "generate": ("engine", "write the canonical CLRS-30 splits (default) or a custom set"),
+    "train": ("training", "train a reasoner (published Triplet-GMPNN recipe by default)"),
+    "evaluate": ("training", "re-evaluate a training run's checkpoint"),
+    "text": ("text", "CLRS-Text: the benchmark as language-model text"),
+}
+DESCRIPTION = "The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native."
 
 
-def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
-    """The full parser; ``with_training=False`` lists ``train``/``evaluate``
-    without building their options, so other commands never import torch."""
-    from . import engine, text
-
-    parser = argparse.ArgumentParser(
-        prog="openclrs",
-        description="The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native.")
+def build_parser(groups=None) -> argparse.ArgumentParser:
+    """The ``openclrs`` parser. ``groups``: the modules (``"engine"``,
+    ``"training"``, ``"text"``) whose commands get their full options; the
+    other commands are listed with their help line only. Default: all."""
+    parser = argparse.ArgumentParser(prog="openclrs", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    engine.register(sub)  # `openclrs list`, `show`, `generate`
-    if with_training:
-        from . import training
-
-        training.register(sub)  # `openclrs train`, `openclrs evaluate`
-    else:
-        for name, help_text in TRAINING_COMMANDS.items():
-            sub.add_parser(name, help=help_text)
-    text.register(sub)  # `openclrs text ...`: CLRS-Text
+    built = set()
+    for command, (module, help_text) in COMMANDS.items():
+        if groups is not None and module not in groups:
+            sub.add_parser(command, help=help_text)
+        elif module not in built:
+            importlib.import_module(f".{module}", __name__).register(sub)
+            built.add(module)
     return parser
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(with_training=bool(argv) and argv[0] in TRAINING_COMMANDS)
-    args = parser.parse_args(argv)
+    group = COMMANDS[argv[0]][0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(groups={group} if group else set()).parse_args(argv)
     return run_command(args)
 
 

@@ -7,7 +7,8 @@ import sys
 import time
 
 from .. import specs
-from .arguments import algorithm_name, key_value, positive_int
+from .arguments import (KeyValues, algorithm_name, key_value, nonnegative_int,
+                        positive_int, seed32)
 
 
 def cmd_list(args) -> int:
@@ -35,18 +36,34 @@ def cmd_list(args) -> int:
     return 0
 
 
+def check_option_names(algorithm: str, options) -> None:
+    """``--option`` names the sampler does not have: a user error (the library
+    raises ``TypeError``, as Python does for an unexpected keyword)."""
+    from ..samplers import sampler_options
+
+    known = sampler_options(algorithm)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"--option: the {algorithm} sampler has no option "
+                         f"{', '.join(unknown)}; its options are "
+                         f"{', '.join(sorted(known)) or 'none'}")
+
+
 def cmd_show(args) -> int:
     from ..display import render
-    from ..samplers import sample
+    from ..samplers import Sampler
 
-    trace = sample(args.algorithm, length=args.length, seed=args.seed,
-                   num_samples=args.index + 1, **dict(args.option))[args.index]
+    check_option_names(args.algorithm, args.option)
+    sampler = Sampler(args.algorithm, args.length, args.seed, **args.option)
+    for _ in range(args.index):  # skip to the sample asked for: draw its predecessors'
+        sampler.draw_inputs()    # inputs (all the randomness) without running them
+    trace = next(sampler)
     steps = None
     if args.step is not None:
         if not -trace.length <= args.step < trace.length:
-            print(f"error: step {args.step} out of range: this trace has {trace.length} steps",
-                  file=sys.stderr)
-            return 2
+            raise ValueError(f"--step {args.step} is out of range: this trace has "
+                             f"{trace.length} hint step{'' if trace.length == 1 else 's'} "
+                             f"(0 to {trace.length - 1}, or -1 for the last)")
         steps = [args.step % trace.length]
     print(render(trace, steps))
     return 0
@@ -119,11 +136,13 @@ def register(sub) -> None:
     p = sub.add_parser("show", help="sample one trace and print it step by step")
     p.add_argument("algorithm", type=algorithm_name)
     p.add_argument("--length", type=positive_int, default=8, help="problem size (default 8)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--index", type=int, default=0, help="which sample of the stream")
-    p.add_argument("--step", type=int, help="print only this hint step")
-    p.add_argument("--option", type=key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="sampler option, e.g. p=0.3 (repeatable)")
+    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--index", type=nonnegative_int, default=0,
+                   help="which sample of the seed's stream: 0 (default) is the first")
+    p.add_argument("--step", type=int,
+                   help="print only this hint step (negative counts from the end)")
+    p.add_argument("--option", action=KeyValues,
+                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(

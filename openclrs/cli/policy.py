@@ -1,23 +1,118 @@
-"""How a command ends: its exit status and what the user sees on failure."""
+"""How a command ends: its exit status and what the user sees on failure.
+
+=====  =====================================================================
+exit   meaning
+=====  =====================================================================
+0      done
+1      a bug in openclrs: the full traceback, then a line asking to report it
+2      bad input or environment: one line ``error: ...`` (argparse's usage
+       errors use 2 as well)
+130    interrupted (Ctrl-C)
+141    the output was closed before everything was written (``| head``):
+       128 + SIGPIPE, as for any Unix tool killed by a closed pipe
+=====  =====================================================================
+
+What counts as the user's error is a short list of exception types, not
+"whatever is common": a ``TypeError`` or ``RuntimeError`` raised by a bug
+must show where it came from. The library raises ``ValueError`` (or a
+subclass, such as :class:`openclrs.files.CorruptFileError`) for any bad
+argument, setting or file content, with a message that names it.
+
+Standard library only (and the stdlib-only :mod:`openclrs.files` and
+:mod:`openclrs.extras`), so that ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import traceback
 
-# Errors that come from what the user asked for: reported in one line, not a traceback.
-USER_ERRORS = (ValueError, TypeError, RuntimeError, FileNotFoundError, ImportError)
+from ..extras import MissingDependency
+from ..files import FolderBusyError
+
+EXIT_BUG = 1
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
+
+# Errors that come from what the user asked for or from their machine: the
+# message says what is wrong, so one line is enough.
+USER_ERRORS = (
+    ValueError,          # bad argument, setting or file content (CorruptFileError)
+    OverflowError,       # a number too large for what it sizes
+    FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+    PermissionError,     # a path the user gave
+    MissingDependency,   # an optional package; the message names its pip extra
+    FolderBusyError,     # another openclrs process is writing that folder
+)
+# Other OSErrors that are about the machine, not the code.
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG,
+                      errno.ELOOP, errno.EMFILE, errno.ENFILE}
+
+BUG_FOOTER = ("openclrs: this is a bug, not a problem with your input; please report it "
+              "with the command and the traceback above")
+
+
+def is_user_error(error: BaseException) -> bool:
+    if isinstance(error, USER_ERRORS):
+        return True
+    return isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
+
+
+def describe(error: BaseException) -> str:
+    """The one line shown for a user error."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        # "[Errno 21] Is a directory: 'x'" -> "x: is a directory"
+        return f"{error.filename}: {error.strerror[:1].lower()}{error.strerror[1:]}"
+    return str(error) or type(error).__name__
 
 
 def run_command(args) -> int:
-    """Run a parsed subcommand, turning user errors into exit status 2."""
+    """Run a parsed subcommand (``args.func(args)``) under the exit policy above."""
     try:
-        return args.func(args)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `openclrs list | head`
-        sys.stderr.close()
-        return 0
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe must fail here, not silently at exit
+        return status
+    except BrokenPipeError:
+        return _output_closed()
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if is_user_error(error):
+            _print_error(f"error: {describe(error)}")
+            return EXIT_USER_ERROR
+        traceback.print_exc()
+        _print_error(BUG_FOOTER)
+        return EXIT_BUG
+
+
+def _print_error(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _output_closed() -> int:
+    """Whoever reads our output has gone (``| head``, ``| true``). Point the
+    standard streams at /dev/null, so that Python's flush at exit does not
+    print "Exception ignored ... BrokenPipeError", and fail: output was lost.
+    Files a command writes are saved before it prints, so they are complete."""
+    _silence(sys.stdout)
+    try:
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _silence(sys.stderr)
+    return EXIT_BROKEN_PIPE
+
+
+def _silence(stream) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's capture)
+        pass
