@@ -22,7 +22,7 @@ import openclrs
 from openclrs import compat
 from openclrs.compat import algorithms as compat_algorithms
 from openclrs.compat import probing
-from tests.parity.dump_compat import DATASET_CASES, PIPELINE_CASES, POOL_CASES
+from tests.parity.dump_compat import CHUNK_CASES, DATASET_CASES, PIPELINE_CASES, POOL_CASES
 
 HERE = os.path.join(os.path.dirname(__file__), "data", "compat")
 
@@ -37,9 +37,10 @@ def published():
 def assert_same_feedback(published, prefix, feedback):
     arrays, meta = published
     entry = meta[prefix]
-    lengths = np.asarray(feedback.features.lengths)
-    want = arrays[f"{prefix}/lengths"]
-    assert lengths.dtype == want.dtype and np.array_equal(lengths, want), prefix
+    marks = ("is_first", "is_last") if f"{prefix}/is_first" in arrays else ("lengths",)
+    for mark in marks:
+        got, want = np.asarray(getattr(feedback.features, mark)), arrays[f"{prefix}/{mark}"]
+        assert got.dtype == want.dtype and np.array_equal(got, want), (prefix, mark)
     for group, points in (("inputs", feedback.features.inputs),
                           ("hints", feedback.features.hints),
                           ("outputs", feedback.outputs)):
@@ -92,6 +93,20 @@ def test_create_dataset_iteration(published, case, tmp_path):
     iterator = dataset.as_numpy_iterator()
     for k in range(batches):
         assert_same_feedback(published, f"{case}/b{k}", next(iterator))
+
+
+@pytest.mark.parametrize("case", list(CHUNK_CASES))
+def test_chunkify_matches_published(published, case, tmp_path):
+    """Fixed-length chunks across sample boundaries, from a stored split and
+    from a sampler pool."""
+    source, batch, chunk_length, chunks = CHUNK_CASES[case]
+    if len(source) == 2:
+        stream, _ = compat.create_chunked_dataset(str(tmp_path), *source, batch, chunk_length)
+    else:
+        sampler, _ = compat.build_sampler(*source, seed=0)
+        stream = compat.chunkify(iter(lambda: sampler.next(batch), None), chunk_length)
+    for k in range(chunks):
+        assert_same_feedback(published, f"{case}/b{k}", next(stream))
 
 
 def test_dtype_table_covers_every_algorithm():

@@ -20,7 +20,7 @@ dm-clrs" section.
 from ..specs import (CLRS30, NUM_SAMPLES_MULTIPLIER, SPECS, Location, OutputClass, Stage,
                      Type)
 from . import algorithms, probing
-from .dataset import Dataset, create_dataset, tfds_order
+from .dataset import Dataset, chunkify, create_chunked_dataset, create_dataset, tfds_order
 from .evaluation import fuse_perm_and_mask
 from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
 from .samplers import (PUBLISHED_DTYPES, Features, FeaturesChunked, Feedback, Sampler,
@@ -32,7 +32,8 @@ CLRS_30_ALGS_SETTINGS = {name: {"num_samples_multiplier": NUM_SAMPLES_MULTIPLIER
                          for name in SPECS}
 
 __all__ = ["CLRS30", "CLRS_30_ALGS_SETTINGS", "SPECS", "Location", "OutputClass", "Stage",
-           "Type", "algorithms", "probing", "Dataset", "create_dataset", "tfds_order",
+           "Type", "algorithms", "probing", "Dataset", "chunkify", "create_chunked_dataset",
+           "create_dataset", "tfds_order",
            "fuse_perm_and_mask", "DataPoint", "predecessor_to_cyclic_predecessor_and_first",
            "PUBLISHED_DTYPES", "Features", "FeaturesChunked", "Feedback", "Sampler",
            "build_sampler", "feedback_from_traces", "process_permutations",

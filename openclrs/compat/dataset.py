@@ -35,7 +35,7 @@ from ..specs import SPECS, Stage, check_algorithm, split_size
 from .probing import DataPoint
 from .samplers import PUBLISHED_DTYPES, Features, Feedback
 
-__all__ = ["create_dataset", "tfds_order", "Dataset"]
+__all__ = ["create_dataset", "create_chunked_dataset", "chunkify", "tfds_order", "Dataset"]
 
 
 def tfds_order(split: str, num_samples: int) -> np.ndarray:
@@ -112,3 +112,82 @@ def create_dataset(folder: str | None, algorithm: str, split: str, batch_size: i
     pool = _published_pool(algorithm, split, folder)
     return Dataset(pool, tfds_order(split, num_samples), int(batch_size)), num_samples, \
         SPECS[algorithm]
+
+
+# ----------------------------------------------------------------------------
+# Fixed-length chunks of a stream of full-trajectory batches.
+# ----------------------------------------------------------------------------
+
+def chunkify(dataset: Iterator[Feedback], chunk_length: int) -> Iterator[Feedback]:
+    """Cut a stream of batches into chunks of ``chunk_length`` time steps.
+
+    Each batch column runs through its samples back to back, so a chunk may
+    end one sample and start the next; ``is_first`` and ``is_last``
+    ``(chunk_length, B)`` int arrays mark where samples begin and end. Inputs
+    and outputs get the time axis too: each is repeated over its sample's
+    steps. Yields ``Feedback(FeaturesChunked(inputs, hints, is_first,
+    is_last), outputs)``, as the published ``chunkify``.
+    """
+    from .samplers import FeaturesChunked
+
+    if isinstance(chunk_length, bool) or not isinstance(chunk_length, (int, np.integer)) \
+            or chunk_length < 1:
+        raise ValueError(f"chunk_length must be a positive integer, got {chunk_length!r}")
+    pending = []   # [inputs, hints, outputs, lengths, steps left] per batch not used up
+
+    def pull():
+        feedback = next(dataset)
+        lengths = np.asarray(feedback.features.lengths).astype(int)
+        pending.append([feedback.features.inputs, feedback.features.hints, feedback.outputs,
+                        lengths, lengths.copy()])
+
+    pull()
+    inputs, hints, outputs = pending[0][:3]
+    batch_size = next(p.data.shape[0] for p in inputs if p.location in ("node", "edge"))
+
+    def empty(points, shape_of):
+        return type(points)(p._replace(data=np.zeros(shape_of(p.data), p.data.dtype))
+                            for p in points)
+
+    while True:
+        chunk_inputs = empty(inputs, lambda x: (chunk_length,) + x.shape)
+        chunk_outputs = empty(outputs, lambda x: (chunk_length,) + x.shape)
+        chunk_hints = empty(hints, lambda x: (chunk_length,) + x.shape[1:])
+        is_first = np.zeros((chunk_length, batch_size), dtype=int)
+        is_last = np.zeros((chunk_length, batch_size), dtype=int)
+        while np.any(np.sum([p[4] for p in pending], axis=0) < chunk_length):
+            pull()
+        for i in range(batch_size):
+            filled = 0
+            for source in pending:
+                if filled == chunk_length:
+                    break
+                src_inputs, src_hints, src_outputs, lengths, left = source
+                take = min(left[i], chunk_length - filled)
+                if not take:
+                    continue
+                start = lengths[i] - left[i]
+                span = slice(filled, filled + take)
+                for dest, src in zip(chunk_inputs, src_inputs):
+                    dest.data[span, i] = src.data[i]
+                for dest, src in zip(chunk_outputs, src_outputs):
+                    dest.data[span, i] = src.data[i]
+                for dest, src in zip(chunk_hints, src_hints):
+                    dest.data[span, i] = src.data[start:start + take, i]
+                if start == 0:
+                    is_first[filled, i] = 1
+                filled += take
+                left[i] -= take
+                if left[i] == 0:
+                    is_last[filled - 1, i] = 1
+        while pending and not np.any(pending[0][4]):
+            pending.pop(0)
+        yield Feedback(FeaturesChunked(chunk_inputs, chunk_hints, is_first, is_last),
+                       chunk_outputs)
+
+
+def create_chunked_dataset(folder: str | None, algorithm: str, split: str, batch_size: int,
+                           chunk_length: int):
+    """``(chunks, spec)``: :func:`create_dataset` cut by :func:`chunkify`."""
+    dataset, _, spec = create_dataset(folder, algorithm, split, batch_size)
+    return chunkify(dataset.as_numpy_iterator(), chunk_length), spec

@@ -51,10 +51,21 @@ DATASET_CASES = {
     "data_insertion_sort_val": ("insertion_sort", "val", 7, 6),
 }
 
+# chunkify: name -> (source, batch size, chunk length, chunks); the source is
+# a DATASET_CASES split or a build_sampler pool (algorithm, num_samples, length)
+CHUNK_CASES = {
+    "chunk_bfs_val": (("bfs", "val"), 3, 6, 6),
+    "chunk_insertion_sort_pool": (("insertion_sort", 10, 5), 4, 9, 5),
+}
+
 
 def record(arrays, meta, prefix, feedback):
     entry = {}
-    arrays[f"{prefix}/lengths"] = np.asarray(feedback.features.lengths)
+    if hasattr(feedback.features, "is_first"):   # a chunk
+        arrays[f"{prefix}/is_first"] = np.asarray(feedback.features.is_first)
+        arrays[f"{prefix}/is_last"] = np.asarray(feedback.features.is_last)
+    else:
+        arrays[f"{prefix}/lengths"] = np.asarray(feedback.features.lengths)
     for group, points in (("inputs", feedback.features.inputs),
                           ("hints", feedback.features.hints),
                           ("outputs", feedback.outputs)):
@@ -109,6 +120,19 @@ def dump_datasets(clrs, arrays, meta):
                 record(arrays, meta, f"{case}/b{k}", next(iterator))
             meta[case] = {"algorithm": algorithm, "split": split, "batch": batch,
                           "batches": batches, "num_samples": num_samples}
+            print(case, file=sys.stderr)
+        for case, (source, batch, chunk_length, chunks) in CHUNK_CASES.items():
+            if len(source) == 2:
+                tfds.builder(f"clrs_dataset/{source[0]}_{source[1]}", data_dir=folder) \
+                    .download_and_prepare()
+                dataset, _, _ = clrs.create_dataset(folder, *source, batch)
+                stream = dataset.as_numpy_iterator()
+            else:
+                sampler, _ = clrs.build_sampler(source[0], source[1], source[2], seed=0)
+                stream = iter(lambda sampler=sampler, batch=batch: sampler.next(batch), None)
+            chunked = clrs.chunkify(stream, chunk_length)
+            for k in range(chunks):
+                record(arrays, meta, f"{case}/b{k}", next(chunked))
             print(case, file=sys.stderr)
 
 
