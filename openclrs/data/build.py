@@ -200,9 +200,8 @@ def _plan(jobs, folder, current, manifest, verify, force, supersedes, log) -> li
                                            if len(replaced) > 5 else "")
         raise RecipeConflictError(
             f"{folder} holds {len(replaced)} file(s) made with another recipe that this run "
-            f"would replace: {shown}. Nothing was changed. To keep them, write this set under "
-            f"another name (--name, or --split for a custom set); to replace them, add --force "
-            f"(force=True).")
+            f"would replace: {shown}. Nothing was changed. To keep them, give this set another "
+            f"name (--name); to replace them, add --force (force=True).")
     changed = False
     for file in superseded:
         if exists(file):
