@@ -330,3 +330,17 @@ def test_a_closed_log_does_not_stop_the_build(tmp_path):
     manifest = build_dataset(parts, str(tmp_path), workers=1, progress=True, log=_ClosedPipe())
     assert set(manifest["parts"]) == {p.file for p in parts}
     assert set(read_manifest(str(tmp_path))["parts"]) == {p.file for p in parts}
+
+
+def test_a_closed_output_pipe_fails_only_after_the_files_are_saved(tmp_path):
+    # `openclrs generate ... | true`: the summary cannot be printed, so the
+    # run does not report success, but every file and the manifest are there.
+    proc = _openclrs("generate", "--root", str(tmp_path), "--algorithms", "bfs", "dfs",
+                     "--lengths", "5", "--num-samples", "3", "--workers", "1", "--quiet")
+    proc.stdout.close()
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    folder = tmp_path / "custom"
+    assert set(read_manifest(str(folder))["parts"]) == {"bfs/custom.safetensors",
+                                                        "dfs/custom.safetensors"}
+    assert len(load_split("dfs", "custom", "custom", str(tmp_path))) == 3
