@@ -306,7 +306,7 @@ def get_split(split: str | TextSplit | Mapping) -> TextSplit:
 def split_name(split) -> str:
     """The name of a split given by name (aliases resolved) or by recipe."""
     if isinstance(split, str):
-        return SPLIT_ALIASES.get(split, split)
+        return check_name(SPLIT_ALIASES.get(split, split), "split name")
     return get_split(split).name
 
 
