@@ -5,8 +5,9 @@ exit   meaning
 =====  =====================================================================
 0      done
 1      a bug in openclrs: the full traceback, then a line asking to report it
-2      bad input or environment: one line ``error: ...`` (argparse's usage
-       errors use 2 as well)
+2      bad input or environment (a bad value, a path in the way, a damaged
+       file, a missing optional package, out of memory): one line
+       ``error: ...`` (argparse's usage errors use 2 as well)
 130    interrupted (Ctrl-C)
 141    the output was closed before everything was written (``| head``):
        128 + SIGPIPE, as for any Unix tool killed by a closed pipe
@@ -55,14 +56,26 @@ BUG_FOOTER = ("openclrs: this is a bug, not a problem with your input; please re
               "with the command and the traceback above")
 
 
+OUT_OF_MEMORY_HINT = ("use smaller sizes (--length, --lengths, --batch-size, --num-samples) "
+                      "or a machine with more memory")
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    # torch.cuda.OutOfMemoryError is a RuntimeError; named, so torch is not imported here
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+
+
 def is_user_error(error: BaseException) -> bool:
-    if isinstance(error, USER_ERRORS):
+    if isinstance(error, USER_ERRORS) or _out_of_memory(error):
         return True
     return isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
 
 
 def describe(error: BaseException) -> str:
     """The one line shown for a user error."""
+    if _out_of_memory(error):
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"out of memory{f' ({detail})' if detail else ''}: {OUT_OF_MEMORY_HINT}"
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         # "[Errno 21] Is a directory: 'x'" -> "x: is a directory"
         return f"{error.filename}: {error.strerror[:1].lower()}{error.strerror[1:]}"

@@ -45,6 +45,17 @@ def test_user_errors_are_one_line(error, capsys):
         assert line == f"error: {error}"
 
 
+class OutOfMemoryError(RuntimeError):  # as torch.cuda names it
+    pass
+
+
+@pytest.mark.parametrize("error", [MemoryError(), OutOfMemoryError("CUDA out of memory.\nmore")])
+def test_out_of_memory_is_one_line(error, capsys):
+    assert run_raising(error) == EXIT_USER_ERROR
+    line = one_line_error(capsys.readouterr().err)
+    assert line.startswith("error: out of memory") and "--batch-size" in line
+
+
 def bug_in_library():
     return int(None)  # a TypeError, as a bug would raise
 
