@@ -136,6 +136,52 @@ def dump_datasets(clrs, arrays, meta):
             print(case, file=sys.stderr)
 
 
+# TFDS writes a split of more than 128 MiB in several shards and reads them
+# back interleaved. Forcing small shard sizes shows that reading order on a
+# small split: name -> (algorithm, split, min shard bytes, max shard bytes)
+SHARDED_CASES = {
+    "sharded_bfs_train": ("bfs", "train", 600_000, 1_500_000),
+    "sharded_bfs_val": ("bfs", "val", 8_000, 30_000),
+}
+
+
+def dump_sharded(clrs, arrays, meta):
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.utils import shard_utils
+
+    for case, (algorithm, split, low, high) in SHARDED_CASES.items():
+        saved = shard_utils.ShardConfig.min_shard_size, shard_utils.ShardConfig.max_shard_size
+        shard_utils.ShardConfig.min_shard_size, shard_utils.ShardConfig.max_shard_size = low, high
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                builder = tfds.builder(f"clrs_dataset/{algorithm}_{split}", data_dir=folder)
+                builder.download_and_prepare()
+                shards = [int(n) for n in builder.info.splits[split].shard_lengths]
+                dataset, num_samples, _ = clrs.create_dataset(folder, algorithm, split, 50)
+                # which sampler sample each read example is, by its input bytes
+                config = clrs.CLRS30[split]
+                sampler, _ = clrs.build_sampler(algorithm, num_samples, config["length"],
+                                                seed=config["seed"])
+                full = sampler.next()
+                def fingerprint(points, i):
+                    return b"".join(np.asarray(p.data[i]).tobytes() for p in
+                                    sorted(points, key=lambda p: p.name))
+                index = {fingerprint(full.features.inputs, i): i for i in range(num_samples)}
+                order = []
+                for feedback in dataset.as_numpy_iterator():
+                    inputs = [p for p in feedback.features.inputs]
+                    for i in range(len(feedback.features.lengths)):
+                        order.append(index[fingerprint(inputs, i)])
+                    if len(order) >= num_samples + 50:
+                        break
+        finally:
+            shard_utils.ShardConfig.min_shard_size, shard_utils.ShardConfig.max_shard_size = saved
+        arrays[f"{case}/order"] = np.array(order)
+        meta[case] = {"algorithm": algorithm, "split": split, "min_shard_size": low,
+                      "max_shard_size": high, "shard_lengths": shards}
+        print(case, shards, file=sys.stderr)
+
+
 def dump_helpers(clrs, arrays, meta):
     from clrs._src import algorithms, evaluation, probing
 
@@ -210,6 +256,7 @@ def main():
     dump_pools(clrs, arrays, meta)
     dump_pipelines(clrs, arrays, meta)
     dump_datasets(clrs, arrays, meta)
+    dump_sharded(clrs, arrays, meta)
     dump_helpers(clrs, arrays, meta)
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez_compressed(os.path.join(args.out, "batches.npz"), **arrays)
