@@ -61,6 +61,10 @@ OUT_OF_MEMORY_HINT = ("use smaller sizes (--length, --lengths, --batch-size, --n
 
 
 def _out_of_memory(error: BaseException) -> bool:
+    """Memory ran out while working (not a size the library refused up front,
+    which is a ValueError whose message says what fits)."""
+    if isinstance(error, ValueError):
+        return False
     # torch.cuda.OutOfMemoryError is a RuntimeError; named, so torch is not imported here
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
 

@@ -56,6 +56,14 @@ def test_out_of_memory_is_one_line(error, capsys):
     assert line.startswith("error: out of memory") and "--batch-size" in line
 
 
+def test_refused_size_keeps_its_message(capsys):
+    class TooLarge(ValueError, MemoryError):  # as openclrs.footprint.SampleTooLarge
+        pass
+    message = "bfs at length 100000 needs about 447.6 GiB; use length <= 19960"
+    assert run_raising(TooLarge(message)) == EXIT_USER_ERROR
+    assert one_line_error(capsys.readouterr().err) == f"error: {message}"
+
+
 def bug_in_library():
     return int(None)  # a TypeError, as a bug would raise
 
