@@ -114,7 +114,8 @@ def add_lm_commands(subparsers) -> None:
                     "question/answer pairs, the loss on the answer only. Examples are "
                     "generated on the fly from --algorithms and --lengths, or read from "
                     "JSONL files (--data, from `openclrs text generate`). Checkpoints go to "
-                    "--out; running the same command again resumes from the last one.")
+                    "--out; running the same command again resumes from the last one (with the "
+                    "same settings; only --steps and the checkpoint/log intervals may change).")
     p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO", required=True)
     p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
                    help="train lengths (examples generated on the fly)")
@@ -122,7 +123,7 @@ def add_lm_commands(subparsers) -> None:
                    help="JSONL files or folders of them instead of on-the-fly examples")
     p.add_argument("--hints", action="store_true", help="answers spell out the trace")
     p.add_argument("--steps", type=positive_int, default=2000, help="optimizer steps (default 2000)")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl)")
+    p.add_argument("--out", required=True, help="run folder (config.json, metrics.jsonl, checkpoints/)")
     g = p.add_argument_group("model")
     g.add_argument("--pos-encoding", choices=POS_ENCODING_CHOICES, default="rope",
                    help="positional encoding (default rope)")
@@ -149,8 +150,8 @@ def add_lm_commands(subparsers) -> None:
     g.add_argument("--seed", type=seed32, default=0)
     g.add_argument("--checkpoint-every", type=positive_int, default=500)
     g.add_argument("--keep-checkpoints", type=positive_int, default=1)
-    g.add_argument("--no-resume", dest="resume", action="store_false",
-                   help="start afresh even if --out has a checkpoint")
+    g.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
+                   help="start afresh: delete --out's checkpoints, logs and scores first")
     g.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")
     g = p.add_argument_group("evaluation after training")

@@ -9,8 +9,8 @@ import sys
 
 from ..files import atomic_write, write_json
 from .decode import greedy_decode
-from .model import GPT, load_model
-from .train import checkpoint_dir
+from .model import GPT
+from .train import load_lm
 from .tokenizer import CharTokenizer
 
 EVAL_SEED = 1_000_003  # a sampler seed no training stream is derived from on purpose
@@ -135,14 +135,11 @@ def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
 def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samples: int = 100,
                         seed: int = EVAL_SEED, batch_size: int = 64, device: str = "cpu",
                         max_new_tokens: int | None = None, progress: bool = False):
-    """Load a checkpoint (a run directory or a ``checkpoint-*`` folder) and
+    """Load a checkpoint (a ``text train`` run folder, one of its checkpoint
+    folders, or a :func:`~openclrs.lm.model.save_model` folder; verified) and
     :func:`evaluate` it; algorithms, lengths and hints default to the
     training run's. Returns ``(board, train_config)``."""
-    path = checkpoint_dir(checkpoint)
-    if path is None:
-        raise ValueError(f"no checkpoint in {checkpoint}")
-    model, tokenizer, saved = load_model(path, device)
-    train_cfg = saved.get("train", {})
+    model, tokenizer, train_cfg = load_lm(checkpoint, device)
     board = evaluate(model_generator(model, tokenizer, batch_size), algorithms
                      or train_cfg.get("algorithms", ()), lengths or train_cfg.get("lengths", ()),
                      num_samples, seed, train_cfg.get("use_hints", False), max_new_tokens,

@@ -1,31 +1,32 @@
-"""Train the small CLRS-Text Transformer of :mod:`openclrs.lm.model`, and evaluate
-it (or any local Hugging Face causal LM) by greedy decoding.
+"""Train the small CLRS-Text Transformer of :mod:`openclrs.lm.model`.
 
-nanoGPT style, top to bottom: a :class:`TrainConfig`, the batches, the
-learning-rate schedule, checkpoints, the training loop, then evaluation::
+nanoGPT style, top to bottom: the batches, the optimizer and
+learning-rate schedule, checkpoints, then the training loop::
 
-    from openclrs.lm import model as lm, train as lm_train
+    from openclrs.lm import config, evaluate, train
 
-    cfg = lm_train.TrainConfig(out_dir="runs/min", algorithms=("minimum",),
-                               lengths=(5,), steps=500)
-    model, tok = lm_train.train(lm.LMConfig(n_layer=2, n_embd=64), cfg)
-    board = lm_train.evaluate(lm_train.model_generator(model, tok), ["minimum"],
+    cfg = config.TrainConfig(out_dir="runs/min", algorithms=("minimum",),
+                             lengths=(5,), steps=500)
+    model, tok = train.train(config.LMConfig(n_layer=2, n_embd=64), cfg)
+    board = evaluate.evaluate(evaluate.model_generator(model, tok), ["minimum"],
                               [5, 10], num_samples=100)
-    print(lm_train.format_table(board, train_lengths={"minimum": [5]}))
+    print(evaluate.format_table(board, train_lengths={"minimum": [5]}))
 
 Examples are ``question + answer`` (with ``<bos>`` before and ``<eos>``
 after); the loss is the cross-entropy of the answer tokens (and
 ``<eos>``) only. Batches are CLRS-Text examples generated on the fly
-(:func:`openclrs.text.generate_examples`, a fresh stream per step) or drawn from
-JSONL files written by :func:`~openclrs.text.generate_text_dataset`. The
-batch, the dropout noise and the random positions of step ``s`` depend only
-on ``(seed, s)``, so a run resumed from a checkpoint takes exactly the
+(:func:`openclrs.text.generate_examples`, a fresh stream per step) or drawn
+from JSONL files written by :func:`~openclrs.text.generate_text_dataset`.
+The batch, the dropout noise and the random positions of step ``s`` depend
+only on ``(seed, s)``, so a run resumed from a checkpoint takes exactly the
 steps the uninterrupted run would have taken.
 
-A run directory holds ``checkpoint-<step>/`` folders (``model.safetensors``
-and ``config.json`` of :func:`openclrs.lm.model.save_model`, plus
-``optimizer.pt``), each written under a temporary name and renamed when
-complete, a ``latest`` file naming the newest, and ``log.jsonl``.
+The run folder is the one every openclrs trainer writes
+(:mod:`openclrs.training.runs`): ``config.json``, ``metrics.jsonl`` and
+verified checkpoints made visible as one unit (weights without the tied
+output layer, AdamW state as tensors + JSON; no pickle). A resume with
+other settings than the run's (algorithms, lengths, model, optimizer) is
+refused; only how long, how often and where may change.
 """
 
 from __future__ import annotations
@@ -35,27 +36,23 @@ import glob
 import json
 import math
 import os
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..training.runs import (Run, derive_seed, load_optimizer_state, optimizer_state,
+                             read_checkpoint, resolve_checkpoint)
 from .config import LMConfig, TrainConfig
-from .model import GPT, load_model, read_config, save_model
+from .model import GPT, load_model
 from .tokenizer import CharTokenizer
 
 # --------------------------------------------------------------------------
 # Configuration.
 # --------------------------------------------------------------------------
-
-
-def _step_seed(seed: int, step: int, *more: int) -> int:
-    """A 32-bit seed for step ``step`` of a run seeded ``seed``."""
-    return int(np.random.SeedSequence([seed, step, *more]).generate_state(1)[0])
 
 
 # --------------------------------------------------------------------------
@@ -78,14 +75,14 @@ class GeneratedExamples:
     def __call__(self, step: int, batch_size: int) -> list[tuple[str, str]]:
         from ..text.format import generate_examples
 
-        rng = np.random.default_rng(_step_seed(self.seed, step))
+        rng = np.random.default_rng(derive_seed(self.seed, step))
         picks = rng.integers(len(self.pairs), size=batch_size)
         examples = []
         for k in sorted(set(picks.tolist())):
             algorithm, length = self.pairs[k]
             count = int((picks == k).sum())
             examples += [(e["question"], e["answer"]) for e in generate_examples(
-                algorithm, length, seed=_step_seed(self.seed, step, k), num_samples=count,
+                algorithm, length, seed=derive_seed(self.seed, step, k), num_samples=count,
                 use_hints=self.use_hints)]
         order = rng.permutation(len(examples))
         return [examples[i] for i in order]
@@ -113,7 +110,7 @@ class FileExamples:
         self.seed = seed
 
     def __call__(self, step: int, batch_size: int) -> list[tuple[str, str]]:
-        rng = np.random.default_rng(_step_seed(self.seed, step))
+        rng = np.random.default_rng(derive_seed(self.seed, step))
         return [self.examples[i] for i in rng.integers(len(self.examples), size=batch_size)]
 
 
@@ -170,54 +167,68 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 # --------------------------------------------------------------------------
-# Checkpoints.
+# Checkpoints: the run folders of openclrs.training.runs.
 # --------------------------------------------------------------------------
 
-LATEST = "latest"
+MODEL_FORMAT = "openclrs-text-lm/1"
+TIED = "lm_head.weight"  # the output layer shares the token embeddings' tensor
+
+# Settings a resumed run may change: how long, how often, where and how fast.
+RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.keep_checkpoints",
+                     "train.log_every", "train.threads", "train.device", "train.progress",
+                     "train.out_dir")
 
 
-def checkpoint_dir(run_dir: str) -> str | None:
-    """The newest complete checkpoint of a run directory (``None`` if none);
-    a checkpoint folder itself is returned as is."""
-    if os.path.exists(os.path.join(run_dir, "model.safetensors")):
-        return run_dir
-    try:
-        with open(os.path.join(run_dir, LATEST)) as f:
-            name = f.read().strip()
-    except FileNotFoundError:
-        return None
-    path = os.path.join(run_dir, name)
-    return path if os.path.isdir(path) else None
+def run_config(model_cfg: LMConfig, cfg: TrainConfig, tokenizer: CharTokenizer) -> dict:
+    """What a run folder's ``config.json`` holds; a resume must match it."""
+    return {"format": MODEL_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg),
+            "tokenizer": tokenizer.to_dict()}
 
 
-def save_checkpoint(run_dir: str, step: int, model: GPT, tokenizer: CharTokenizer,
-                    optimizer, model_cfg: LMConfig, cfg: TrainConfig) -> str:
-    """Write ``checkpoint-<step>`` (under a temporary name, then renamed),
-    point ``latest`` at it and drop the oldest beyond ``keep_checkpoints``."""
-    name = f"checkpoint-{step:07d}"
-    final = os.path.join(run_dir, name)
-    tmp = os.path.join(run_dir, f".{name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(tmp, model, tokenizer, extra={"train": asdict(cfg), "step": step})
-    torch.save({"optimizer": optimizer.state_dict(), "step": step},
-               os.path.join(tmp, "optimizer.pt"))
-    shutil.rmtree(final, ignore_errors=True)
-    os.rename(tmp, final)
-    with open(os.path.join(run_dir, f".{LATEST}.tmp"), "w") as f:
-        f.write(name + "\n")
-    os.replace(os.path.join(run_dir, f".{LATEST}.tmp"), os.path.join(run_dir, LATEST))
-    old = sorted(d for d in os.listdir(run_dir) if d.startswith("checkpoint-"))
-    for d in old[:-max(1, cfg.keep_checkpoints)]:
-        shutil.rmtree(os.path.join(run_dir, d), ignore_errors=True)
-    return final
+def save_checkpoint(run: Run, step: int, model: GPT, tokenizer: CharTokenizer, optimizer,
+                    cfg: TrainConfig, state: dict | None = None) -> str:
+    """One checkpoint of ``run`` (weights, optimizer, settings), made
+    visible as one unit; ``last`` points at it."""
+    weights = {k: v for k, v in model.state_dict().items() if k != TIED}
+    tensors, optimizer_json = optimizer_state(optimizer)
+    metadata = {"format": MODEL_FORMAT, "model": json.dumps(asdict(model.config)),
+                "tokenizer": json.dumps(tokenizer.to_dict())}
+    return run.save(step, weights=weights, metadata=metadata, tensors=tensors,
+                    state={"optimizer": optimizer_json, "train": asdict(cfg), **(state or {})})
 
 
-def _same_model(saved: dict, model_cfg: LMConfig) -> None:
-    mine = asdict(model_cfg)
-    diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
-    if diff:
-        raise ValueError(f"the checkpoint's model differs from the one asked for "
-                         f"(saved, asked): {diff}; use another --out or the same options")
+def model_from_checkpoint(checkpoint, device="cpu") -> tuple[GPT, CharTokenizer]:
+    """The model and tokenizer of a verified checkpoint (in eval mode)."""
+    meta = checkpoint.metadata
+    if meta.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{checkpoint.path} is not a CLRS-Text LM checkpoint "
+                         f"(format {meta.get('format')!r})")
+    model = GPT(LMConfig.from_dict(json.loads(meta["model"])))
+    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
+    if set(missing) != {TIED} or unexpected:
+        raise ValueError(f"{checkpoint.path}: the weights do not fit the model its metadata "
+                         f"describes (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.to(device).eval()
+    return model, CharTokenizer.from_dict(json.loads(meta["tokenizer"]))
+
+
+def checkpoint_dir(path: str) -> str:
+    """The checkpoint a ``text train`` run folder's ``last`` names, or
+    ``path`` itself if it is a checkpoint folder."""
+    return resolve_checkpoint(path, "last") if os.path.isdir(path) else \
+        resolve_checkpoint(os.path.dirname(path) or ".", path)
+
+
+def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
+    """``(model, tokenizer, train settings)`` from a run folder (its latest
+    checkpoint), a checkpoint folder, or a folder of :func:`~openclrs.lm.model.save_model`."""
+    if os.path.isfile(os.path.join(path, "model.safetensors")) and \
+            not os.path.exists(os.path.join(path, "manifest.json")):
+        model, tokenizer, saved = load_model(path, device)
+        return model, tokenizer, saved.get("train", {})
+    checkpoint = read_checkpoint(checkpoint_dir(path))
+    model, tokenizer = model_from_checkpoint(checkpoint, device)
+    return model, tokenizer, checkpoint.state.get("train", {})
 
 
 # --------------------------------------------------------------------------
@@ -227,9 +238,9 @@ def _same_model(saved: dict, model_cfg: LMConfig) -> None:
 def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
           tokenizer: CharTokenizer | None = None, log=None):
     """Train (resuming from ``cfg.out_dir``'s latest checkpoint unless
-    ``resume=False``) until ``cfg.steps``; returns ``(model, tokenizer)``.
-    The losses are in ``out_dir/log.jsonl`` and ``model.history``
-    (``[(step, loss), ...]`` of this call)."""
+    ``resume=False``, which starts afresh) until ``cfg.steps``; returns
+    ``(model, tokenizer)``. The losses are in ``out_dir/metrics.jsonl`` and
+    ``model.history`` (``[(step, loss), ...]`` of this call)."""
     if cfg.threads:
         threads = torch.get_num_threads()
         torch.set_num_threads(cfg.threads)
@@ -242,27 +253,9 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     log = log or sys.stderr
     tokenizer = tokenizer or CharTokenizer()
     model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
-    os.makedirs(cfg.out_dir, exist_ok=True)
+    cfg.check_device()
 
-    # --- the model, the optimizer, and where we are
-    torch.manual_seed(cfg.seed)
-    model = GPT(model_cfg).to(cfg.device)
-    optimizer = make_optimizer(model, cfg)
-    step = 0
-    last = checkpoint_dir(cfg.out_dir) if resume else None
-    if last is not None:
-        saved = read_config(last)
-        _same_model(saved["model"], model_cfg)
-        model, tokenizer, _ = load_model(last, cfg.device)
-        optimizer = make_optimizer(model, cfg)
-        state = torch.load(os.path.join(last, "optimizer.pt"), map_location=cfg.device,
-                           weights_only=True)
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        print(f"resuming from {last} (step {step})", file=log)
-    model.train()
-
-    # --- the data
+    # --- the data (first: a bad data set fails before any folder is made)
     if cfg.data_files:
         examples = FileExamples(cfg.data_files, cfg.algorithms, cfg.seed)
         if not cfg.lengths:  # recorded with the checkpoints, to mark train lengths
@@ -270,47 +263,67 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     else:
         examples = GeneratedExamples(cfg.algorithms, cfg.lengths, cfg.seed, cfg.use_hints)
 
-    # --- the loop
-    history = []
-    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
-               desc="train", file=log)
-    log_file = open(os.path.join(cfg.out_dir, "log.jsonl"), "a")
-    start, smoothed = time.perf_counter(), None
-    try:
-        while step < cfg.steps:
-            step += 1
-            torch.manual_seed(_step_seed(cfg.seed, step, 1))  # dropout noise of this step
-            generator = torch.Generator().manual_seed(_step_seed(cfg.seed, step, 2))
-            lr = learning_rate(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            inputs, targets = make_batch(examples(step, cfg.batch_size), tokenizer,
-                                         model_cfg.block_size, cfg.device)
-            loss = answer_loss(model, inputs, targets, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+    run = Run(cfg.out_dir, run_config(model_cfg, cfg, tokenizer), ignore=RESUMABLE_CHANGES,
+              outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log)
+    with run.session(restart=not resume):
+        # --- the model, the optimizer, and where we are
+        torch.manual_seed(cfg.seed)
+        model = GPT(model_cfg).to(cfg.device)
+        optimizer = make_optimizer(model, cfg)
+        step, seconds = 0, 0.0
+        last = run.load("last")
+        if last is not None:
+            model, tokenizer = model_from_checkpoint(last, cfg.device)
+            optimizer = make_optimizer(model, cfg)
+            load_optimizer_state(optimizer, last.tensors, last.state["optimizer"])
+            step, seconds = last.step, last.state.get("train_seconds", 0.0)
+            print(f"resuming {cfg.out_dir} from step {step}", file=log)
+        model.train()
+        metrics = run.metrics(resume_step=step if last is not None else None)
 
-            value = loss.item()
-            history.append((step, value))
-            smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-            bar.update(1)
-            bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                log_file.write(json.dumps({"step": step, "loss": value, "lr": lr,
-                                           "seconds": time.perf_counter() - start}) + "\n")
-                log_file.flush()
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save_checkpoint(cfg.out_dir, step, model, tokenizer, optimizer, model_cfg, cfg)
-    finally:
-        bar.close()
-        log_file.close()
+        # --- the loop
+        history = []
+        bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
+                   desc="train", file=log)
+        start, smoothed = time.perf_counter() - seconds, None
+        try:
+            while step < cfg.steps:
+                step += 1
+                torch.manual_seed(derive_seed(cfg.seed, step, 1))  # dropout noise of this step
+                generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
+                lr = learning_rate(step, cfg)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                inputs, targets = make_batch(examples(step, cfg.batch_size), tokenizer,
+                                             model_cfg.block_size, cfg.device)
+                loss = answer_loss(model, inputs, targets, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"step {step}: the loss is {value}; training "
+                                             "diverged (try a lower --lr)")
+                history.append((step, value))
+                smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
+                bar.update(1)
+                bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    metrics.append({"step": step, "loss": value, "lr": lr,
+                                    "seconds": time.perf_counter() - start})
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    save_checkpoint(run, step, model, tokenizer, optimizer, cfg,
+                                    {"train_seconds": time.perf_counter() - start})
+        finally:
+            bar.close()
     model.eval()
     model.history = history
     return model, tokenizer
 
 
 __all__ = ["FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss", "checkpoint_dir",
-           "learning_rate", "make_batch", "make_optimizer", "save_checkpoint", "train"]
+           "learning_rate", "load_lm", "make_batch", "make_optimizer", "model_from_checkpoint",
+           "save_checkpoint", "train"]

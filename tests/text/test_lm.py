@@ -312,18 +312,20 @@ def test_checkpoint_resume_gives_identical_losses(tmp_path):
     full, _ = lm_train.train(mcfg, cfg)
     assert [s for s, _ in full.history] == [1, 2, 3, 4, 5, 6]
     run = tmp_path / "full"
-    assert sorted(d for d in os.listdir(run) if d.startswith("checkpoint")) == \
-        ["checkpoint-0000003", "checkpoint-0000006"]
-    assert (run / "latest").read_text().strip() == "checkpoint-0000006"
-    assert sorted(os.listdir(run / "checkpoint-0000003")) == \
-        ["config.json", "model.safetensors", "optimizer.pt"]
-    assert not [n for n in os.listdir(run) if n.endswith(".tmp")]
+    assert sorted(os.listdir(run / "checkpoints")) == ["step-0000003", "step-0000006"]
+    assert json.loads((run / "checkpoints.json").read_text()) == \
+        {"last": "checkpoints/step-0000006"}
+    assert sorted(os.listdir(run / "checkpoints" / "step-0000003")) == \
+        ["manifest.json", "model.safetensors", "state.json", "state.safetensors"]
+    assert not [n for n in os.listdir(run) if n.startswith(".tmp")]
 
     # an interrupted run: only checkpoint 3 made it to disk
     resumed_dir = tmp_path / "resumed"
-    resumed_dir.mkdir()
-    shutil.copytree(run / "checkpoint-0000003", resumed_dir / "checkpoint-0000003")
-    (resumed_dir / "latest").write_text("checkpoint-0000003\n")
+    (resumed_dir / "checkpoints").mkdir(parents=True)
+    shutil.copytree(run / "checkpoints" / "step-0000003",
+                    resumed_dir / "checkpoints" / "step-0000003")
+    shutil.copy(run / "config.json", resumed_dir / "config.json")
+    (resumed_dir / "checkpoints.json").write_text('{"last": "checkpoints/step-0000003"}')
     resumed, _ = lm_train.train(mcfg, quick_train_config(resumed_dir))
     assert [s for s, _ in resumed.history] == [4, 5, 6]
     assert resumed.history == full.history[3:]  # bit for bit
@@ -333,9 +335,65 @@ def test_checkpoint_resume_gives_identical_losses(tmp_path):
     # a finished run resumes to nothing; another model shape is refused
     again, _ = lm_train.train(mcfg, quick_train_config(run))
     assert again.history == []
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match="another config"):
         lm_train.train(tiny_config("rope"), quick_train_config(run))
-    assert len((run / "log.jsonl").read_text().splitlines()) == 6
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] \
+        == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_refuses_other_training_settings_and_logs_each_step_once(tmp_path):
+    mcfg = tiny_config()
+    lm_train.train(mcfg, quick_train_config(tmp_path, steps=4, checkpoint_every=2, log_every=1))
+    with pytest.raises(ValueError, match="train.algorithms"):
+        lm_train.train(mcfg, quick_train_config(tmp_path, algorithms=("bfs",), steps=6))
+    with pytest.raises(ValueError, match="train.learning_rate"):
+        lm_train.train(mcfg, quick_train_config(tmp_path, learning_rate=5e-3, steps=6))
+    # more steps (and another checkpoint interval) resume; every step logged once
+    model, _ = lm_train.train(mcfg, quick_train_config(tmp_path, steps=6, checkpoint_every=3,
+                                                       log_every=1))
+    assert [s for s, _ in model.history] == [5, 6]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text()
+             .splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    # the settings the run continued with are recorded
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 6
+
+
+def test_damaged_checkpoint_gives_one_clear_error(tmp_path):
+    from openclrs.training.runs import CorruptCheckpointError
+
+    mcfg = tiny_config()
+    lm_train.train(mcfg, quick_train_config(tmp_path, steps=2, checkpoint_every=2))
+    weights = tmp_path / "checkpoints" / "step-0000002" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    for attempt in (lambda: lm_train.train(mcfg, quick_train_config(tmp_path, steps=4)),
+                    lambda: lm_eval.evaluate_checkpoint(str(tmp_path), ["minimum"], [4], 1)):
+        with pytest.raises(CorruptCheckpointError, match="model.safetensors is damaged"):
+            attempt()
+    # --restart (resume=False) starts afresh
+    model, _ = lm_train.train(mcfg, quick_train_config(tmp_path, steps=2), resume=False)
+    assert [s for s, _ in model.history] == [1, 2]
+
+
+def test_failed_start_leaves_no_run_folder(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="no JSONL files"):
+        lm_train.train(tiny_config(), quick_train_config(out, data_files=(str(tmp_path),),
+                                                         lengths=()))
+    assert not out.exists()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            lm_train.train(tiny_config(), quick_train_config(out, device="cuda"))
+        assert not out.exists()
+    for bad in ({"dropout": 2.0}, {"n_head": 3}):
+        with pytest.raises(ValueError):
+            tiny_config(**bad)
+    for bad in ({"warmup_steps": -5}, {"learning_rate": float("inf")},
+                {"grad_clip": float("nan")}, {"grad_clip": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            quick_train_config(out, **bad)
 
 
 def test_training_from_jsonl_files(tmp_path):
@@ -350,8 +408,9 @@ def test_training_from_jsonl_files(tmp_path):
                              data_files=(str(tmp_path / "data"),), steps=2)
     model, _ = lm_train.train(tiny_config(), cfg)
     assert len(model.history) == 2
-    saved = lm.read_config(lm_train.checkpoint_dir(str(tmp_path / "run")))
-    assert saved["train"]["lengths"] == [4] and saved["step"] == 2
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["train"]["lengths"] == [4]
+    assert lm_train.checkpoint_dir(str(tmp_path / "run")).endswith("step-0000002")
 
 
 # --------------------------------------------------------------------------
@@ -426,8 +485,8 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
                  "--out", str(out), "--n-layer", "1", "--n-embd", "16", "--n-head", "2",
                  "--pos-encoding", "p-rope", "--p-rope", "0.5", "--threads", "1",
                  "--quiet"]) == 0
-    assert lm_train.checkpoint_dir(str(out)).endswith("checkpoint-0000003")
-    saved = lm.read_config(str(out / "checkpoint-0000003"))
+    assert lm_train.checkpoint_dir(str(out)).endswith("step-0000003")
+    saved = json.loads((out / "config.json").read_text())
     assert saved["model"]["pos_encoding"] == "p-rope" and saved["model"]["p_rope"] == 0.5
     capsys.readouterr()
     assert main(["text", "evaluate", "--checkpoint", str(out), "--lengths", "4", "5",
