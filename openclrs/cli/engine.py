@@ -75,33 +75,29 @@ def cmd_generate(args) -> int:
     root = args.root or datasets.default_root()
     algorithms = args.algorithms or list(specs.CLRS_30_ALGS)
     if args.lengths:  # a custom set
+        # One folder may hold several custom sets; one made with another
+        # recipe under the same file names is replaced only with --force
+        # (the builder refuses otherwise, saying so).
         name = args.name or "custom"
-        if args.num_samples is None:
-            args.num_samples = 1000
+        num_samples = args.num_samples or 1000
         parts = [datasets.Part(alg, args.split if len(args.lengths) == 1 else f"{args.split}_n{n}",
-                               n, args.seed, args.num_samples, args.truncate_decimals,
+                               n, args.seed, num_samples, args.truncate_decimals,
                                dict(args.option))
                  for alg in algorithms for n in args.lengths]
-        from ..samplers import sampler_options
-
-        for part in parts:  # fail before any work if an option is unknown
-            unknown = set(part.sampler_kwargs) - set(sampler_options(part.algorithm))
-            if unknown:
-                print(f"error: {part.algorithm} sampler has no option(s) {sorted(unknown)}",
-                      file=sys.stderr)
-                return 2
     else:
-        if args.num_samples or args.option or args.truncate_decimals is not None:
-            print("error: --num-samples, --option and --truncate-decimals need --lengths "
-                  "(a custom set); the canonical splits are fixed", file=sys.stderr)
-            return 2
+        if args.num_samples or args.option or args.truncate_decimals is not None \
+                or args.split != "custom":
+            raise ValueError("--num-samples, --option, --split and --truncate-decimals need "
+                             "--lengths (a custom set); the canonical splits are fixed")
         name = args.name or datasets.CANONICAL
         parts = datasets.canonical_parts(algorithms, args.splits)
-    folder = os.path.join(root, name)
+    folder = datasets.dataset_folder(name, root)
     start = time.perf_counter()
-    manifest = datasets.generate(parts, folder, workers=args.workers,
-                                 progress=not args.quiet)
+    manifest = datasets.build_dataset(parts, folder, workers=args.workers,
+                                      progress=not args.quiet, force=args.force)
     seconds = time.perf_counter() - start
+    # Every file and the manifest are written; only the summary is left, so
+    # a closed output pipe from here on loses a table, never data.
     _summary(parts, manifest, folder, seconds)
     return 0
 
@@ -147,12 +143,17 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "generate", help="write the canonical CLRS-30 splits (default) or a custom set",
-        description="Write datasets as safetensors files plus a manifest. Without "
-                    "--lengths: the canonical CLRS-30 splits. Finished parts are kept, "
-                    "so an interrupted run resumes; corrupted files are rebuilt.")
+        description="Write datasets as safetensors files plus a manifest, in ROOT/NAME. "
+                    "Without --lengths: the canonical CLRS-30 splits (NAME clrs30). With "
+                    "--lengths: a custom set (NAME custom unless --name), one file per "
+                    "algorithm and length. Finished files are kept, so an interrupted run "
+                    "resumes; corrupted ones are rebuilt. A file made with another recipe is "
+                    "never replaced without --force: give the new set its own --name (or "
+                    "--split) instead. Two runs into one folder take turns (the second waits).")
     p.add_argument("--root", help="data folder (default: $OPENCLRS_DATA_DIR or "
                                   "~/.cache/openclrs)")
-    p.add_argument("--name", help="dataset folder name (default clrs30, or custom)")
+    p.add_argument("--name", help="dataset folder name inside ROOT (default clrs30, or custom "
+                                  "with --lengths); letters, digits, '_' and '.'")
     p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO")
     p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=list(specs.SPLITS),
                    help="canonical splits to write (default all)")
@@ -160,12 +161,17 @@ def register(sub) -> None:
                    help="custom set: problem sizes")
     p.add_argument("--num-samples", type=positive_int, default=None,
                    help="custom set: samples per algorithm and length (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="custom set: seed (default 0)")
-    p.add_argument("--split", default="custom", help="custom set: split name")
-    p.add_argument("--truncate-decimals", type=int, default=None)
-    p.add_argument("--option", type=key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="custom set: sampler option (repeatable)")
+    p.add_argument("--seed", type=seed32, default=0, help="custom set: seed (default 0)")
+    p.add_argument("--split", default="custom",
+                   help="custom set: split name, the files' name (default custom; with several "
+                        "lengths, custom_nN)")
+    p.add_argument("--truncate-decimals", type=int, default=None,
+                   help="custom set: cut float inputs to this many decimals (default: none)")
+    p.add_argument("--option", action=KeyValues,
+                   help="custom set: sampler option, e.g. p=0.3 (repeatable, each KEY once)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files of this dataset that were made with another recipe")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
