@@ -559,7 +559,7 @@ def split_size(algorithm: str, split: str) -> int:
 
 def check_algorithm(name: str) -> str:
     """Return ``name`` if it is a known algorithm, else raise a helpful error."""
-    if name in SPECS:
+    if isinstance(name, str) and name in SPECS:
         return name
     import difflib
 

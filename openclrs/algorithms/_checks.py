@@ -58,6 +58,20 @@ def same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
                          f"got {len(a)} and {len(b)}")
 
 
+def non_negative(a: np.ndarray, name: str, what: str) -> None:
+    """Refuse negative entries (``what`` says why they cannot be)."""
+    if a.size and a.min() < 0:
+        raise ValueError(f"{name} must be non-negative ({what}), got {a.min().item()!r} "
+                         f"at index {int(np.argmin(a))}")
+
+
+def finite(a: np.ndarray, name: str, why: str = "") -> None:
+    """Refuse infinite entries (NaN is refused by :func:`vector`)."""
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite{why}, got {a[~np.isfinite(a)][0].item()!r} "
+                         f"at index {int(np.flatnonzero(~np.isfinite(a))[0])}")
+
+
 def number(x, name: str) -> float:
     if isinstance(x, np.ndarray) and x.ndim == 0:
         x = x.item()

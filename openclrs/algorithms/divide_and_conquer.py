@@ -13,6 +13,9 @@ from . import _checks
 
 __all__ = ["find_maximum_subarray", "find_maximum_subarray_kadane"]
 
+# Why keys must be finite: sums of infinite keys can be NaN (inf + -inf).
+_SUMS = " (sums of infinite keys can be NaN: inf + -inf)"
+
 # The hints of find_maximum_subarray, in the order each step records them.
 _NODE_HINTS = ("low", "high", "mid", "left_low", "left_high", "right_low",
                "right_high", "cross_low", "cross_high", "ret_low", "ret_high", "i", "j")
@@ -39,6 +42,7 @@ def find_maximum_subarray(A) -> Trace:
     single key.
     """
     A = _checks.vector(A, "A", min_len=2)
+    _checks.finite(A, "A", _SUMS)
     n = len(A)
     a = A.astype(np.float64).tolist()
     # One tuple per step: the _NODE_HINTS, then the _SCALAR_HINTS, then phase.
@@ -126,6 +130,7 @@ def find_maximum_subarray_kadane(A) -> Trace:
     replaces the best one only when strictly better: ties keep the earliest.
     """
     A = _checks.vector(A, "A")
+    _checks.finite(A, "A", _SUMS)
     n = len(A)
     a = A.astype(np.float64).tolist()
     best_low = best_high = start = 0

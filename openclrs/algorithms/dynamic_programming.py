@@ -24,12 +24,6 @@ from . import _checks
 __all__ = ["matrix_chain_order", "lcs_length", "optimal_bst"]
 
 
-def _finite(a: np.ndarray, name: str) -> np.ndarray:
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError(f"{name} must be finite")
-    return a
-
-
 # --------------------------------------------------------------------------
 # Matrix-chain multiplication
 # --------------------------------------------------------------------------
@@ -47,7 +41,9 @@ def matrix_chain_order(p) -> Trace:
     changes only for a strictly cheaper split. ``s_h`` holds the best splits.
     The run stops at the first step that leaves ``m`` unchanged.
     """
-    p = _finite(_checks.vector(p, "p"), "p")
+    p = _checks.vector(p, "p")
+    _checks.finite(p, "p")
+    _checks.non_negative(p, "p", "matrix dimensions")
     n = len(p)
     # Chain costs stay below n * max|p|^3; keeping that finite lets +inf
     # stand for "no cost yet" below.
@@ -287,8 +283,12 @@ def optimal_bst(p, q) -> Trace:
     ``l`` keys. A root is recorded only if its cost is below the published
     1e9 sentinel, the first of equally cheap roots winning.
     """
-    p = _finite(_checks.vector(p, "p", min_len=0), "p")
-    q = _finite(_checks.vector(q, "q"), "q")
+    p = _checks.vector(p, "p", min_len=0)
+    q = _checks.vector(q, "q")
+    _checks.finite(p, "p")
+    _checks.finite(q, "q")
+    _checks.non_negative(p, "p", "key probabilities")
+    _checks.non_negative(q, "q", "gap probabilities")
     if len(q) != len(p) + 1:
         raise ValueError(f"q must have one more element than p (the gaps around the "
                          f"keys), got len(p)={len(p)} and len(q)={len(q)}")

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..probes import Trace, graph, make_trace, one_hot, positions
 from . import _checks
+from ._graphs import graph_inputs
 
 __all__ = ["dfs", "bfs", "topological_sort", "articulation_points", "bridges",
            "strongly_connected_components"]
@@ -261,10 +262,6 @@ class _StackDfs:
         return out
 
 
-def _graph_inputs(A: np.ndarray) -> dict:
-    return {"pos": positions(A.shape[0]), "A": A, "adj": graph(A)}
-
-
 def dfs(A) -> Trace:
     """Depth-first search from every white node in index order (CLRS 22.3);
     outputs the DFS forest as parent pointers."""
@@ -272,7 +269,7 @@ def dfs(A) -> Trace:
     n = A.shape[0]
     search = _StackDfs(n, ("pi_h", "color", "d", "f", "s_prev"))
     search.walk(_bitmasks(A), range(n))
-    return make_trace("dfs", inputs=_graph_inputs(A), hints=search.hints(),
+    return make_trace("dfs", inputs=graph_inputs(A), hints=search.hints(),
                       outputs={"pi": search.values("pi_h")})
 
 
@@ -336,7 +333,7 @@ def topological_sort(A) -> Trace:
     search = _StackDfs(n, ("topo_h", "color", "s_prev"))
     search.walk(_bitmasks(A), range(n), timed=False, topo=True)
     return make_trace(
-        "topological_sort", inputs=_graph_inputs(A), hints=search.hints("topo_head_h"),
+        "topological_sort", inputs=graph_inputs(A), hints=search.hints("topo_head_h"),
         outputs={"topo": search.values("topo_h"), "topo_head": one_hot(search.head, n)})
 
 
@@ -350,7 +347,7 @@ def articulation_points(A) -> Trace:
     search = _StackDfs(n, ("is_cut_h", "pi_h", "color", "d", "f", "low", "child_cnt",
                            "s_prev"))
     search.walk(_bitmasks(A), range(n), edges=_CUTS)
-    return make_trace("articulation_points", inputs=_graph_inputs(A), hints=search.hints(),
+    return make_trace("articulation_points", inputs=graph_inputs(A), hints=search.hints(),
                       outputs={"is_cut": search.values("is_cut_h")})
 
 
@@ -394,5 +391,5 @@ def strongly_connected_components(A) -> Trace:
     # The transpose never changes; it is still a real (writable) array per
     # step, like every other hint.
     hints["A_t"] = np.broadcast_to(graph(A.T), (search.steps, n, n)).copy()
-    return make_trace("strongly_connected_components", inputs=_graph_inputs(A),
+    return make_trace("strongly_connected_components", inputs=graph_inputs(A),
                       hints=hints, outputs={"scc_id": search.values("scc_id_h")})

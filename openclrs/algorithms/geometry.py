@@ -205,6 +205,12 @@ def jarvis_march(xs, ys) -> Trace:
     its left (ties on a line go to the later point), until the wrap returns
     to a point already in the hull.
 
+    On collinear points the result depends on the points' order, as in the
+    published code: a point in the middle of a hull edge is on the hull only
+    if it comes later than the edge's far end, and on all-collinear inputs an
+    inner point can be marked (the samplers redraw inputs with collinear
+    triples).
+
     One step per point examined in each scan, plus one per hull point found;
     ``phase`` is 0 only at the blank first step. ``pred_h`` never changes
     (the points' input order) and is kept for the published spec.

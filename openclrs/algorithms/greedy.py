@@ -38,6 +38,11 @@ def activity_selector(s, f) -> Trace:
     s = _checks.vector(s, "s")
     f = _checks.vector(f, "f")
     _checks.same_length("s", s, "f", f)
+    early = np.flatnonzero(f < s)
+    if len(early):
+        i = int(early[0])
+        raise ValueError(f"activity {i} ends before it starts: f[{i}]={f[i].item()!r} < "
+                         f"s[{i}]={s[i].item()!r} (every f must be >= its s)")
     n = len(s)
     # The default (unstable) argsort on the caller's dtype: equal finish times
     # must come out in the published order.
@@ -78,10 +83,21 @@ def task_scheduling(d, w) -> Trace:
 
     Step 0 is the state before the scan; step ``t >= 1`` has just considered
     the ``t``-th task by penalty (``i``).
+
+    This is the published greedy, not the optimum (nor CLRS's independence
+    test): a task is kept only while fewer tasks than its deadline are kept,
+    and kept tasks are never rescheduled, so ``d=[2, 1]``, ``w=[5, 4]`` keeps
+    only task 0 although both fit. Deadlines must be whole slots ``>= 1``.
     """
     d = _checks.vector(d, "d")
     w = _checks.vector(w, "w")
     _checks.same_length("d", d, "w", w)
+    days = d.astype(np.float64)
+    bad = np.flatnonzero(~(np.isfinite(days) & (days >= 1) & (days == np.floor(days))))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"d must hold deadlines that are whole time slots >= 1 (every "
+                         f"task takes one slot), got d[{i}]={d[i].item()!r}")
     n = len(d)
     # Same argsort call as the published code, so equal penalties tie alike.
     order = np.argsort(-_sortable(w)).tolist()

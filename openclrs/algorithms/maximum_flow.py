@@ -10,7 +10,7 @@ import numpy as np
 from ..probes import Trace, graph, make_trace, one_hot, positions
 from ..specs import OutputClass
 from . import _checks
-from .shortest_paths import _Relaxer, _weights
+from ._graphs import Relaxer, weight_matrix
 
 __all__ = ["bipartite_matching"]
 
@@ -38,7 +38,7 @@ def bipartite_matching(A, n, m, s, t) -> Trace:
     the first round after an augmentation, the walk's position in phase 1.
     Entries of ``A`` must be non-negative, which guarantees termination.
     """
-    A = _weights(A)
+    A = weight_matrix(A)
     N = A.shape[0]
     n, m = _count(n, "n"), _count(m, "m")
     if N != n + m + 2:
@@ -73,7 +73,7 @@ def bipartite_matching(A, n, m, s, t) -> Trace:
 
     u = t
     while True:
-        relax = _Relaxer(residual)
+        relax = Relaxer(residual)
         d = np.zeros(N)
         pi = np.arange(N)
         reached = np.zeros(N, dtype=bool)

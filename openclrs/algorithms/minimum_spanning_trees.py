@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..probes import Trace, make_trace, one_hot, one_hots
-from .shortest_paths import _best_first, _graph_inputs, _replay, _split, _weights
 from . import _checks
+from ._graphs import best_first, graph_inputs, replay, split_blocks, weight_matrix
 
 __all__ = ["mst_kruskal", "mst_prim"]
 
@@ -40,7 +40,7 @@ def mst_kruskal(A) -> Trace:
     (phase 0) where the lower-numbered root is hung under the other one and
     the edge joins the tree, unless both roots are the same.
     """
-    A = _weights(A)
+    A = weight_matrix(A)
     n = A.shape[0]
     iu, ju = np.triu_indices(n, 1)
     positive = A[iu, ju] > 0
@@ -49,7 +49,7 @@ def mst_kruskal(A) -> Trace:
     iu, ju = iu[order].tolist(), ju[order].tolist()
 
     # Changes of pi, mask_u and mask_v as (step, cell, value); the three
-    # arrays are consecutive blocks of n cells (see _replay).
+    # arrays are consecutive blocks of n cells (see replay).
     MASK_U, MASK_V = n, 2 * n
     ev_t, ev_c, ev_x = [], [], []
     # Per-step scalars, with the initial step.
@@ -117,14 +117,14 @@ def mst_kruskal(A) -> Trace:
     if ev_t and ev_t[-1] == steps:  # the last edge's masks are never cleared
         cleared = ev_t.index(steps)
         del ev_t[cleared:], ev_c[cleared:], ev_x[cleared:]
-    pi_h, mask_u, mask_v = _split(
-        _replay(np.concatenate([np.arange(n), np.zeros(2 * n)]), steps, ev_t, ev_c, ev_x),
+    pi_h, mask_u, mask_v = split_blocks(
+        replay(np.concatenate([np.arange(n), np.zeros(2 * n)]), steps, ev_t, ev_c, ev_x),
         n, np.int64, np.float64, np.float64)
     in_mst_h = _tree_edge_hints(steps, n, added)
     us, vs, roots_u, roots_v = one_hots(n, us, vs, roots_u, roots_v)
     return make_trace(
         "mst_kruskal",
-        inputs=_graph_inputs(A),
+        inputs=graph_inputs(A),
         hints={"in_mst_h": in_mst_h, "pi": pi_h, "u": us, "v": vs,
                "root_u": roots_u, "root_v": roots_v,
                "mask_u": mask_u, "mask_v": mask_v, "phase": one_hot(phases, 3)},
@@ -137,6 +137,6 @@ def mst_prim(A, s) -> Trace:
     ``s``: one step per node taken into the tree, its key being the weight
     of its cheapest edge to the tree so far (ties as the published argsort
     breaks them)."""
-    A = _weights(A)
+    A = weight_matrix(A)
     s = _checks.node(s, A.shape[0], "s")
-    return _best_first(A, s, "mst_prim")
+    return best_first(A, s, "mst_prim")

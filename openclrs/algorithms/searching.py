@@ -15,7 +15,7 @@ import numpy as np
 from ..probes import (Trace, array_pointers, identity_pointers, make_trace, one_hot, one_hots,
                       positions, snapshots)
 from . import _checks
-from .sorting import _lomuto_partition
+from .sorting import lomuto_partition
 
 __all__ = ["minimum", "binary_search", "quickselect"]
 
@@ -110,7 +110,7 @@ def quickselect(A) -> Trace:
         pivots.append(order[i + 1] if last else order[r])
 
     while True:
-        q = _lomuto_partition(keys, order, p, r, record)
+        q = lomuto_partition(keys, order, p, r, record)
         k = q - p
         if want == k:
             break

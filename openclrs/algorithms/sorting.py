@@ -154,12 +154,13 @@ def heapsort(A) -> Trace:
     )
 
 
-def _lomuto_partition(keys: list, order: array, p: int, r: int, record) -> int:
+def lomuto_partition(keys: list, order: array, p: int, r: int, record) -> int:
     """CLRS PARTITION of ``keys[p..r]`` around ``keys[r]``, permuting
     ``order`` alongside; keys equal to the pivot go to the low side. Calls
     ``record(i, j, last)`` after each comparison (``last=False``) and after
     the final pivot swap (``last=True``, ``j == r``), ``i`` being the end of
-    the low side before the swap; returns the pivot's final position."""
+    the low side before the swap; returns the pivot's final position.
+    Shared by quicksort and quickselect (not an algorithm of its own)."""
     pivot = keys[r]
     i = p - 1
     for j in range(p, r):
@@ -203,7 +204,7 @@ def quicksort(A) -> Trace:
     while pending:
         p, r = pending.pop()
         if p < r:
-            q = _lomuto_partition(keys, order, p, r, record)
+            q = lomuto_partition(keys, order, p, r, record)
             pending.append((q + 1, r))
             pending.append((p, q - 1))
 

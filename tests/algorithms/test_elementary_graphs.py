@@ -11,29 +11,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import openclrs
 from openclrs.algorithms import elementary_graphs as eg
-from openclrs.probes import validate_trace
-
-ALGOS = ["dfs", "bfs", "topological_sort", "articulation_points", "bridges",
-         "strongly_connected_components"]
-
-
-def random_graph(rng, n, p, *, directed, acyclic=False, self_loops=False):
-    A = (rng.random((n, n)) < p).astype(float)
-    if acyclic:
-        perm = rng.permutation(n)
-        A = np.triu(A, 1)[perm][:, perm]
-    elif not directed:
-        A = np.triu(A, 1)
-        A = A + A.T
-    if not self_loops:
-        np.fill_diagonal(A, 0)
-    return A
-
-
-def to_nx(A, directed):
-    return nx.from_numpy_array(A, create_using=nx.DiGraph if directed else nx.Graph)
+from tests.graph_helpers import nx_graph, random_graph
 
 
 def graphs(directed, *, acyclic=False, count=25, seed=0):
@@ -41,7 +20,7 @@ def graphs(directed, *, acyclic=False, count=25, seed=0):
     for i in range(count):
         n = int(rng.integers(1, 20))
         p = [0.05, 0.15, 0.3, 0.6][i % 4]
-        yield random_graph(rng, n, p, directed=directed, acyclic=acyclic,
+        yield random_graph(rng, n, p, directed=directed, acyclic=acyclic, weights=None,
                            self_loops=bool(i % 3 == 0) and not acyclic)
 
 
@@ -60,7 +39,7 @@ def test_bfs_layers_and_parents_match_networkx(directed):
         n = len(A)
         s = int(rng.integers(n))
         trace = eg.bfs(A, s)
-        dist = nx.single_source_shortest_path_length(to_nx(A, directed), s)
+        dist = nx.single_source_shortest_path_length(nx_graph(A, directed), s)
         reach = trace.hints["reach_h"]
         # One step per layer, plus one that finds nothing new.
         assert trace.length == max(dist.values()) + 1
@@ -107,7 +86,7 @@ def test_dfs_forest_and_times_match_networkx():
         for A in graphs(directed, seed=3):
             n = len(A)
             trace = eg.dfs(A)
-            G = to_nx(A, directed)
+            G = nx_graph(A, directed)
             d, f = times(trace.hints["d"][-1]), times(trace.hints["f"][-1])
             # Discovery and finishing times are the ticks 1..2n, each used once.
             assert sorted(np.concatenate([d, f])) == list(range(1, 2 * n + 1))
@@ -151,7 +130,7 @@ def test_dfs_textbook_figure_22_4():
 
 
 def test_dfs_step_structure():
-    A = random_graph(np.random.default_rng(4), 12, 0.2, directed=True)
+    A = random_graph(np.random.default_rng(4), 12, 0.2, weights=None)
     trace = eg.dfs(A)
     h = trace.hints
     assert trace.length == 3 * 12
@@ -186,7 +165,7 @@ def test_topological_sort_is_valid_and_matches_dfs_finishing_order():
         position = {v: i for i, v in enumerate(order)}
         for a, b in zip(*np.nonzero(A)):
             assert position[a] < position[b]
-        G = to_nx(A, True)
+        G = nx_graph(A, True)
         assert nx.is_directed_acyclic_graph(G)
         assert order == list(reversed(list(nx.dfs_postorder_nodes(G))))
         roots = n - len(list(nx.dfs_edges(G)))
@@ -214,7 +193,7 @@ def test_topological_sort_textbook_figure_22_7():
 def test_articulation_points_match_networkx():
     for A in graphs(False, seed=6, count=40):
         trace = eg.articulation_points(A)
-        G = to_nx(A, False)
+        G = nx_graph(A, False)
         G.remove_edges_from(nx.selfloop_edges(G))
         expected = sorted(nx.articulation_points(G))
         assert list(np.flatnonzero(trace.outputs["is_cut"])) == expected
@@ -227,7 +206,7 @@ def test_bridges_match_networkx():
     for A in graphs(False, seed=7, count=40):
         n = len(A)
         trace = eg.bridges(A)
-        G = to_nx(A, False)
+        G = nx_graph(A, False)
         G.remove_edges_from(nx.selfloop_edges(G))
         expected = np.where((A != 0) | np.eye(n, dtype=bool), 0.0, -1.0)
         for a, b in nx.bridges(G):
@@ -262,7 +241,7 @@ def test_strongly_connected_components_match_networkx():
         n = len(A)
         trace = eg.strongly_connected_components(A)
         scc_id = trace.outputs["scc_id"]
-        components = {frozenset(c) for c in nx.strongly_connected_components(to_nx(A, True))}
+        components = {frozenset(c) for c in nx.strongly_connected_components(nx_graph(A, True))}
         ours = {}
         for v in range(n):
             ours.setdefault(int(scc_id[v]), set()).add(v)
@@ -289,65 +268,3 @@ def test_strongly_connected_components_textbook_figure_22_9():
 
 
 # ---------------------------------------------------------------- all six
-
-
-@pytest.mark.parametrize("algo", ALGOS)
-@pytest.mark.parametrize("length", [1, 2, 5, 16])
-def test_sampled_traces_are_valid(algo, length):
-    if algo == "strongly_connected_components" and length < 4:
-        pytest.skip("the published SCC sampler needs at least 4 nodes")
-    for trace in openclrs.sample(algo, length=length, seed=length, num_samples=3):
-        validate_trace(trace)
-        for store in (trace.hints, trace.outputs):
-            for name, value in store.items():
-                assert value.flags.c_contiguous or name == "A_t", name
-
-
-@pytest.mark.parametrize("algo", ALGOS)
-def test_arguments_are_not_modified(algo):
-    A = random_graph(np.random.default_rng(9), 7, 0.4, directed=True, self_loops=True)
-    A[0, 1] = 2.5
-    before = A.copy()
-    frozen = A.copy()
-    frozen.setflags(write=False)
-    args = (A, 3) if algo == "bfs" else (A,)
-    trace = getattr(eg, algo)(*args)
-    np.testing.assert_array_equal(A, before)
-    np.testing.assert_array_equal(trace.inputs["A"], before)
-    assert not np.shares_memory(trace.inputs["A"], A)
-    getattr(eg, algo)(frozen, *args[1:])  # read-only input is fine
-
-
-@pytest.mark.parametrize("algo", ALGOS)
-def test_bad_matrices_are_rejected(algo):
-    f = getattr(eg, algo)
-    extra = (0,) if algo == "bfs" else ()
-    with pytest.raises(ValueError, match="A must be a square"):
-        f(np.zeros((3, 4)), *extra)
-    with pytest.raises(ValueError, match="A must be a square"):
-        f(np.zeros(3), *extra)
-    with pytest.raises(ValueError, match="at least 1 node"):
-        f(np.zeros((0, 0)), *extra)
-    with pytest.raises(ValueError, match="NaN"):
-        f(np.array([[0.0, np.nan], [1.0, 0.0]]), *extra)
-    with pytest.raises(ValueError, match="numeric"):
-        f(np.array([["a", "b"], ["c", "d"]]), *extra)
-
-
-def test_bfs_source_is_checked():
-    A = np.ones((3, 3))
-    with pytest.raises(ValueError, match="s=3 is not a node"):
-        eg.bfs(A, 3)
-    with pytest.raises(ValueError, match="s=-1 is not a node"):
-        eg.bfs(A, -1)
-    with pytest.raises(ValueError, match="integer node index"):
-        eg.bfs(A, 1.0)
-    with pytest.raises(ValueError, match="integer node index"):
-        eg.bfs(A, True)
-    assert eg.bfs(A, np.int64(2)).inputs["s"].tolist() == [0, 0, 1]
-
-
-def test_registered():
-    assert set(eg.__all__) == set(ALGOS)
-    for algo in ALGOS:
-        assert openclrs.ALGORITHMS[algo] is getattr(eg, algo)

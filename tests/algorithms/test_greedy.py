@@ -108,28 +108,3 @@ def test_sampled_traces_are_valid(algorithm, length):
         assert trace.length == length + 1
         assert trace.hints["m" if algorithm == "activity_selector" else "i"].shape == \
             (length + 1, length)
-
-
-@pytest.mark.parametrize("fn", [activity_selector, task_scheduling])
-def test_arguments_are_not_mutated(fn):
-    a = np.array([0.3, 0.1, 0.2, 0.1])
-    b = np.array([0.5, 0.4, 0.9, 0.2])
-    a0, b0 = a.copy(), b.copy()
-    fn(a, b)
-    np.testing.assert_array_equal(a, a0)
-    np.testing.assert_array_equal(b, b0)
-
-
-@pytest.mark.parametrize("fn, first, second", [(activity_selector, "s", "f"),
-                                               (task_scheduling, "d", "w")])
-def test_bad_arguments(fn, first, second):
-    with pytest.raises(ValueError, match=f"{first} must be a 1-D array"):
-        fn(np.zeros((2, 2)), np.zeros(2))
-    with pytest.raises(ValueError, match=f"{first} and {second} must have the same length"):
-        fn(np.zeros(3), np.zeros(2))
-    with pytest.raises(ValueError, match=f"{second} must not contain NaN"):
-        fn(np.zeros(2), np.array([0.1, np.nan]))
-    with pytest.raises(ValueError, match=f"{first} must have at least 1"):
-        fn(np.zeros(0), np.zeros(0))
-    with pytest.raises(ValueError, match=f"{second} must be numeric"):
-        fn(np.zeros(2), np.array(["a", "b"]))

@@ -5,9 +5,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import openclrs
 from openclrs.algorithms.maximum_flow import bipartite_matching
-from openclrs.probes import validate_trace
 
 
 def network(edges, n, m):
@@ -90,40 +88,3 @@ def test_hints_follow_the_residual_graph():
     M = trace.outputs["in_matching"]
     either = ((A != 0) | (A.T != 0) | np.eye(N, dtype=bool))
     assert ((M == -1) == ~either).all()
-
-
-@pytest.mark.parametrize("length", [2, 5, 16, 33])
-def test_sampled_traces_are_valid(length):
-    for trace in openclrs.sample("bipartite_matching", length=length, seed=length,
-                                 num_samples=3):
-        validate_trace(trace)
-
-
-def test_arguments_are_not_modified():
-    edges, n, m = random_edges(3)
-    A = network(edges, n, m)
-    before = A.copy()
-    bipartite_matching(A, n, m, 0, n + m + 1)
-    assert np.array_equal(A, before)
-
-
-def test_bad_arguments_are_refused():
-    A = network([(0, 0)], 2, 2)
-    with pytest.raises(ValueError, match="n \\+ m \\+ 2"):
-        bipartite_matching(A, 2, 3, 0, 6)
-    with pytest.raises(ValueError, match="source node 0"):
-        bipartite_matching(A, 2, 2, 1, 5)
-    with pytest.raises(ValueError, match="sink node"):
-        bipartite_matching(A, 2, 2, 0, 4)
-    with pytest.raises(ValueError, match="integer node index"):
-        bipartite_matching(A, 2, 2, 0.0, 5)
-    with pytest.raises(ValueError, match="non-negative integer"):
-        bipartite_matching(A, 2.0, 2, 0, 5)
-    with pytest.raises(ValueError, match="non-negative integer"):
-        bipartite_matching(A, -1, 5, 0, 5)
-    with pytest.raises(ValueError, match="square"):
-        bipartite_matching(A[:-1], 2, 2, 0, 5)
-    negative = A.copy()
-    negative[1, 3] = -1
-    with pytest.raises(ValueError, match="non-negative"):
-        bipartite_matching(negative, 2, 2, 0, 5)

@@ -5,26 +5,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import openclrs
 from openclrs.algorithms.minimum_spanning_trees import mst_kruskal, mst_prim
-from openclrs.probes import validate_trace
-
-
-def random_graph(seed, n=None, p=None, ties=False):
-    rng = np.random.default_rng(seed)
-    n = n or int(rng.integers(1, 14))
-    p = rng.uniform(0.1, 0.9) if p is None else p
-    w = rng.integers(1, 4, (n, n)) / 2 if ties else rng.uniform(0.05, 1, (n, n))
-    A = np.triu(w * (rng.random((n, n)) < p), 1)
-    return A + A.T
-
-
-def nx_graph(A):
-    G = nx.Graph()
-    G.add_nodes_from(range(len(A)))
-    for u, v in zip(*np.nonzero(np.triu(A, 1))):
-        G.add_edge(int(u), int(v), weight=A[u, v])
-    return G
+from tests.graph_helpers import nx_graph, random_graph
 
 
 def forest_weight(G):
@@ -58,8 +40,8 @@ def test_kruskal_clrs_figure_23_1():
 
 @pytest.mark.parametrize("seed", range(40))
 def test_kruskal_is_a_minimum_spanning_forest(seed):
-    A = random_graph(seed, ties=seed % 2 == 1)
-    G = nx_graph(A)
+    A = random_graph(seed, directed=False, weights="ties" if seed % 2 == 1 else (0.05, 1.0))
+    G = nx_graph(A, directed=False)
     in_mst = mst_kruskal(A).outputs["in_mst"]
     assert (in_mst == in_mst.T).all() and (in_mst[A == 0] == 0).all()
     chosen = nx.Graph(list(zip(*np.nonzero(np.triu(in_mst, 1)))))
@@ -70,7 +52,7 @@ def test_kruskal_is_a_minimum_spanning_forest(seed):
 
 
 def test_kruskal_hints_describe_union_find():
-    A = random_graph(7, n=12, p=0.6)
+    A = random_graph(7, 12, 0.6, directed=False)
     trace = mst_kruskal(A)
     h = trace.hints
     edges = int((np.triu(A, 1) > 0).sum())
@@ -96,7 +78,7 @@ def test_kruskal_hints_describe_union_find():
         while pi[x] != x:
             x = pi[x]
         return x
-    components = nx.connected_components(nx_graph(A))
+    components = nx.connected_components(nx_graph(A, directed=False))
     for comp in components:
         assert len({find(x) for x in comp}) == 1
 
@@ -116,10 +98,10 @@ def test_prim_clrs_figure_23_1():
 
 @pytest.mark.parametrize("seed", range(40))
 def test_prim_spans_the_source_component_minimally(seed):
-    A = random_graph(seed, ties=seed % 3 == 0)
+    A = random_graph(seed, directed=False, weights="ties" if seed % 3 == 0 else (0.05, 1.0))
     n = len(A)
     s = seed % n
-    G = nx_graph(A)
+    G = nx_graph(A, directed=False)
     pi = mst_prim(A, s).outputs["pi"]
     comp = nx.node_connected_component(G, s)
     for v in range(n):
@@ -136,7 +118,7 @@ def test_prim_spans_the_source_component_minimally(seed):
 
 
 def test_prim_hints_describe_the_queue():
-    A = random_graph(3, n=10, p=0.5)
+    A = random_graph(3, 10, 0.5, directed=False)
     trace = mst_prim(A, 4)
     h = trace.hints
     mark, queued = h["mark"], h["in_queue"]
@@ -151,37 +133,3 @@ def test_prim_hints_describe_the_queue():
 
 
 # ---------------------------------------------------------------- both
-
-@pytest.mark.parametrize("algo", ["mst_kruskal", "mst_prim"])
-@pytest.mark.parametrize("length", [1, 5, 16, 33])
-def test_sampled_traces_are_valid(algo, length):
-    for trace in openclrs.sample(algo, length=length, seed=length, num_samples=3):
-        validate_trace(trace)
-
-
-@pytest.mark.parametrize("call", [
-    lambda A: mst_kruskal(A), lambda A: mst_prim(A, 0)], ids=["kruskal", "prim"])
-def test_arguments_are_not_modified(call):
-    A = random_graph(11, n=9, p=0.7)
-    before = A.copy()
-    call(A)
-    assert np.array_equal(A, before)
-
-
-@pytest.mark.parametrize("algo", [mst_kruskal, lambda A: mst_prim(A, 0)])
-def test_bad_matrices_are_refused(algo):
-    with pytest.raises(ValueError, match="square"):
-        algo(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="square"):
-        algo(np.zeros(3))
-    with pytest.raises(ValueError, match="NaN"):
-        algo(np.array([[0, np.nan], [np.nan, 0]]))
-    with pytest.raises(ValueError, match="finite"):
-        algo(np.array([[0, np.inf], [np.inf, 0]]))
-
-
-def test_prim_source_must_be_a_node():
-    with pytest.raises(ValueError, match="not a node"):
-        mst_prim(np.zeros((3, 3)), 3)
-    with pytest.raises(ValueError, match="integer"):
-        mst_prim(np.zeros((3, 3)), 1.5)

@@ -6,17 +6,9 @@ import bisect
 import numpy as np
 import pytest
 
-import openclrs
-from openclrs.algorithms import ALGORITHMS, searching
-from openclrs.probes import validate_trace
+from openclrs.algorithms import searching
 
 from .test_sorting import order_from_pred
-
-
-def test_registered():
-    assert searching.__all__ == ["minimum", "binary_search", "quickselect"]
-    for name in searching.__all__:
-        assert ALGORITHMS[name] is getattr(searching, name)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 30])
@@ -87,42 +79,3 @@ def test_quickselect_on_clrs_figure_7_1():
     assert trace.hints["i_rank"][7] * 8 == 3
     assert trace.hints["target"][8] * 8 == 0
     assert trace.outputs["median"].argmax() == 5
-
-
-@pytest.mark.parametrize("name", ["minimum", "binary_search", "quickselect"])
-@pytest.mark.parametrize("length", [1, 4, 16])
-def test_sampled_traces_are_valid(name, length):
-    for trace in openclrs.sample(name, length=length, seed=5, num_samples=3):
-        validate_trace(trace)
-
-
-def test_arguments_are_not_mutated():
-    values = np.array([0.3, 0.1, 0.2, 0.1])
-    searching.minimum(values)
-    searching.quickselect(values)
-    np.testing.assert_array_equal(values, [0.3, 0.1, 0.2, 0.1])
-    keys = np.array([0.1, 0.2, 0.2, 0.5])
-    searching.binary_search(0.2, keys)
-    np.testing.assert_array_equal(keys, [0.1, 0.2, 0.2, 0.5])
-
-
-@pytest.mark.parametrize("name", ["minimum", "quickselect"])
-def test_bad_arrays(name):
-    run = ALGORITHMS[name]
-    with pytest.raises(ValueError, match="A must be a 1-D array"):
-        run([[0.1, 0.2]])
-    with pytest.raises(ValueError, match="A must not contain NaN"):
-        run([np.nan])
-    with pytest.raises(ValueError, match="A must have at least 1"):
-        run([])
-
-
-def test_binary_search_bad_arguments():
-    with pytest.raises(ValueError, match="A must be sorted"):
-        searching.binary_search(0.5, [0.1, 0.3, 0.2])
-    with pytest.raises(ValueError, match="x must not be NaN"):
-        searching.binary_search(np.nan, [0.1, 0.2])
-    with pytest.raises(ValueError, match="x must be a number"):
-        searching.binary_search("0.5", [0.1, 0.2])
-    with pytest.raises(ValueError, match="A must be a 1-D array"):
-        searching.binary_search(0.5, 0.2)
