@@ -100,7 +100,8 @@ def test_create_dataset_iteration(published, case, tmp_path):
 def test_sharded_split_reading_order(published, case, tmp_path):
     """A split written in several TFDS shards is read in interleaved blocks
     (shown with small shard sizes forced on the published build)."""
-    from openclrs.compat.dataset import _published_pool, example_bytes, tfds_num_shards
+    from openclrs.compat.dataset import _published_pool
+    from openclrs.compat.tfds import example_bytes, tfds_num_shards
 
     algorithm, split, low, high = SHARDED_CASES[case]
     arrays, meta = published

@@ -20,7 +20,8 @@ dm-clrs" section.
 from ..specs import (CLRS30, NUM_SAMPLES_MULTIPLIER, SPECS, Location, OutputClass, Stage,
                      Type)
 from . import algorithms, probing
-from .dataset import Dataset, chunkify, create_chunked_dataset, create_dataset, tfds_order
+from .dataset import Dataset, chunkify, create_chunked_dataset, create_dataset
+from .tfds import tfds_order
 from .evaluation import fuse_perm_and_mask
 from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
 from .samplers import (PUBLISHED_DTYPES, Features, FeaturesChunked, Feedback, Sampler,
