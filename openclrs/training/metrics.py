@@ -17,7 +17,10 @@ mask_one, categorical                  accuracy of the argmax (rows
                                        whose target holds a -1 skipped)
 pointer                                accuracy
 permutation_pointer + ``<name>_mask``  fused back into the original
-                                       pointer first, then accuracy
+                                       pointer first (every node whose
+                                       mask is above 1/2 points to
+                                       itself, as published), then
+                                       accuracy
 scalar                                 mean squared error
 =====================================  ==============================
 
@@ -47,18 +50,20 @@ MASKED = -1
 # ------------------------------------------------------------ permutations
 
 def fuse_permutation(perm: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """A cyclic permutation pointer and its first-node one-hot -> the
-    original predecessor pointer (the first node points to itself).
+    """A cyclic permutation pointer and its first-node mask -> the original
+    predecessor pointer (the first node points to itself).
 
     ``perm``: node indices ``(..., N)`` or a matrix ``(..., N, N)`` read by
-    argmax; ``first``: ``(..., N)``, read by argmax."""
+    argmax; ``first``: ``(..., N)``, one-hot or probabilities. As in the
+    published evaluation, every node whose mask is above 1/2 points to
+    itself: none when no probability passes 1/2, several when several do
+    (a one-hot mask marks exactly its node)."""
     first = np.asarray(first)
     n = first.shape[-1]
     perm = np.asarray(perm)
     if perm.ndim == first.ndim + 1:
         perm = perm.argmax(axis=-1)
-    is_first = np.arange(n) == np.asarray(first).argmax(axis=-1)[..., None]
-    return np.where(is_first, np.arange(n), perm)
+    return np.where(first > 0.5, np.arange(n), perm)
 
 
 def reduce_permutations(spec: Mapping[str, tuple],

@@ -96,6 +96,23 @@ def test_permutations_are_fused_before_scoring():
     assert evaluate(spec, truth, wrong_first)["pred"] == pytest.approx(2 / 4)
 
 
+def test_soft_first_node_masks_fuse_as_the_published_evaluation():
+    """Every node whose mask is above 1/2 points to itself, none when no
+    probability passes 1/2 (the published ``fuse_perm_and_mask``), not only
+    the argmax."""
+    perm = np.array([[3, 0, 1, 2], [3, 0, 1, 2], [3, 0, 1, 2]])
+    soft = np.array([[0.9, 0.1, 0.0, 0.0],     # one node above 1/2: as one-hot
+                     [0.4, 0.3, 0.2, 0.1],     # none: every pointer kept
+                     [0.6, 0.0, 0.7, 0.0]])    # two: both point to themselves
+    np.testing.assert_array_equal(fuse_permutation(perm, soft),
+                                  [[0, 0, 1, 2], [3, 0, 1, 2], [0, 0, 2, 2]])
+    # exactly 1/2 is not above it
+    np.testing.assert_array_equal(fuse_permutation(perm[:1], [[0.5, 0.5, 0, 0]]), perm[:1])
+    # the same on a permutation given as a score matrix
+    matrix = np.eye(4)[perm] * 0.7
+    np.testing.assert_array_equal(fuse_permutation(matrix, soft), fuse_permutation(perm, soft))
+
+
 def test_scorer_pools_batches_of_different_sizes():
     spec = {"ptr": SPEC["ptr"]}
     scorer = OutputScorer(spec)
