@@ -186,11 +186,9 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
                                  progress=False)
         entry = manifest["parts"][file]
     elif not part_is_intact(folder, entry, verify):
-        print(f"openclrs: {file} in {folder} is corrupted or truncated; rebuilding it",
-              file=sys.stderr)
+        # The builder says so ("... is corrupted or truncated; rebuilding it").
         recipe = {k: v for k, v in entry.items() if k in Part.__dataclass_fields__}
-        manifest = build_dataset([Part(**recipe)], folder, workers=1, progress=False,
-                                 log=None)
+        manifest = build_dataset([Part(**recipe)], folder, workers=1, progress=False)
         entry = manifest["parts"][file]
         if not part_is_intact(folder, entry, True):
             raise CorruptFileError(f"{os.path.join(folder, file)}: rebuilt file fails its "
