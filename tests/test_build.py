@@ -118,7 +118,7 @@ def test_builder_prepares_checks_and_keeps_other_recipes(tmp_path, workers):
                     supersedes=lambda entry: entry["value"] == 3)
     assert _tree(folder) == before
     # ...unless forced.
-    build.build([Toy("a", 9)], folder, MANIFEST, progress=False, force=True, log=None)
+    build.build([Toy("a", 9)], folder, MANIFEST, progress=False, force=True)
     assert open(tmp_path / "a.txt").read() == "9 \n"
     assert open(tmp_path / "b.txt").read() == "2 five\n"
 

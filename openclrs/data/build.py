@@ -140,7 +140,7 @@ def is_intact(folder: str, entry: Mapping, verify: bool = True) -> bool:
 def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | None = None,
           progress: bool = True, verify: bool = True, force: bool = False,
           supersedes: Callable[[Mapping], bool] | None = None,
-          prepare: Callable[[list], list] | None = None, log=sys.stderr,
+          prepare: Callable[[list], list] | None = None, log=None,
           desc: str = "generating", unit: str = "sample") -> dict:
     """Build every job whose file is missing, stale or corrupted; returns
     the manifest (entries built now carry their ``seconds``).
@@ -150,7 +150,8 @@ def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | Non
     ``force``: replace files made with another recipe. ``supersedes(entry)``:
     whether a listed file that no job makes belongs to the set being built
     (it is then removed, which also needs ``force`` when the file exists).
-    ``prepare``: see the module docstring.
+    ``prepare``: see the module docstring. ``log``: where messages and the
+    progress bar go (default: standard error, as it is at the call).
     """
     jobs = list(jobs)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
@@ -162,7 +163,7 @@ def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | Non
             raise ValueError(f"two jobs write {job.file}")
         seen.add(job.file)
         job.check()  # before the folder is touched
-    log = _Log(log)
+    log = _Log(sys.stderr if log is None else log)
     with files.folder_lock(folder, what="dataset folder", log=log):
         files.sweep_temporaries(folder, recursive=True)
         current = manifest.read(folder)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 
 from ..specs import CLRS30, CLRS_30_ALGS, SPECS, SPLITS, check_algorithm, split_size
@@ -152,7 +151,7 @@ def part_is_intact(folder: str, entry: dict, verify: bool = True) -> bool:
 
 def build_dataset(parts: list[Part], folder: str, workers: int | None = None,
                   progress: bool = True, verify: bool = True, force: bool = False,
-                  log=sys.stderr) -> dict:
+                  log=None) -> dict:
     """Build every part that is missing or corrupted; returns the manifest.
 
     ``workers``: processes to use (default: all cores); 1 builds in-process.

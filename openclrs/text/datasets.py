@@ -27,7 +27,6 @@ recipe, never on the worker count or the order of work.
 
 from __future__ import annotations
 
-import sys
 from typing import Iterable, Mapping
 
 from ..data import build
@@ -46,7 +45,7 @@ def generate_text_dataset(out_dir: str, split: str | TextSplit | Mapping = "trai
                           shard_size: int = DEFAULT_SHARD_SIZE, workers: int | None = None,
                           progress: bool = True, use_hints: bool | None = None,
                           float_format: str | None = None, include_text: bool = True,
-                          verify: bool = True, force: bool = False, log=sys.stderr) -> dict:
+                          verify: bool = True, force: bool = False, log=None) -> dict:
     """Write a CLRS-Text split as sharded JSONL (or Parquet) files.
 
     ``split``: ``"train"`` (2,150,000 examples), ``"eval"`` (514,375; alias
