@@ -105,3 +105,120 @@ def fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
     return value
+
+
+# ------------------------------------------------- options from config dataclasses
+
+def _plain_type(annotation):
+    """``(base type, is_list)`` of a field annotation: ``int``, ``float``,
+    ``str``, ``bool``, ``dict``, ``list[int]``, ``tuple[str, ...]``, each
+    possibly ``| None``."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"cannot make an option of {annotation}")
+        return _plain_type(args[0])
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return (args[0] if args else str), origin
+    if origin is dict or annotation is dict:
+        return dict, None
+    if annotation in (list, tuple):
+        return str, annotation
+    return annotation, None
+
+
+def _default_text(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def add_dataclass_arguments(parser, cls, overrides: dict | None = None, _prefix: str = "",
+                            _group=None):
+    """Add one option per field of the dataclass ``cls`` (and, for a field
+    that is itself a dataclass, an argument group of its fields); returns
+    ``from_args(args, **fixed) -> cls`` that builds the config back from the
+    parsed namespace (``fixed`` sets fields given no option).
+
+    What an option looks like comes from the field: its name (``hidden_size``
+    -> ``--hidden-size``), its type (``int``/``float``/``str``; ``bool`` ->
+    ``--x/--no-x``; ``list[int]`` -> ``--x N [N ...]``; ``dict`` -> a
+    repeatable ``--x KEY=VALUE``), its default (shown in ``--help``) and its
+    ``metadata``, merged with ``overrides[dotted name]`` (for dataclasses
+    whose module does not say)::
+
+        help     help text
+        flag     option name without dashes (default: the field name, dashes)
+        choices  allowed values
+        metavar  shown in --help
+        type     parser of one value (default: from the annotation)
+        required True: the option must be given
+        cli      False: no option (the field keeps its default or a ``fixed`` value)
+        title    for a nested dataclass: its argument group's title
+    """
+    import dataclasses
+    import typing
+
+    overrides = overrides or {}
+    hints = typing.get_type_hints(cls)
+    target = _group or parser
+    builders = []  # (field name, how to read it back)
+    for f in dataclasses.fields(cls):
+        name = _prefix + f.name
+        meta = {**f.metadata, **overrides.get(name, {})}
+        if meta.get("cli", True) is False or not f.init:
+            continue
+        annotation = hints[f.name]
+        if dataclasses.is_dataclass(annotation):
+            title = meta.get("title", f.name)
+            group = parser.add_argument_group(title, meta.get("help"))
+            sub = add_dataclass_arguments(parser, annotation, overrides, name + ".", group)
+            builders.append((f.name, lambda args, sub=sub: sub(args)))
+            continue
+        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else f.default)
+        flag = "--" + meta.get("flag", f.name.replace("_", "-"))
+        base, sequence = _plain_type(annotation)
+        help_text = meta.get("help", "")
+        kwargs = {"dest": name, "default": default}
+        if base is not bool and meta.get("choices") is None:
+            kwargs["metavar"] = flag[2:].upper().replace("-", "_")
+        if meta.get("required"):
+            kwargs["required"], default = True, None
+        if meta.get("choices") is not None:
+            kwargs["choices"] = meta["choices"]
+        if meta.get("metavar") is not None:
+            kwargs["metavar"] = meta["metavar"]
+        if base is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif base is dict:
+            kwargs.update(action=KeyValues, default=None,
+                          metavar=meta.get("metavar", "KEY=VALUE"))
+            help_text = (help_text + " (repeatable)").strip()
+        else:
+            kwargs["type"] = meta.get("type", base)
+            if sequence is not None:
+                kwargs["nargs"] = "+"
+        if default not in (None, {}, [], ()) and base is not dict:
+            help_text = f"{help_text} (default: {_default_text(default)})".strip()
+        target.add_argument(flag, help=help_text or None, **kwargs)
+
+        def read(args, name=name, base=base, sequence=sequence, default=default):
+            value = getattr(args, name)
+            if base is dict:
+                return {**default, **(value or {})}
+            if sequence is tuple and value is not None:
+                return tuple(value)
+            return value
+        builders.append((f.name, read))
+
+    def from_args(args, **fixed):
+        return cls(**{**{n: read(args) for n, read in builders}, **fixed})
+    return from_args

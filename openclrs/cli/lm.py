@@ -8,15 +8,12 @@ import argparse
 import os
 import sys
 
-from .arguments import algorithm_name, fraction, positive_int, seed32
+from .arguments import add_dataclass_arguments, algorithm_name, fraction, positive_int, seed32
 
 # --------------------------------------------------------------------------
 # `openclrs text train` / `openclrs text evaluate`: the small LM of
 # openclrs.lm (PyTorch), trained and scored on CLRS-Text.
 # --------------------------------------------------------------------------
-
-POS_ENCODING_CHOICES = ("rope", "p-rope", "learned", "none", "random")
-
 
 def _train_lengths(train_cfg: dict) -> dict:
     return {a: list(train_cfg.get("lengths", ())) for a in train_cfg.get("algorithms", ())}
@@ -36,38 +33,23 @@ def _report(board, train_lengths: dict, out: str, plot: str | None, meta: dict,
 
 
 def cmd_train(args) -> int:
-    from ..lm.config import LMConfig, TrainConfig
     from ..lm.evaluate import evaluate_checkpoint
     from ..lm.train import train
 
-    model_cfg = LMConfig(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
-                         block_size=args.block_size, dropout=args.dropout,
-                         pos_encoding=args.pos_encoding, rope_base=args.rope_base,
-                         p_rope=args.p_rope, max_random_position=args.max_random_position,
-                         random_base=args.random_base)
-    cfg = TrainConfig(out_dir=args.out, algorithms=tuple(args.algorithms),
-                      lengths=tuple(args.lengths or ()), data_files=tuple(args.data or ()),
-                      use_hints=args.hints, steps=args.steps, batch_size=args.batch_size,
-                      learning_rate=args.lr, min_lr=args.min_lr if args.min_lr is not None
-                      else args.lr / 10, warmup_steps=args.warmup,
-                      weight_decay=args.weight_decay, grad_clip=args.grad_clip, seed=args.seed,
-                      checkpoint_every=args.checkpoint_every,
-                      keep_checkpoints=args.keep_checkpoints, threads=args.threads,
-                      device=args.device, progress=not args.quiet)
-    if not cfg.data_files and not cfg.lengths:
-        raise ValueError("give --lengths (examples generated on the fly) or --data FILES")
+    model_cfg = args.model_from_args(args)
+    cfg = args.train_from_args(args, progress=not args.quiet)
     model, _ = train(model_cfg, cfg, resume=args.resume)
     if not args.quiet:
-        print(f"{model.num_parameters():,} parameters; checkpoints in {args.out}",
+        print(f"{model.num_parameters():,} parameters; checkpoints in {cfg.out_dir}",
               file=sys.stderr)
     if args.eval_lengths:
-        board, train_cfg = evaluate_checkpoint(args.out, args.algorithms, args.eval_lengths,
+        board, train_cfg = evaluate_checkpoint(cfg.out_dir, cfg.algorithms, args.eval_lengths,
                                                args.eval_samples, batch_size=args.eval_batch_size,
-                                               device=args.device, progress=not args.quiet)
-        _report(board, _train_lengths(train_cfg), os.path.join(args.out, "eval.json"),
-                os.path.join(args.out, "eval.png"),
-                {"model": f"{args.out} ({args.pos_encoding})", "checkpoint": args.out,
-                 "num_samples": args.eval_samples}, args.quiet)
+                                               device=cfg.device, progress=not args.quiet)
+        _report(board, _train_lengths(train_cfg), os.path.join(cfg.out_dir, "eval.json"),
+                os.path.join(cfg.out_dir, "eval.png"),
+                {"model": f"{cfg.out_dir} ({model_cfg.pos_encoding})",
+                 "checkpoint": cfg.out_dir, "num_samples": args.eval_samples}, args.quiet)
     return 0
 
 
@@ -116,51 +98,24 @@ def add_lm_commands(subparsers) -> None:
                     "JSONL files (--data, from `openclrs text generate`). Checkpoints go to "
                     "--out; running the same command again resumes from the last one (with the "
                     "same settings; only --steps and the checkpoint/log intervals may change).")
-    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO", required=True)
-    p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
-                   help="train lengths (examples generated on the fly)")
-    p.add_argument("--data", nargs="+", metavar="PATH",
-                   help="JSONL files or folders of them instead of on-the-fly examples")
-    p.add_argument("--hints", action="store_true", help="answers spell out the trace")
-    p.add_argument("--steps", type=positive_int, default=2000, help="optimizer steps (default 2000)")
-    p.add_argument("--out", required=True, help="run folder (config.json, metrics.jsonl, checkpoints/)")
-    g = p.add_argument_group("model")
-    g.add_argument("--pos-encoding", choices=POS_ENCODING_CHOICES, default="rope",
-                   help="positional encoding (default rope)")
-    g.add_argument("--p-rope", type=fraction, default=0.75,
-                   help="p-rope: fraction of (the highest) frequencies rotated (default 0.75)")
-    g.add_argument("--rope-base", type=float, default=10000.0, help="RoPE base (default 1e4)")
-    g.add_argument("--max-random-position", type=positive_int, default=2048,
-                   help="random: positions are drawn from [0, this) (default 2048)")
-    g.add_argument("--random-base", choices=("rope", "p-rope", "learned"), default="rope",
-                   help="random: the encoding the random positions feed (default rope)")
-    g.add_argument("--n-layer", type=positive_int, default=4)
-    g.add_argument("--n-head", type=positive_int, default=4)
-    g.add_argument("--n-embd", type=positive_int, default=128)
-    g.add_argument("--block-size", type=positive_int, default=2048,
-                   help="longest training sequence in characters; learned: positions (2048)")
-    g.add_argument("--dropout", type=float, default=0.0)
-    g = p.add_argument_group("optimization")
-    g.add_argument("--batch-size", type=positive_int, default=32)
-    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
-    g.add_argument("--min-lr", type=float, default=None, help="final learning rate (lr/10)")
-    g.add_argument("--warmup", type=int, default=100, help="warmup steps (default 100)")
-    g.add_argument("--weight-decay", type=float, default=0.1)
-    g.add_argument("--grad-clip", type=float, default=1.0)
-    g.add_argument("--seed", type=seed32, default=0)
-    g.add_argument("--checkpoint-every", type=positive_int, default=500)
-    g.add_argument("--keep-checkpoints", type=positive_int, default=1)
-    g.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
+    from ..lm.config import LMConfig, TrainConfig
+
+    data = p.add_argument_group("data and optimisation")
+    train_from_args = add_dataclass_arguments(data, TrainConfig, {
+        "algorithms": {"type": algorithm_name}, "lengths": {"type": positive_int},
+        "seed": {"type": seed32}})
+    model = p.add_argument_group("model")
+    model_from_args = add_dataclass_arguments(model, LMConfig, {"p_rope": {"type": fraction}})
+    p.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
                    help="start afresh: delete --out's checkpoints, logs and scores first")
-    g.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    g.add_argument("--device", default="cpu", help="torch device (default cpu)")
     g = p.add_argument_group("evaluation after training")
     g.add_argument("--eval-lengths", nargs="+", type=positive_int, metavar="N",
                    help="evaluate at these lengths when done (writes eval.json, eval.png)")
     g.add_argument("--eval-samples", type=positive_int, default=100)
     g.add_argument("--eval-batch-size", type=positive_int, default=64)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, train_from_args=train_from_args,
+                   model_from_args=model_from_args)
 
     p = subparsers.add_parser(
         "evaluate", help="score a trained LM (or a local Hugging Face model) on CLRS-Text",

@@ -5,8 +5,9 @@ refused here, before a run folder is made."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .tokenizer import CharTokenizer
 
@@ -14,22 +15,32 @@ POS_ENCODINGS = ("learned", "rope", "p-rope", "none", "random")
 RANDOM_BASES = ("rope", "p-rope", "learned")
 
 
+def _option(help_text: str, default=dataclasses.MISSING, **meta):
+    """A field whose ``metadata`` describes its command-line option
+    (:func:`openclrs.cli.arguments.add_dataclass_arguments`)."""
+    factory = {"default_factory": default} if callable(default) else {"default": default}
+    return field(metadata={"help": help_text, **meta}, **factory)
+
+
 @dataclass
 class LMConfig:
     """The model's shape and positional encoding."""
 
-    vocab_size: int = CharTokenizer().vocab_size
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 2048          # longest training sequence; learned: the position table
-    dropout: float = 0.0
-    bias: bool = False
-    pos_encoding: str = "rope"      # one of POS_ENCODINGS
-    rope_base: float = 10000.0
-    p_rope: float = 0.75            # p-rope: fraction of frequencies rotated (the highest)
-    max_random_position: int = 2048  # random: positions are drawn from range(this)
-    random_base: str = "rope"       # random: the encoding the positions feed
+    vocab_size: int = _option("tokens (the tokenizer's)", CharTokenizer().vocab_size, cli=False)
+    n_layer: int = _option("Transformer blocks", 4)
+    n_head: int = _option("attention heads", 4)
+    n_embd: int = _option("width of the token states", 128)
+    block_size: int = _option("longest training sequence in characters; learned: positions",
+                              2048)
+    dropout: float = _option("dropout probability while training", 0.0)
+    bias: bool = _option("biases in the linear layers and LayerNorms", False)
+    pos_encoding: str = _option("positional encoding", "rope", choices=POS_ENCODINGS)
+    rope_base: float = _option("RoPE base", 10000.0)
+    p_rope: float = _option("p-rope: fraction of (the highest) frequencies rotated", 0.75,
+                            flag="p-rope")
+    max_random_position: int = _option("random: positions are drawn from [0, this)", 2048)
+    random_base: str = _option("random: the encoding the random positions feed", "rope",
+                               choices=RANDOM_BASES)
 
     def __post_init__(self):
         if self.pos_encoding not in POS_ENCODINGS:
@@ -81,32 +92,38 @@ class LMConfig:
 class TrainConfig:
     """How to train (the model's shape is :class:`LMConfig`)."""
 
-    out_dir: str = "runs/clrs_text_lm"
-    algorithms: tuple = ("minimum",)
-    lengths: tuple = (4, 5)           # train lengths, every algorithm
-    data_files: tuple = ()            # JSONL shards; empty: generate on the fly
-    use_hints: bool = False
-    steps: int = 2000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0            # global norm; 0 disables
-    seed: int = 0
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 1
-    log_every: int = 10
-    threads: int | None = None        # torch CPU threads (default: torch's)
-    device: str = "cpu"
-    progress: bool = True
+    out_dir: str = _option("run folder (config.json, metrics.jsonl, checkpoints/)",
+                           "runs/clrs_text_lm", flag="out", required=True)
+    algorithms: tuple = _option("algorithms to train on", ("minimum",), metavar="ALGO",
+                                required=True)
+    lengths: tuple = _option("train lengths of every algorithm (examples generated on the "
+                             "fly); or give --data", (), metavar="N")
+    data_files: tuple = _option("JSONL files or folders of them, instead of on-the-fly examples",
+                                (), flag="data", metavar="PATH")
+    use_hints: bool = _option("answers spell out the algorithm's trace", False, flag="hints")
+    steps: int = _option("optimizer steps", 2000)
+    batch_size: int = _option("examples per step", 32)
+    learning_rate: float = _option("peak learning rate", 1e-3, flag="lr")
+    min_lr: float | None = _option("final learning rate (default: lr / 10)", None)
+    warmup_steps: int = _option("linear warmup steps", 100, flag="warmup")
+    weight_decay: float = _option("AdamW weight decay (matrices only)", 0.1)
+    beta1: float = _option("AdamW beta1", 0.9)
+    beta2: float = _option("AdamW beta2", 0.99)
+    grad_clip: float = _option("clip gradients to this global norm (0: off)", 1.0)
+    seed: int = _option("seed of the data, initialisation and noise", 0)
+    checkpoint_every: int = _option("steps between checkpoints", 500)
+    keep_checkpoints: int = _option("newest checkpoints kept", 1)
+    log_every: int = _option("steps between metrics.jsonl records", 10)
+    threads: int | None = _option("torch CPU threads (default: torch's)", None)
+    device: str = _option("torch device: cpu, cuda, cuda:N, mps", "cpu")
+    progress: bool = _option("progress bar", True, cli=False)
 
     def __post_init__(self):
         self.algorithms = tuple(self.algorithms)
         self.lengths = tuple(int(n) for n in self.lengths)
         self.data_files = tuple(self.data_files)
+        if self.min_lr is None:
+            self.min_lr = self.learning_rate / 10
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -133,12 +150,9 @@ class TrainConfig:
 
     def check_device(self) -> None:
         """Refuse a device this machine does not have (imports torch)."""
-        if self.device.startswith("cuda"):
-            import torch
+        from ..devices import check_device
 
-            if not torch.cuda.is_available():
-                raise ValueError(f"device {self.device!r} asked for but CUDA is not available "
-                                 "on this machine; use --device cpu")
+        check_device(self.device, "device (--device)")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

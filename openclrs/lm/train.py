@@ -260,8 +260,11 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
         examples = FileExamples(cfg.data_files, cfg.algorithms, cfg.seed)
         if not cfg.lengths:  # recorded with the checkpoints, to mark train lengths
             cfg = dataclasses.replace(cfg, lengths=tuple(sorted(examples.lengths)))
-    else:
+    elif cfg.lengths:
         examples = GeneratedExamples(cfg.algorithms, cfg.lengths, cfg.seed, cfg.use_hints)
+    else:
+        raise ValueError("give lengths (--lengths: examples generated on the fly) or data "
+                         "files (--data)")
 
     run = Run(cfg.out_dir, run_config(model_cfg, cfg, tokenizer), ignore=RESUMABLE_CHANGES,
               outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log)
