@@ -55,15 +55,93 @@ def test_truncation():
     assert np.allclose(key * 100, np.round(key * 100))
 
 
-def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="length must be a positive integer"):
-        openclrs.sample("insertion_sort", length=0)
-    with pytest.raises(ValueError, match="length must be a positive integer"):
-        openclrs.sample("insertion_sort", length=2.5)
-    with pytest.raises(ValueError, match="num_samples"):
-        openclrs.sample("insertion_sort", length=4, num_samples=-1)
+BAD_SAMPLER_ARGUMENTS = [
+    # algorithm, keyword arguments, message
+    ("insertion_sort", dict(length=0), "length must be a positive integer"),
+    ("insertion_sort", dict(length=2.5), "length must be a positive integer"),
+    ("insertion_sort", dict(length=True), "length must be a positive integer"),
+    ("insertion_sort", dict(length=4, num_samples=-1), "num_samples must be a positive"),
+    ("insertion_sort", dict(length=4, num_samples=0), "num_samples must be a positive"),
+    ("insertion_sort", dict(length=4, seed="x"), r"seed must be None or an integer in \[0, 2\*\*32\)"),
+    ("insertion_sort", dict(length=4, seed=-1), "seed must be None or an integer"),
+    ("insertion_sort", dict(length=4, seed=2 ** 32), "seed must be None or an integer"),
+    ("insertion_sort", dict(length=4, seed=1.0), "seed must be None or an integer"),
+    ("dijkstra", dict(length=4, truncate_decimals=-1), r"truncate_decimals must be None or an integer in \[0, 15\]"),
+    ("dijkstra", dict(length=4, truncate_decimals=2.5), "truncate_decimals must be"),
+    ("dijkstra", dict(length=4, truncate_decimals=True), "truncate_decimals must be"),
+    ("dijkstra", dict(length=4, truncate_decimals=400), "truncate_decimals must be"),
+    ("bfs", dict(length=4, p=()), "p must be a probability or a non-empty sequence"),
+    ("bfs", dict(length=4, p=None), r"p must hold probabilities in \[0, 1\]"),
+    ("bfs", dict(length=4, p=1.5), "p must hold probabilities"),
+    ("bfs", dict(length=4, p=float("nan")), "p must hold probabilities"),
+    ("bfs", dict(length=4, p=True), "p must hold probabilities"),
+    ("bfs", dict(length=4, p="0.5"), "p must hold probabilities"),
+    ("strongly_connected_components", dict(length=8, k=0), "k must be a positive integer"),
+    ("strongly_connected_components", dict(length=8, k=-2), "k must be a positive integer"),
+    ("strongly_connected_components", dict(length=8, k=2.0), "k must be a positive integer"),
+    ("strongly_connected_components", dict(length=8, eps=1.5), r"eps must be a probability"),
+    ("lcs_length", dict(length=6, chars=0), r"chars must be an integer in \[1, 4\]"),
+    ("kmp_matcher", dict(length=6, chars=5), r"chars must be an integer in \[1, 4\]"),
+    ("lcs_length", dict(length=6, length_2=-2), "length_2 must be a positive integer"),
+    ("bipartite_matching", dict(length=6, length_2=0), "length_2 must be a positive integer"),
+    ("kmp_matcher", dict(length=8, length_needle=0), "length_needle must be None"),
+    ("task_scheduling", dict(length=4, max_deadline=0), "max_deadline must be a positive"),
+    ("insertion_sort", dict(length=4, low=float("nan")), "low must be a finite number"),
+    ("insertion_sort", dict(length=4, high=float("inf")), "high must be a finite number"),
+    ("insertion_sort", dict(length=4, high=1e999), "high must be a finite number"),
+    ("insertion_sort", dict(length=4, low="0"), "low must be a finite number"),
+    ("insertion_sort", dict(length=4, low=2.0, high=1.0), "low must not exceed high"),
+    ("insertion_sort", dict(length=4, low=-1e308, high=1e308), "high - low must be a finite"),
+    ("matrix_chain_order", dict(length=4, low=-1.0), r"low must be .*non-negative.*matrix_chain"),
+    ("graham_scan", dict(length=4, radius=0.0), "radius must be a finite positive"),
+    ("graham_scan", dict(length=4, origin_x=float("inf")), "origin_x must be a finite"),
+    ("graham_scan", dict(length=4, collinearity_resampling_attempts=0),
+     "collinearity_resampling_attempts must be a positive integer"),
+    ("graham_scan", dict(length=4, collineararity_eps=-1.0), "collineararity_eps must be"),
+]
+
+
+@pytest.mark.parametrize("algorithm, kwargs, message", BAD_SAMPLER_ARGUMENTS,
+                         ids=[f"{a}-{'-'.join(k)}" for a, k, _ in BAD_SAMPLER_ARGUMENTS])
+def test_bad_sampler_arguments_are_named(algorithm, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        openclrs.sample(algorithm, **kwargs)
+    # the same check, before anything is drawn, behind every entry point
+    kwargs = dict(kwargs)
+    kwargs.pop("num_samples", None)
+    if "num_samples" not in message:
+        with pytest.raises(ValueError, match=message):
+            samplers.Sampler(algorithm, **kwargs)
+        with pytest.raises(ValueError, match=message):
+            samplers.check_sampler_arguments(algorithm, **kwargs)
+
+
+def test_unknown_options_and_algorithms():
     with pytest.raises(TypeError, match=r"unknown option\(s\) \['p'\]"):
         openclrs.sample("insertion_sort", length=4, p=0.5)
+    with pytest.raises(ValueError, match="did you mean 'bfs'"):
+        openclrs.sample("bsf", length=4)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_edge_probability_is_checked_whatever_the_seed(seed):
+    # 2.0 is drawn only by some seeds; it is refused for all of them, up front
+    with pytest.raises(ValueError, match="p must hold probabilities"):
+        openclrs.sample("bfs", length=5, seed=seed, p=(0.5, 2.0))
+
+
+def test_the_default_options_pass_their_own_checks():
+    for algorithm in openclrs.ALL_ALGS:
+        samplers.check_sampler_arguments(algorithm, 8, seed=0, truncate_decimals=3,
+                                         **samplers.sampler_options(algorithm))
+
+
+def test_zero_decimals_truncate_nothing_as_published():
+    plain = openclrs.sample("dijkstra", length=5, seed=1)[0]
+    zero = openclrs.sample("dijkstra", length=5, seed=1, truncate_decimals=0)[0]
+    assert plain.inputs["A"].tobytes() == zero.inputs["A"].tobytes()
+    cut = openclrs.sample("dijkstra", length=5, seed=1, truncate_decimals=15)[0]
+    assert np.allclose(cut.inputs["A"], plain.inputs["A"], atol=1e-15, rtol=0)
 
 
 def test_string_matcher_needs_a_longer_haystack():
