@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from openclrs.training import distributed
-from openclrs.training.loop import TrainConfig, build_model, train_batch
+from openclrs.models.config import ModelConfig
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import build_model, train_batch
 
 
 def test_shards_split_the_batch_evenly():
@@ -29,8 +31,9 @@ def test_one_process_context_is_a_no_op():
 
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "run"
-    options = dict(algorithms=["bfs", "dfs"], steps=3, batch_size=8, processor="mpnn",
-                   hidden_size=16, train_lengths=[5], seed=7)
+    options = dict(algorithms=["bfs", "dfs"], steps=3, batch_size=8,
+                   model=ModelConfig(processor="mpnn", hidden_size=16), train_lengths=[5],
+                   seed=7)
     args = ["--algorithms", "bfs", "dfs", "--steps", "3", "--batch-size", "8",
             "--processor", "mpnn", "--hidden-size", "16", "--train-lengths", "5",
             "--seed", "7", "--eval-every", "3", "--quiet", "--out", str(out)]

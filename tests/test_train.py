@@ -6,8 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from openclrs.training.loop import TrainConfig, train
 from openclrs.cli.training import main
+from openclrs.models.config import ModelConfig
+from openclrs.training import runs
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import train
 
 
 class Killed(Exception):
@@ -19,10 +22,11 @@ def data_root(tmp_path_factory):
     return str(tmp_path_factory.mktemp("data"))
 
 
-def tiny(out, data_root, **kw):
-    options = dict(algorithms=["bfs"], out_dir=str(out), steps=12, hidden_size=16, processor="mpnn",
-                   batch_size=8, train_lengths=[4, 5, 6], eval_every=4, test_every=8,
-                   log_every=1, seed=3, progress=False, data_root=data_root)
+def tiny(out, data_root, hidden_size=16, processor="mpnn", **kw):
+    options = dict(algorithms=["bfs"], out_dir=str(out), steps=12, batch_size=8,
+                   train_lengths=[4, 5, 6], eval_every=4, test_every=8, log_every=1, seed=3,
+                   progress=False, data_root=data_root,
+                   model=ModelConfig(hidden_size=hidden_size, processor=processor))
     options.update(kw)
     return TrainConfig(**options)
 
@@ -47,10 +51,18 @@ def reference(tmp_path_factory, data_root):
 
 
 def test_run_writes_every_file(reference):
-    for name in ("config.json", "best.safetensors", "best.state.pt", "last.safetensors",
-                 "last.state.pt", "metrics.jsonl", "results.json"):
+    for name in ("config.json", "checkpoints.json", "metrics.jsonl", "results.json"):
         assert os.path.exists(os.path.join(reference, name)), name
     assert not [n for n in os.listdir(reference) if n.startswith(".tmp-")]
+    pointers = json.loads(open(os.path.join(reference, "checkpoints.json")).read())
+    assert pointers["last"] == "checkpoints/step-0000012"
+    # Only the checkpoints a pointer names are kept.
+    assert sorted(os.listdir(os.path.join(reference, "checkpoints"))) == sorted(
+        {p.split("/")[1] for p in pointers.values()})
+    for target in pointers.values():
+        assert sorted(os.listdir(os.path.join(reference, target))) == [
+            "manifest.json", "model.safetensors", "state.json", "state.safetensors"]
+    assert not [n for n in os.listdir(reference) if n.endswith(".pt")]
     results = read_results(reference)
     bfs = results["algorithms"]["bfs"]
     assert 0 <= bfs["test_score"] <= 1 and "pi" in bfs["test_metrics"]
@@ -119,7 +131,6 @@ def test_multitask_step_is_one_adam_update_per_algorithm(tmp_path, data_root):
     """As the published run.py: each algorithm's batch is its own update, and
     parameters it does not reach still move with Adam's moments (zero grads)."""
     import torch
-    from safetensors.torch import load_file
 
     from openclrs.training.loop import build_model, train_batch
 
@@ -138,25 +149,33 @@ def test_multitask_step_is_one_adam_update_per_algorithm(tmp_path, data_root):
             model.loss(train_batch(config, index, step).to_torch())[0].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-    saved = load_file(str(tmp_path / "last.safetensors"))
+    saved = runs.Run(str(tmp_path), {}, writer=False).load("last").weights
     for name, value in params.items():
         assert torch.allclose(saved[name], value.detach(), atol=1e-6), name
 
 
-def test_evaluate_cli(reference, capsys):
-    assert main(["evaluate", "--run", reference]) == 0
-    scores = json.loads(capsys.readouterr().out)
-    assert scores["bfs"]["score"] == read_results(reference)["algorithms"]["bfs"]["test_score"]
-    assert main(["evaluate", "--run", reference, "--split", "val"]) == 0
-    scores = json.loads(capsys.readouterr().out)
-    assert scores["bfs"]["score"] == read_results(reference)["algorithms"]["bfs"]["val_score"]
+def test_evaluate_cli(reference, tmp_path, capsys):
+    expected = read_results(reference)["algorithms"]["bfs"]
+    for split in ("test", "val"):
+        out = tmp_path / f"{split}.json"
+        assert main(["evaluate", "--run", reference, "--split", split, "--json", str(out)]) == 0
+        printed = capsys.readouterr().out
+        scores = json.loads(out.read_text())
+        assert scores["algorithms"]["bfs"][f"{split}_score"] == expected[f"{split}_score"]
+        assert scores["split"] == split and scores["step"] == read_results(reference)["best_step"]
+        # The table of `train`, with the published column, naming the checkpoint used.
+        best = os.path.join(reference, "checkpoints", f"step-{scores['step']:07d}")
+        assert f"checkpoint: {best} (step {scores['step']})" in printed
+        assert "published" in printed and f"{100 * expected[f'{split}_score']:.2f}%" in printed
+    assert main(["evaluate", "--run", reference, "--checkpoint", "last"]) == 0
+    assert "(step 12)" in capsys.readouterr().out
 
 
 def test_evaluate_rejects_another_models_checkpoint(reference, tmp_path, data_root, capsys):
     other = tmp_path / "other"
     train(tiny(other, data_root, steps=1, eval_every=1, test_every=0, hidden_size=8))
     code = main(["evaluate", "--run", reference,
-                 "--checkpoint", str(other / "best.safetensors")])
+                 "--checkpoint", str(other / "checkpoints" / "step-0000001")])
     assert code == 2
     assert "another model" in capsys.readouterr().err
 
@@ -165,6 +184,18 @@ def test_evaluate_rejects_another_models_checkpoint(reference, tmp_path, data_ro
     (["--processor", "tripplet_gmpnn"], "unknown processor"),
     (["--algorithm", "bfz"], "bfz"),
     (["--hidden-size", "0"], "hidden_size"),
+    (["--grad-clip", "-1"], "--grad-clip"),
+    (["--grad-clip", "nan"], "--grad-clip"),
+    (["--grad-clip", "inf"], "--grad-clip"),
+    (["--lr", "inf"], "--lr"),
+    (["--lr", "0"], "--lr"),
+    (["--lr=-1e-3"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--steps", "0"], "--steps"),
+    (["--test-every", "-1"], "--test-every"),
+    (["--dropout", "2"], "dropout"),
+    (["--processor", "gat", "--nb-heads", "0"], "nb_heads"),
+    (["--model-options", '{"hidden_sise": 3}'], "hidden_sise"),
 ])
 def test_bad_config_clear_error(tmp_path, capsys, args, message):
     argv = ["train", "--out", str(tmp_path / "run"), "--steps", "1", "--quiet"]
@@ -172,6 +203,7 @@ def test_bad_config_clear_error(tmp_path, capsys, args, message):
         argv += ["--algorithm", "bfs"]
     assert main(argv + args) == 2
     assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "run")  # a failed start leaves no folder
 
 
 def test_config_of_existing_run_must_match(reference, data_root):

@@ -1,10 +1,15 @@
 """``openclrs train`` and ``openclrs evaluate``: see :mod:`openclrs.training.loop`.
 
-Wire into a parser with ``register(subparsers)``. Examples::
+Wire into a parser with ``register(subparsers)``. The options of ``train``
+are generated from :class:`~openclrs.training.config.TrainConfig` and its
+nested :class:`~openclrs.models.config.ModelConfig` (one option per field,
+defaults shown in ``--help``). Examples::
 
     openclrs train --algorithm bfs --steps 300 --out runs/bfs300
     openclrs train --algorithms bfs dijkstra --out runs/multi --device cuda --bf16
     openclrs evaluate --run runs/bfs300 [--split test|val] [--checkpoint best|last|PATH]
+
+Building the parser imports no torch (``--help`` is instant).
 """
 
 from __future__ import annotations
@@ -13,82 +18,99 @@ import argparse
 import json
 import sys
 
-from ..training.allocator import keep_freed_memory
-from .arguments import positive_int
+from ..models.config import ENCODER_INITS, HINT_MODES, REPRED_MODES
+from ..training.config import TrainConfig
+from .arguments import add_dataclass_arguments, seed32
 from .policy import run_command
-from ..training.loop import TrainConfig
 
-_DEFAULTS = TrainConfig()
+# How TrainConfig's fields become options, beyond what their metadata says
+# (the flag names of earlier versions are kept).
+OPTIONS = {
+    "out_dir": {"required": True},
+    "seed": {"type": seed32},
+    "model.hint_teacher_forcing": {"flag": "teacher-forcing"},
+    "model.processor_options": {"flag": "processor-option"},
+    "model.hint_mode": {"choices": HINT_MODES},
+    "model.hint_repred_mode": {"choices": REPRED_MODES},
+    "model.encoder_init": {"choices": ENCODER_INITS},
+}
+
+
+def config_from_args(args, from_args) -> TrainConfig:
+    algorithms = list(args.algorithms or []) + ([args.algorithm] if args.algorithm else [])
+    if not algorithms:
+        raise ValueError("give --algorithm or --algorithms")
+    config = from_args(args, algorithms=algorithms, progress=not args.quiet)
+    if args.model_options:
+        try:
+            extra = json.loads(args.model_options)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--model-options is not JSON ({e})") from None
+        fields = set(config.model.to_dict())
+        if not isinstance(extra, dict) or set(extra) - fields:
+            raise ValueError(f"--model-options: unknown ModelConfig field(s) "
+                             f"{sorted(set(extra) - fields) if isinstance(extra, dict) else extra}")
+        for key, value in extra.items():
+            setattr(config.model, key, value)
+    return config
 
 
 def cmd_train(args) -> int:
+    from ..training.allocator import keep_freed_memory
     from ..training.loop import train
 
-    algorithms = list(args.algorithms or []) + ([args.algorithm] if args.algorithm else [])
-    if not algorithms:
-        print("error: give --algorithm or --algorithms", file=sys.stderr)
-        return 2
-    model_options = json.loads(args.model_options) if args.model_options else {}
-    config = TrainConfig(
-        algorithms=algorithms, out_dir=args.out, steps=args.steps, batch_size=args.batch_size,
-        learning_rate=args.lr, grad_clip=args.grad_clip, seed=args.seed,
-        processor=args.processor, hidden_size=args.hidden_size,
-        hint_teacher_forcing=args.teacher_forcing, model_options=model_options,
-        train_lengths=args.train_lengths, eval_every=args.eval_every,
-        test_every=args.test_every, val_set=args.val_set, data_root=args.data_root,
-        device=args.device, bf16=args.bf16, compile=args.compile,
-        progress=not args.quiet)
+    config = config_from_args(args, args.from_args).validate()
     keep_freed_memory()
-    train(config)
+    train(config, restart=args.restart)
     return 0
 
 
 def cmd_evaluate(args) -> int:
+    from .. import files
+    from ..training.allocator import keep_freed_memory
     from ..training.evaluate import evaluate_run
+    from ..training.loop import results_table
 
     keep_freed_memory()
     results = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint,
                            device=args.device)
-    print(json.dumps(results, indent=1, sort_keys=True))
+    if args.json:  # saved before anything is printed: a closed pipe loses nothing
+        files.write_json(args.json, results)
+    print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
+          f"{results_table(results)}", flush=True)
     return 0
 
 
 def register(subparsers) -> None:
-    d = _DEFAULTS
     p = subparsers.add_parser(
         "train", help="train a reasoner (published Triplet-GMPNN recipe by default)",
-        description="Train one model on one or several algorithms; run the same command "
-                    "again to resume an interrupted run.")
+        description="Train one model on one or several algorithms (the defaults are the "
+                    "published Triplet-GMPNN recipe); run the same command again to resume "
+                    "an interrupted run. The run folder is created when training starts.")
     p.add_argument("--algorithm", help="algorithm to train on")
     p.add_argument("--algorithms", nargs="+", metavar="ALGO",
-                   help="several algorithms: one shared model, losses summed")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--steps", type=positive_int, default=d.steps)
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.learning_rate)
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--processor", default=d.processor)
-    p.add_argument("--hidden-size", type=int, default=d.hidden_size)
-    p.add_argument("--teacher-forcing", type=float, default=d.hint_teacher_forcing)
-    p.add_argument("--model-options", help="JSON of further ModelConfig fields")
-    p.add_argument("--train-lengths", type=positive_int, nargs="+", metavar="N")
-    p.add_argument("--eval-every", type=positive_int, default=d.eval_every)
-    p.add_argument("--test-every", type=int, default=d.test_every,
-                   help="test on the canonical n=64 split every this many steps (0: end only)")
-    p.add_argument("--val-set", choices=("sampled", "canonical"), default=d.val_set)
-    p.add_argument("--data-root", help="stored datasets (default: $OPENCLRS_DATA_DIR)")
-    p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--compile", action="store_true", help="torch.compile the processor, the per-step work (Reasoner.compile)")
+                   help="several algorithms: one shared model, one update per algorithm")
+    from_args = add_dataclass_arguments(p, TrainConfig, OPTIONS)
+    p.add_argument("--model-options", metavar="JSON",
+                   help="JSON of further ModelConfig fields (applied last)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+    p.add_argument("--restart", action="store_true",
+                   help="start afresh in an existing run folder (removes its checkpoints, "
+                        "logs and results)")
+    p.set_defaults(func=cmd_train, from_args=from_args)
 
-    p = subparsers.add_parser("evaluate", help="re-evaluate a training run's checkpoint")
-    p.add_argument("--run", required=True, help="run directory")
-    p.add_argument("--split", choices=("test", "val"), default="test")
-    p.add_argument("--checkpoint", default="best", help="best, last, or a .safetensors path")
-    p.add_argument("--device", default="cpu")
+    p = subparsers.add_parser(
+        "evaluate", help="re-evaluate a training run's checkpoint",
+        description="Score a run's checkpoint (verified against its manifest) on a stored "
+                    "split and print the table `train` prints, with the published scores.")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="test: the canonical n=64 split; val: the run's validation set "
+                        "(default: test)")
+    p.add_argument("--checkpoint", default="best",
+                   help="best, last, or a checkpoint folder (default: best)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.set_defaults(func=cmd_evaluate)
 
 

@@ -1,41 +1,53 @@
 """Re-evaluate a training run's checkpoint on stored splits.
 
 ``evaluate_run(run_dir, split="test")`` rebuilds the model from the run's
-``config.json``, loads ``best.safetensors`` (or ``last``, or any weights
-file), refusing with a clear message a checkpoint of another model, and
-scores it: ``test`` is the canonical test split (n = 64), ``val`` the run's
-validation set (see :mod:`openclrs.training.loop`).
+``config.json``, reads the ``best`` checkpoint (or ``last``, or any
+checkpoint folder), verified against its manifest, refuses with a clear
+message a checkpoint of another model, and scores it: ``test`` is the
+canonical test split (n = 64), ``val`` the run's validation set (see
+:mod:`openclrs.training.loop`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from typing import Sequence
 
-from .loop import (TrainConfig, build_model, load_weights, score, summarize, test_batches,
-                    validation_batches)
+from .. import files
+from . import runs
+from .config import TrainConfig
+
+SPLITS = ("test", "val")
 
 
 def load_run_config(run_dir: str) -> TrainConfig:
     """The :class:`TrainConfig` a run was made with."""
-    path = os.path.join(run_dir, "config.json")
+    path = os.path.join(run_dir, runs.CONFIG)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"no run folder at {run_dir}")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{run_dir} is not a training run (no config.json)")
-    with open(path) as f:
-        data = json.load(f)["train"]
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in data.items() if k in known})
+        raise FileNotFoundError(f"{run_dir} is not a training run (no {runs.CONFIG})")
+    data = files.read_json(path, "run config", runs.FIX)
+    try:
+        return TrainConfig.from_dict(data["train"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise files.CorruptFileError(f"{path} is not a run config of this openclrs version "
+                                     f"({e}); {runs.FIX}") from None
 
 
 def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
                  device: str = "cpu", algorithms: Sequence[str] | None = None) -> dict:
-    """``{algorithm: {output: metric, ..., "score": mean}}`` of a run's
-    checkpoint (``best``, ``last`` or a path to a ``.safetensors`` file) on
-    ``split``; with several algorithms also ``family_mean``/``algorithm_mean``
-    under the key ``"summary"``."""
-    if split not in ("test", "val"):
+    """Score a run's checkpoint (``best``, ``last``, or a checkpoint folder)
+    on ``split``. Returns, in the layout of the run's ``results.json``::
+
+        {"run": ..., "checkpoint": folder, "step": step, "split": split,
+         "algorithms": {algorithm: {"<split>_score": mean, "<split>_metrics": {...}}},
+         "<split>": {"family_mean": ..., "algorithm_mean": ...}}   # several algorithms
+    """
+    from .loop import build_model, load_weights, score, summarize, test_batches, \
+        validation_batches
+
+    if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected 'test' or 'val'")
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
@@ -44,12 +56,15 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     for a in algorithms:
         if a not in config.algorithms:
             raise ValueError(f"this run was trained on {config.algorithms}, not {a!r}")
+    folder = runs.resolve_checkpoint(run_dir, checkpoint)
+    saved = runs.read_checkpoint(folder, fix="train the run again, or use another --checkpoint")
     model = build_model(config).to(device)
-    path = checkpoint if checkpoint.endswith(".safetensors") else os.path.join(
-        run_dir, f"{checkpoint}.safetensors")
-    load_weights(path, model, config)
+    load_weights(saved, model, config)
     get = test_batches if split == "test" else validation_batches
-    results = {a: score(model, get(config, a)) for a in algorithms}
+    scores = {a: score(model, get(config, a)) for a in algorithms}
+    results = {"run": run_dir, "checkpoint": folder, "step": saved.step, "split": split,
+               "algorithms": {a: {f"{split}_score": m["score"], f"{split}_metrics": m}
+                              for a, m in scores.items()}}
     if len(algorithms) > 1:
-        results["summary"] = summarize(results)
+        results[split] = summarize(scores)
     return results

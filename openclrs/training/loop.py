@@ -1,8 +1,10 @@
 """Train a neural algorithmic reasoner with the published recipe.
 
-nanoGPT style, top to bottom: a :class:`TrainConfig`, the data (training
-batches derived from ``(seed, step)``, a fixed validation set, the
-canonical test split), scoring, checkpoints, then :func:`train`.
+nanoGPT style, top to bottom: the data (training batches derived from
+``(seed, step)``, a fixed validation set, the canonical test split),
+scoring, checkpoints, the loop (:func:`train`), then reporting. The settings
+are a :class:`~openclrs.training.config.TrainConfig` (the model's own are
+``config.model``, a :class:`~openclrs.models.model.ModelConfig`).
 
 The defaults are the recipe of Ibarz et al. (2022), "A Generalist Neural
 Algorithmic Learner" (the published ``examples/run.py``): Triplet-GMPNN,
@@ -23,136 +25,52 @@ samples (``val_set="canonical"`` uses the stored canonical val split at
 n = 16 instead). Test: the stored canonical test split (n = 64), every
 ``test_every`` steps and at the end with the best-validation checkpoint.
 
-Run directory::
-
-    config.json            the resolved TrainConfig (+ model config)
-    last.safetensors       model weights at the latest checkpoint
-    last.state.pt          optimizer, RNG states, step, best-val bookkeeping
-    best.safetensors       weights with the best validation score so far
-    best.state.pt
-    metrics.jsonl          one JSON record per logged train step / evaluation
-    results.json           per algorithm: val and test score and per-output metrics
-    test_scores.png        test scores beside the published Triplet-GMPNN ones
-    tb/                    TensorBoard events (if tensorboard is installed)
-
-Every file is written to a temporary name and renamed. A run killed at any
-moment resumes from ``last`` (run the same command again) and ends with the
-same metrics as an uninterrupted run: the batch of step ``s`` and the torch
-RNG of step ``s`` are both derived from ``(seed, s)``, and metric records
-past the checkpoint are dropped on resume.
+The run folder is :mod:`openclrs.training.runs`' (``config.json``,
+``metrics.jsonl``, ``checkpoints.json`` naming the ``last`` and ``best``
+checkpoints, ``checkpoints/step-NNNNNNN/``), plus this trainer's outputs:
+``results.json`` (per algorithm: val and test score and per-output
+metrics), ``test_scores.png`` (beside the published Triplet-GMPNN scores)
+and ``tb/`` (TensorBoard events, if tensorboard is installed). A checkpoint
+is written at every validation. A run killed at any moment resumes from
+``last`` (run the same command again) and ends with the same metrics as an
+uninterrupted run: the batch of step ``s`` and the torch RNG of step ``s``
+are both derived from ``(seed, s)``, and metric records past the checkpoint
+are dropped on resume.
 
 Devices: ``device="cuda"``, ``bf16=True`` (bfloat16 autocast) and
-``compile=True`` (``torch.compile`` of the processor and decoders). Several GPUs (or
-CPU processes): launch with ``torchrun``, see :mod:`openclrs.training.distributed`.
+``compile=True`` (``torch.compile`` of the processor and decoders). Several
+GPUs (or CPU processes): launch with ``torchrun``, see
+:mod:`openclrs.training.distributed`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .. import transforms
-from . import distributed
+from .. import files, transforms
 from ..data.batching import collate
-from .metrics import OutputScorer, algorithm_mean, family_mean
-from ..models.model import ModelConfig, Reasoner, count_parameters
+from ..models.model import Reasoner, count_parameters
 from ..samplers import Sampler
-from ..specs import NUM_SAMPLES_MULTIPLIER, check_algorithm
+from ..specs import NUM_SAMPLES_MULTIPLIER
+from . import distributed, runs
+from .config import TrainConfig
+from .metrics import OutputScorer, algorithm_mean, family_mean
+from .runs import derive_seed
 
-
-# ----------------------------------------------------------------- config
-
-@dataclass
-class TrainConfig:
-    algorithms: list[str] = field(default_factory=lambda: ["bfs"])
-    out_dir: str = "runs/bfs"
-    steps: int = 10_000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    grad_clip: float = 1.0           # global norm; 0 disables
-    seed: int = 42
-    # model (the rest of ModelConfig goes through model_options)
-    processor: str = "triplet_gmpnn"
-    hidden_size: int = 128
-    hint_teacher_forcing: float = 0.0
-    model_options: dict = field(default_factory=dict)
-    # data
-    train_lengths: list[int] | None = None   # None: transforms.train_lengths(alg)
-    random_pos: bool = True
-    enforce_permutations: bool = True
-    pred_as_input: bool = True
-    # evaluation
-    eval_every: int = 50
-    test_every: int = 500            # 0: test only at the end
-    val_set: str = "sampled"         # "sampled" (as published run.py) or "canonical"
-    eval_batch_size: int = 32
-    log_every: int = 10              # train-loss records in metrics.jsonl
-    data_root: str | None = None     # stored splits (default: openclrs default root)
-    # devices
-    device: str = "cpu"
-    bf16: bool = False
-    compile: bool = False
-    progress: bool = True
-
-    def model_config(self) -> ModelConfig:
-        options = {"hidden_size": self.hidden_size, "processor": self.processor,
-                   "hint_teacher_forcing": self.hint_teacher_forcing, **self.model_options}
-        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(ModelConfig)})
-        if unknown:
-            raise ValueError(f"unknown model option(s) {unknown}")
-        return ModelConfig(**options).validate()
-
-    def validate(self) -> "TrainConfig":
-        if isinstance(self.algorithms, str):
-            self.algorithms = [self.algorithms]
-        if not self.algorithms:
-            raise ValueError("TrainConfig: no algorithm to train on")
-        self.algorithms = [check_algorithm(a) for a in self.algorithms]
-        if len(set(self.algorithms)) != len(self.algorithms):
-            raise ValueError(f"TrainConfig: repeated algorithm in {self.algorithms}")
-        for name in ("steps", "batch_size", "eval_every", "eval_batch_size", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig: {name} must be a positive integer, got {value!r}")
-        if self.test_every < 0:
-            raise ValueError(f"TrainConfig: test_every must be >= 0, got {self.test_every}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig: learning_rate must be positive, "
-                             f"got {self.learning_rate}")
-        if self.val_set not in ("sampled", "canonical"):
-            raise ValueError(f"TrainConfig: val_set must be 'sampled' or 'canonical', "
-                             f"got {self.val_set!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError("TrainConfig: device 'cuda' asked for but CUDA is not available")
-        self.model_config()  # raises on a bad processor, hidden size, ...
-        return self
-
-    def lengths(self, algorithm: str) -> tuple[int, ...]:
-        if self.train_lengths:
-            return transforms.train_lengths(algorithm, tuple(self.train_lengths))
-        return transforms.train_lengths(algorithm)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+# What a restart removes besides the run machinery's own files.
+OUTPUTS = ("results.json", "test_scores.png", "tb")
 
 
 # -------------------------------------------------------------------- data
-
-def derive_seed(*keys: int) -> int:
-    """A 32-bit seed from integer keys, e.g. (seed, algorithm index, step)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
-
 
 def train_batch(config: TrainConfig, index: int, step: int, shard: slice = slice(None)):
     """The training batch of algorithm ``index`` at ``step``: a function of
@@ -226,137 +144,111 @@ def score(model: Reasoner, batches, autocast=nullcontext) -> dict[str, float]:
     return scorer.result()
 
 
+def score_all(model: Reasoner, sets: dict, autocast=nullcontext) -> dict[str, dict[str, float]]:
+    """:func:`score` of every algorithm's batches in ``sets``."""
+    return {a: score(model, batches, autocast) for a, batches in sets.items()}
+
+
 def summarize(per_algorithm: dict[str, dict[str, float]]) -> dict[str, float]:
     scores = {a: m["score"] for a, m in per_algorithm.items()}
     return {"family_mean": family_mean(scores), "algorithm_mean": algorithm_mean(scores)}
 
 
+class EvaluationSets:
+    """The validation batches of every algorithm (built at once) and the
+    test batches (built when first needed)."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.val = {a: validation_batches(config, a) for a in config.algorithms}
+        self._test: dict | None = None
+
+    @property
+    def test(self) -> dict:
+        if self._test is None:
+            self._test = {a: test_batches(self.config, a) for a in self.config.algorithms}
+        return self._test
+
+
 # ------------------------------------------------------------ checkpoints
 
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json(path: str, data) -> None:
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.write("\n")
-    atomic_write(path, write)
-
-
-def _torch_save(obj, path: str) -> None:
-    with open(path, "wb") as f:
-        torch.save(obj, f)
-
-
 def checkpoint_metadata(config: TrainConfig) -> dict[str, str]:
-    """What a checkpoint must agree on to be loaded into a model."""
+    """What a checkpoint's weights must agree on to be loaded into a model."""
     return {"format": "openclrs-reasoner-1",
             "algorithms": json.dumps(list(config.algorithms)),
-            "model_config": json.dumps(config.model_config().to_dict(), sort_keys=True),
+            "model_config": json.dumps(config.model.to_dict(), sort_keys=True),
             "pred_as_input": json.dumps(config.pred_as_input),
             "enforce_permutations": json.dumps(config.enforce_permutations)}
 
 
-def save_checkpoint(run_dir: str, name: str, model: Reasoner, config: TrainConfig,
-                    state: dict) -> None:
-    """``name.safetensors`` (weights + metadata), then ``name.state.pt``."""
-    from safetensors.torch import save_file
+@dataclass
+class RunState:
+    """What the loop carries from step to step (and a checkpoint restores)."""
 
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = checkpoint_metadata(config)
-    atomic_write(os.path.join(run_dir, f"{name}.safetensors"),
-                 lambda tmp: save_file(weights, tmp, metadata=meta))
-    atomic_write(os.path.join(run_dir, f"{name}.state.pt"), lambda tmp: _torch_save(state, tmp))
+    step: int = 0
+    best_score: float = -math.inf   # best validation score so far
+    best_step: int = 0
+    train_seconds: float = 0.0      # training time before this session
+
+    def to_dict(self) -> dict:
+        best = None if self.best_score == -math.inf else self.best_score
+        return {"step": self.step, "best_score": best, "best_step": self.best_step,
+                "train_seconds": self.train_seconds}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunState":
+        best = data["best_score"]
+        return cls(step=data["step"], best_score=-math.inf if best is None else best,
+                   best_step=data["best_step"], train_seconds=data["train_seconds"])
 
 
-def load_weights(path: str, model: Reasoner, config: TrainConfig) -> None:
-    """Load a weights file into ``model``, with a clear error when it belongs
-    to another model (other algorithms or model config)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+def save_checkpoint(run: runs.Run, model: Reasoner, optimizer, config: TrainConfig,
+                    state: RunState, pointers=("last",)) -> None:
+    """Weights, optimizer and RNG states, run state: one checkpoint of ``run``."""
+    optimizer_tensors, optimizer_json = runs.optimizer_state(optimizer)
+    run.save(state.step, weights=model.state_dict(), metadata=checkpoint_metadata(config),
+             tensors={**optimizer_tensors, "rng.torch": torch.get_rng_state()},
+             state={**state.to_dict(), "optimizer": optimizer_json,
+                    "rng_numpy": runs.numpy_rng_state()},
+             pointers=pointers)
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(path, "pt") as f:
-        meta = f.metadata() or {}
-    expected = checkpoint_metadata(config)
+
+def resume(checkpoint: runs.Checkpoint, model: Reasoner, optimizer,
+           config: TrainConfig) -> RunState:
+    """Put model, optimizer and RNGs back as ``checkpoint`` saved them."""
+    load_weights(checkpoint, model, config)
+    runs.load_optimizer_state(optimizer, checkpoint.tensors, checkpoint.state["optimizer"])
+    torch.set_rng_state(checkpoint.tensors["rng.torch"])
+    runs.set_numpy_rng_state(checkpoint.state["rng_numpy"])
+    return RunState.from_dict(checkpoint.state)
+
+
+def load_weights(checkpoint: runs.Checkpoint, model: Reasoner, config: TrainConfig) -> None:
+    """Load a checkpoint's weights into ``model``, with a clear error when
+    they belong to another model (other algorithms or model config)."""
+    path = f"{checkpoint.path}/{runs.MODEL}"
+    meta, expected = checkpoint.metadata, checkpoint_metadata(config)
     differ = [k for k in expected if k in meta and meta[k] != expected[k]]
     if differ:
         lines = [f"  {k}: checkpoint {meta[k]} vs expected {expected[k]}" for k in differ]
         raise ValueError(f"{path} is a checkpoint of another model:\n" + "\n".join(lines))
-    weights = load_file(path, device=str(next(model.parameters()).device))
-    own = model.state_dict()
+    weights, own = checkpoint.weights, model.state_dict()
     missing = sorted(set(own) - set(weights))
     unexpected = sorted(set(weights) - set(own))
     shapes = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
     if missing or unexpected or shapes:
         raise ValueError(
             f"{path} does not fit this model ({config.algorithms}, "
-            f"processor {config.processor}, hidden size {config.hidden_size}): "
+            f"processor {config.model.processor}, hidden size {config.model.hidden_size}): "
             f"{len(missing)} missing, {len(unexpected)} unexpected, "
             f"{len(shapes)} mis-shaped tensors (e.g. {(missing + unexpected + shapes)[:3]})")
     model.load_state_dict(weights)
 
 
-class MetricsLog:
-    """``metrics.jsonl``, rewritten atomically on every append (it is small)."""
-
-    def __init__(self, path: str, resume_step: int | None):
-        self.path = path
-        self.records: list[dict] = []
-        if resume_step is not None and os.path.exists(path):
-            with open(path) as f:
-                records = [json.loads(line) for line in f if line.strip()]
-            # Records past the checkpoint will be produced again.
-            self.records = [r for r in records if r["step"] <= resume_step]
-        self._flush()
-
-    def append(self, record: dict) -> None:
-        self.records.append(record)
-        self._flush()
-
-    def _flush(self) -> None:
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records)
-
-        def write(tmp):
-            with open(tmp, "w") as f:
-                f.write(text)
-        atomic_write(self.path, write)
-
-
-def tensorboard_writer(run_dir: str, resume_step: int | None, log=sys.stderr):
-    """A SummaryWriter on ``run_dir/tb``; on resume, TensorBoard drops the
-    events past the checkpoint (``purge_step``) as the metrics log does."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        print("openclrs: tensorboard is not installed; no TensorBoard events written",
-              file=log)
-        return None
-    return SummaryWriter(os.path.join(run_dir, "tb"),
-                         purge_step=None if resume_step is None else resume_step + 1)
-
-
-# -------------------------------------------------------------- the loop
+# ------------------------------------------------------------- the step
 
 def build_model(config: TrainConfig) -> Reasoner:
-    return Reasoner.from_algorithms(config.algorithms, config.model_config(),
+    return Reasoner.from_algorithms(config.algorithms, config.model,
                                     pred_as_input=config.pred_as_input,
                                     enforce_permutations=config.enforce_permutations)
 
@@ -384,6 +276,24 @@ def update(model: Reasoner, optimizer, loss_of: Callable, batch, config: TrainCo
     return float(loss.detach())  # waits for the device
 
 
+def train_step(model: Reasoner, optimizer, loss_of: Callable, config: TrainConfig, step: int,
+               context: distributed.Context, device, autocast=nullcontext) -> dict[str, float]:
+    """Step ``step`` (0-based): one update per algorithm; returns the losses."""
+    # The step's randomness (Gumbel noise, dropout) is a function of
+    # (seed, step) and, under torchrun, of the rank.
+    torch.manual_seed(derive_seed(config.seed, 1 << 20, step,
+                                  *([context.rank] if context.enabled else [])))
+    shard = context.shard(config.batch_size)
+    losses = {}
+    for index, algorithm in enumerate(config.algorithms):
+        batch = train_batch(config, index, step, shard).to_torch(device=device)
+        losses[algorithm] = update(model, optimizer, loss_of, batch, config, autocast)
+        if not math.isfinite(losses[algorithm]):
+            raise RuntimeError(f"step {step + 1}: {algorithm} loss is "
+                               f"{losses[algorithm]}; training diverged")
+    return losses
+
+
 def autocast_of(config: TrainConfig):
     """A context factory: bfloat16 autocast on the config's device if ``bf16``."""
     if not config.bf16:
@@ -392,186 +302,127 @@ def autocast_of(config: TrainConfig):
     return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
 
 
-def _check_resumable(run_dir: str, config: TrainConfig) -> None:
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        old = json.load(f)["train"]
-    ignore = {"steps", "progress", "device", "data_root", "out_dir", "compile", "test_every",
-              "eval_every", "log_every"}
-    differ = sorted(k for k in old if k not in ignore and old[k] != config.to_dict().get(k))
-    if differ:
-        raise ValueError(f"{run_dir} holds a run with another config (differs on {differ}); "
-                         "use another --out or delete it")
-
+# -------------------------------------------------------------- the loop
 
 def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
-          log=sys.stderr) -> dict:
+          log=sys.stderr, restart: bool = False) -> dict:
     """Train (or resume) the run in ``config.out_dir``; returns the results
     (on every rank but 0 of a torchrun: ``{}``).
 
-    ``hook(step)``, if given, is called after every step (tests use it to
-    kill a run).
+    Every setting is checked before the run folder is touched; a run that
+    fails before its first checkpoint leaves no folder behind.
+    ``restart=True`` starts afresh in an existing run folder (its
+    checkpoints, logs and results are removed). ``hook(step)``, if given, is
+    called after every step (tests use it to kill a run).
     """
     config.validate()
     context = distributed.setup(config.device)
     try:
-        return _train(config, context, hook, log)
+        return _train(config, context, hook, log, restart)
     finally:
         distributed.teardown(context)
 
 
-def _train(config: TrainConfig, context: distributed.Context, hook, log) -> dict:
-    run_dir = config.out_dir
+def _train(config: TrainConfig, context: distributed.Context, hook, log, restart) -> dict:
     main = context.is_main
-    shard = context.shard(config.batch_size)
-    if main:
-        os.makedirs(run_dir, exist_ok=True)
-    context.barrier()
-    _check_resumable(run_dir, config)
+    context.shard(config.batch_size)  # refuse a batch the ranks cannot split, early
     device = context.device(config.device)
     autocast = autocast_of(config)
-
-    # Model and optimizer.
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
     optimizer = make_optimizer(model, config)
-    if main:
-        write_json(os.path.join(run_dir, "config.json"),
-                   {"train": config.to_dict(), "model": config.model_config().to_dict(),
-                    "parameters": count_parameters(model), "processes": context.world_size})
 
-    # Resume from `last`, if there is one.
-    step, best = 0, {"score": -math.inf, "step": 0}
-    last_state = os.path.join(run_dir, "last.state.pt")
-    resumed = os.path.exists(last_state) and os.path.exists(
-        os.path.join(run_dir, "last.safetensors"))
-    if resumed:
-        state = torch.load(last_state, map_location=device, weights_only=False)
-        load_weights(os.path.join(run_dir, "last.safetensors"), model, config)
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
-        step, best = state["step"], state["best"]
+    run = runs.Run(config.out_dir,
+                   {"train": config.to_dict(), "parameters": count_parameters(model),
+                    "processes": context.world_size},
+                   ignore=[f"train.{k}" for k in TrainConfig.RESUMABLE_CHANGES] + ["processes"],
+                   outputs=OUTPUTS, writer=main, log=log)
+    with run.session(restart=restart):
+        context.barrier()  # rank 0 has checked (and maybe cleared) the folder
+        checkpoint = run.load("last")
+        state = RunState() if checkpoint is None else resume(checkpoint, model, optimizer,
+                                                             config)
+        if checkpoint is not None and main:
+            print(f"openclrs: resuming {config.out_dir} from step {state.step}", file=log)
+        context.barrier()  # every rank has read `last` before rank 0 writes another
+        report = sets = None
         if main:
-            print(f"openclrs: resuming {run_dir} from step {step}", file=log)
-    context.barrier()  # every rank has read `last` before rank 0 rewrites it
-    metrics = tb = None
-    if main:
-        metrics = MetricsLog(os.path.join(run_dir, "metrics.jsonl"), step if resumed else None)
-        tb = tensorboard_writer(run_dir, step if resumed else None, log)
+            report = Report(run, config, None if checkpoint is None else state.step, log)
+            sets = EvaluationSets(config)
+        elapsed = _loop(model, optimizer, config, context, device, autocast, run, state,
+                        report, sets, hook)
+        if not main:
+            context.barrier()  # wait for rank 0's final evaluation
+            return {}
+        results = _finish(model, config, run, state, report, sets, elapsed, autocast)
+        context.barrier()
+        return results
 
+
+def _loop(model, optimizer, config, context, device, autocast, run, state: RunState,
+          report: Report | None, sets: EvaluationSets | None, hook) -> float:
+    """Steps ``state.step + 1 .. config.steps``; rank 0 logs, validates and
+    checkpoints. Returns the training seconds (all sessions)."""
     if config.compile:
         model.compile()  # the per-step modules; see Reasoner.compile
     loss_of = distributed.loss_function(model, context)
-
-    val_sets = {a: validation_batches(config, a) for a in config.algorithms} if main else {}
-    test_sets: dict = {}
-
-    def evaluate_all(sets) -> dict[str, dict[str, float]]:
-        return {a: score(model, b, autocast) for a, b in sets.items()}
-
-    def tests():
-        if not test_sets:
-            test_sets.update({a: test_batches(config, a) for a in config.algorithms})
-        return evaluate_all(test_sets)
-
-    def state_dict() -> dict:
-        return {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                "numpy_rng": np.random.get_state(), "step": step, "best": best,
-                "config": config.to_dict(), "train_seconds": time.perf_counter() - start}
-
-    def log_train(total: float, losses: dict) -> None:
-        if step % config.log_every == 0 or step == 1:
-            metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
-            if tb is not None:
-                tb.add_scalar("train/loss", total, step)
-
-    def validate() -> float:
-        """Validation (+ test every ``test_every``), then best/last checkpoints."""
-        val = evaluate_all(val_sets)
-        val_score = float(np.mean([m["score"] for m in val.values()]))
-        record = {"kind": "val", "step": step, "score": val_score, "metrics": val}
-        if config.test_every and step % config.test_every == 0:
-            test = tests()
-            record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
-            record["test_metrics"] = test
-        metrics.append(record)
-        if tb is not None:
-            tb.add_scalar("val/score", val_score, step)
-            for a, m in val.items():
-                tb.add_scalar(f"val/{a}", m["score"], step)
-        if val_score > best["score"]:
-            best.update(score=val_score, step=step)
-            save_checkpoint(run_dir, "best", model, config, state_dict())
-        save_checkpoint(run_dir, "last", model, config, state_dict())
-        return val_score
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=config.steps, initial=step, disable=not (config.progress and main),
-               file=log, desc="+".join(config.algorithms)[:40], dynamic_ncols=True)
+    start = time.perf_counter() - state.train_seconds
     model.train()
-    latest_val = best["score"] if resumed else float("nan")
-    start = time.perf_counter() - (state.get("train_seconds", 0.0) if resumed else 0.0)
     try:
-        while step < config.steps:
-            # The step's randomness (Gumbel noise, dropout) is a function of
-            # (seed, step) and, under torchrun, of the rank.
-            torch.manual_seed(derive_seed(config.seed, 1 << 20, step,
-                                          *([context.rank] if context.enabled else [])))
-            losses = {}
-            for index, algorithm in enumerate(config.algorithms):
-                batch = train_batch(config, index, step, shard).to_torch(device=device)
-                losses[algorithm] = update(model, optimizer, loss_of, batch, config, autocast)
-                if not math.isfinite(losses[algorithm]):
-                    raise RuntimeError(f"step {step + 1}: {algorithm} loss is "
-                                       f"{losses[algorithm]}; training diverged")
-            step += 1
-            losses = context.mean(losses)
-            total = sum(losses.values())
-            if main:  # rank 0 alone logs, evaluates and checkpoints
-                log_train(total, losses)
-                if step % config.eval_every == 0 or step == config.steps:
-                    latest_val = validate()
-                bar.set_postfix(loss=f"{total:.4f}", val=f"{latest_val:.3f}", refresh=False)
-                bar.update(1)
+        while state.step < config.steps:
+            losses = context.mean(train_step(model, optimizer, loss_of, config, state.step,
+                                             context, device, autocast))
+            state.step += 1
+            if report:  # rank 0 alone logs, evaluates and checkpoints
+                report.train(state.step, losses)
+                if state.step % config.eval_every == 0 or state.step == config.steps:
+                    state.train_seconds = time.perf_counter() - start
+                    improved = validate(model, config, sets, state, report, autocast)
+                    save_checkpoint(run, model, optimizer, config, state,
+                                    ("last", "best") if improved else ("last",))
             if hook is not None:
-                hook(step)
+                hook(state.step)
     finally:  # an interrupted run keeps the events it logged
-        bar.close()
-        if tb is not None:
-            tb.flush()
-    elapsed = time.perf_counter() - start
-    if not main:
-        context.barrier()  # wait for rank 0's final evaluation
-        return {}
-    if not os.path.exists(os.path.join(run_dir, "best.safetensors")):  # val was NaN
-        save_checkpoint(run_dir, "best", model, config, state_dict())
+        if report:
+            report.pause()
+    return time.perf_counter() - start
 
-    # Final evaluation of the best-validation checkpoint.
-    load_weights(os.path.join(run_dir, "best.safetensors"), model, config)
-    results = final_results(model, config, evaluate_all(val_sets), tests(), best)
+
+def validate(model, config: TrainConfig, sets: EvaluationSets, state: RunState,
+             report: Report, autocast) -> bool:
+    """Validation (+ test every ``test_every``) at ``state.step``; returns
+    whether the score beats the best so far (and records it as the best)."""
+    val = score_all(model, sets.val, autocast)
+    val_score = float(np.mean([m["score"] for m in val.values()]))
+    test = None
+    if config.test_every and state.step % config.test_every == 0:
+        test = score_all(model, sets.test, autocast)
+    report.validation(state.step, val_score, val, test)
+    if val_score > state.best_score:
+        state.best_score, state.best_step = val_score, state.step
+        return True
+    return False
+
+
+def _finish(model, config, run: runs.Run, state: RunState, report: Report,
+            sets: EvaluationSets, elapsed: float, autocast) -> dict:
+    """Final evaluation of the best-validation checkpoint; results, table, plot."""
+    if "best" not in run.pointers():  # validation was never a number
+        run.point("best", at="last")
+    load_weights(run.load("best"), model, config)
+    val, test = score_all(model, sets.val, autocast), score_all(model, sets.test, autocast)
+    results = final_results(model, config, val, test, state)
     results["train_seconds"] = elapsed
-    write_json(os.path.join(run_dir, "results.json"), results)
-    if tb is not None:
-        for a, r in results["algorithms"].items():
-            tb.add_scalar(f"test/{a}", r["test_score"], step)
-        tb.close()
-    print(results_table(results), file=log)
-    plot = os.path.join(run_dir, "test_scores.png")
-    if plot_test_scores(results, plot, log=log):
-        print(f"plot: {plot}", file=log)
-    context.barrier()
+    files.write_json(run.path("results.json"), results)
+    report.finish(results, state.step)
     return results
 
 
-def final_results(model, config, val, test, best) -> dict:
+def final_results(model, config: TrainConfig, val, test, state: RunState) -> dict:
     results = {"algorithms": {a: {"val_score": val[a]["score"], "test_score": test[a]["score"],
                                   "val_metrics": val[a], "test_metrics": test[a]}
                               for a in config.algorithms},
-               "best_step": best["step"], "best_val_score": best["score"],
+               "best_step": state.best_step, "best_val_score": state.best_score,
                "steps": config.steps, "parameters": count_parameters(model),
                "val_set": config.val_set}
     if len(config.algorithms) > 1:
@@ -582,19 +433,93 @@ def final_results(model, config, val, test, best) -> dict:
 
 # ---------------------------------------------------------- reporting
 
+class Report:
+    """What rank 0 shows and logs: the progress bar, ``metrics.jsonl``,
+    TensorBoard; at the end the table and the plot."""
+
+    def __init__(self, run: runs.Run, config: TrainConfig, resume_step, log=sys.stderr):
+        from tqdm.auto import tqdm
+
+        self.config, self.log, self.run = config, log, run
+        self.metrics = run.metrics(resume_step)
+        self.tb = tensorboard_writer(run.path("tb"), resume_step, log)
+        self.latest_val = float("nan")
+        if resume_step is not None:
+            vals = [r for r in self.metrics.records if r["kind"] == "val"]
+            self.latest_val = vals[-1]["score"] if vals else float("nan")
+        self.bar = tqdm(total=config.steps, initial=resume_step or 0,
+                        disable=not config.progress, file=log,
+                        desc="+".join(config.algorithms)[:40], dynamic_ncols=True)
+
+    def train(self, step: int, losses: dict[str, float]) -> None:
+        total = sum(losses.values())
+        if step % self.config.log_every == 0 or step == 1:
+            self.metrics.append({"kind": "train", "step": step, "loss": total, "losses": losses})
+            if self.tb is not None:
+                self.tb.add_scalar("train/loss", total, step)
+        self.bar.set_postfix(loss=f"{total:.4f}", val=f"{self.latest_val:.3f}", refresh=False)
+        self.bar.update(1)
+
+    def validation(self, step: int, val_score: float, val: dict, test: dict | None) -> None:
+        record = {"kind": "val", "step": step, "score": val_score, "metrics": val}
+        if test is not None:
+            record["test_score"] = float(np.mean([m["score"] for m in test.values()]))
+            record["test_metrics"] = test
+        self.metrics.append(record)
+        self.latest_val = val_score
+        if self.tb is not None:
+            self.tb.add_scalar("val/score", val_score, step)
+            for a, m in val.items():
+                self.tb.add_scalar(f"val/{a}", m["score"], step)
+
+    def pause(self) -> None:
+        self.bar.close()
+        if self.tb is not None:
+            self.tb.flush()
+
+    def finish(self, results: dict, step: int) -> None:
+        if self.tb is not None:
+            for a, r in results["algorithms"].items():
+                self.tb.add_scalar(f"test/{a}", r["test_score"], step)
+            self.tb.close()
+        print(results_table(results), file=self.log)
+        plot = self.run.path("test_scores.png")
+        if plot_test_scores(results, plot, log=self.log):
+            print(f"plot: {plot}", file=self.log)
+
+
+def tensorboard_writer(folder: str, resume_step: int | None, log=sys.stderr):
+    """A SummaryWriter on ``folder``; on resume, TensorBoard drops the
+    events past the checkpoint (``purge_step``) as the metrics log does."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("openclrs: tensorboard is not installed; no TensorBoard events written",
+              file=log)
+        return None
+    return SummaryWriter(folder, purge_step=None if resume_step is None else resume_step + 1)
+
+
 def results_table(results: dict) -> str:
+    """Val and test score of each algorithm (the splits ``results`` has:
+    ``<split>_score`` per algorithm) beside the published test score."""
     from .published_scores import published_score
 
-    lines = [f"{'':<32}{'':>8}{'test':>8}{'published':>11}",
-             f"{'algorithm':<32}{'val':>8}{'(n=64)':>8}{'(n=64)':>11}"]
+    first = next(iter(results["algorithms"].values()))
+    splits = [s for s in ("val", "test") if f"{s}_score" in first]
+    heads = {"val": ("", "val"), "test": ("test", "(n=64)")}
+    lines = [f"{'':<32}" + "".join(f"{heads[s][0]:>8}" for s in splits) + f"{'published':>11}",
+             f"{'algorithm':<32}" + "".join(f"{heads[s][1]:>8}" for s in splits)
+             + f"{'(n=64)':>11}"]
     for a, r in results["algorithms"].items():
         pub = published_score(a)
         pub = f"{100 * pub:>10.2f}%" if pub is not None else f"{'-':>11}"
-        lines.append(f"{a:<32}{100 * r['val_score']:>7.2f}%{100 * r['test_score']:>7.2f}%{pub}")
+        lines.append(f"{a:<32}" + "".join(f"{100 * r[f'{s}_score']:>7.2f}%" for s in splits)
+                     + pub)
     for key in ("family_mean", "algorithm_mean"):
-        if "test" in results:
-            lines.append(f"{key:<32}{100 * results['val'][key]:>7.2f}%"
-                         f"{100 * results['test'][key]:>7.2f}%")
+        if all(s in results for s in splits):
+            lines.append(f"{key:<32}" + "".join(f"{100 * results[s][key]:>7.2f}%"
+                                                for s in splits))
     return "\n".join(lines)
 
 
@@ -634,6 +559,6 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
     fig.text(0.99, 0.01, f"published: {SOURCE}", ha="right", va="bottom", fontsize=6,
              color="#666666")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
     return True

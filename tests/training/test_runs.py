@@ -1,0 +1,324 @@
+"""Run folders (openclrs.training.runs): atomic, verified, never-executable
+checkpoints, pointers, config checks, metrics log, lock, clean failures.
+Tiny torch modules only (no reasoner), so these are fast."""
+
+import json
+import os
+import pickle
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from openclrs import files
+from openclrs.training import runs
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+
+
+def stepped(optimizer_cls=torch.optim.Adam, **kw):
+    model = tiny_model()
+    if optimizer_cls is torch.optim.AdamW:  # two parameter groups, as the LM trainer has
+        groups = [{"params": [p for p in model.parameters() if p.dim() >= 2],
+                   "weight_decay": 0.1},
+                  {"params": [p for p in model.parameters() if p.dim() < 2],
+                   "weight_decay": 0.0}]
+        optimizer = optimizer_cls(groups, lr=1e-2, betas=(0.9, 0.95), **kw)
+    else:
+        optimizer = optimizer_cls(model.parameters(), lr=1e-2, **kw)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(5, 3)).square().sum().backward()
+        optimizer.step()
+    return model, optimizer
+
+
+def save(run, step, model, optimizer, pointers=("last",)):
+    tensors, scalars = runs.optimizer_state(optimizer)
+    return run.save(step, weights=model.state_dict(), metadata={"what": "tiny"},
+                    tensors={**tensors, "rng.torch": torch.get_rng_state()},
+                    state={"optimizer": scalars, "rng_numpy": runs.numpy_rng_state(),
+                           "note": "x"},
+                    pointers=pointers)
+
+
+def made_run(folder, steps=(1, 2)):
+    run = runs.Run(str(folder), {"lr": 1.0, "steps": 5}, ignore={"steps"})
+    model, optimizer = stepped()
+    with run.session():
+        for step in steps:
+            save(run, step, model, optimizer, ("last", "best") if step == steps[0] else ("last",))
+    return run, model, optimizer
+
+
+@pytest.mark.parametrize("optimizer_cls", [torch.optim.Adam, torch.optim.AdamW])
+def test_checkpoint_round_trip_is_exact(tmp_path, optimizer_cls):
+    model, optimizer = stepped(optimizer_cls)
+    np.random.seed(5)
+    np.random.rand(3)
+    numpy_state = np.random.get_state()
+    torch_state = torch.get_rng_state()
+    run = runs.Run(str(tmp_path / "run"), {"a": 1})
+    with run.session():
+        save(run, 7, model, optimizer)
+    checkpoint = run.load("last")
+    assert checkpoint.step == 7 and checkpoint.metadata == {"what": "tiny"}
+    assert checkpoint.state["note"] == "x"
+    fresh_model = tiny_model(seed=1)
+    fresh_model.load_state_dict(checkpoint.weights)
+    _, fresh = stepped(optimizer_cls)
+    fresh.param_groups[0]["lr"] = 0.5  # overwritten by the checkpoint's
+    runs.load_optimizer_state(fresh, checkpoint.tensors, checkpoint.state["optimizer"])
+    a, b = optimizer.state_dict(), fresh.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for index, entry in a["state"].items():
+        for name, value in entry.items():
+            assert torch.equal(value, b["state"][index][name]), (index, name)
+    np.random.seed(0)
+    runs.set_numpy_rng_state(checkpoint.state["rng_numpy"])
+    assert all(np.array_equal(x, y) for x, y in zip(np.random.get_state(), numpy_state))
+    assert torch.equal(checkpoint.tensors["rng.torch"], torch_state)
+
+
+def test_layout_pointers_and_garbage(tmp_path):
+    run, _, _ = made_run(tmp_path / "run", steps=(1, 2, 3))
+    pointers = json.loads((tmp_path / "run" / "checkpoints.json").read_text())
+    assert pointers == {"best": "checkpoints/step-0000001", "last": "checkpoints/step-0000003"}
+    # step 2 was named by no pointer once step 3 was written
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["step-0000001",
+                                                                     "step-0000003"]
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints" / "step-0000003")) == [
+        "manifest.json", "model.safetensors", "state.json", "state.safetensors"]
+    assert run.load("best").step == 1 and run.load("nothing") is None
+
+
+def test_files_get_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        made_run(tmp_path / "run")
+    finally:
+        os.umask(old)
+    for root, dirs, names in os.walk(tmp_path / "run"):
+        for name in names:
+            mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
+            assert mode == 0o644, (name, oct(mode))
+
+
+CHECKPOINT_FILES = ["model.safetensors", "state.safetensors", "state.json", "manifest.json"]
+
+
+def damage(path, how):
+    data = open(path, "rb").read()
+    if how == "flipped":
+        middle = len(data) // 2
+        data = data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 16]) \
+            + data[middle + 16:]
+    elif how == "truncated":
+        data = data[:len(data) // 2]
+    elif how == "empty":
+        data = b""
+    if how == "missing":
+        os.remove(path)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated", "empty", "missing"])
+@pytest.mark.parametrize("name", CHECKPOINT_FILES)
+def test_damaged_checkpoint_file_is_named(tmp_path, name, how):
+    run, _, _ = made_run(tmp_path / "run", steps=(1,))
+    path = run.checkpoint_path("last")
+    damage(os.path.join(path, name), how)
+    with pytest.raises(runs.CorruptCheckpointError) as error:
+        run.load("last")
+    message = str(error.value)
+    assert name in message and "--restart" in message
+    # a resume refuses too, with the same message, and leaves the folder alone
+    with pytest.raises(runs.CorruptCheckpointError, match=name):
+        with run.session():
+            run.load("last")
+    assert os.path.isdir(path)
+
+
+def test_damage_with_a_matching_manifest_is_still_caught(tmp_path):
+    """Someone rewrites a file and its manifest entry: the safetensors parse
+    (never safetensors' own traceback) catches what the checksum cannot."""
+    run, _, _ = made_run(tmp_path / "run", steps=(1,))
+    folder = run.checkpoint_path("last")
+    for name, data in [("model.safetensors", b"\x00" * 40), ("state.json", b"[1, 2]"),
+                       ("state.safetensors", (10 ** 6).to_bytes(8, "little") + b"{}")]:
+        original = open(os.path.join(folder, name), "rb").read()
+        manifest = json.loads(open(os.path.join(folder, "manifest.json")).read())
+        manifest["files"][name] = {"sha256": runs._sha256(data), "size": len(data)}
+        files.write_json(os.path.join(folder, "manifest.json"), manifest)
+        files.write_bytes(os.path.join(folder, name), data)
+        with pytest.raises(runs.CorruptCheckpointError, match=name):
+            run.load("last")
+        manifest["files"][name] = {"sha256": runs._sha256(original), "size": len(original)}
+        files.write_json(os.path.join(folder, "manifest.json"), manifest)
+        files.write_bytes(os.path.join(folder, name), original)
+    assert run.load("last").step == 1
+
+
+class Payload:
+    """Unpickling this creates a marker file (what an attacker's pickle would do)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_payload_in_every_file_is_never_executed(tmp_path):
+    marker = str(tmp_path / "EXECUTED")
+    payload = pickle.dumps(Payload(marker))
+    names = ["config.json", "checkpoints.json", "metrics.jsonl"] + [
+        f"checkpoints/step-0000001/{n}" for n in CHECKPOINT_FILES]
+    for name in names + ["last.state.pt"]:
+        folder = tmp_path / name.replace("/", "_")
+        run, _, _ = made_run(folder, steps=(1,))
+        with open(folder / "metrics.jsonl", "w") as f:
+            f.write(json.dumps({"step": 1, "loss": 0.5}) + "\n")
+        files.write_bytes(str(folder / name), payload)
+        with pytest.raises(ValueError) as error:  # CorruptFileError / old format: ValueErrors
+            with run.session():
+                run.load("last")
+                run.metrics(resume_step=1)
+        assert name.split("/")[-1] in str(error.value), name
+        if name.startswith("checkpoints"):  # what evaluation reads, without the lock
+            with pytest.raises(ValueError, match=name.split("/")[-1]):
+                runs.read_checkpoint(runs.resolve_checkpoint(str(folder), "last"))
+        assert not os.path.exists(marker), name
+        if name.startswith("checkpoints/") and not name.endswith("manifest.json"):
+            # Even with a manifest that vouches for the pickle, it is parsed, never run.
+            checkpoint = str(folder / "checkpoints" / "step-0000001")
+            manifest = json.loads(open(os.path.join(checkpoint, "manifest.json")).read())
+            manifest["files"][name.split("/")[-1]] = {"sha256": runs._sha256(payload),
+                                                      "size": len(payload)}
+            files.write_json(os.path.join(checkpoint, "manifest.json"), manifest)
+            with pytest.raises(runs.CorruptCheckpointError, match=name.split("/")[-1]):
+                runs.read_checkpoint(checkpoint)
+            assert not os.path.exists(marker), name
+
+
+def test_old_format_is_refused_unread(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "last.safetensors").write_bytes(b"x")
+    (folder / "last.state.pt").write_bytes(pickle.dumps(Payload(str(tmp_path / "EXECUTED"))))
+    (folder / "config.json").write_text(json.dumps({"train": {}}))
+    with pytest.raises(ValueError, match="older openclrs checkpoint format.*--restart"):
+        with runs.Run(str(folder), {"a": 1}).session():
+            pass
+    with pytest.raises(ValueError, match="older openclrs checkpoint format"):
+        runs.resolve_checkpoint(str(folder), "best")
+    assert (folder / "last.state.pt").exists()  # refused, not deleted
+    with runs.Run(str(folder), {"a": 1}).session(restart=True) as run:
+        assert run.load("last") is None
+    assert not (folder / "last.state.pt").exists()
+    assert not os.path.exists(tmp_path / "EXECUTED")
+
+
+def test_resume_with_another_config_names_the_settings(tmp_path):
+    made_run(tmp_path / "run")
+    config = tmp_path / "run" / "config.json"
+    before = config.read_bytes()
+    with pytest.raises(ValueError, match=r"another config \(differs on lr\).*--restart"):
+        with runs.Run(str(tmp_path / "run"), {"lr": 2.0, "steps": 5}).session():
+            pass
+    assert config.read_bytes() == before
+    # an ignored setting may change; config.json records it at the next checkpoint only
+    run = runs.Run(str(tmp_path / "run"), {"lr": 1.0, "steps": 9}, ignore={"steps"})
+    with pytest.raises(KeyError):
+        with run.session():
+            raise KeyError("fails before its first checkpoint")
+    assert config.read_bytes() == before and run.load("last").step == 2
+    model, optimizer = stepped()
+    with run.session():
+        save(run, 3, model, optimizer)
+    assert json.loads(config.read_text()) == {"lr": 1.0, "steps": 9}
+
+
+def test_config_differences_are_dotted_and_ignore_subtrees():
+    old = {"train": {"lr": 1, "model": {"h": 2, "p": "x"}, "steps": 3}, "processes": 1}
+    new = {"train": {"lr": 1, "model": {"h": 4, "p": "x"}, "steps": 5}, "processes": 2}
+    assert runs.config_differences(old, new) == ["processes", "train.model.h", "train.steps"]
+    assert runs.config_differences(old, new, ["train.steps", "processes"]) == ["train.model.h"]
+    assert runs.config_differences(old, new, ["train"]) == ["processes"]
+
+
+def test_failed_fresh_session_leaves_no_folder(tmp_path):
+    folder = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(folder), {"a": 1}).session() as run:
+            run.metrics().append({"step": 1})
+            raise RuntimeError("no CUDA after all")
+    assert not folder.exists()
+    # A folder that existed (the user's) stays, emptied of what the run made.
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(folder), {"a": 1}, outputs=("results.json",)).session() as run:
+            files.write_text(run.path("results.json"), "{}")
+            raise RuntimeError("bad head count")
+    assert sorted(os.listdir(folder)) == [".lock", "notes.txt"]
+
+
+def test_restart_removes_the_run_but_not_other_files(tmp_path):
+    made_run(tmp_path / "run")
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    (tmp_path / "run" / "results.json").write_text("{}")
+    run = runs.Run(str(tmp_path / "run"), {"lr": 3.0}, outputs=("results.json",))
+    with run.session(restart=True):
+        assert run.load("last") is None
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "config.json", "notes.txt"]
+    assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"lr": 3.0}
+
+
+def test_metrics_hold_each_step_once_after_resume(tmp_path):
+    path = str(tmp_path / "metrics.jsonl")
+    log = runs.MetricsLog(path)
+    for step in range(1, 8):
+        log.append({"step": step, "loss": float(step)})
+    resumed = runs.MetricsLog(path, resume_step=4)
+    for step in range(5, 9):
+        resumed.append({"step": step, "loss": float(step)})
+    assert [r["step"] for r in runs.read_metrics(path)] == list(range(1, 9))
+    with open(path, "a") as f:
+        f.write("{not json\n")
+    with pytest.raises(files.CorruptFileError, match="metrics.jsonl, line 9"):
+        runs.MetricsLog(path, resume_step=4)
+
+
+def test_a_second_trainer_on_the_folder_fails_clearly(tmp_path):
+    folder = str(tmp_path / "run")
+    os.makedirs(folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from openclrs import files\n"
+         f"with files.folder_lock({folder!r}):\n"
+         "    print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(files.FolderBusyError, match=f"in use by process {holder.pid}"):
+            with runs.Run(folder, {"a": 1}).session():
+                pass
+        assert os.listdir(folder) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_derive_seed_is_a_function_of_the_keys():
+    assert runs.derive_seed(1, 2, 3) == runs.derive_seed(1, 2, 3)
+    assert runs.derive_seed(1, 2, 3) != runs.derive_seed(1, 2, 4)
+    assert 0 <= runs.derive_seed(2 ** 40, 7) < 2 ** 32
