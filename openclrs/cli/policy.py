@@ -95,7 +95,7 @@ def run_command(args) -> int:
     except BrokenPipeError:
         return _output_closed()
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
+        _print_error("interrupted (train and generate commands resume when run again)")
         return EXIT_INTERRUPTED
     except Exception as error:
         if is_user_error(error):
