@@ -22,8 +22,8 @@ import openclrs
 from openclrs import compat
 from openclrs.compat import algorithms as compat_algorithms
 from openclrs.compat import probing
-from tests.parity.dump_compat import (CHUNK_CASES, DATASET_CASES, PIPELINE_CASES, POOL_CASES,
-                                      SHARDED_CASES)
+from tests.parity.dump_compat import (CHUNK_CASES, DATASET_CASES, EVALUATE_CASES, PIPELINE_CASES,
+                                      POOL_CASES, SHARDED_CASES)
 
 HERE = os.path.join(os.path.dirname(__file__), "data", "compat")
 
@@ -182,8 +182,6 @@ def test_fuse_perm_and_mask_one_hot_mask(published):
             compat.DataPoint("q_mask", "node", "mask_one", arrays["helpers/fuse_onehot_mask"]))
 
 
-@pytest.mark.xfail(reason="needs the engine slice's soft-mask fuse (issue 15, section 5)",
-                   strict=False)
 def test_fuse_perm_and_mask_soft_mask(published):
     """A mask of probabilities: every node with mask > 0.5 points to itself,
     as in the published evaluation (the engine's fuse_permutation rule)."""
@@ -192,6 +190,35 @@ def test_fuse_perm_and_mask_soft_mask(published):
         compat.DataPoint("p", "node", "permutation_pointer", arrays["helpers/fuse_perm"]),
         compat.DataPoint("p_mask", "node", "mask_one", arrays["helpers/fuse_soft_mask"]))
     assert np.array_equal(fused.data, arrays["helpers/fuse_soft"])
+
+
+@pytest.mark.parametrize("case", list(EVALUATE_CASES))
+def test_evaluate_matches_published(published, case):
+    """evaluate / evaluate_hints on DataPoints give the published scores
+    (permutations fused, F1 for masks, step t scored against hint t + 1)."""
+    arrays, meta = published
+    algorithm, length, batch = EVALUATE_CASES[case]
+    sampler, spec = compat.build_sampler(algorithm, batch, length, seed=2)
+    spec, stream = compat.process_permutations(spec, iter([sampler.next()]), True)
+    feedback = next(stream)
+    assert_same_feedback(published, f"{case}/truth", feedback)
+    predictions = {p.name: compat.DataPoint(p.name, p.location, p.type_,
+                                            arrays[f"{case}/pred/{p.name}"])
+                   for p in feedback.outputs}
+    got = compat.evaluate(feedback.outputs, predictions)
+    want = meta[case]["evaluate"]
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, rel=1e-6), name
+    steps = len(feedback.features.hints[0].data) - 1
+    hint_preds = [{p.name: compat.DataPoint(p.name, p.location, p.type_,
+                                            arrays[f"{case}/hint_pred/{p.name}"][t])
+                   for p in feedback.features.hints} for t in range(steps)]
+    got = compat.evaluate_hints(feedback.features.hints, feedback.features.lengths, hint_preds)
+    want = meta[case]["evaluate_hints"]
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert np.allclose(got[name], value, rtol=1e-6), name
 
 
 def test_algorithm_wrappers_return_published_probes(published):
@@ -250,6 +277,12 @@ def test_bad_calls_give_clear_errors():
         warnings.simplefilter("always")
         sampler, _ = compat.build_sampler("insertion_sort", 2, 5, seed=0, p=(0.5,))
     assert any("ignoring ['p']" in str(w.message) for w in caught)
+
+
+def test_constants_match_published(published):
+    constants = published[1]["constants"]
+    assert {k: dict(v) for k, v in compat.CLRS30.items()} == constants["CLRS30"]
+    assert compat.CLRS_30_ALGS_SETTINGS == constants["CLRS_30_ALGS_SETTINGS"]
 
 
 def test_tfds_order_is_md5_of_split_and_key():

@@ -12,30 +12,30 @@ Training-data code written for dm-clrs runs by changing its import::
     for feedback in dataset.as_numpy_iterator(): ...
 
 Samples, batches, dtypes, the with-replacement draw order and the TFDS
-reading order equal the published ones (tests/compat checks them against
-dm-clrs 2.0.3). What differs is listed in the README's "Coming from
+reading order equal the published ones (tests/test_compat.py checks them
+against dm-clrs 2.0.3). What differs is listed in the README's "Coming from
 dm-clrs" section.
 """
 
-from ..specs import (CLRS30, NUM_SAMPLES_MULTIPLIER, SPECS, Location, OutputClass, Stage,
-                     Type)
+from ..specs import (CLRS30, CLRS_30_ALGS, NUM_SAMPLES_MULTIPLIER, SPECS, Location,
+                     OutputClass, Stage, Type)
 from . import algorithms, probing
 from .dataset import Dataset, chunkify, create_chunked_dataset, create_dataset
-from .tfds import tfds_order
-from .evaluation import fuse_perm_and_mask
+from .evaluation import evaluate, evaluate_hints, fuse_perm_and_mask
 from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
 from .samplers import (PUBLISHED_DTYPES, Features, FeaturesChunked, Feedback, Sampler,
                        build_sampler, feedback_from_traces, process_permutations,
                        process_pred_as_input, process_random_pos)
+from .tfds import tfds_order
 
 Trajectory = list  # a list of DataPoints, as published
-CLRS_30_ALGS_SETTINGS = {name: {"num_samples_multiplier": NUM_SAMPLES_MULTIPLIER.get(name, 1)}
-                         for name in SPECS}
+CLRS_30_ALGS_SETTINGS = {name: {"num_samples_multiplier": NUM_SAMPLES_MULTIPLIER[name]}
+                         for name in CLRS_30_ALGS}
 
 __all__ = ["CLRS30", "CLRS_30_ALGS_SETTINGS", "SPECS", "Location", "OutputClass", "Stage",
            "Type", "algorithms", "probing", "Dataset", "chunkify", "create_chunked_dataset",
-           "create_dataset", "tfds_order",
-           "fuse_perm_and_mask", "DataPoint", "predecessor_to_cyclic_predecessor_and_first",
-           "PUBLISHED_DTYPES", "Features", "FeaturesChunked", "Feedback", "Sampler",
-           "build_sampler", "feedback_from_traces", "process_permutations",
-           "process_pred_as_input", "process_random_pos", "Trajectory"]
+           "create_dataset", "tfds_order", "fuse_perm_and_mask", "evaluate", "evaluate_hints",
+           "DataPoint", "predecessor_to_cyclic_predecessor_and_first", "PUBLISHED_DTYPES",
+           "Features", "FeaturesChunked", "Feedback", "Sampler", "build_sampler",
+           "feedback_from_traces", "process_permutations", "process_pred_as_input",
+           "process_random_pos", "Trajectory"]

@@ -182,6 +182,53 @@ def dump_sharded(clrs, arrays, meta):
         print(case, shards, file=sys.stderr)
 
 
+def random_prediction(rng, point, shape):
+    """A hard prediction of a probe's type (what a model's decoder hands out)."""
+    n = shape[-1]
+    if point.type_ == "scalar":
+        return rng.uniform(size=shape)
+    if point.type_ == "mask":
+        return (rng.uniform(size=shape) < 0.5).astype(np.float32)
+    if point.type_ in ("mask_one", "categorical", "permutation_pointer"):
+        return np.eye(n)[rng.randint(n, size=shape[:-1])]
+    return rng.randint(shape[-1] if point.location == "node" else n, size=shape)
+
+
+# name -> (algorithm, length, batch): evaluate/evaluate_hints on random predictions
+EVALUATE_CASES = {
+    "eval_insertion_sort": ("insertion_sort", 6, 5),
+    "eval_bfs": ("bfs", 7, 6),
+    "eval_dijkstra": ("dijkstra", 6, 4),
+}
+
+
+def dump_evaluate(clrs, arrays, meta):
+    for case, (algorithm, length, batch) in EVALUATE_CASES.items():
+        rng = np.random.RandomState(11)
+        sampler, spec = clrs.build_sampler(algorithm, batch, length, seed=2)
+        spec, stream = clrs.process_permutations(spec, iter([sampler.next()]), True)
+        feedback = next(stream)
+        predictions = {}
+        for p in feedback.outputs:
+            data = random_prediction(rng, p, np.asarray(p.data).shape)
+            predictions[p.name] = clrs.DataPoint(p.name, p.location, p.type_, data)
+            arrays[f"{case}/pred/{p.name}"] = data
+        hint_preds = [{} for _ in range(len(feedback.features.hints[0].data) - 1)]
+        for p in feedback.features.hints:
+            for t, step in enumerate(hint_preds):
+                data = random_prediction(rng, p, np.asarray(p.data[t]).shape)
+                step[p.name] = clrs.DataPoint(p.name, p.location, p.type_, data)
+            arrays[f"{case}/hint_pred/{p.name}"] = np.stack([s[p.name].data for s in hint_preds])
+        record(arrays, meta, f"{case}/truth", feedback)
+        result = clrs.evaluate(feedback.outputs, predictions)
+        hint_result = clrs.evaluate_hints(feedback.features.hints, feedback.features.lengths,
+                                          hint_preds)
+        meta[case] = {"evaluate": {k: float(v) for k, v in result.items()},
+                      "evaluate_hints": {k: (np.asarray(v).tolist()) for k, v in
+                                         hint_result.items()}}
+        print(case, file=sys.stderr)
+
+
 def dump_helpers(clrs, arrays, meta):
     from clrs._src import algorithms, evaluation, probing
 
@@ -257,7 +304,10 @@ def main():
     dump_pipelines(clrs, arrays, meta)
     dump_datasets(clrs, arrays, meta)
     dump_sharded(clrs, arrays, meta)
+    dump_evaluate(clrs, arrays, meta)
     dump_helpers(clrs, arrays, meta)
+    meta["constants"] = {"CLRS30": {k: dict(v) for k, v in clrs.CLRS30.items()},
+                         "CLRS_30_ALGS_SETTINGS": dict(clrs.CLRS_30_ALGS_SETTINGS)}
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez_compressed(os.path.join(args.out, "batches.npz"), **arrays)
     with open(os.path.join(args.out, "dtypes.json"), "w") as f:
