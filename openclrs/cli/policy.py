@@ -52,6 +52,17 @@ USER_ERRORS = (
 ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG,
                       errno.ELOOP, errno.EMFILE, errno.ENFILE}
 
+# What an OSError about a path means, in the words of someone who gave the path.
+PATH_ERRORS = {
+    errno.ENOTDIR: "part of this path is a file, not a folder",
+    errno.EISDIR: "is a folder (a file is needed here)",
+    errno.ENOENT: "no such file or folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+}
+
 BUG_FOOTER = ("openclrs: this is a bug, not a problem with your input; please report it "
               "with the command and the traceback above")
 
@@ -81,8 +92,12 @@ def describe(error: BaseException) -> str:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return f"out of memory{f' ({detail})' if detail else ''}: {OUT_OF_MEMORY_HINT}"
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        # "[Errno 21] Is a directory: 'x'" -> "x: is a directory"
-        return f"{error.filename}: {error.strerror[:1].lower()}{error.strerror[1:]}"
+        # "[Errno 20] Not a directory: 'x/y'" -> "x/y: part of this path is a file, ..."
+        path = os.fsdecode(error.filename)
+        if error.errno == errno.EEXIST and os.path.isfile(path):
+            return f"{path}: a file is in the way (a folder is needed here)"
+        what = PATH_ERRORS.get(error.errno) or error.strerror[:1].lower() + error.strerror[1:]
+        return f"{path}: {what}"
     return str(error) or type(error).__name__
 
 

@@ -39,7 +39,7 @@ def run_raising(error: BaseException) -> int:
 def test_user_errors_are_one_line(error, capsys):
     assert run_raising(error) == EXIT_USER_ERROR
     line = one_line_error(capsys.readouterr().err)
-    if getattr(error, "filename", None):  # "out.json: is a directory", not "[Errno 21] ..."
+    if getattr(error, "filename", None):  # "out.json: is a folder ...", not "[Errno 21] ..."
         assert line.startswith(f"error: {error.filename}: ") and "Errno" not in line
     else:
         assert line == f"error: {error}"
@@ -94,6 +94,20 @@ def test_success_and_status_pass_through(capsys):
 def test_interrupt(capsys):
     assert run_raising(KeyboardInterrupt()) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_path_errors_in_plain_words(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    cases = {NotADirectoryError(errno.ENOTDIR, "Not a directory", f"{a_file}/x"):
+             f"{a_file}/x: part of this path is a file, not a folder",
+             FileExistsError(errno.EEXIST, "File exists", str(a_file)):
+             f"{a_file}: a file is in the way (a folder is needed here)",
+             IsADirectoryError(errno.EISDIR, "Is a directory", str(tmp_path)):
+             f"{tmp_path}: is a folder (a file is needed here)"}
+    for error, message in cases.items():
+        assert run_raising(error) == EXIT_USER_ERROR
+        assert one_line_error(capsys.readouterr().err) == f"error: {message}"
 
 
 def test_broken_pipe_in_process(capsys):
