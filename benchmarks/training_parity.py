@@ -63,15 +63,19 @@ PROCESSOR = {"m_1": "linear", "m_2": "linear_1", "m_e": "linear_2", "m_g": "line
              "o1": "linear_4", "o2": "linear_5", "triplets.t_1": "linear_6",
              "triplets.t_2": "linear_7", "triplets.t_3": "linear_8",
              "triplets.t_e_1": "linear_9", "triplets.t_e_2": "linear_10",
-             "triplets.t_e_3": "linear_11", "triplets.t_g": "linear_12", "o3": "linear_13",
-             "gate1": "linear_14", "gate2": "linear_15", "gate3": "linear_16",
-             "msgs_mlp.0": "mlp/~/linear_0", "msgs_mlp.2": "mlp/~/linear_1"}
+             "triplets.t_e_3": "linear_11", "triplets.t_g": "linear_12",
+             "triplets.o3": "linear_13", "gate.node": "linear_14", "gate.message": "linear_15",
+             "gate.out": "linear_16", "msgs_mlp.0": "mlp/~/linear_0",
+             "msgs_mlp.2": "mlp/~/linear_1"}
 PROCESSOR_SCOPE = "net/mpnn_aggr_clrs_processor/"
 PROBE_SCOPE = "net/~_construct_encoders_decoders/algo_0_"
 
 
-def to_state_dict(params: dict, algorithm: str) -> dict:
-    """Published (Haiku) Triplet-GMPNN parameters -> a Reasoner state dict."""
+def to_state_dict(params: dict, model, algorithm: str) -> dict:
+    """Published (Haiku) Triplet-GMPNN parameters -> a state dict of ``model``.
+
+    A probe's decoder layers are ``{probe}_dec_linear``, ``..._linear_1``,
+    ... in creation order, which is the order of the decoder's named layers."""
     import numpy as np
     import torch
 
@@ -86,8 +90,11 @@ def to_state_dict(params: dict, algorithm: str) -> dict:
             continue
         name, kind, k = re.fullmatch(r"(.*)_(enc|dec)_linear(?:_(\d+))?",
                                      scope[len(PROBE_SCOPE):]).groups()
-        prefix = (f"encoders.{algorithm}.{name}.linear" if kind == "enc"
-                  else f"decoders.{algorithm}.{name}.linears.{int(k or 0)}")
+        if kind == "enc":
+            prefix = f"encoders.{algorithm}.{name}.linear"
+        else:
+            layers = [layer for layer, _ in model.decoders[algorithm][name].named_children()]
+            prefix = f"decoders.{algorithm}.{name}.{layers[int(k or 0)]}"
         state[prefix + ".weight"] = value["w"].T
         state[prefix + ".bias"] = value["b"]
     return {k: torch.tensor(np.asarray(v)) for k, v in state.items()}
@@ -118,11 +125,11 @@ def compare(algorithm: str, ref: dict) -> dict:
     config = TrainConfig(algorithms=[algorithm],
                          model_options={"sinkhorn_noise": False}).validate()
     model = build_model(config)
-    model.load_state_dict(to_state_dict(ref["init"], algorithm), strict=True)
+    model.load_state_dict(to_state_dict(ref["init"], model, algorithm), strict=True)
     spec = model.specs[algorithm]
     batches = [to_batch(b, algorithm, spec) for b in ref["batches"]]
 
-    published = to_state_dict(ref["grads"], algorithm)
+    published = to_state_dict(ref["grads"], model, algorithm)
     null = [name for name, g in published.items() if float(g.norm()) < 1e-6]
 
     def gradient_errors(model):

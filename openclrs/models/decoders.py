@@ -1,11 +1,11 @@
 """Decoders: per-probe read-outs of the processed state, chosen by spec.
 
-A decoder sees the node state ``h`` (``(B, N, 3H)``: the step's encoded node
-features, the previous and the new hidden state side by side), the edge
-state ``e``, a pair (encoded edge features, possibly factored; the
-processor's triplet messages or None) that it reads as one ``(B, N, N, E)``
-tensor of the two side by side, the graph features ``g`` and the adjacency,
-and returns *logits* (raw predictions) of the probe's shape:
+A decoder reads :class:`DecoderInputs`: the node state (``(B, N, 3H)``: the
+step's encoded node features, the previous and the new hidden state side by
+side), the edge state, a pair (encoded edge features, possibly factored; the
+processor's edge messages or None) that it reads as one ``(B, N, N, E)``
+tensor of the two side by side, the graph features and the adjacency, and
+returns *logits* (raw predictions) of the probe's shape:
 
 ============  ==================  =========================================
 location      type                prediction
@@ -22,26 +22,35 @@ graph         scalar/mask/...     ``(B,)`` (``(B, C)`` categorical)
 graph         pointer             ``(B, N)``
 ============  ==================  =========================================
 
+There is one small class per (location, kind of prediction), chosen from
+:data:`DECODERS` by :func:`make_decoder`; what is fixed when the model is
+built (masking of non-edges, Sinkhorn settings: :class:`DecoderSettings`) is
+given to the constructor, only the Gumbel noise (training or not) to each
+call. Each class names its linear layers and creates them in the published
+creation order, so that weights map one to one, in order, onto the published
+``{probe}_dec_linear``, ``..._linear_1``, ... parameters.
+
 Pointer logits take, per feature, the max of a "from" and a "to" term before
 the last projection: a learned, asymmetric pairwise score, as published.
 
 :func:`postprocess` turns logits into the dense form the encoders read
 (probabilities when *soft*, one-hots and thresholded masks when *hard*);
 it is how predicted hints are fed back and how predictions are scored.
-
-Each decoder keeps its linear maps in ``linears``, in the published creation
-order, so that weights map one to one onto the published parameters.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..specs import Location, Type
-from .features import Features, project
-from .processors import Linear, autocasting
+from .features import AffineFeatures, project
+from .kernels import max_score, pointer_scores
+from .layers import Linear
 
 GUMBEL_EPS = 1e-12
 ZERO_DIAGONAL_PENALTY = 1e6
@@ -86,174 +95,224 @@ def _mask_non_edges(preds: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     return torch.where(adj > 0.5, preds, floor)
 
 
-class _MaxScore(torch.autograd.Function):
-    """``out[b, r, k] = max(a[b, r], t[b, k]) . w + bias`` (max elementwise
-    over the hidden axis) without the (B, R, K, H) intermediate that autograd
-    would keep: the edge pointer decoder's scores of N^2 edges against N
-    target nodes. Both passes work on blocks small enough to stay in cache
-    and recompute the max in backward. Ties split the gradient equally
-    between both sides, as ``torch.maximum`` and ``jnp.maximum`` do."""
+@dataclass(frozen=True)
+class DecoderSettings:
+    """What a model fixes for all its decoders when it is built.
 
-    BLOCK = 1 << 20  # elements of one (rows, K, H) block
+    ``inf_bias``: node pointers (and permutations) push non-edges below
+    every edge logit; ``inf_bias_edge``: so do edge masks (both asked by the
+    ``*_mask`` processors). ``sinkhorn_steps`` and ``sinkhorn_temperature``:
+    the permutation decoders' normalisation.
+    """
 
-    @staticmethod
-    def _blocks(a: torch.Tensor, k: int):
-        rows = max(1, _MaxScore.BLOCK // (k * a.shape[-1]))
-        for b in range(a.shape[0]):
-            for start in range(0, a.shape[1], rows):
-                yield b, slice(start, start + rows)
-
-    @staticmethod
-    def forward(ctx, a, t, w, bias):
-        out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
-        for b, rows in _MaxScore._blocks(a, t.shape[1]):
-            out[b, rows] = torch.maximum(a[b, rows, None], t[b, None]) @ w
-        ctx.save_for_backward(a, t, w)
-        return out + bias
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, t, w = ctx.saved_tensors
-        grad = grad.contiguous()
-        grad_a, grad_t = torch.empty_like(a), torch.zeros_like(t)
-        grad_w = torch.zeros_like(w)
-        for b, rows in _MaxScore._blocks(a, t.shape[1]):
-            x, y, g = a[b, rows, None], t[b, None], grad[b, rows, :, None]
-            wins = (x > y).to(a.dtype) + 0.5 * (x == y).to(a.dtype)   # (R, K, H)
-            to_a = g * wins
-            grad_a[b, rows] = to_a.sum(1) * w
-            grad_t[b] += (g - to_a).sum(0) * w
-            grad_w += torch.maximum(x, y).flatten(0, 1).T @ grad[b, rows].flatten()
-        return grad_a, grad_t, grad_w, grad.sum().reshape(1)
+    inf_bias: bool = False
+    inf_bias_edge: bool = False
+    sinkhorn_steps: int = 10
+    sinkhorn_temperature: float = 0.1
 
 
-class _RowMaxScore(torch.autograd.Function):
-    """``out[b, j, i] = max(s[b, i], x[b, j, i]) . w + bias`` (max elementwise
-    over the hidden axis): the node pointer decoder's scores. The same values
-    as ``torch.maximum`` then a linear layer, but a backward pass of a few
-    vectorised passes over x, where autograd's (a ``where`` per operand) is
-    some six times slower on the CPU. Ties split the gradient equally, as
-    ``torch.maximum`` and ``jnp.maximum`` do."""
+class DecoderInputs(NamedTuple):
+    """What the decoders read at one step, for the samples running in it:
+    node state ``[node features, old hidden, new hidden]`` (B, N, 3H), the
+    step's edge features (factored), the processor's edge messages (or None),
+    graph features and adjacency."""
+
+    node: torch.Tensor
+    edge: AffineFeatures | torch.Tensor
+    edge_msgs: torch.Tensor | None
+    graph: torch.Tensor
+    adj: torch.Tensor
+
+    def rows(self, start: int, stop: int) -> "DecoderInputs":
+        return DecoderInputs(*(None if x is None else x[start:stop] for x in self))
 
     @staticmethod
-    def forward(ctx, s, x, w, bias):
-        ctx.save_for_backward(s, x, w)
-        return torch.maximum(s[:, None], x) @ w + bias
-
-    @staticmethod
-    def backward(ctx, grad):
-        s, x, w = ctx.saved_tensors
-        # x's share of each gradient: 1 where x wins, 0 where s wins, 1/2 on
-        # ties; s gets the rest, per element (summing first would cancel).
-        # In place, to keep passes over (B, J, I, H) few.
-        to_both = grad[..., None] * w
-        grad_x = (x - s[:, None]).sign_().add_(1.0).mul_(0.5).mul_(to_both)
-        grad_s = to_both.sub_(grad_x).sum(1)
-        winners = torch.maximum(s[:, None], x)
-        grad_w = winners.reshape(-1, w.shape[0]).T @ grad.reshape(-1)
-        return grad_s, grad_x, grad_w, grad.sum().reshape(1)
-
-
-def pointer_scores(source: torch.Tensor, to_j: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``linear(max(source[:, :, None], to_j.transpose(1, 2)))[..., 0]`` for
-    ``source`` (B, N, H), ``to_j`` (B, N_j, N_i, H) and a linear layer to one
-    output: (B, N_i, N_j)."""
-    if autocasting(source):
-        return linear(torch.maximum(source[:, :, None], to_j.transpose(1, 2))).squeeze(-1)
-    return _RowMaxScore.apply(source, to_j, linear.weight[0], linear.bias).transpose(1, 2)
-
-
-def max_score(a: torch.Tensor, t: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``linear(max(a[:, :, None], t[:, None]))[..., 0]`` for ``a`` (B, R, H),
-    ``t`` (B, K, H) and a linear layer to one output: (B, R, K)."""
-    if autocasting(a):
-        return linear(torch.maximum(a[:, :, None], t[:, None])).squeeze(-1)
-    return _MaxScore.apply(a, t, linear.weight[0], linear.bias)
+    def cat(parts: Sequence["DecoderInputs"]) -> "DecoderInputs":
+        msgs = [p.edge_msgs for p in parts]
+        return DecoderInputs(torch.cat([p.node for p in parts]),
+                             AffineFeatures.cat([p.edge for p in parts]),
+                             None if msgs[0] is None else torch.cat(msgs),
+                             torch.cat([p.graph for p in parts]),
+                             torch.cat([p.adj for p in parts]))
 
 
 class ProbeDecoder(nn.Module):
-    """Predicts one probe (see the module docstring for shapes)."""
+    """Base class: ``decoder(inputs, noise=False)`` -> logits of one probe.
 
-    def __init__(self, location: str, type_: str, hidden_size: int, edge_size: int,
-                 num_classes: int | None = None):
+    Every subclass is built as ``cls(type_, hidden_size, edge_size,
+    num_classes, settings)``; ``num_classes`` is given for categorical probes.
+    """
+
+    def __init__(self, type_: str):
         super().__init__()
+        self.type_ = type_
+
+    def forward(self, x: DecoderInputs, noise: bool = False) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def _width(type_: str, num_classes: int | None) -> int:
+    """Outputs per entry of a value probe: one, or one per class."""
+    return num_classes if type_ == Type.CATEGORICAL else 1
+
+
+def _values(type_: str, preds: torch.Tensor) -> torch.Tensor:
+    """Categorical logits keep their class axis; the others lose the unit one."""
+    return preds if type_ == Type.CATEGORICAL else preds.squeeze(-1)
+
+
+class NodeDecoder(ProbeDecoder):
+    """A value per node (scalar, mask, mask_one, categorical)."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_)
+        self.node = Linear(3 * hidden_size, _width(type_, num_classes))
+
+    def forward(self, x, noise=False):
+        return _values(self.type_, self.node(x.node))
+
+
+class NodePointerDecoder(ProbeDecoder):
+    """A pointer per node: ``score(max(source(h_i), target(h_j) +
+    edge(e_ji)))`` for node i pointing at node j; non-edges masked out if
+    ``settings.inf_bias``."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_)
         h = hidden_size
-        node = 3 * h          # [encoded node features, previous hidden, new hidden]
-        if type_ == Type.CATEGORICAL:
-            if not num_classes:
-                raise ValueError("a categorical probe needs its number of classes")
-            out = num_classes
-        elif type_ in (Type.SCALAR, Type.MASK, Type.MASK_ONE):
-            out = 1
-        elif type_ == Type.POINTER or (type_ == Type.PERMUTATION_POINTER
-                                       and location == Location.NODE):
-            out = None
-        else:
-            raise ValueError(f"no decoder for a {location} {type_} probe")
-        self.location, self.type_ = location, type_
+        self.source = Linear(3 * h, h)        # from node i
+        self.target = Linear(3 * h, h)        # to node j
+        self.edge = Linear(edge_size, h)      # edge (j, i)
+        self.score = Linear(h, 1)
+        self.mask_non_edges = settings.inf_bias
 
-        if location == Location.NODE:
-            if out is not None:
-                sizes = [(node, out)]
-            else:            # from node i, to node j, edge (j, i), score
-                sizes = [(node, h), (node, h), (edge_size, h), (h, 1)]
-        elif location == Location.EDGE:
-            if out is not None:  # endpoint i, endpoint j, edge (i, j)
-                sizes = [(node, out), (node, out), (edge_size, out)]
-            else:                # edge (i, j) as above, target node k, score
-                sizes = [(node, h), (node, h), (edge_size, h), (node, h), (h, 1)]
-        elif location == Location.GRAPH:
-            # the max over nodes of the node state, the graph features
-            sizes = [(node, out or 1), (h, out or 1)]
-            if out is None:
-                sizes.append((node, 1))  # per-node target score
-        else:
-            raise ValueError(f"unknown location {location!r}")
-        self.linears = nn.ModuleList(Linear(i, o) for i, o in sizes)
+    def forward(self, x, noise=False):
+        source, target = self.source(x.node), self.target(x.node)
+        to_j = target[:, :, None] + project(self.edge, x.edge, x.edge_msgs)   # [b, j, i]
+        preds = pointer_scores(source, to_j, self.score)                       # [b, i, j]
+        if self.mask_non_edges:
+            preds = _mask_non_edges(preds, x.adj)
+        return preds
 
-    def forward(self, h: torch.Tensor, e: tuple[Features, torch.Tensor | None],
-                g: torch.Tensor, adj: torch.Tensor,
-                *, inf_bias: bool = False, inf_bias_edge: bool = False,
-                sinkhorn_steps: int = 10, sinkhorn_temperature: float = 0.1,
-                noise: bool = False) -> torch.Tensor:
-        lin = self.linears
-        t = self.type_
-        if self.location == Location.NODE:
-            if t == Type.CATEGORICAL:
-                return lin[0](h)
-            if t not in (Type.POINTER, Type.PERMUTATION_POINTER):
-                return lin[0](h).squeeze(-1)
-            source, target = lin[0](h), lin[1](h)
-            to_j = target[:, :, None] + project(lin[2], *e)         # [b, j, i]
-            preds = pointer_scores(source, to_j, lin[3])            # [b, i, j]
-            if inf_bias:
-                preds = _mask_non_edges(preds, adj)
-            if t == Type.PERMUTATION_POINTER:
-                preds = log_sinkhorn(preds, sinkhorn_steps, sinkhorn_temperature,
-                                     zero_diagonal=True, noise=noise)
-            return preds
 
-        if self.location == Location.EDGE:
-            pair = project(lin[2], *e, add=lin[0](h)[:, :, None] + lin[1](h)[:, None, :])
-            if t == Type.CATEGORICAL:
-                preds = pair
-            elif t == Type.POINTER:
-                target = lin[3](h)                                  # [b, k]
-                b, n = pair.shape[:2]
-                preds = max_score(pair.reshape(b, n * n, -1), target,
-                                  lin[4]).view(b, n, n, -1)         # [b, i, j, k]
-            else:
-                preds = pair.squeeze(-1)
-            if inf_bias_edge and t in (Type.MASK, Type.MASK_ONE):
-                preds = _mask_non_edges(preds, adj)
-            return preds
+class NodePermutationDecoder(NodePointerDecoder):
+    """Node pointers normalised into the log of a doubly stochastic matrix
+    without diagonal (:func:`log_sinkhorn`; Gumbel noise if ``noise``)."""
 
-        pooled = lin[0](h.amax(dim=1)) + lin[1](g)                  # graph
-        if t == Type.CATEGORICAL:
-            return pooled
-        if t == Type.POINTER:
-            return pooled + lin[2](h).squeeze(-1)                   # (B, N)
-        return pooled.squeeze(-1)
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_, hidden_size, edge_size, num_classes, settings)
+        self.sinkhorn_steps = settings.sinkhorn_steps
+        self.sinkhorn_temperature = settings.sinkhorn_temperature
+
+    def forward(self, x, noise=False):
+        return log_sinkhorn(super().forward(x), self.sinkhorn_steps, self.sinkhorn_temperature,
+                            zero_diagonal=True, noise=noise)
+
+
+class EdgeDecoder(ProbeDecoder):
+    """A value per edge (i, j): ``source(h_i) + target(h_j) + edge(e_ij)``;
+    mask logits of non-edges masked out if ``settings.inf_bias_edge``."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_)
+        out = _width(type_, num_classes)
+        self.source = Linear(3 * hidden_size, out)    # endpoint i
+        self.target = Linear(3 * hidden_size, out)    # endpoint j
+        self.edge = Linear(edge_size, out)            # edge (i, j)
+        self.mask_non_edges = settings.inf_bias_edge and type_ in (Type.MASK, Type.MASK_ONE)
+
+    def pair(self, x: DecoderInputs) -> torch.Tensor:
+        """``source(h_i) + target(h_j) + edge(e_ij)``, (B, N, N, out)."""
+        return project(self.edge, x.edge, x.edge_msgs,
+                       add=self.source(x.node)[:, :, None] + self.target(x.node)[:, None, :])
+
+    def forward(self, x, noise=False):
+        preds = _values(self.type_, self.pair(x))
+        if self.mask_non_edges:
+            preds = _mask_non_edges(preds, x.adj)
+        return preds
+
+
+class EdgePointerDecoder(EdgeDecoder):
+    """A pointer per edge: ``score(max(pair(i, j), candidate(h_k)))`` for
+    edge (i, j) pointing at node k, ``pair`` as :class:`EdgeDecoder`'s at
+    width H."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        ProbeDecoder.__init__(self, type_)
+        h = hidden_size
+        self.source = Linear(3 * h, h)
+        self.target = Linear(3 * h, h)
+        self.edge = Linear(edge_size, h)
+        self.candidate = Linear(3 * h, h)     # target node k
+        self.score = Linear(h, 1)
+        self.mask_non_edges = False
+
+    def forward(self, x, noise=False):
+        pair = self.pair(x)
+        b, n = pair.shape[:2]
+        return max_score(pair.reshape(b, n * n, -1), self.candidate(x.node),
+                         self.score).view(b, n, n, -1)                      # [b, i, j, k]
+
+
+class GraphDecoder(ProbeDecoder):
+    """A value per graph: ``pooled(max over nodes of h) + graph(g)``."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_)
+        out = _width(type_, num_classes)
+        self.pooled = Linear(3 * hidden_size, out)
+        self.graph = Linear(hidden_size, out)
+
+    def forward(self, x, noise=False):
+        return _values(self.type_, self.pooled(x.node.amax(dim=1)) + self.graph(x.graph))
+
+
+class GraphPointerDecoder(ProbeDecoder):
+    """A node per graph: ``pooled(max over nodes of h) + graph(g) + node(h_k)``
+    scores node k."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_)
+        self.pooled = Linear(3 * hidden_size, 1)
+        self.graph = Linear(hidden_size, 1)
+        self.node = Linear(3 * hidden_size, 1)    # per-node target score
+
+    def forward(self, x, noise=False):
+        pooled = self.pooled(x.node.amax(dim=1)) + self.graph(x.graph)
+        return pooled + self.node(x.node).squeeze(-1)                       # (B, N)
+
+
+# What each probe type predicts.
+VALUE, POINTER, PERMUTATION = "value", "pointer", "permutation"
+PREDICTS = {Type.SCALAR: VALUE, Type.MASK: VALUE, Type.MASK_ONE: VALUE,
+            Type.CATEGORICAL: VALUE, Type.POINTER: POINTER,
+            Type.PERMUTATION_POINTER: PERMUTATION}
+
+DECODERS: dict[tuple[str, str], type[ProbeDecoder]] = {
+    (Location.NODE, VALUE): NodeDecoder,
+    (Location.NODE, POINTER): NodePointerDecoder,
+    (Location.NODE, PERMUTATION): NodePermutationDecoder,
+    (Location.EDGE, VALUE): EdgeDecoder,
+    (Location.EDGE, POINTER): EdgePointerDecoder,
+    (Location.GRAPH, VALUE): GraphDecoder,
+    (Location.GRAPH, POINTER): GraphPointerDecoder,
+}
+
+
+def make_decoder(location: str, type_: str, hidden_size: int, edge_size: int,
+                 num_classes: int | None = None,
+                 settings: DecoderSettings = DecoderSettings()) -> ProbeDecoder:
+    """The decoder of a probe at ``location`` of type ``type_``, reading
+    ``edge_size``-wide edge state (edge features and edge messages)."""
+    if location not in (Location.NODE, Location.EDGE, Location.GRAPH):
+        raise ValueError(f"unknown location {location!r}")
+    cls = DECODERS.get((location, PREDICTS.get(type_)))
+    if cls is None:
+        raise ValueError(f"no decoder for a {location} {type_} probe")
+    if type_ == Type.CATEGORICAL and not num_classes:
+        raise ValueError("a categorical probe needs its number of classes")
+    return cls(type_, hidden_size, edge_size, num_classes, settings)
 
 
 def postprocess(type_: str, preds: torch.Tensor, *, hard: bool,

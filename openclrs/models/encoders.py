@@ -43,7 +43,7 @@ from torch import nn
 from ..specs import Location, Stage, Type
 from .config import ENCODER_INITS
 from .features import AffineFeatures
-from .processors import Linear, _haiku_init_
+from .layers import Linear, haiku_init_
 
 NODE_POINTERS = (Type.POINTER, Type.PERMUTATION_POINTER)
 
@@ -109,7 +109,7 @@ class ProbeEncoder(nn.Module):
                          if location == Location.EDGE and type_ == Type.POINTER else None)
         if init == "xavier_on_scalars" and stage == Stage.HINT and type_ == Type.SCALAR:
             with torch.no_grad():
-                _haiku_init_(self.linear.weight, hidden_size)  # std 1/sqrt(H)
+                haiku_init_(self.linear.weight, hidden_size)  # std 1/sqrt(H)
 
     def affine(self, data: torch.Tensor) -> AffineFeatures:
         """The embedding of ``data`` in factored form, ``x @ weight + bias``

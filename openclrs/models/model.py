@@ -41,11 +41,12 @@ from torch import nn
 
 from ..specs import SPECS, Location, Stage, Type, check_algorithm
 from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exported)
-from .decoders import ProbeDecoder, postprocess
+from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
 from .encoders import ProbeEncoder, adjacency_contribution, densify
 from .features import AffineFeatures
 from .losses import total_loss
-from .processors import Linear, make_processor
+from .layers import Linear
+from .processors import make_processor
 
 
 class Predictions(NamedTuple):
@@ -60,29 +61,19 @@ class Predictions(NamedTuple):
     hints: dict[str, torch.Tensor]
 
 
-class DecoderInputs(NamedTuple):
-    """What the decoders read at one step, for the samples running in it:
-    node state ``[node features, old hidden, new hidden]`` (B, N, 3H), the
-    step's edge features (factored), the processor's edge messages (or None),
-    graph features and adjacency."""
+class Encoded(NamedTuple):
+    """The encoded features of a step (or of the inputs alone): node
+    (B, N, H), edge (factored, :class:`~.features.AffineFeatures`), graph
+    (B, H), and the processor's adjacency (B, N, N, bool)."""
 
     node: torch.Tensor
     edge: AffineFeatures
-    edge_msgs: torch.Tensor | None
     graph: torch.Tensor
     adj: torch.Tensor
 
-    def rows(self, start: int, stop: int) -> "DecoderInputs":
-        return DecoderInputs(*(None if x is None else x[start:stop] for x in self))
-
-    @staticmethod
-    def cat(parts: Sequence["DecoderInputs"]) -> "DecoderInputs":
-        msgs = [p.edge_msgs for p in parts]
-        return DecoderInputs(torch.cat([p.node for p in parts]),
-                             AffineFeatures.cat([p.edge for p in parts]),
-                             None if msgs[0] is None else torch.cat(msgs),
-                             torch.cat([p.graph for p in parts]),
-                             torch.cat([p.adj for p in parts]))
+    def first(self, n: int) -> "Encoded":
+        """The same for the first ``n`` samples (views, no copies)."""
+        return Encoded(*(x[:n] for x in self))
 
 
 class LSTM(nn.Module):
@@ -120,16 +111,6 @@ def categorical_sizes(algorithm: str, spec: Mapping[str, tuple] | None = None) -
         raise ValueError(f"{algorithm}: cannot infer the classes of {missing}; "
                          "pass categories={algorithm: {name: classes}}")
     return {k: int(arrays[k].shape[-1]) for k in names}
-
-
-def _edge_message_size(processor: nn.Module, hidden_size: int) -> int:
-    """Width of the edge messages a processor returns (0 for none), from one
-    forward pass on a two-node dummy graph: the interface does not say."""
-    h = hidden_size
-    with torch.no_grad():
-        _, msgs = processor(torch.zeros(1, 2, h), torch.zeros(1, 2, 2, h), torch.zeros(1, h),
-                            torch.ones(1, 2, 2), torch.zeros(1, 2, h))
-    return 0 if msgs is None else int(msgs.shape[-1])
 
 
 def _pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
@@ -174,9 +155,14 @@ class Reasoner(nn.Module):
                                         nb_triplet_fts=config.nb_triplet_fts,
                                         nb_heads=config.nb_heads,
                                         **config.processor_options)
-        self.edge_size = h + _edge_message_size(self.processor, h)
+        # Decoders read edge features and the processor's edge messages side by side.
+        self.edge_size = h + self.processor.edge_message_size
         self.lstm = LSTM(h) if config.use_lstm else None
 
+        settings = DecoderSettings(inf_bias=self.processor.inf_bias,
+                                   inf_bias_edge=self.processor.inf_bias_edge,
+                                   sinkhorn_steps=config.sinkhorn_steps,
+                                   sinkhorn_temperature=config.sinkhorn_temperature)
         self.encoders = nn.ModuleDict()
         self.decoders = nn.ModuleDict()
         for alg, spec in self.specs.items():
@@ -187,7 +173,8 @@ class Reasoner(nn.Module):
                     encs[name] = ProbeEncoder(stage, location, type_, h, classes,
                                               config.encoder_init)
                 if stage == Stage.OUTPUT or (stage == Stage.HINT and config.decode_hints):
-                    decs[name] = ProbeDecoder(location, type_, h, self.edge_size, classes)
+                    decs[name] = make_decoder(location, type_, h, self.edge_size, classes,
+                                              settings)
             self.encoders[alg] = encs
             self.decoders[alg] = decs
 
@@ -247,7 +234,7 @@ class Reasoner(nn.Module):
                         for k, v in batch.hints.items()} if cfg.encode_hints else {})
         base = self._encode(algorithm, spec, inputs, nodes, size)
 
-        hidden = base[0].new_zeros(size, nodes, cfg.hidden_size)
+        hidden = base.node.new_zeros(size, nodes, cfg.hidden_size)
         lstm_state = None
         hint_preds: dict[str, torch.Tensor] = {}
         hint_history: list[dict[str, torch.Tensor]] = []
@@ -256,7 +243,7 @@ class Reasoner(nn.Module):
             n = running[step]
             fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred)
             hidden, lstm_state, state = self._step(
-                algorithm, spec, [x[:n] for x in base], fed, hidden[:n],
+                algorithm, spec, base.first(n), fed, hidden[:n],
                 None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
             hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
             if cfg.decode_hints:
@@ -299,22 +286,24 @@ class Reasoner(nn.Module):
         return {k: torch.where(_per_sample(force, decoded[k]), v[step, :n], decoded[k])
                 for k, v in truth.items()}
 
-    def _encode(self, algorithm, spec, probes, nodes, size, base=None):
+    def _encode(self, algorithm, spec, probes, nodes, size,
+                base: Encoded | None = None) -> Encoded:
         """Sum the embeddings of ``probes`` into node and graph features,
         edge features (factored: :class:`~.features.AffineFeatures`) and the
         processor's adjacency (bool), on top of ``base`` if given."""
         if base is None:
             h, device = self.config.hidden_size, self._device
             dtype = next(self.parameters()).dtype
-            base = (torch.zeros(size, nodes, h, device=device, dtype=dtype),
-                    AffineFeatures(torch.zeros(size, nodes, nodes, 0, device=device, dtype=dtype),
-                                   torch.zeros(0, h, device=device, dtype=dtype),
-                                   torch.zeros(h, device=device, dtype=dtype)),
-                    torch.zeros(size, h, device=device, dtype=dtype),
-                    torch.eye(nodes, dtype=torch.bool, device=device).expand(size, nodes, nodes))
-        features = {"node": base[0], "graph": base[2]}
-        edges = [base[1]]
-        adj = base[3]
+            base = Encoded(
+                torch.zeros(size, nodes, h, device=device, dtype=dtype),
+                AffineFeatures(torch.zeros(size, nodes, nodes, 0, device=device, dtype=dtype),
+                               torch.zeros(0, h, device=device, dtype=dtype),
+                               torch.zeros(h, device=device, dtype=dtype)),
+                torch.zeros(size, h, device=device, dtype=dtype),
+                torch.eye(nodes, dtype=torch.bool, device=device).expand(size, nodes, nodes))
+        features = {"node": base.node, "graph": base.graph}
+        edges = [base.edge]
+        adj = base.adj
         encoders = self.encoders[algorithm]
         for name, data in probes.items():
             _, location, type_ = spec[name]
@@ -326,7 +315,7 @@ class Reasoner(nn.Module):
                 edges.append(encoder.affine(data))
             else:
                 features[encoder.target] = features[encoder.target] + encoder(data)[1]
-        return features["node"], AffineFeatures.concat(edges), features["graph"], adj
+        return Encoded(features["node"], AffineFeatures.concat(edges), features["graph"], adj)
 
     def _step(self, algorithm, spec, base, hints, hidden, lstm_state, repred):
         """One encode-process step on the running samples; returns the new
@@ -341,6 +330,11 @@ class Reasoner(nn.Module):
         for _ in range(cfg.nb_msg_passing_steps):
             new_hidden, edge_msgs = self.processor(node_fts, processor_edges, graph_fts, adj,
                                                    new_hidden)
+        width = 0 if edge_msgs is None else edge_msgs.shape[-1]
+        if width != self.processor.edge_message_size:
+            raise ValueError(f"processor {cfg.processor!r} returned edge messages {width} wide "
+                             f"but declares edge_message_size="
+                             f"{self.processor.edge_message_size}")
         new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
         if self.lstm is not None:
             new_hidden, lstm_state = self.lstm(new_hidden, lstm_state)
@@ -351,13 +345,8 @@ class Reasoner(nn.Module):
 
     def _decode(self, algorithm, spec, stage, state, repred) -> dict[str, torch.Tensor]:
         """Logits of the ``stage`` probes from the decoders' inputs."""
-        cfg = self.config
-        return {name: decoder(state.node, (state.edge, state.edge_msgs), state.graph, state.adj,
-                              inf_bias=self.processor.inf_bias,
-                              inf_bias_edge=self.processor.inf_bias_edge,
-                              sinkhorn_steps=cfg.sinkhorn_steps,
-                              sinkhorn_temperature=cfg.sinkhorn_temperature,
-                              noise=cfg.sinkhorn_noise and not repred)
+        noise = self.config.sinkhorn_noise and not repred
+        return {name: decoder(state, noise=noise)
                 for name, decoder in self.decoders[algorithm].items()
                 if spec[name][0] == stage}
 

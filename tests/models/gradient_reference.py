@@ -16,10 +16,10 @@ model options) and every algorithm, a float64 Reasoner (hidden size 8) is
 built under a fixed seed on a batch of 2 traces at n = 5; the script records
 its parameters, the training loss and the gradient of every parameter, and
 the evaluation-mode outputs. ``compare`` loads the saved parameters into the
-new model (by ``load_state_dict``, so parameter names renamed since must
-still load) and reports the largest relative difference of any loss,
-gradient or output (per tensor: max |new - old| / max |old|), and whether
-the same seed still gives the same initial parameters.
+new model (matched by order: names may change, order may not) and reports
+the largest relative difference of any loss, gradient or output (per
+tensor: max |new - old| / max |old|), and whether the same seed still gives
+the same initial parameters.
 
 MemNet's tables start at zero, which makes all its gradients zero; they are
 randomised here so that the comparison says something.
@@ -152,16 +152,18 @@ def compare(path, only=None, tolerance=1e-12):
             bad.append(f"{key}: {len(new_names)} parameters, reference {len(old_names)}")
             continue
         for old, (new, p) in zip(old_names, model.named_parameters()):
-            if old != new:
-                renamed[old.split(".", 3)[-1] if old.startswith("decoders") else old] = \
-                    new.split(".", 3)[-1] if new.startswith("decoders") else new
+            if old != new:  # per decoder class: decoders.{algorithm}.{probe}.{layer}
+                short = (lambda name: name.split(".", 3)[-1] if name.startswith("decoders")
+                         else name)
+                renamed.setdefault(short(old), set()).add(short(new))
             if not torch.equal(p.detach(), torch.as_tensor(ref[f"{key}|param|{old}"])):
                 init_differs += 1
-        # Load the reference parameters under their old names: renamed
-        # parameters must still load.
-        state = {f"{n}": torch.as_tensor(ref[f"{key}|param|{n}"]) for n in old_names}
-        buffers = {n: b for n, b in model.state_dict().items() if n not in dict(model.named_parameters())}
-        model.load_state_dict({**state, **buffers}, strict=True)
+        # The reference parameters, matched by order (names may have changed;
+        # order may not, or published weights would no longer map onto them).
+        state = model.state_dict()
+        for old, new in zip(old_names, new_names):
+            state[new] = torch.as_tensor(ref[f"{key}|param|{old}"])
+        model.load_state_dict(state, strict=True)
         loss, grads, outputs = run(model, batch)
         errors = [("loss", relative(loss, ref[f"{key}|loss"]))]
         errors += [(f"grad {n}", relative(g, ref[f"{key}|grad|{n}"]))
@@ -180,7 +182,7 @@ def compare(path, only=None, tolerance=1e-12):
     if renamed:
         print("renamed parameters (old -> new):")
         for old, new in sorted(renamed.items()):
-            print(f"  {old} -> {new}")
+            print(f"  {old} -> {' / '.join(sorted(new))}")
     if bad:
         print(f"{len(bad)} over {tolerance}:")
         print("\n".join(bad[:40]))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from openclrs.models.features import AffineFeatures, project
-from openclrs.models.processors import Linear
+from openclrs.models.layers import Linear
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -79,8 +79,7 @@ def test_forward_and_gradients_on_every_algorithm(algorithm):
     assert torch.isfinite(loss)
     loss.backward()
     triplets = model.processor.triplets
-    triplet_params = set() if triplets is None else {
-        id(p) for p in [*triplets.parameters(), *model.processor.o3.parameters()]}
+    triplet_params = set() if triplets is None else {id(p) for p in triplets.parameters()}
     edges_read = reads_edges(spec)
     for name, p in model.named_parameters():
         if id(p) in triplet_params and not edges_read:
@@ -438,3 +437,30 @@ def test_batch_with_another_spec_is_refused():
     batch = tiny_batch("insertion_sort", enforce_permutations=False)
     with pytest.raises(ValueError, match="spec differs.*pred"):
         model(batch)
+
+
+def test_edge_message_size_is_declared_not_probed(monkeypatch):
+    """The model sizes its edge decoders by the processor's declared
+    edge_message_size (no dummy forward pass at build time) and refuses a
+    processor whose edge messages do not match what it declares."""
+    from openclrs.models.processors import PGN, PROCESSORS
+
+    class Narrow(PGN):
+        def forward(self, *args):
+            hidden, msgs = super().forward(*args)
+            return hidden, msgs[..., :2]
+
+    calls = []
+
+    def factory(hidden_size, **options):
+        proc = Narrow(hidden_size, nb_triplet_fts=4)
+        proc.register_forward_hook(lambda *_: calls.append(1))
+        return proc
+
+    monkeypatch.setitem(PROCESSORS, "narrow_test", factory)
+    batch = tiny_batch("bfs")
+    model = Reasoner({"bfs": batch.spec}, ModelConfig(hidden_size=H, processor="narrow_test"))
+    assert not calls and model.edge_size == 2 * H
+    with pytest.raises(ValueError, match="2 wide but declares edge_message_size=16"):
+        model(batch)
+    assert calls

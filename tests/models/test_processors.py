@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from openclrs.models import processors as P
-from openclrs.models.processors import PROCESSORS, make_processor
+from openclrs.models.processors import PROCESSORS, aggregation, make_processor
 
 B, N, H = 2, 5, 16
 
@@ -81,6 +81,8 @@ def test_shapes_dtype_finite(kind, dtype):
         assert torch.isfinite(edges).all()
     else:
         assert edges is None
+    # What the model sizes its decoders by, before running the processor.
+    assert proc.edge_message_size == (0 if edges is None else edges.shape[-1])
 
 
 # Parameters with a provably zero gradient. GATv2's per-head scorer bias adds
@@ -218,15 +220,15 @@ def test_shortcuts_match_the_general_processor(kind, general, adj, reduction):
 @pytest.mark.parametrize("kind", sorted(GATED))
 def test_gates_start_mostly_closed(kind):
     proc = build(kind)
-    assert torch.equal(proc.gate3.bias, torch.full((H,), -3.0))
+    assert torch.equal(proc.gate.out.bias, torch.full((H,), -3.0))
     # With the gate's last weights at zero the gate is sigmoid(-3) ≈ 0.047
     # everywhere: the output mixes that much of the ungated update into the
     # previous state.
     ungated = build(kind.replace("gpgn", "pgn").replace("gmpnn", "mpnn"))
     missing, unexpected = ungated.load_state_dict(proc.state_dict(), strict=False)
-    assert not missing and all(k.startswith("gate") for k in unexpected)
+    assert not missing and unexpected and all(k.startswith("gate.") for k in unexpected)
     with torch.no_grad():
-        proc.gate3.weight.zero_()
+        proc.gate.out.weight.zero_()
     x = make_inputs()
     s = torch.sigmoid(torch.tensor(-3.0))
     expected = s * run(ungated, x)[0] + (1 - s) * x["hidden"]
@@ -242,10 +244,10 @@ def test_haiku_initialisation(kind):
             bound = 2 / module.in_features ** 0.5
             assert module.weight.abs().max() <= bound + 1e-7, name
             if module.bias is not None:
-                expected = -3.0 if name == "gate3" else 0.0
+                expected = -3.0 if name == "gate.out" else 0.0
                 assert torch.equal(module.bias, torch.full_like(module.bias, expected)), name
             module.reset_parameters()          # keeps the same scheme
-            if name == "gate3":
+            if name == "gate.out":
                 assert torch.equal(module.bias, torch.full_like(module.bias, -3.0))
     assert isinstance(proc, P.Processor)
     assert proc.inf_bias == proc.inf_bias_edge == kind.endswith("_mask")
@@ -290,7 +292,7 @@ def test_options():
     assert make_processor("mpnn", H).ln is not None and make_processor("mpnn", H, use_ln=False).ln is None
     assert make_processor("memnet_full", H, use_ln=True).ln is None      # ignored, as published
     assert P.MemNetFull(H, use_ln=True).ln is not None
-    assert make_processor("mpnn", H).reduction == "max"
+    assert make_processor("mpnn", H).aggregation.name == "max"
     assert make_processor("pgn", H, activation=None).activation is None
     assert make_processor("pgn", H, mid_size=8, msgs_mlp_sizes=[12]).o2.in_features == 12
     with pytest.raises(ValueError, match="divide"):
@@ -368,7 +370,7 @@ def test_max_over_edges_equals_the_dense_masked_max(kind, monkeypatch):
     x["adj"][0, :, 3] = 0
     results = []
     for density in (1.0, -1.0):  # always sparse, never sparse
-        monkeypatch.setattr(P, "SPARSE_MAX_DENSITY", density)
+        monkeypatch.setattr(aggregation, "SPARSE_MAX_DENSITY", density)
         proc = build(kind).double()
         inputs = {k: v.clone().requires_grad_(k != "adj") for k, v in x.items()}
         out, _ = run(proc, inputs)
@@ -399,27 +401,29 @@ def test_factored_edge_features_equal_dense_ones(kind):
         torch.testing.assert_close(ea, eb, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("block", [None, 1])
-@pytest.mark.parametrize("op, reference", [
-    (P._max_over_i, lambda a, c: (a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)),
-    (P.amax1, lambda x: x.amax(dim=1)),
-])
-def test_hand_written_max_gradients_equal_autograd(op, reference, block, monkeypatch):
-    """The triplet max and the message max have hand-written backward passes;
-    values and gradients equal autograd's, ties (integer inputs make many)
-    splitting the gradient equally. ``block=1`` makes the triplet max take
-    its large-graph path (one i at a time)."""
-    if block is not None:
-        monkeypatch.setattr(P._MaxOverI, "BLOCK", block)
-    g = torch.Generator().manual_seed(3)
-    a = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
-    c = torch.randint(-2, 3, (3, 5, 4, 2), generator=g).double()
-    args = (a, c) if op is P._max_over_i else (a,)
-    results = []
-    for fn in (op, reference):
-        inputs = [x.clone().requires_grad_() for x in args]
-        out = fn(*inputs)
-        out.backward(torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out))
-        results.append([out] + [x.grad for x in inputs])
-    for ours, theirs in zip(*results):
-        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+def test_kinds_are_assembled_from_parts():
+    """The published kinds are classes (differing only in which nodes talk)
+    with parts: an aggregation, triplet messages and a gate where named."""
+    for kind in KINDS:
+        proc = make_processor(kind, H)
+        expected = ("complete" if kind in FULL else "self" if kind in SELF_ONLY else "graph")
+        assert proc.adjacency == expected, kind
+        if isinstance(proc, P.PGN):
+            assert isinstance(proc.aggregation, aggregation.MaxAggregation)
+            assert (proc.triplets is not None) == (kind in TRIPLET), kind
+            assert (proc.gate is not None) == (kind in GATED), kind
+        else:
+            assert kind not in TRIPLET | GATED
+    for reduction, cls in [("mean", aggregation.MeanAggregation),
+                           ("sum", aggregation.SumAggregation)]:
+        assert isinstance(make_processor("pgn", H, reduction=reduction).aggregation, cls)
+
+
+def test_parameter_order_is_the_published_creation_order():
+    """Published weights map onto ours in order (benchmarks/training_parity.py)."""
+    names = [n for n, _ in make_processor("triplet_gmpnn", H).named_parameters()]
+    layers = list(dict.fromkeys(n.rsplit(".", 1)[0] for n in names))
+    assert layers == ["m_1", "m_2", "m_e", "m_g", "o1", "o2", "triplets.t_1", "triplets.t_2",
+                      "triplets.t_3", "triplets.t_e_1", "triplets.t_e_2", "triplets.t_e_3",
+                      "triplets.t_g", "triplets.o3", "msgs_mlp.0", "msgs_mlp.2", "ln",
+                      "gate.node", "gate.message", "gate.out"]

@@ -1,0 +1,278 @@
+"""Hand-written autograd Functions: the CPU fast paths of the model's hot spots.
+
+Each Function computes exactly what a short plain expression computes (the
+docstrings give it) and differs only in its backward pass: one that keeps
+less memory, recomputes instead of storing, or orders its products for CPU
+BLAS. Every one has a float64 ``gradcheck`` and a comparison with autograd
+on the plain expression, ties included, in ``tests/models/test_kernels.py``.
+
+Maxima split the gradient equally between tied entries, as ``torch.amax``,
+``torch.maximum`` and JAX's ``jnp.max``/``jnp.maximum`` do.
+
+The functions at the bottom (:func:`amax1`, :func:`max_over_i`,
+:func:`pointer_scores`, :func:`max_score`) are what layers and modules call:
+each takes the Function where it applies and the plain expression under
+autocast (the Functions' backward passes are for uniform dtypes) or
+``torch.compile`` (which fuses the plain expression itself).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def autocasting(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device (the hand-written backward
+    passes here are for uniform dtypes; under autocast, autograd's own)."""
+    return torch.is_autocast_enabled(x.device.type)
+
+
+# --------------------------------------------------------------------------
+# Linear layers
+
+
+class LinearToOne(torch.autograd.Function):
+    """``x @ w (+ bias)``, unsqueezed to one output: a linear layer to one
+    output (the decoders' score heads over every edge). Same values as
+    ``F.linear``; its backward forms the input's gradient as a broadcast
+    product, where ``F.linear``'s takes a rank-one matrix product that CPU
+    BLAS runs an order of magnitude slower."""
+
+    @staticmethod
+    def forward(ctx, x, w, bias):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = bias is not None
+        out = x @ w
+        return (out if bias is None else out + bias).unsqueeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        grad = grad.squeeze(-1)
+        grad_x = grad.unsqueeze(-1) * w if ctx.needs_input_grad[0] else None
+        grad_w = x.reshape(-1, x.shape[-1]).T @ grad.reshape(-1)
+        grad_b = grad.sum().reshape(1) if ctx.has_bias else None
+        return grad_x, grad_w, grad_b
+
+
+class LinearFromNarrow(torch.autograd.Function):
+    """``F.linear(x, weight, bias)`` for few input features (the triplet
+    messages' ``o3`` from 8). Its backward forms both gradients as
+    transposes of products with the long axis inner, which CPU BLAS runs
+    several times faster than ``F.linear``'s for such thin matrices."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        rows, g = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (weight.T @ g.T).T.contiguous().view(x.shape)
+        grad_w = (rows.T @ g).T
+        grad_b = g.sum(0) if ctx.has_bias else None
+        return grad_x, grad_w, grad_b
+
+
+# --------------------------------------------------------------------------
+# Maxima over an axis
+
+
+def tie_shares(x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor, dim: int = 1,
+               scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient of ``out = x.amax(dim)`` with respect to x: ``grad``
+    split equally between the maxima. As autograd's, without its casts of the
+    tie mask to int64 and back; written into ``scratch`` (x's shape) if given."""
+    wins = torch.eq(x, out.unsqueeze(dim),
+                    out=torch.empty_like(x) if scratch is None else scratch)
+    return wins.mul_((grad / wins.sum(dim=dim)).unsqueeze(dim))
+
+
+class Amax1(torch.autograd.Function):
+    """``x.amax(dim=1)``, with the backward pass of :func:`tie_shares`: the
+    message max of the MPNN/PGN family."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x.amax(dim=1)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return tie_shares(x, out, grad)
+
+
+def _feature_major(x: torch.Tensor) -> torch.Tensor:
+    """(B, I, J, F) -> a contiguous (B, F, I, J)."""
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+class MaxOverI(torch.autograd.Function):
+    """``out[b, j, k] = max_i (a[b, i, j] + c[b, i, k])`` (per feature) for
+    ``a`` (B, I, J, F) and ``c`` (B, I, K, F): the triplet max. Keeps only a,
+    c and the result for the backward pass, which recomputes the
+    (B, I, J, K, F) sums.
+
+    Works feature-major, on (B, F, I, J) copies of the (small) operands: with
+    the few features innermost, every broadcast pass over the N^3 sums would
+    run in strides of F = 8, two to three times slower on the CPU. Where all
+    the sums would take more than ``BLOCK`` elements (past n = 16 at batch
+    32), they are formed one i at a time instead, which keeps the passes in
+    cache (ten times faster at n = 64) and memory at O(N^2)."""
+
+    BLOCK = 1 << 20
+
+    @staticmethod
+    def _at_once(a: torch.Tensor, c: torch.Tensor) -> bool:
+        return a.numel() * c.shape[-1] <= MaxOverI.BLOCK
+
+    @staticmethod
+    def forward(ctx, a, c):
+        a, c = _feature_major(a), _feature_major(c)
+        if MaxOverI._at_once(a, c):
+            out = (a[..., None] + c[..., None, :]).amax(dim=2)          # (B, F, J, K)
+        else:
+            out = a[:, :, 0, :, None] + c[:, :, 0, None, :]
+            for i in range(1, a.shape[2]):
+                torch.maximum(out, a[:, :, i, :, None] + c[:, :, i, None, :], out=out)
+        ctx.save_for_backward(a, c, out)
+        return out.permute(0, 2, 3, 1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, c, out = ctx.saved_tensors
+        grad = _feature_major(grad)
+        if MaxOverI._at_once(a, c):
+            sums = a[..., None] + c[..., None, :]                      # (B, F, I, J, K)
+            share = tie_shares(sums, out, grad, dim=2, scratch=sums)
+            grad_a, grad_c = share.sum(dim=4), share.sum(dim=3)
+        else:
+            def wins(i):  # where i reaches the max, (B, F, J, K)
+                sums = a[:, :, i, :, None] + c[:, :, i, None, :]
+                return torch.eq(sums, out, out=sums)
+
+            ties = wins(0)
+            for i in range(1, a.shape[2]):
+                ties += wins(i)
+            per_win = grad / ties
+            grad_a, grad_c = torch.empty_like(a), torch.empty_like(c)
+            for i in range(a.shape[2]):
+                share = wins(i).mul_(per_win)
+                torch.sum(share, dim=3, out=grad_a[:, :, i])
+                torch.sum(share, dim=2, out=grad_c[:, :, i])
+        return grad_a.permute(0, 2, 3, 1), grad_c.permute(0, 2, 3, 1)
+
+
+# --------------------------------------------------------------------------
+# Pointer scores: an elementwise max of two sides, then a linear map to one
+
+
+class MaxScore(torch.autograd.Function):
+    """``out[b, r, k] = max(a[b, r], t[b, k]) . w + bias`` (max elementwise
+    over the hidden axis) without the (B, R, K, H) intermediate that autograd
+    would keep: the edge pointer decoder's scores of N^2 edges against N
+    target nodes. Both passes work on blocks small enough to stay in cache
+    and recompute the max in backward. Ties split the gradient equally
+    between both sides."""
+
+    BLOCK = 1 << 20  # elements of one (rows, K, H) block
+
+    @staticmethod
+    def _blocks(a: torch.Tensor, k: int):
+        rows = max(1, MaxScore.BLOCK // (k * a.shape[-1]))
+        for b in range(a.shape[0]):
+            for start in range(0, a.shape[1], rows):
+                yield b, slice(start, start + rows)
+
+    @staticmethod
+    def forward(ctx, a, t, w, bias):
+        out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
+        for b, rows in MaxScore._blocks(a, t.shape[1]):
+            out[b, rows] = torch.maximum(a[b, rows, None], t[b, None]) @ w
+        ctx.save_for_backward(a, t, w)
+        return out + bias
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, t, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_a, grad_t = torch.empty_like(a), torch.zeros_like(t)
+        grad_w = torch.zeros_like(w)
+        for b, rows in MaxScore._blocks(a, t.shape[1]):
+            x, y, g = a[b, rows, None], t[b, None], grad[b, rows, :, None]
+            wins = (x > y).to(a.dtype) + 0.5 * (x == y).to(a.dtype)   # (R, K, H)
+            to_a = g * wins
+            grad_a[b, rows] = to_a.sum(1) * w
+            grad_t[b] += (g - to_a).sum(0) * w
+            grad_w += torch.maximum(x, y).flatten(0, 1).T @ grad[b, rows].flatten()
+        return grad_a, grad_t, grad_w, grad.sum().reshape(1)
+
+
+class RowMaxScore(torch.autograd.Function):
+    """``out[b, j, i] = max(s[b, i], x[b, j, i]) . w + bias`` (max elementwise
+    over the hidden axis): the node pointer decoder's scores. The same values
+    as ``torch.maximum`` then a linear layer, but a backward pass of a few
+    vectorised passes over x, where autograd's (a ``where`` per operand) is
+    some six times slower on the CPU. Ties split the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, s, x, w, bias):
+        ctx.save_for_backward(s, x, w)
+        return torch.maximum(s[:, None], x) @ w + bias
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, x, w = ctx.saved_tensors
+        # x's share of each gradient: 1 where x wins, 0 where s wins, 1/2 on
+        # ties; s gets the rest, per element (summing first would cancel).
+        # In place, to keep passes over (B, J, I, H) few.
+        to_both = grad[..., None] * w
+        grad_x = (x - s[:, None]).sign_().add_(1.0).mul_(0.5).mul_(to_both)
+        grad_s = to_both.sub_(grad_x).sum(1)
+        winners = torch.maximum(s[:, None], x)
+        grad_w = winners.reshape(-1, w.shape[0]).T @ grad.reshape(-1)
+        return grad_s, grad_x, grad_w, grad.sum().reshape(1)
+
+
+# --------------------------------------------------------------------------
+# What the modules call
+
+
+def amax1(x: torch.Tensor) -> torch.Tensor:
+    """``x.amax(dim=1)``, faster to differentiate on the CPU."""
+    return x.amax(dim=1) if autocasting(x) else Amax1.apply(x)
+
+
+def max_over_i(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``(a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)`` (see :class:`MaxOverI`)."""
+    # Under torch.compile the compiler fuses the plain expression itself (and
+    # the eager kernel's choice by size would not trace with symbolic shapes).
+    if autocasting(a) or torch.compiler.is_compiling():
+        return (a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)
+    return MaxOverI.apply(a, c)
+
+
+def pointer_scores(source: torch.Tensor, to_j: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(max(source[:, :, None], to_j.transpose(1, 2)))[..., 0]`` for
+    ``source`` (B, N, H), ``to_j`` (B, N_j, N_i, H) and a linear layer to one
+    output: (B, N_i, N_j)."""
+    if autocasting(source):
+        return linear(torch.maximum(source[:, :, None], to_j.transpose(1, 2))).squeeze(-1)
+    return RowMaxScore.apply(source, to_j, linear.weight[0], linear.bias).transpose(1, 2)
+
+
+def max_score(a: torch.Tensor, t: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(max(a[:, :, None], t[:, None]))[..., 0]`` for ``a`` (B, R, H),
+    ``t`` (B, K, H) and a linear layer to one output: (B, R, K)."""
+    if autocasting(a):
+        return linear(torch.maximum(a[:, :, None], t[:, None])).squeeze(-1)
+    return MaxScore.apply(a, t, linear.weight[0], linear.bias)
