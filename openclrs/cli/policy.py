@@ -80,8 +80,14 @@ def _out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
 
 
+def _worker_died(error: BaseException) -> bool:
+    # concurrent.futures' BrokenProcessPool (a RuntimeError): a worker process was
+    # killed, almost always by the kernel for lack of memory
+    return type(error).__name__ == "BrokenProcessPool"
+
+
 def is_user_error(error: BaseException) -> bool:
-    if isinstance(error, USER_ERRORS) or _out_of_memory(error):
+    if isinstance(error, USER_ERRORS) or _out_of_memory(error) or _worker_died(error):
         return True
     return isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
 
@@ -91,6 +97,9 @@ def describe(error: BaseException) -> str:
     if _out_of_memory(error):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return f"out of memory{f' ({detail})' if detail else ''}: {OUT_OF_MEMORY_HINT}"
+    if _worker_died(error):
+        return ("a worker process was killed (usually by the system, for lack of memory): "
+                "use fewer --workers or smaller sizes; run the same command again to resume")
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         # "[Errno 20] Not a directory: 'x/y'" -> "x/y: part of this path is a file, ..."
         path = os.fsdecode(error.filename)

@@ -56,6 +56,13 @@ def test_out_of_memory_is_one_line(error, capsys):
     assert line.startswith("error: out of memory") and "--batch-size" in line
 
 
+def test_killed_worker_is_one_line(capsys):
+    from concurrent.futures.process import BrokenProcessPool
+
+    assert run_raising(BrokenProcessPool("terminated abruptly")) == EXIT_USER_ERROR
+    assert "--workers" in one_line_error(capsys.readouterr().err)
+
+
 def test_refused_size_keeps_its_message(capsys):
     class TooLarge(ValueError, MemoryError):  # as openclrs.footprint.SampleTooLarge
         pass
