@@ -485,6 +485,35 @@ _ALGORITHM_LIMITS = {
 }
 
 
+def _needle_bound(length: int, length_needle) -> int:
+    """The longest needle the matcher sampler may draw."""
+    if length_needle is None:
+        return 1 if length < 5 else length // 5
+    return -length_needle if length_needle < 0 else length_needle
+
+
+# Lengths an algorithm's sampler cannot serve, whatever the seed: a message,
+# or None when the length is fine (options merged with their defaults).
+_LENGTH_RULES: dict[str, Callable[[int, dict], str | None]] = {
+    "quicksort": lambda n, o: "quicksort needs 2 keys or more" if n < 2 else None,
+    "find_maximum_subarray": lambda n, o: (
+        "find_maximum_subarray needs 2 keys or more" if n < 2 else None),
+    "lcs_length": lambda n, o: (
+        "lcs_length splits length into two strings of 1 character or more"
+        if o["length_2"] is None and n < 2 else None),
+    "strongly_connected_components": lambda n, o: (
+        f"strongly_connected_components splits the nodes into k={o['k']} communities; "
+        f"use length >= {o['k']} or a smaller k" if n < o["k"] else None),
+    **{matcher: lambda n, o: (
+        f"string matching needs a haystack longer than its needle, but length={n} with "
+        f"a needle of up to {_needle_bound(n, o['length_needle'])} can leave a haystack "
+        f"of {n - _needle_bound(n, o['length_needle'])}; use a larger length or a "
+        f"shorter needle"
+        if n - _needle_bound(n, o["length_needle"]) <= _needle_bound(n, o["length_needle"])
+        else None) for matcher in ("naive_string_matcher", "kmp_matcher")},
+}
+
+
 def check_sampler_arguments(algorithm: str, length, seed=None, truncate_decimals=None,
                             **options) -> str:
     """Check everything a sampler is asked for without drawing anything;
@@ -510,6 +539,10 @@ def check_sampler_arguments(algorithm: str, length, seed=None, truncate_decimals
             except ValueError as e:
                 raise ValueError(f"{e} for {algorithm} ({why})") from None
     merged = {**known, **options}
+    rule = _LENGTH_RULES.get(algorithm)
+    problem = rule(int(length), merged) if rule else None
+    if problem:
+        raise ValueError(f"length={length} is too small: {problem}")
     if "low" in merged and "high" in merged:
         low, high = merged["low"], merged["high"]
         if low > high:

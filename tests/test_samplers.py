@@ -98,6 +98,15 @@ BAD_SAMPLER_ARGUMENTS = [
     ("graham_scan", dict(length=4, collinearity_resampling_attempts=0),
      "collinearity_resampling_attempts must be a positive integer"),
     ("graham_scan", dict(length=4, collineararity_eps=-1.0), "collineararity_eps must be"),
+    # lengths a sampler cannot serve, whatever the seed
+    ("quicksort", dict(length=1), "length=1 is too small: quicksort needs 2 keys"),
+    ("find_maximum_subarray", dict(length=1), "needs 2 keys"),
+    ("lcs_length", dict(length=1), "two strings of 1 character or more"),
+    ("strongly_connected_components", dict(length=3), r"k=4 communities; use length >= 4"),
+    ("strongly_connected_components", dict(length=8, k=9), r"use length >= 9"),
+    ("naive_string_matcher", dict(length=2), "haystack longer than its needle"),
+    # a random needle of up to 4 characters leaves 4 or more: only some seeds fail
+    ("kmp_matcher", dict(length=8, length_needle=-4), "needle of up to 4"),
 ]
 
 
