@@ -15,6 +15,9 @@ _EXPORTS = {
     "Trace": "probes", "validate_trace": "probes",
     "Sampler": "samplers", "sample": "samplers", "sample_split": "samplers",
     "sampler_options": "samplers",
+    # memory: estimated from the spec before sampling; too large is refused
+    "estimate_sample_bytes": "footprint", "check_fits": "footprint",
+    "SampleTooLarge": "footprint",
     **{name: "specs" for name in ("ALL_ALGS", "CLRS30", "CLRS_30_ALGS", "FAMILIES",
                                   "NUM_SAMPLES_MULTIPLIER", "SPECS", "Location", "Stage",
                                   "Type", "split_size")},
