@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 from .. import specs
-from .arguments import (KeyValues, algorithm_name, key_value, nonnegative_int,
-                        positive_int, seed32)
+from .arguments import KeyValues, algorithm_name, nonnegative_int, positive_int, seed32
 
 
 def cmd_list(args) -> int:

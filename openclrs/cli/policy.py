@@ -65,8 +65,6 @@ PATH_ERRORS = {
 
 BUG_FOOTER = ("openclrs: this is a bug, not a problem with your input; please report it "
               "with the command and the traceback above")
-
-
 OUT_OF_MEMORY_HINT = ("use smaller sizes (--length, --lengths, --batch-size, --num-samples) "
                       "or a machine with more memory")
 
