@@ -233,7 +233,7 @@ def test_degenerate_inputs_terminate(name):
 
 @pytest.mark.parametrize("name", ["segments_intersect", *HULLS])
 @pytest.mark.parametrize("length", [4, 16, 64])
-def test_sampled_traces_are_valid(name, length):
+def test_sampled_traces_match_independent_truths(name, length):
     count = 3 if length == 64 and name != "segments_intersect" else 10
     for trace in openclrs.sample(name, length=length, seed=length, num_samples=count):
         validate_trace(trace)
@@ -250,3 +250,18 @@ def test_integer_coordinates_give_the_same_trace_as_floats(name):
     again = ALGORITHMS[name]([0.0, 3.0, 1.0, 2.0], np.array([1.0, 0.0, 3.0, 2.0]))
     for a, b in zip(grid.probes(), again.probes()):
         np.testing.assert_array_equal(a[-1], b[-1])
+
+
+@pytest.mark.parametrize("xs, ys, in_hull", [
+    # (1, 0) lies on the hull edge from (0, 0) to (2, 0): it is on the hull
+    # only when it comes later than (2, 0), the edge's far end
+    ([0, 2, 1, 2, 0], [0, 0, 0, 2, 2], [1, 1, 1, 1, 1]),
+    ([0, 1, 2, 2, 0], [0, 0, 0, 2, 2], [1, 0, 1, 1, 1]),
+    # all collinear: an inner point can be marked
+    ([0, 1, 2, 3], [0, 1, 2, 3], [1, 0, 1, 1]),
+])
+def test_jarvis_march_on_collinear_points_depends_on_their_order(xs, ys, in_hull):
+    """Documented quirk, as in the published code (ties on a line go to the
+    later point); the samplers never draw collinear triples."""
+    trace = ALGORITHMS["jarvis_march"](np.array(xs, float), np.array(ys, float))
+    assert trace.outputs["in_hull"].tolist() == in_hull

@@ -146,7 +146,7 @@ def test_kmp_scan_cursor_is_a_matched_prefix():
 @pytest.mark.parametrize("name", MATCHERS)
 @pytest.mark.parametrize("length,kwargs", [(5, {}), (16, {}), (64, {}),
                                            (20, {"length_needle": -8})])
-def test_sampled_traces_are_valid(name, length, kwargs):
+def test_sampled_needles_are_found(name, length, kwargs):
     for trace in openclrs.sample(name, length=length, seed=length, num_samples=10, **kwargs):
         validate_trace(trace)
         assert trace.num_nodes == length
