@@ -1,4 +1,5 @@
 import itertools
+import re
 
 import networkx as nx
 import numpy as np
@@ -162,3 +163,22 @@ def test_string_matcher_needs_a_longer_haystack():
 def test_sampler_options_are_listed():
     assert samplers.sampler_options("bfs") == {"p": (0.5,)}
     assert "length_needle" in samplers.sampler_options("kmp_matcher")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "--algorithms", "dijkstra", "--lengths", "4", "--num-samples", "1",
+      "--truncate-decimals", "400"], r"truncate_decimals must be None or an integer in \[0, 15\]"),
+    (["generate", "--algorithms", "bfs", "--lengths", "4", "--num-samples", "1",
+      "--option", "p=(0.5,2.0)"], r"p must hold probabilities in \[0, 1\]"),
+    (["show", "strongly_connected_components", "--length", "8", "--option", "k=0"],
+     "k must be a positive integer"),
+])
+def test_the_command_line_gives_the_same_message(argv, message, tmp_path, capsys):
+    from openclrs.cli import main
+
+    if argv[0] == "generate":
+        argv = [*argv, "--root", str(tmp_path / "data"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and err.startswith("error:") and "\n" not in err
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.safetensors"))
