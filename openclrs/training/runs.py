@@ -196,14 +196,16 @@ def _read_verified(folder: str, fix: str) -> dict[str, bytes]:
         except IsADirectoryError:
             raise CorruptCheckpointError(f"{path} should be a file but is a folder; {fix}") \
                 from None
+        # A mismatch may be damage to either file: the message names both.
         if not isinstance(entry, dict) or len(data) != entry.get("size"):
             raise CorruptCheckpointError(
-                f"{path} is damaged: {len(data)} bytes where the manifest says "
-                f"{entry.get('size') if isinstance(entry, dict) else '?'} (truncated or "
-                f"overwritten); {fix}")
+                f"{path} is damaged: {len(data)} bytes where {manifest_path} says "
+                f"{entry.get('size') if isinstance(entry, dict) else '?'} (one of the two "
+                f"is truncated or overwritten); {fix}")
         if _sha256(data) != entry.get("sha256"):
             raise CorruptCheckpointError(f"{path} is damaged: its sha256 differs from the "
-                                         f"one in {MANIFEST}; {fix}")
+                                         f"one {manifest_path} gives (one of the two was "
+                                         f"changed); {fix}")
         contents[name] = data
     return contents
 
