@@ -1,5 +1,5 @@
-# The two commands of the README.
-.PHONY: demo test setup
+# The two commands of the README (and a shell with openclrs on the PATH).
+.PHONY: demo test setup shell
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -14,3 +14,8 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest -q
+
+# A shell with .venv activated: `openclrs` and `python` are the project's.
+shell: setup
+	@echo "openclrs shell (.venv active); type exit to leave"
+	@. .venv/bin/activate && exec "$${SHELL:-bash}" -i
