@@ -15,7 +15,9 @@ SUPPORTED = ("cpu", "cuda", "mps")
 def check_device(name, setting: str = "device") -> str:
     """Return ``name`` if it names a device this machine has (``cpu``,
     ``cuda``, ``cuda:N``, ``mps``); otherwise raise ``ValueError`` naming
-    ``setting`` (e.g. ``"device (--device)"``). Imports torch."""
+    ``setting`` (e.g. ``"device (--device)"``). Imports torch unless ``cpu``."""
+    if name == "cpu":
+        return name
     import torch
 
     hint = "; use --device cpu"

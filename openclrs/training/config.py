@@ -127,11 +127,9 @@ class TrainConfig:
         self.model.validate()  # a bad processor, hidden size, head count, dropout ...
         if not isinstance(self.device, str) or not self.device:
             bad("device", f"must name a device, got {self.device!r}")
-        if self.device.startswith("cuda"):
-            import torch
+        from ..devices import check_device
 
-            if not torch.cuda.is_available():
-                bad("device", f"is {self.device!r} but CUDA is not available")
+        check_device(self.device, f"device ({flag(TrainConfig, 'device')})")
         return self
 
     def lengths(self, algorithm: str) -> tuple[int, ...]:

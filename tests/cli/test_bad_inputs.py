@@ -105,3 +105,16 @@ def test_run_folders(capsys, tmp_path, a_file):
     run.mkdir()
     (run / "config.json").write_text('{"algorithms": ["bfs"')
     assert str(run / "config.json") in error_of(capsys, "evaluate", "--run", run)
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--algorithm", "bfs", "--steps", "1", "--quiet"],
+    ["text", "train", "--algorithms", "bfs", "--lengths", "4", "--steps", "1", "--quiet"],
+])
+def test_unknown_device(capsys, tmp_path, command):
+    """torch raises RuntimeError for a device name it does not know: the
+    trainers check the setting first (openclrs.devices.check_device)."""
+    pytest.importorskip("torch")
+    line = error_of(capsys, *command, "--out", tmp_path / "run", "--device", "foo")
+    assert "'foo'" in line and "--device" in line
+    assert not (tmp_path / "run").exists()
