@@ -11,8 +11,9 @@ and a protobuf 6.x):
 Writes ``batches.npz`` (every batch of the training-data loops below, as
 ``CASE/bK/lengths`` and ``CASE/bK/{inputs,hints,outputs}/NAME``, with a
 ``meta`` JSON string giving each batch's probe order, locations and types
-and each case's recipe) and ``dtypes.json`` (the dtype and shape of every
-probe of a two-sample pool of every algorithm, batched and raw).
+and each case's recipe), ``dtypes.json`` (the dtype and shape of every
+probe of a two-sample pool of every algorithm, batched and raw) and
+``results.json`` (arguments and raw results of every algorithm).
 """
 
 import argparse
@@ -267,6 +268,37 @@ def dump_helpers(clrs, arrays, meta):
     print("helpers", file=sys.stderr)
 
 
+def as_json(value):
+    if isinstance(value, tuple):
+        return {"tuple": [as_json(v) for v in value]}
+    value = np.asarray(value)
+    return {"dtype": str(value.dtype), "value": value.tolist()}
+
+
+def dump_results(clrs):
+    """Each algorithm's raw (result, probes) convention: arguments (saved
+    before the call: some published algorithms modify them) and result, for
+    a few samples; the maximum subarray also at length 40, where the order
+    of its additions shows."""
+    from clrs._src import algorithms, samplers
+
+    table = {}
+    for algorithm in clrs.SPECS:
+        lengths = [8 if algorithm in ("naive_string_matcher", "kmp_matcher") else 6] * 5
+        if algorithm.startswith("find_maximum_subarray"):
+            lengths += [40] * 8
+        rows = []
+        for k, length in enumerate(lengths):
+            sampler = samplers.SAMPLERS[algorithm](getattr(algorithms, algorithm),
+                                                   clrs.SPECS[algorithm], 1, length, seed=k)
+            data = sampler._trunc_array(sampler._sample_data(length))
+            args = [as_json(d) for d in data]
+            result, _ = getattr(algorithms, algorithm)(*data)
+            rows.append({"args": args, "result": as_json(result)})
+        table[algorithm] = rows
+    return table
+
+
 def dump_dtypes(clrs):
     from clrs._src import algorithms, samplers, probing
 
@@ -312,6 +344,8 @@ def main():
     np.savez_compressed(os.path.join(args.out, "batches.npz"), **arrays)
     with open(os.path.join(args.out, "dtypes.json"), "w") as f:
         json.dump(dump_dtypes(clrs), f, indent=0, sort_keys=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(dump_results(clrs), f, sort_keys=True)
 
 
 if __name__ == "__main__":
