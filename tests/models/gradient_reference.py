@@ -23,6 +23,15 @@ the same initial parameters.
 
 MemNet's tables start at zero, which makes all its gradients zero; they are
 randomised here so that the comparison says something.
+
+``digest`` writes a small summary of a subset of the cases (each processor
+on three algorithms, the Triplet-GMPNN on all of them): the loss, and the
+norm and the projection on a fixed random direction of all the gradients
+(in parameter order) and of all the outputs. ``tests/models/test_gradient_digest.py`` checks the current code
+against the stored one, so that any change of what the models compute shows
+(regenerate it only for a deliberate change, and say so)::
+
+    python tests/models/gradient_reference.py digest tests/models/data/gradient_digest.json
 """
 
 from __future__ import annotations
@@ -104,6 +113,41 @@ def cases(only=None):
             stream = TraceStream(algorithm, batch_size=BATCH, lengths=(NODES,), seed=0,
                                  as_torch=False)
             yield key, algorithm, options, next(iter(stream)).to_torch()
+
+
+DIGEST_ALGORITHMS = ("bfs", "insertion_sort", "floyd_warshall")
+
+
+def digest_cases():
+    """(variant, algorithm) pairs of the digest."""
+    from openclrs.specs import ALL_ALGS
+
+    pairs = [(label, a) for label, _ in variants() if "/" not in label
+             for a in DIGEST_ALGORITHMS]
+    return pairs + [("triplet_gmpnn", a) for a in ALL_ALGS if a not in DIGEST_ALGORITHMS]
+
+
+def summary(tensors) -> list[float]:
+    """Norm and projection on a fixed random direction of the tensors laid
+    end to end (in order: a changed parameter order shows too)."""
+    x = torch.cat([t.detach().double().flatten() for t in tensors])
+    direction = torch.randn(x.numel(), generator=torch.Generator().manual_seed(0),
+                            dtype=torch.float64)
+    return [float(x.norm()), float(x @ direction)]
+
+
+def digest(only=None) -> dict:
+    """Per case: the loss, then norm and projection of all gradients, then
+    of all evaluation outputs."""
+    wanted = {f"{label}|{a}" for label, a in digest_cases()}
+    result = {}
+    for key, algorithm, options, batch in cases(only):
+        if key not in wanted:
+            continue
+        loss, grads, outputs = run(build(algorithm, options, batch), batch)
+        result[key] = [float(loss), *summary(grads),
+                       *summary(outputs[k] for k in sorted(outputs))]
+    return result
 
 
 def save(path, only=None):
@@ -192,7 +236,7 @@ def compare(path, only=None, tolerance=1e-12):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["save", "compare"])
+    parser.add_argument("action", choices=["save", "compare", "digest"])
     parser.add_argument("path")
     parser.add_argument("--only", nargs="*", help="substrings of 'variant|algorithm' to run")
     parser.add_argument("--tolerance", type=float, default=1e-12)
@@ -204,6 +248,13 @@ def main():
     start = time.time()
     if args.action == "save":
         save(args.path, args.only)
+        status = 0
+    elif args.action == "digest":
+        from openclrs.files import write_json
+
+        result = digest(args.only)
+        write_json(args.path, result)
+        print(f"digest of {len(result)} cases written to {args.path}")
         status = 0
     else:
         status = compare(args.path, args.only, args.tolerance)
