@@ -301,6 +301,8 @@ def test_bad_calls_give_clear_errors():
         compat.build_sampler("bfss", 4, 5)
     with pytest.raises(ValueError, match="num_samples"):
         compat.build_sampler("bfs", 0, 5)
+    # any negative size samples on the fly (the published script passes -1000)
+    assert compat.build_sampler("bfs", -1000, 4, track_max_steps=False)[0].next(2)
     with pytest.raises(ValueError, match="batch_size"):
         compat.create_dataset(None, "bfs", "val", 0)
     with warnings.catch_warnings(record=True) as caught:

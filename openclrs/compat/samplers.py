@@ -8,11 +8,12 @@ published one:
   ``batch_size`` pool indices **with replacement** from the same stream;
   ``next()`` returns the whole pool. Hints are padded to the longest trace
   of the pool, not of the batch.
-* ``num_samples=-1``: samples are made on the fly, ``batch_size`` at a time.
-  With ``track_max_steps`` (the default) 1,000 samples are drawn first, only
-  to learn the longest hint length, and every batch is padded at least to
-  it (the longest seen so far): the first batch is therefore not the first
-  samples of the stream.
+* ``num_samples=-1`` (any negative number: the published training script
+  passes ``-1000`` for an endless train set): samples are made on the fly,
+  ``batch_size`` at a time. With ``track_max_steps`` (the default) 1,000
+  samples are drawn first, only to learn the longest hint length, and every
+  batch is padded at least to it (the longest seen so far): the first batch
+  is therefore not the first samples of the stream.
 
 Batches are :class:`Feedback` tuples in the published layout and dtypes:
 inputs and outputs batch-major ``(B, ...)`` with the algorithm's own dtypes
@@ -114,9 +115,9 @@ class Sampler:
                  seed: int | None = None, track_max_steps: bool = True,
                  truncate_decimals: int | None = None, **sampler_kwargs):
         if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-                or num_samples == 0 or num_samples < -1:
-            raise ValueError(f"num_samples must be a positive integer, or -1 to sample on "
-                             f"the fly; got {num_samples!r}")
+                or num_samples == 0:
+            raise ValueError(f"num_samples must be a positive integer, or negative (-1) to "
+                             f"sample on the fly; got {num_samples!r}")
         self.algorithm = algorithm
         self.spec = SPECS[algorithm]
         self.num_samples = int(num_samples)
@@ -140,8 +141,8 @@ class Sampler:
         if not batch_size:
             if self._pool is None:
                 raise ValueError("next() without a batch size returns the whole pool; "
-                                 "a sampler built with num_samples=-1 has none: pass a "
-                                 "batch size")
+                                 "a sampler that samples on the fly (negative "
+                                 "num_samples) has none: pass a batch size")
             return self._pool
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 0:
