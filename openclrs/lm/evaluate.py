@@ -25,9 +25,10 @@ def model_generator(model: GPT, tokenizer: CharTokenizer, batch_size: int = 64, 
 
 def hf_generator(path: str, batch_size: int = 16, device: str = "cpu"):
     """The same for a local Hugging Face causal LM (imports ``transformers``)."""
+    from ..devices import check_device
     from .huggingface import hf_greedy_decode, load_hf_model
 
-    model, tokenizer = load_hf_model(path, device)
+    model, tokenizer = load_hf_model(path, check_device(device, "device (--device)"))
 
     def run(prompts, max_new_tokens):
         return hf_greedy_decode(model, tokenizer, prompts, max_new_tokens, batch_size)
@@ -139,7 +140,9 @@ def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samp
     folders, or a :func:`~openclrs.lm.model.save_model` folder; verified) and
     :func:`evaluate` it; algorithms, lengths and hints default to the
     training run's. Returns ``(board, train_config)``."""
-    model, tokenizer, train_cfg = load_lm(checkpoint, device)
+    from ..devices import check_device
+
+    model, tokenizer, train_cfg = load_lm(checkpoint, check_device(device, "device (--device)"))
     board = evaluate(model_generator(model, tokenizer, batch_size), algorithms
                      or train_cfg.get("algorithms", ()), lengths or train_cfg.get("lengths", ()),
                      num_samples, seed, train_cfg.get("use_hints", False), max_new_tokens,

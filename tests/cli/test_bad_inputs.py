@@ -110,6 +110,7 @@ def test_run_folders(capsys, tmp_path, a_file):
 @pytest.mark.parametrize("command", [
     ["train", "--algorithm", "bfs", "--steps", "1", "--quiet"],
     ["text", "train", "--algorithms", "bfs", "--lengths", "4", "--steps", "1", "--quiet"],
+    ["text", "evaluate", "--hf-model", ".", "--algorithms", "bfs", "--lengths", "4"],
 ])
 def test_unknown_device(capsys, tmp_path, command):
     """torch raises RuntimeError for a device name it does not know: the
