@@ -28,6 +28,8 @@ import math
 import os
 from typing import Callable
 
+import numpy as np
+
 from .specs import SPECS, Location, Stage, check_algorithm
 
 BYTES_PER_NUMBER = 8      # probes are float64 or int64 (a few are bool: rounded up)
@@ -146,9 +148,9 @@ def num_nodes(algorithm: str, length: int, length_2: int | None = None) -> int:
 def _largest_edge_probability(algorithm: str, options: dict) -> float:
     from .samplers import sampler_options  # lazy: samplers imports this module
 
-    p = options.get("p", sampler_options(algorithm).get("p", 1.0))
-    choices = list(p) if isinstance(p, (tuple, list)) else [p]
-    return float(max(choices)) if choices else 1.0
+    p = np.atleast_1d(np.asarray(options.get("p", sampler_options(algorithm).get("p", 1.0)),
+                                 dtype=np.float64))
+    return float(p.max()) if p.size else 1.0
 
 
 def estimate_steps(algorithm: str, length: int, **options) -> int:
@@ -248,8 +250,9 @@ def _size(num_bytes: float) -> str:
 def largest_length_that_fits(algorithm: str, budget: int, num_samples: int = 1,
                              **options) -> int:
     """The largest ``length`` whose estimate fits in ``budget`` bytes (0 if none)."""
-    fits = lambda length: estimate_peak_bytes(algorithm, length, num_samples,  # noqa: E731
-                                              **options) <= budget
+    def fits(length: int) -> bool:
+        return estimate_peak_bytes(algorithm, length, num_samples, **options) <= budget
+
     if not fits(1):
         return 0
     lo, hi = 1, 2
@@ -277,8 +280,10 @@ def check_fits(algorithm: str, length: int, num_samples: int = 1, *,
         return need
     what = "one sample" if num_samples == 1 else f"{num_samples} samples"
     best = largest_length_that_fits(algorithm, available, num_samples, **options)
-    advice = (f"use length <= {best}" if best else "use fewer samples") + (
-        "" if num_samples == 1 else " or fewer samples")
+    if best:
+        advice = f"use length <= {best}" + ("" if num_samples == 1 else " or fewer samples")
+    else:
+        advice = "free some memory" + ("" if num_samples == 1 else " or use fewer samples")
     raise SampleTooLarge(
         f"{algorithm} at length {length} needs about {_size(need)} for {what} "
         f"(estimated from its spec and about {estimate_steps(algorithm, length, **options)} "
