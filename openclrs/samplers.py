@@ -10,6 +10,12 @@ numbers on every numpy version and machine.)
 The input drawers below are small functions ``draw(rng, length, **kwargs)``
 that return the algorithm's positional arguments; their keyword arguments
 are the sampler options users can set (``p``, ``low``, ``length_needle``...).
+
+Before anything is drawn, every argument is checked once, by one check per
+option (:func:`check_sampler_arguments`), and the memory one sample needs is
+estimated from the spec (:mod:`openclrs.footprint`): bad values and sizes
+that cannot fit fail at once with a message naming what to change, the same
+from ``Sampler``, ``sample``, ``sample_split`` and the command line.
 """
 
 from __future__ import annotations
