@@ -1,7 +1,7 @@
 """Time ``openclrs.sample`` against the published dm-clrs sampler, per algorithm.
 
     python benchmarks/sampler_speed.py                       # openclrs only
-    python benchmarks/sampler_speed.py --reference-python /tmp/ref/bin/python
+    python benchmarks/sampler_speed.py --reference-python .ref/bin/python
 
 With ``--reference-python`` (the Python of a venv where ``dm-clrs==2.0.3`` is
 installed) the published sampler is timed in a subprocess on the same

@@ -1,7 +1,7 @@
 """Training-step time of the Triplet-GMPNN, openclrs against the published JAX model.
 
     python benchmarks/train_step_speed.py                          # openclrs only
-    python benchmarks/train_step_speed.py --reference-python /work/ref/venv/bin/python
+    python benchmarks/train_step_speed.py --reference-python .ref/bin/python
     python benchmarks/train_step_speed.py --device cuda --bf16 --compile
 
 One step = forward, backward, gradient clipping and the Adam update on one

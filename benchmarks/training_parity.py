@@ -1,6 +1,6 @@
 """Training parity with the published JAX model: same parameters, same batches.
 
-    python benchmarks/training_parity.py --reference-python /work/ref/venv/bin/python
+    python benchmarks/training_parity.py --reference-python .ref/bin/python
     python benchmarks/training_parity.py --algorithms insertion_sort --steps 30 --reference-python ...
 
 For each algorithm, the published Triplet-GMPNN (dm-clrs 2.0.3, run in a
