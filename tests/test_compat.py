@@ -100,13 +100,12 @@ def test_create_dataset_iteration(published, case, tmp_path):
 def test_sharded_split_reading_order(published, case, tmp_path):
     """A split written in several TFDS shards is read in interleaved blocks
     (shown with small shard sizes forced on the published build)."""
-    from openclrs.compat.dataset import _published_pool
     from openclrs.compat.tfds import example_bytes, tfds_num_shards
 
     algorithm, split, low, high = SHARDED_CASES[case]
     arrays, meta = published
-    pool = _published_pool(algorithm, split, str(tmp_path))
-    sizes = example_bytes(pool)
+    dataset, num_samples, _ = compat.create_dataset(str(tmp_path), algorithm, split, 1)
+    sizes = example_bytes(dataset.batch(np.arange(num_samples)))
     n = len(sizes)
     assert tfds_num_shards(int(sizes.sum()), n, low, high) == len(meta[case]["shard_lengths"])
     order = compat.tfds_order(split, n, sizes, min_shard_bytes=low, max_shard_bytes=high)
@@ -114,6 +113,11 @@ def test_sharded_split_reading_order(published, case, tmp_path):
     assert np.array_equal(np.tile(order, len(want) // n + 1)[:len(want)], want)
     # with TFDS' real shard sizes these small splits are one shard: hash order
     assert np.array_equal(compat.tfds_order(split, n, sizes), compat.tfds_order(split, n))
+    # create_dataset measures large splits chunk by chunk, to the same bytes
+    from openclrs.compat.dataset import _split_example_bytes
+    assert _split_example_bytes(dataset.split, dataset.steps) is None
+    chunked = _split_example_bytes(dataset.split, dataset.steps, chunk=7, min_shard_bytes=1)
+    assert np.array_equal(chunked, sizes)
 
 
 @pytest.mark.parametrize("case", list(CHUNK_CASES))

@@ -32,17 +32,19 @@ import numpy as np
 from ..specs import SPECS, Stage, check_algorithm, split_size
 from .probing import DataPoint
 from .samplers import PUBLISHED_DTYPES, Features, Feedback
-from .tfds import example_bytes, tfds_order
+from .tfds import TFDS_MIN_SHARD_BYTES, TFDS_RECORD_OVERHEAD, example_bytes, tfds_order
 
 __all__ = ["create_dataset", "create_chunked_dataset", "chunkify", "Dataset"]
 
 
 class Dataset:
     """The endless stream ``create_dataset`` returns. Iterate it, or call
-    :meth:`as_numpy_iterator` as published code does on the TFDS dataset."""
+    :meth:`as_numpy_iterator` as published code does on the TFDS dataset.
+    Batches are built from the memory-mapped split as they are asked for."""
 
-    def __init__(self, pool: Feedback, order: np.ndarray, batch_size: int):
-        self.pool, self.order, self.batch_size = pool, order, batch_size
+    def __init__(self, split, order: np.ndarray, batch_size: int):
+        self.split, self.order, self.batch_size = split, order, batch_size
+        self.steps = int(np.max(split.lengths))   # hints are padded split-wide
 
     def as_numpy_iterator(self) -> Iterator[Feedback]:
         n = len(self.order)
@@ -50,31 +52,26 @@ class Dataset:
         while True:
             indices = self.order[(start + np.arange(self.batch_size)) % n]
             start = (start + self.batch_size) % n
-            yield self._take(indices)
+            yield self.batch(indices)
 
     __iter__ = as_numpy_iterator
 
-    def _take(self, indices) -> Feedback:
-        def take(points, axis):
-            return tuple(DataPoint(p.name, p.location, p.type_, np.take(p.data, indices, axis))
-                         for p in points)
-        features = self.pool.features
-        return Feedback(Features(take(features.inputs, 0), take(features.hints, 1),
-                                 features.lengths[indices]), take(self.pool.outputs, 0))
+    def batch(self, indices) -> Feedback:
+        """The samples ``indices`` (sampler order) in the published layout."""
+        return _published_batch(self.split, np.asarray(indices), self.steps)
 
 
-def _published_pool(algorithm: str, split: str, folder: str | None) -> Feedback:
-    """A whole stored split as one published-layout Feedback, probes sorted
-    by name within each stage."""
-    from ..data import load_split
-
-    batch = load_split(algorithm, split, root=folder).batch()
-    spec = SPECS[algorithm]
+def _published_batch(split, indices: np.ndarray, steps: int) -> Feedback:
+    """Samples of a stored split as the published dataset hands them out:
+    probes sorted by name within each stage, hints padded to ``steps``,
+    published dtypes, float values rounded to float32."""
+    batch = split.batch(indices, min_steps=steps)
+    algorithm = batch.algorithm
+    stores = {Stage.INPUT: batch.inputs, Stage.HINT: batch.hints, Stage.OUTPUT: batch.outputs}
     stages = {Stage.INPUT: [], Stage.HINT: [], Stage.OUTPUT: []}
-    for name in sorted(spec):
-        stage, location, type_ = spec[name]
-        data = np.asarray({Stage.INPUT: batch.inputs, Stage.HINT: batch.hints,
-                           Stage.OUTPUT: batch.outputs}[stage][name])
+    for name in sorted(SPECS[algorithm]):
+        stage, location, type_ = SPECS[algorithm][name]
+        data = np.asarray(stores[stage][name])
         dtype = np.float64 if stage == Stage.HINT else PUBLISHED_DTYPES.get((algorithm, name))
         if dtype is not None:
             data = data.astype(dtype)
@@ -86,6 +83,21 @@ def _published_pool(algorithm: str, split: str, folder: str | None) -> Feedback:
     lengths = np.asarray(batch.lengths, dtype=np.float64)
     return Feedback(Features(tuple(stages[Stage.INPUT]), tuple(stages[Stage.HINT]), lengths),
                     tuple(stages[Stage.OUTPUT]))
+
+
+def _split_example_bytes(split, steps: int, chunk: int = 64,
+                         min_shard_bytes: int = TFDS_MIN_SHARD_BYTES) -> np.ndarray | None:
+    """Each sample's serialized TFDS size, or ``None`` when even a generous
+    bound keeps the split in one shard (then the sizes cannot matter)."""
+    first = _published_batch(split, np.arange(1), steps)
+    points = first.features.inputs + first.features.hints + first.outputs
+    # at most 10 bytes per value (a varint) and 128 per feature's key and framing
+    bound = sum(10 * np.asarray(p.data).size + 128 for p in points) + 128
+    if (bound + TFDS_RECORD_OVERHEAD) * len(split) < 2 * min_shard_bytes:
+        return None
+    starts = range(0, len(split), chunk)
+    return np.concatenate([example_bytes(_published_batch(
+        split, np.arange(a, min(a + chunk, len(split))), steps)) for a in starts])
 
 
 def create_dataset(folder: str | None, algorithm: str, split: str, batch_size: int):
@@ -100,9 +112,15 @@ def create_dataset(folder: str | None, algorithm: str, split: str, batch_size: i
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    pool = _published_pool(algorithm, split, folder)
-    order = tfds_order(split, num_samples, example_bytes(pool))
-    return Dataset(pool, order, int(batch_size)), num_samples, SPECS[algorithm]
+    from ..data import load_split
+
+    stored = load_split(algorithm, split, root=folder)
+    if len(stored) != num_samples:
+        raise ValueError(f"{algorithm} {split} in {folder or 'the default data root'} holds "
+                         f"{len(stored)} samples, the canonical split {num_samples}")
+    steps = int(np.max(stored.lengths))
+    order = tfds_order(split, num_samples, _split_example_bytes(stored, steps))
+    return Dataset(stored, order, int(batch_size)), num_samples, SPECS[algorithm]
 
 
 # ----------------------------------------------------------------------------
