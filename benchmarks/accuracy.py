@@ -89,7 +89,9 @@ def main():
 
     from openclrs.training.allocator import keep_freed_memory
     from openclrs.training.published_scores import published_score
-    from openclrs.training.loop import TrainConfig, train, write_json
+    from openclrs.files import write_json
+    from openclrs.training.config import TrainConfig
+    from openclrs.training.loop import train
 
     keep_freed_memory()  # as openclrs train does
     record = load(args.out)

@@ -69,8 +69,9 @@ def our_rounds(algorithm: str, args):
     import torch
 
     from openclrs.training import distributed
-    from openclrs.training.loop import (TrainConfig, autocast_of, build_model, make_optimizer,
-                                train_batch, update)
+    from openclrs.training.config import TrainConfig
+    from openclrs.training.loop import (autocast_of, build_model, make_optimizer, train_batch,
+                                        update)
 
     config = TrainConfig(algorithms=[algorithm], batch_size=args.batch_size,
                          train_lengths=[args.length], seed=args.seed, device=args.device,
@@ -141,7 +142,7 @@ def main():
     import torch
 
     from openclrs.training.allocator import keep_freed_memory
-    from openclrs.training.loop import write_json
+    from openclrs.files import write_json
 
     keep_freed_memory()  # as openclrs train does
 
