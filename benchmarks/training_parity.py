@@ -120,10 +120,12 @@ def compare(algorithm: str, ref: dict) -> dict:
     import torch
 
     from openclrs.training import distributed
-    from openclrs.training.loop import TrainConfig, build_model, make_optimizer, update
+    from openclrs.models.config import ModelConfig
+    from openclrs.training.config import TrainConfig
+    from openclrs.training.loop import build_model, make_optimizer, update
 
     config = TrainConfig(algorithms=[algorithm],
-                         model_options={"sinkhorn_noise": False}).validate()
+                         model=ModelConfig(sinkhorn_noise=False)).validate()
     model = build_model(config)
     model.load_state_dict(to_state_dict(ref["init"], model, algorithm), strict=True)
     spec = model.specs[algorithm]
@@ -170,7 +172,7 @@ def main():
 
     import torch
 
-    from openclrs.training.loop import write_json
+    from openclrs.files import write_json
 
     torch.set_num_threads(1)
     results = {}
