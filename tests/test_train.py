@@ -237,3 +237,65 @@ def test_bf16_autocast_trains_on_cpu(tmp_path):
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
     result = score(model, validation_batches(config, "floyd_warshall")[:1], autocast)
     assert 0 <= result["score"] <= 1 and "Pi" in result
+
+
+def test_train_help_shows_every_setting_with_its_default(capsys):
+    import dataclasses
+
+    from openclrs.models.config import ModelConfig
+    from openclrs.training.config import flag
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    options = {"model.hint_teacher_forcing": "--teacher-forcing",
+               "model.processor_options": "--processor-option"}
+    for cls, prefix in ((TrainConfig, ""), (ModelConfig, "model.")):
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("cli", True) is False or f.name == "model":
+                continue
+            name = options.get(prefix + f.name) or flag(cls, f.name)
+            assert name in out, name
+    for text in ("--no-random-pos", "--no-enforce-permutations", "--no-pred-as-input",
+                 "--eval-batch-size", "--log-every", "--restart", "--algorithms",
+                 "(default: 10000)", "(default: 0.001)", "(default: triplet_gmpnn)",
+                 "(default: 32)", "(default: sampled)"):
+        assert text in out, text
+
+
+def test_help_pages_import_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from openclrs.cli import main\n"
+            "for argv in (['train', '--help'], ['evaluate', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(default: best)" in proc.stdout and "(default: test)" in proc.stdout
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA is available")
+def test_cuda_without_cuda_is_refused_before_the_folder(tmp_path, capsys):
+    argv = ["train", "--out", str(tmp_path / "run"), "--algorithm", "bfs", "--device", "cuda"]
+    assert main(argv) == 2
+    assert "--device" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_saves_json_before_a_closed_pipe(reference, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "e.json"
+    proc = subprocess.Popen([sys.executable, "-m", "openclrs", "evaluate", "--run", reference,
+                             "--json", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc.stdout.close()  # the reader went away before anything was printed
+    proc.wait(timeout=300)
+    assert proc.returncode != 0  # a lost table is an error, not success
+    results = json.loads(out.read_text())
+    assert results["algorithms"]["bfs"]["test_score"] == \
+        read_results(reference)["algorithms"]["bfs"]["test_score"]
