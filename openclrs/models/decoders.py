@@ -209,22 +209,29 @@ class NodePermutationDecoder(NodePointerDecoder):
                             zero_diagonal=True, noise=noise)
 
 
-class EdgeDecoder(ProbeDecoder):
-    """A value per edge (i, j): ``source(h_i) + target(h_j) + edge(e_ij)``;
-    mask logits of non-edges masked out if ``settings.inf_bias_edge``."""
+class _EdgePairs(ProbeDecoder):
+    """What the edge decoders share: ``pair(i, j) = source(h_i) + target(h_j)
+    + edge(e_ij)``, ``width`` wide."""
 
-    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+    def __init__(self, type_: str, hidden_size: int, edge_size: int, width: int):
         super().__init__(type_)
-        out = _width(type_, num_classes)
-        self.source = Linear(3 * hidden_size, out)    # endpoint i
-        self.target = Linear(3 * hidden_size, out)    # endpoint j
-        self.edge = Linear(edge_size, out)            # edge (i, j)
-        self.mask_non_edges = settings.inf_bias_edge and type_ in (Type.MASK, Type.MASK_ONE)
+        self.source = Linear(3 * hidden_size, width)    # endpoint i
+        self.target = Linear(3 * hidden_size, width)    # endpoint j
+        self.edge = Linear(edge_size, width)            # edge (i, j)
 
     def pair(self, x: DecoderInputs) -> torch.Tensor:
-        """``source(h_i) + target(h_j) + edge(e_ij)``, (B, N, N, out)."""
+        """(B, N, N, width)."""
         return project(self.edge, x.edge, x.edge_msgs,
                        add=self.source(x.node)[:, :, None] + self.target(x.node)[:, None, :])
+
+
+class EdgeDecoder(_EdgePairs):
+    """A value per edge (i, j): its pair score; mask logits of non-edges
+    masked out if ``settings.inf_bias_edge``."""
+
+    def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
+        super().__init__(type_, hidden_size, edge_size, _width(type_, num_classes))
+        self.mask_non_edges = settings.inf_bias_edge and type_ in (Type.MASK, Type.MASK_ONE)
 
     def forward(self, x, noise=False):
         preds = _values(self.type_, self.pair(x))
@@ -233,20 +240,14 @@ class EdgeDecoder(ProbeDecoder):
         return preds
 
 
-class EdgePointerDecoder(EdgeDecoder):
+class EdgePointerDecoder(_EdgePairs):
     """A pointer per edge: ``score(max(pair(i, j), candidate(h_k)))`` for
-    edge (i, j) pointing at node k, ``pair`` as :class:`EdgeDecoder`'s at
-    width H."""
+    edge (i, j) pointing at node k, pairs H wide."""
 
     def __init__(self, type_, hidden_size, edge_size, num_classes, settings):
-        ProbeDecoder.__init__(self, type_)
-        h = hidden_size
-        self.source = Linear(3 * h, h)
-        self.target = Linear(3 * h, h)
-        self.edge = Linear(edge_size, h)
-        self.candidate = Linear(3 * h, h)     # target node k
-        self.score = Linear(h, 1)
-        self.mask_non_edges = False
+        super().__init__(type_, hidden_size, edge_size, hidden_size)
+        self.candidate = Linear(3 * hidden_size, hidden_size)     # target node k
+        self.score = Linear(hidden_size, 1)
 
     def forward(self, x, noise=False):
         pair = self.pair(x)

@@ -27,9 +27,10 @@ randomised here so that the comparison says something.
 ``digest`` writes a small summary of a subset of the cases (each processor
 on three algorithms, the Triplet-GMPNN on all of them): the loss, and the
 norm and the projection on a fixed random direction of all the gradients
-(in parameter order) and of all the outputs. ``tests/models/test_gradient_digest.py`` checks the current code
-against the stored one, so that any change of what the models compute shows
-(regenerate it only for a deliberate change, and say so)::
+(in parameter order) and of all the outputs. ``test_gradient_digest.py``
+checks the current code against the stored one, so that any change of what
+the models compute shows (regenerate it only for a deliberate change, and
+say so)::
 
     python tests/models/gradient_reference.py digest tests/models/data/gradient_digest.json
 """

@@ -36,7 +36,8 @@ def inputs(seed=0):
     adj = (torch.rand(B, N, N, generator=g) > 0.5) | torch.eye(N, dtype=torch.bool)
     return DecoderInputs(torch.randn(B, N, NODE, generator=g),
                          AffineFeatures(torch.rand(B, N, N, 2, generator=g),
-                                        torch.randn(2, H, generator=g), torch.randn(H, generator=g)),
+                                        torch.randn(2, H, generator=g),
+                                        torch.randn(H, generator=g)),
                          torch.randn(B, N, N, E - H, generator=g),
                          torch.randn(B, H, generator=g), adj.float())
 
