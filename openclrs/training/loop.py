@@ -66,6 +66,11 @@ from .config import TrainConfig
 from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import derive_seed
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: a consequence of the settings (the
+    command line reports it in one line, as a bad setting)."""
+
+
 # What a restart removes besides the run machinery's own files.
 OUTPUTS = ("results.json", "test_scores.png", "tb")
 
@@ -289,8 +294,8 @@ def train_step(model: Reasoner, optimizer, loss_of: Callable, config: TrainConfi
         batch = train_batch(config, index, step, shard).to_torch(device=device)
         losses[algorithm] = update(model, optimizer, loss_of, batch, config, autocast)
         if not math.isfinite(losses[algorithm]):
-            raise RuntimeError(f"step {step + 1}: {algorithm} loss is "
-                               f"{losses[algorithm]}; training diverged")
+            raise TrainingDiverged(f"step {step + 1}: {algorithm} loss is {losses[algorithm]}; "
+                                   "training diverged (try a lower --lr, or --grad-clip)")
     return losses
 
 
@@ -373,7 +378,7 @@ def _loop(model, optimizer, config, context, device, autocast, run, state: RunSt
             losses = context.mean(train_step(model, optimizer, loss_of, config, state.step,
                                              context, device, autocast))
             state.step += 1
-            if report:  # rank 0 alone logs, evaluates and checkpoints
+            if report is not None:  # rank 0 alone logs, evaluates and checkpoints
                 report.train(state.step, losses)
                 if state.step % config.eval_every == 0 or state.step == config.steps:
                     state.train_seconds = time.perf_counter() - start
@@ -383,7 +388,7 @@ def _loop(model, optimizer, config, context, device, autocast, run, state: RunSt
             if hook is not None:
                 hook(state.step)
     finally:  # an interrupted run keeps the events it logged
-        if report:
+        if report is not None:
             report.pause()
     return time.perf_counter() - start
 
