@@ -22,8 +22,9 @@ import openclrs
 from openclrs import compat
 from openclrs.compat import algorithms as compat_algorithms
 from openclrs.compat import probing
-from tests.parity.dump_compat import (CHUNK_CASES, DATASET_CASES, EVALUATE_CASES, PIPELINE_CASES,
-                                      POOL_CASES, SHARDED_CASES)
+from tests.parity.dump_compat import (CANONICAL_SHARDED, CHUNK_CASES, DATASET_CASES,
+                                      EVALUATE_CASES, PIPELINE_CASES, POOL_CASES,
+                                      SHARDED_CASES)
 
 HERE = os.path.join(os.path.dirname(__file__), "data", "compat")
 
@@ -118,6 +119,18 @@ def test_sharded_split_reading_order(published, case, tmp_path):
     assert _split_example_bytes(dataset.split, dataset.steps) is None
     chunked = _split_example_bytes(dataset.split, dataset.steps, chunk=7, min_shard_bytes=1)
     assert np.array_equal(chunked, sizes)
+
+
+def test_canonical_split_in_two_shards(published, tmp_path):
+    """naive_string_matcher's test split (2,048 samples, 158 MiB) is written
+    by TFDS in two shards: create_dataset measures it and reads the two
+    interleaved, as the published dataset does."""
+    arrays, meta = published
+    dataset, num_samples, _ = compat.create_dataset(str(tmp_path), *CANONICAL_SHARDED, 64)
+    assert len(meta["sharded_canonical"]["shard_lengths"]) == 2
+    want = arrays["sharded_canonical/order"]
+    assert np.array_equal(dataset.order[:len(want)], want)
+    assert not np.array_equal(dataset.order, compat.tfds_order(CANONICAL_SHARDED[1], num_samples))
 
 
 @pytest.mark.parametrize("case", list(CHUNK_CASES))

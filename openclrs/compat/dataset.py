@@ -32,7 +32,8 @@ import numpy as np
 from ..specs import SPECS, Stage, check_algorithm, split_size
 from .probing import DataPoint
 from .samplers import PUBLISHED_DTYPES, Features, Feedback
-from .tfds import TFDS_MIN_SHARD_BYTES, TFDS_RECORD_OVERHEAD, example_bytes, tfds_order
+from .tfds import (TFDS_MIN_SHARD_BYTES, TFDS_RECORD_OVERHEAD, columns, payload_bytes,
+                   serialized_bytes, tfds_order)
 
 __all__ = ["create_dataset", "create_chunked_dataset", "chunkify", "Dataset"]
 
@@ -85,19 +86,32 @@ def _published_batch(split, indices: np.ndarray, steps: int) -> Feedback:
                     tuple(stages[Stage.OUTPUT]))
 
 
-def _split_example_bytes(split, steps: int, chunk: int = 64,
+def _split_example_bytes(split, steps: int, chunk: int = 256,
                          min_shard_bytes: int = TFDS_MIN_SHARD_BYTES) -> np.ndarray | None:
     """Each sample's serialized TFDS size, or ``None`` when even a generous
-    bound keeps the split in one shard (then the sizes cannot matter)."""
+    bound keeps the split in one shard (then the sizes cannot matter).
+
+    Float features take 4 bytes a value whatever the value, so only the
+    integer inputs and outputs are read, chunk by chunk."""
     first = _published_batch(split, np.arange(1), steps)
-    points = first.features.inputs + first.features.hints + first.outputs
+    features = columns(first)
     # at most 10 bytes per value (a varint) and 128 per feature's key and framing
-    bound = sum(10 * np.asarray(p.data).size + 128 for p in points) + 128
-    if (bound + TFDS_RECORD_OVERHEAD) * len(split) < 2 * min_shard_bytes:
+    bound = sum(10 * np.asarray(data).size + 128 for _, data, _ in features) + 128
+    n = len(split)
+    if (bound + TFDS_RECORD_OVERHEAD) * n < 2 * min_shard_bytes:
         return None
-    starts = range(0, len(split), chunk)
-    return np.concatenate([example_bytes(_published_batch(
-        split, np.arange(a, min(a + chunk, len(split))), steps)) for a in starts])
+    payloads = {key: np.repeat(payload_bytes(data, axis), n) for key, data, axis in features}
+    integers = [key for key, data, _ in features if np.asarray(data).dtype.kind != "f"]
+    for start in range(0, n, chunk):
+        indices = np.arange(start, min(start + chunk, n))
+        batch = split.batch(indices)
+        stores = {"input_": batch.inputs, "output_": batch.outputs}
+        for key in integers:       # only inputs and outputs: hints are float64
+            prefix, name = key[:key.index("_") + 1], key[key.index("_") + 1:]
+            data = stores[prefix][name]
+            dtype = PUBLISHED_DTYPES.get((split.algorithm, name))
+            payloads[key][indices] = payload_bytes(data.astype(dtype) if dtype else data)
+    return serialized_bytes(payloads)
 
 
 def create_dataset(folder: str | None, algorithm: str, split: str, batch_size: int):

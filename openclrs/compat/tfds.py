@@ -16,7 +16,8 @@ import numpy as np
 
 from .samplers import Feedback
 
-__all__ = ["tfds_order", "tfds_num_shards", "example_bytes"]
+__all__ = ["tfds_order", "tfds_num_shards", "example_bytes", "serialized_bytes",
+           "payload_bytes", "columns"]
 
 # TFDS' sharding: a split is written in several files once it is large
 # enough, and read back interleaved (tf.data interleave of the shard files,
@@ -123,25 +124,40 @@ def _field_bytes(payload: np.ndarray) -> np.ndarray:
     return 1 + _varint_bytes(payload) + payload
 
 
-def example_bytes(pool: Feedback) -> np.ndarray:
-    """Serialized size of each sample as a TFDS ``tf.train.Example``: one
-    feature per probe (``input_``/``hint_``/``output_`` + name, and
-    ``lengths``), floats as packed float32, integers as packed varints."""
-    features = pool.features
-    num_samples = len(features.lengths)
-    total = np.zeros(num_samples, dtype=np.int64)
-    columns = ([("input_" + p.name, p.data, 0) for p in features.inputs]
-               + [("hint_" + p.name, p.data, 1) for p in features.hints]
-               + [("output_" + p.name, p.data, 0) for p in pool.outputs]
-               + [("lengths", features.lengths, 0)])
-    for key, data, axis in columns:
-        data = np.moveaxis(np.asarray(data), axis, 0).reshape(num_samples, -1)
-        if data.dtype.kind == "f":
-            payload = np.full(num_samples, 4 * data.shape[1], dtype=np.int64)
-        else:
-            payload = _varint_bytes(data).sum(axis=1)
+def columns(feedback: Feedback) -> list[tuple[str, np.ndarray, int]]:
+    """The TFDS features of a batch: ``(key, data, batch axis)``, keys
+    ``input_``/``hint_``/``output_`` + probe name, and ``lengths``."""
+    features = feedback.features
+    return ([("input_" + p.name, p.data, 0) for p in features.inputs]
+            + [("hint_" + p.name, p.data, 1) for p in features.hints]
+            + [("output_" + p.name, p.data, 0) for p in feedback.outputs]
+            + [("lengths", features.lengths, 0)])
+
+
+def payload_bytes(data: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Bytes of each sample's values in a packed list: 4 per float (stored
+    as float32), a varint per integer."""
+    data = np.moveaxis(np.asarray(data), axis, 0)
+    data = data.reshape(len(data), -1)
+    if data.dtype.kind == "f":
+        return np.full(len(data), 4 * data.shape[1], dtype=np.int64)
+    return _varint_bytes(data).sum(axis=1)
+
+
+def serialized_bytes(payloads: dict[str, np.ndarray]) -> np.ndarray:
+    """Serialized size of each sample as a ``tf.train.Example`` whose
+    features have these payload sizes (key -> bytes per sample)."""
+    total = 0
+    for key, payload in payloads.items():
+        payload = np.asarray(payload, dtype=np.int64)
         values = np.where(payload > 0, _field_bytes(payload), 0)    # packed list
         feature = _field_bytes(values)                             # Feature{list}
-        entry = _field_bytes(np.full(num_samples, len(key))) + _field_bytes(feature)
-        total += _field_bytes(entry)                               # map entry
-    return _field_bytes(total)                                     # Example{Features}
+        entry = _field_bytes(np.full(payload.shape, len(key))) + _field_bytes(feature)
+        total = total + _field_bytes(entry)                        # map entry
+    return _field_bytes(np.asarray(total, dtype=np.int64))         # Example{Features}
+
+
+def example_bytes(pool: Feedback) -> np.ndarray:
+    """Serialized size of each sample of a batch as TFDS writes it."""
+    return serialized_bytes({key: payload_bytes(data, axis)
+                             for key, data, axis in columns(pool)})
