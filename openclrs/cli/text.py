@@ -131,8 +131,7 @@ def _split_options(p: argparse.ArgumentParser) -> None:
 
 def add_commands(subparsers) -> None:
     """Add ``generate`` and ``config`` to the ``text`` group's subparsers."""
-    from ..text.shards import DEFAULT_SHARD_SIZE
-    from ..text.writers import FILE_FORMATS
+    from ..text.writers import DEFAULT_SHARD_SIZE, FILE_FORMATS
 
     p = subparsers.add_parser(
         "generate", help="write a CLRS-Text split as sharded JSONL or Parquet files",

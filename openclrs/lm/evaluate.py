@@ -52,7 +52,7 @@ def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int
 
     from ..text.format import generate_examples
     from ..text.parse import extract_answer
-    from ..text.score import Scoreboard
+    from ..text.scoring import Scoreboard
 
     board = Scoreboard()
     groups = [(a, n) for a in algorithms for n in lengths]

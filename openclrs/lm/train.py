@@ -214,9 +214,13 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[GPT, CharTokenizer]
 
 def checkpoint_dir(path: str) -> str:
     """The checkpoint a ``text train`` run folder's ``last`` names, or
-    ``path`` itself if it is a checkpoint folder."""
-    return resolve_checkpoint(path, "last") if os.path.isdir(path) else \
-        resolve_checkpoint(os.path.dirname(path) or ".", path)
+    ``path`` itself if it is a checkpoint folder (or a file in one)."""
+    if os.path.isdir(path):
+        return resolve_checkpoint(path, "last")
+    if os.path.isfile(path) and os.path.exists(os.path.join(os.path.dirname(path) or ".",
+                                                            "manifest.json")):
+        return os.path.dirname(os.path.abspath(path))
+    raise FileNotFoundError(f"{path} is not a `text train` run folder or checkpoint folder")
 
 
 def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
@@ -308,8 +312,10 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
 
                 value = loss.item()
                 if not math.isfinite(value):
-                    raise FloatingPointError(f"step {step}: the loss is {value}; training "
-                                             "diverged (try a lower --lr)")
+                    from ..training.loop import TrainingDiverged
+
+                    raise TrainingDiverged(f"step {step}: the loss is {value}; training "
+                                           "diverged (try a lower --lr)")
                 history.append((step, value))
                 smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
                 bar.update(1)

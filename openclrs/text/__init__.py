@@ -1,6 +1,7 @@
 """CLRS-Text: traces as question/answer text, answers parsed and scored.
 
-numpy only. The strings are those of the published CLRS-Text benchmark
+numpy only, and loaded on first use (``import openclrs.text`` is instant).
+The strings are those of the published CLRS-Text benchmark
 (``clrs._src.clrs_text``, dm-clrs 2.0.3) for the same sample::
 
     import openclrs
@@ -21,25 +22,36 @@ numpy only. The strings are those of the published CLRS-Text benchmark
   ``(algorithm, length)``.
 """
 
-from .format import (FLOAT_FORMATS, INTEGER_SCALARS, MATCHER_TRACE, SEARCH_ANSWERS,
-                     TASKS_WITH_HINTS, TUPLE_STEPS, answer_arrays, answer_names,
-                     answer_spec, format_example, format_value, generate_examples, input_names,
-                     predecessors_to_order, trace_arrays, trace_fields)
-from .parse import (ParseError, detect_hints, extract_answer, parse_answer, parse_trace,
-                    try_parse_answer)
-from .score import METRICS, Score, Scoreboard, aggregate, compare, score
+import importlib
 
-__all__ = ["FLOAT_FORMATS", "INTEGER_SCALARS", "MATCHER_TRACE", "SEARCH_ANSWERS",
-           "TASKS_WITH_HINTS", "TUPLE_STEPS", "answer_arrays", "answer_names", "answer_spec",
-           "format_example", "format_value", "generate_examples", "input_names",
-           "predecessors_to_order", "trace_arrays", "trace_fields",
-           "ParseError", "detect_hints", "extract_answer", "parse_answer", "parse_trace", "try_parse_answer",
-           "METRICS", "Score", "Scoreboard", "aggregate", "compare", "score"]
+# public name -> the module that defines it
+_EXPORTS = {
+    **{name: "format" for name in (
+        "FLOAT_FORMATS", "INTEGER_SCALARS", "MATCHER_TRACE", "SEARCH_ANSWERS",
+        "TASKS_WITH_HINTS", "TUPLE_STEPS", "answer_arrays", "answer_names", "answer_spec",
+        "format_example", "format_value", "generate_examples", "input_names",
+        "predecessors_to_order", "trace_arrays", "trace_fields")},
+    **{name: "parse" for name in ("ParseError", "detect_hints", "extract_answer",
+                                  "parse_answer", "parse_trace", "try_parse_answer")},
+    **{name: "scoring" for name in ("METRICS", "Score", "Scoreboard", "aggregate", "compare",
+                                    "score")},
+    # CLRS-Text datasets on disk: the published train/eval splits, sharded
+    # (splits, shards, writers, reading; built by openclrs.data.build).
+    "generate_text_dataset": "datasets", "data_files": "reading", "read_jsonl": "reading",
+    "TextSplit": "splits",
+}
 
-# CLRS-Text datasets on disk: the published train/eval splits, sharded
-# (splits, shards, writers, reading; built by openclrs.data.build).
-from .datasets import generate_text_dataset  # noqa: E402
-from .reading import data_files, read_jsonl  # noqa: E402
-from .splits import TextSplit  # noqa: E402
+__all__ = list(_EXPORTS)
 
-__all__ += ["TextSplit", "generate_text_dataset", "data_files", "read_jsonl"]
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openclrs.text' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

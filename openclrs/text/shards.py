@@ -35,9 +35,8 @@ import numpy as np
 
 from .format import ExampleFormatter
 from .splits import TextSplit
-from .writers import RECORD_FORMAT, WRITERS
+from .writers import DEFAULT_SHARD_SIZE, RECORD_FORMAT, WRITERS
 
-DEFAULT_SHARD_SIZE = 10_000
 
 
 def _json_normal(value):

@@ -17,6 +17,7 @@ from json.encoder import encode_basestring_ascii as _json_string
 from typing import Callable, Iterable
 
 FILE_FORMATS = ("jsonl", "parquet")
+DEFAULT_SHARD_SIZE = 10_000  # examples per file
 #: The record layout; part of every shard's recipe.
 RECORD_FORMAT = "openclrs-text/1"
 #: Columns of a record, in order (``text`` only with ``include_text``).
