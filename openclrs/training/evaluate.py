@@ -23,8 +23,6 @@ SPLITS = ("test", "val")
 def load_run_config(run_dir: str) -> TrainConfig:
     """The :class:`TrainConfig` a run was made with."""
     path = os.path.join(run_dir, runs.CONFIG)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"no run folder at {run_dir}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} is not a training run (no {runs.CONFIG})")
     data = files.read_json(path, "run config", runs.FIX)
@@ -49,6 +47,9 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected 'test' or 'val'")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"no run folder at {run_dir}")
+    runs.refuse_old_format(run_dir, "train it again (openclrs train --restart)")
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
     config.validate()
@@ -56,8 +57,9 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     for a in algorithms:
         if a not in config.algorithms:
             raise ValueError(f"this run was trained on {config.algorithms}, not {a!r}")
-    folder = runs.resolve_checkpoint(run_dir, checkpoint)
-    saved = runs.read_checkpoint(folder, fix="train the run again, or use another --checkpoint")
+    saved = runs.load_checkpoint(run_dir, checkpoint,
+                                 fix="train the run again, or use another --checkpoint")
+    folder = saved.path
     model = build_model(config).to(device)
     load_weights(saved, model, config)
     get = test_batches if split == "test" else validation_batches

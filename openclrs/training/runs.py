@@ -61,9 +61,10 @@ API
   pointers, logs and the trainer's declared ``outputs``.
 * :meth:`Run.save`, :meth:`Run.load`, :meth:`Run.point` (move a pointer to
   another pointer's checkpoint), :meth:`Run.metrics` (:class:`MetricsLog`).
-* :func:`read_checkpoint` (a verified :class:`Checkpoint` from a folder),
-  :func:`resolve_checkpoint` (``best``/``last``/a path -> folder), used by
-  evaluation without taking the lock.
+* :func:`load_checkpoint` (``best``/``last``/a path -> a verified
+  :class:`Checkpoint`), from :func:`resolve_checkpoint` (-> its folder) and
+  :func:`read_checkpoint` (a folder -> :class:`Checkpoint`): evaluation,
+  without taking the lock.
 * :func:`derive_seed`: 32-bit seeds from integer keys (step seeds).
 * :func:`optimizer_state` / :func:`load_optimizer_state`,
   :func:`numpy_rng_state` / :func:`set_numpy_rng_state`.
@@ -117,6 +118,17 @@ def derive_seed(*keys: int) -> int:
 
 def checkpoint_name(step: int) -> str:
     return f"step-{int(step):07d}"
+
+
+def refuse_old_format(folder: str, fix: str = "use another --out, or --restart to start "
+                                              "afresh") -> None:
+    """Raise if ``folder`` holds a run of the format before this one (its
+    state file is a pickle, which is never read)."""
+    old = [n for n in OLD_FORMAT if os.path.lexists(os.path.join(folder, n))]
+    if old:
+        raise ValueError(f"{folder} holds a run of an older openclrs checkpoint format "
+                         f"({', '.join(old)}), which this version does not read (its state "
+                         f"file is a pickle); {fix}")
 
 
 # ------------------------------------------------------------ checkpoints
@@ -434,12 +446,7 @@ class Run:
                                    log=self.log):
                 if restart:
                     self.clear()
-                old = [n for n in OLD_FORMAT if os.path.lexists(self.path(n))]
-                if old:
-                    raise ValueError(
-                        f"{self.folder} holds a run of an older openclrs checkpoint format "
-                        f"({', '.join(old)}), which this version does not read (its state "
-                        f"file is a pickle); use another --out, or --restart to start afresh")
+                refuse_old_format(self.folder)
                 fresh = self.pointers() == {}
                 self._check_config(fresh)
                 if fresh:
@@ -600,15 +607,26 @@ def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
     elif os.sep in which or which.endswith(".safetensors"):
         raise FileNotFoundError(f"no checkpoint at {which}")
     run = Run(run_folder, {}, writer=False)
-    old = [n for n in OLD_FORMAT if os.path.lexists(run.path(n))]
     path = run.checkpoint_path(which)
     if path is None:
-        if old:
-            raise ValueError(f"{run_folder} holds a run of an older openclrs checkpoint format "
-                             f"({', '.join(old)}), which this version does not read; "
-                             "train it again")
+        refuse_old_format(run_folder, "train it again (openclrs train --restart)")
         known = sorted(run.pointers())
         raise FileNotFoundError(f"{run_folder} has no {which!r} checkpoint"
                                 + (f" (it has: {', '.join(known)})" if known else
                                    " (no checkpoint yet)"))
     return path
+
+
+def load_checkpoint(run_folder: str, which: str = "best", fix: str = FIX) -> Checkpoint:
+    """The verified checkpoint :func:`resolve_checkpoint` names; reads
+    without the lock, so a pointer that a live trainer moves meanwhile is
+    followed again."""
+    for attempt in range(3):
+        folder = resolve_checkpoint(run_folder, which)
+        try:
+            return read_checkpoint(folder, fix)
+        except CorruptCheckpointError:
+            if attempt == 2 or resolve_checkpoint(run_folder, which) == folder:
+                raise
+    raise AssertionError("unreachable")
+

@@ -220,6 +220,10 @@ def test_old_format_is_refused_unread(tmp_path):
             pass
     with pytest.raises(ValueError, match="older openclrs checkpoint format"):
         runs.resolve_checkpoint(str(folder), "best")
+    from openclrs.training.evaluate import evaluate_run
+
+    with pytest.raises(ValueError, match="older openclrs checkpoint format"):
+        evaluate_run(str(folder))
     assert (folder / "last.state.pt").exists()  # refused, not deleted
     with runs.Run(str(folder), {"a": 1}).session(restart=True) as run:
         assert run.load("last") is None
