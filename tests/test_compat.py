@@ -180,10 +180,12 @@ def test_probe_helpers_match_published(published):
     perm, first = compat.predecessor_to_cyclic_predecessor_and_first(arrays["helpers/pointers"])
     for got, want in ((perm, arrays["helpers/cyclic"]), (first, arrays["helpers/first"])):
         assert got.dtype == want.dtype and np.array_equal(got, want)
-    # the permutation matrix helpers invert each other on real orders
     pointers = arrays["helpers/pointers"][:2]
     matrix = probing.predecessor_pointers_to_permutation_matrix(pointers)
-    assert np.array_equal(probing.permutation_matrix_to_predecessor_pointers(matrix), pointers)
+    assert np.array_equal(matrix, arrays["helpers/permutation_matrix"])
+    back = probing.permutation_matrix_to_predecessor_pointers(matrix)
+    assert np.array_equal(back, arrays["helpers/matrix_pointers"])
+    assert np.array_equal(back, pointers)
 
 
 def test_fuse_perm_and_mask_one_hot_mask(published):

@@ -2,8 +2,11 @@
 
 :class:`DataPoint` is the published per-probe container (name, location,
 type, data). The helpers below are the ones training and test code written
-for dm-clrs calls by name; each delegates to the vectorised constructor
-openclrs' algorithms use, so the two can never disagree.
+for dm-clrs calls by name. The probe constructors (``array``, ``heap``,
+``mask_one``, ``array_cat``, ``graph``) delegate to the vectorised ones
+openclrs' algorithms use, so the two can never disagree; the permutation
+helpers work on whole batches of pointers, in the published float32 one-hot
+form (openclrs keeps permutation pointers as indices).
 """
 
 from __future__ import annotations

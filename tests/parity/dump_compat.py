@@ -255,6 +255,10 @@ def dump_helpers(clrs, arrays, meta):
     perm, first = probing.predecessor_to_cyclic_predecessor_and_first(pointers)
     arrays["helpers/pointers"] = pointers
     arrays["helpers/cyclic"], arrays["helpers/first"] = np.asarray(perm), np.asarray(first)
+    matrix = probing.predecessor_pointers_to_permutation_matrix(pointers[:2])
+    arrays["helpers/permutation_matrix"] = np.asarray(matrix)
+    arrays["helpers/matrix_pointers"] = np.asarray(
+        probing.permutation_matrix_to_predecessor_pointers(matrix))
     soft = rng.uniform(size=(4, 6, 6))
     mask = rng.uniform(size=(4, 6))
     mask[0] = np.eye(6)[2]
