@@ -182,8 +182,10 @@ def test_probe_helpers_match_published(published):
         assert got.dtype == want.dtype and np.array_equal(got, want)
     pointers = arrays["helpers/pointers"][:2]
     matrix = probing.predecessor_pointers_to_permutation_matrix(pointers)
+    assert matrix.dtype == np.float32
     assert np.array_equal(matrix, arrays["helpers/permutation_matrix"])
     back = probing.permutation_matrix_to_predecessor_pointers(matrix)
+    assert back.dtype == np.float32
     assert np.array_equal(back, arrays["helpers/matrix_pointers"])
     assert np.array_equal(back, pointers)
 

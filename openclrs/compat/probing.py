@@ -127,7 +127,7 @@ def predecessor_pointers_to_permutation_matrix(pointers) -> np.ndarray:
 def permutation_matrix_to_predecessor_pointers(perm) -> np.ndarray:
     """A permutation matrix ``(..., N, N)`` (read by argmax) -> predecessor
     pointers ``(..., N)``: each node points to the node sorted before it, the
-    first to itself (values clipped to ``N - 1``, as published)."""
+    first to itself (values clipped to ``N - 1`` and float32, as published)."""
     order = np.asarray(perm).argmax(axis=-1)
     n = order.shape[-1]
     flat = order.reshape(-1, n)
@@ -135,7 +135,7 @@ def permutation_matrix_to_predecessor_pointers(perm) -> np.ndarray:
     for row, nodes in enumerate(flat):
         np.add.at(out[row], nodes[0], nodes[0])
         np.add.at(out[row], nodes[1:], nodes[:-1])
-    return np.minimum(out, n - 1).reshape(order.shape)
+    return np.minimum(out, n - 1).reshape(order.shape).astype(np.float32)
 
 
 # ----------------------------------------------------------------- probes dict
