@@ -23,8 +23,8 @@ from openclrs import compat
 from openclrs.compat import algorithms as compat_algorithms
 from openclrs.compat import probing
 from tests.parity.dump_compat import (CANONICAL_SHARDED, CHUNK_CASES, DATASET_CASES,
-                                      EVALUATE_CASES, PIPELINE_CASES, POOL_CASES,
-                                      SHARDED_CASES)
+                                      EVALUATE_CASES, MULTI_CASES, PIPELINE_CASES,
+                                      POOL_CASES, SHARDED_CASES)
 
 HERE = os.path.join(os.path.dirname(__file__), "data", "compat")
 
@@ -82,6 +82,23 @@ def test_published_training_pipeline(published, case):
     assert {k: list(v) for k, v in spec.items()} == published[1][case]["spec"]
     for k in range(batches):
         assert_same_feedback(published, f"{case}/b{k}", next(stream))
+
+
+@pytest.mark.parametrize("case", list(MULTI_CASES))
+def test_multi_length_training_loop(published, case):
+    """The generalist recipe's loop: one rng seeds a sampler per length and
+    randomizes positions, the samplers take turns (on the fly or pooled)."""
+    algorithm, lengths, num_samples, batch, batches = MULTI_CASES[case]
+    rng = np.random.RandomState(3)
+    streams = []
+    for length in lengths:
+        sampler, spec = compat.build_sampler(algorithm, seed=rng.randint(2**32),
+                                             num_samples=num_samples, length=length)
+        stream = compat.process_random_pos(iter(lambda s=sampler: s.next(batch), None), rng)
+        spec, stream = compat.process_permutations(spec, stream, True)
+        streams.append(stream)
+    for k in range(batches):
+        assert_same_feedback(published, f"{case}/b{k}", next(streams[k % len(streams)]))
 
 
 @pytest.mark.parametrize("case", list(DATASET_CASES))

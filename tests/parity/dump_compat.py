@@ -46,6 +46,14 @@ PIPELINE_CASES = {
     "pipe_minimum": ("minimum", 7, 20, 4, True, 2),
 }
 
+# The published generalist recipe's multi-length sampler (make_multi_sampler):
+# one shared rng seeds a sampler per length and randomizes positions; the
+# samplers take turns. name -> (algorithm, lengths, num_samples, batch, batches)
+MULTI_CASES = {
+    "multi_insertion_sort_fly": ("insertion_sort", (4, 7), -1000, 3, 4),
+    "multi_bfs_pool": ("bfs", (4, 7, 5), 10, 4, 6),
+}
+
 # name -> (algorithm, split, batch size, batches): more batches than one epoch
 DATASET_CASES = {
     "data_bfs_val": ("bfs", "val", 5, 8),
@@ -105,6 +113,22 @@ def dump_pipelines(clrs, arrays, meta):
         meta[case] = {"algorithm": algorithm, "length": length, "pool": pool, "batch": batch,
                       "pred_as_input": pred_as_input, "batches": batches,
                       "spec": {k: list(v) for k, v in spec.items()}}
+        print(case, file=sys.stderr)
+
+
+def dump_multi(clrs, arrays, meta):
+    for case, (algorithm, lengths, num_samples, batch, batches) in MULTI_CASES.items():
+        rng = np.random.RandomState(3)
+        streams = []
+        for length in lengths:
+            sampler, spec = clrs.build_sampler(algorithm, seed=rng.randint(2**32),
+                                               num_samples=num_samples, length=length)
+            stream = iter(lambda sampler=sampler: sampler.next(batch), None)
+            stream = clrs.process_random_pos(stream, rng)
+            spec, stream = clrs.process_permutations(spec, stream, True)
+            streams.append(stream)
+        for k in range(batches):
+            record(arrays, meta, f"{case}/b{k}", next(streams[k % len(streams)]))
         print(case, file=sys.stderr)
 
 
@@ -345,6 +369,7 @@ def main():
     arrays, meta = {}, {}
     dump_pools(clrs, arrays, meta)
     dump_pipelines(clrs, arrays, meta)
+    dump_multi(clrs, arrays, meta)
     dump_datasets(clrs, arrays, meta)
     dump_sharded(clrs, arrays, meta)
     dump_evaluate(clrs, arrays, meta)
