@@ -64,12 +64,7 @@ from ..specs import NUM_SAMPLES_MULTIPLIER
 from . import distributed, runs
 from .config import TrainConfig
 from .metrics import OutputScorer, algorithm_mean, family_mean
-from .runs import derive_seed
-
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite: a consequence of the settings (the
-    command line reports it in one line, as a bad setting)."""
-
+from .runs import TrainingDiverged, derive_seed
 
 # What a restart removes besides the run machinery's own files.
 OUTPUTS = ("results.json", "test_scores.png", "tb")

@@ -65,7 +65,8 @@ API
   :class:`Checkpoint`), from :func:`resolve_checkpoint` (-> its folder) and
   :func:`read_checkpoint` (a folder -> :class:`Checkpoint`): evaluation,
   without taking the lock.
-* :func:`derive_seed`: 32-bit seeds from integer keys (step seeds).
+* :func:`derive_seed`: 32-bit seeds from integer keys (step seeds);
+  :class:`TrainingDiverged`: what a trainer raises on a NaN/inf loss.
 * :func:`optimizer_state` / :func:`load_optimizer_state`,
   :func:`numpy_rng_state` / :func:`set_numpy_rng_state`.
 
@@ -102,6 +103,11 @@ CHECKPOINT_FILES = (MODEL, STATE_TENSORS, STATE)
 OLD_FORMAT = ("last.state.pt", "best.state.pt", "last.safetensors", "best.safetensors")
 
 FIX = "delete the run folder, or train again with --restart"
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: a consequence of the settings (the
+    command line reports it in one line, as a bad setting)."""
 
 
 class CorruptCheckpointError(files.CorruptFileError):
