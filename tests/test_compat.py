@@ -305,6 +305,32 @@ def test_algorithm_wrappers_return_published_results():
             assert set(probes) == {"input", "output", "hint"}
 
 
+@pytest.mark.parametrize("algorithm", ["bfs", "insertion_sort", "floyd_warshall"])
+def test_to_batch_gives_openclrs_batches(algorithm):
+    """A compat pool (permutations enforced, as published) turned into an
+    openclrs Batch equals openclrs' own collate of the same transformed
+    traces: a bridge to openclrs' models."""
+    from openclrs import transforms
+    from openclrs.data import collate
+
+    sampler, spec = compat.build_sampler(algorithm, 5, 6, seed=2)
+    spec, stream = compat.process_permutations(spec, iter([sampler.next()]), True)
+    batch = compat.to_batch(next(stream), spec, algorithm)
+    traces = [transforms.apply(t, pred_as_input=False)
+              for t in openclrs.sample(algorithm, 6, seed=2, num_samples=5)]
+    want = collate(traces)
+    assert dict(batch.spec) == dict(want.spec)
+    assert np.array_equal(batch.lengths, want.lengths) and batch.lengths.dtype == np.int64
+    for stage in ("inputs", "hints", "outputs"):
+        got, ref = getattr(batch, stage), getattr(want, stage)
+        assert list(got) == list(ref), stage
+        for name in ref:
+            assert got[name].dtype == ref[name].dtype, name
+            assert np.array_equal(got[name], ref[name]), name
+    with pytest.raises(ValueError, match="spec"):
+        compat.to_batch(sampler.next(), {}, algorithm)
+
+
 def test_positional_order_is_the_published_one():
     """build_sampler('bfs', 3, 10) is 3 samples of 10 nodes (openclrs.sample
     takes length first): the pool is the first 3 samples of the stream."""

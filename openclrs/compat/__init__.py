@@ -11,6 +11,9 @@ Training-data code written for dm-clrs runs by changing its import::
     dataset, num_samples, spec = clrs.create_dataset(None, "bfs", "train", 32)
     for feedback in dataset.as_numpy_iterator(): ...
 
+``to_batch(feedback, spec, algorithm)`` turns such a batch into openclrs'
+own :class:`~openclrs.data.batching.Batch`, for openclrs' models.
+
 Samples, batches, dtypes, the with-replacement draw order and the TFDS
 reading order equal the published ones (tests/test_compat.py checks them
 against dm-clrs 2.0.3). What differs is listed in the README's "Coming from
@@ -20,6 +23,7 @@ dm-clrs" section.
 from ..specs import (CLRS30, CLRS_30_ALGS, NUM_SAMPLES_MULTIPLIER, SPECS, Location,
                      OutputClass, Stage, Type)
 from . import algorithms, probing
+from .bridge import to_batch
 from .dataset import Dataset, chunkify, create_chunked_dataset, create_dataset
 from .evaluation import evaluate, evaluate_hints, fuse_perm_and_mask
 from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
@@ -38,4 +42,4 @@ __all__ = ["CLRS30", "CLRS_30_ALGS_SETTINGS", "SPECS", "Location", "OutputClass"
            "DataPoint", "predecessor_to_cyclic_predecessor_and_first", "PUBLISHED_DTYPES",
            "Features", "FeaturesChunked", "Feedback", "Sampler", "build_sampler",
            "feedback_from_traces", "process_permutations", "process_pred_as_input",
-           "process_random_pos", "Trajectory"]
+           "process_random_pos", "Trajectory", "to_batch"]
