@@ -376,6 +376,8 @@ def test_bad_calls_give_clear_errors():
 
 
 def test_constants_match_published(published):
+    assert set(compat.__all__) <= set(dir(compat))
+    assert compat.specs.SPECS is compat.SPECS and compat.ALGO_IDX_INPUT_NAME == "algo_idx"
     constants = published[1]["constants"]
     assert {k: dict(v) for k, v in compat.CLRS30.items()} == constants["CLRS30"]
     assert compat.CLRS_30_ALGS_SETTINGS == constants["CLRS_30_ALGS_SETTINGS"]

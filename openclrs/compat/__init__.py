@@ -20,6 +20,7 @@ against dm-clrs 2.0.3). What differs is listed in the README's "Coming from
 dm-clrs" section.
 """
 
+from .. import specs
 from ..specs import (CLRS30, CLRS_30_ALGS, NUM_SAMPLES_MULTIPLIER, SPECS, Location,
                      OutputClass, Stage, Type)
 from . import algorithms, probing
@@ -33,13 +34,16 @@ from .samplers import (PUBLISHED_DTYPES, Features, FeaturesChunked, Feedback, Sa
 from .tfds import tfds_order
 
 Trajectory = list  # a list of DataPoints, as published
+Spec = dict  # probe name -> (stage, location, type), as published
+ALGO_IDX_INPUT_NAME = "algo_idx"  # the published name of the algorithm-index input
 CLRS_30_ALGS_SETTINGS = {name: {"num_samples_multiplier": NUM_SAMPLES_MULTIPLIER[name]}
                          for name in CLRS_30_ALGS}
 
-__all__ = ["CLRS30", "CLRS_30_ALGS_SETTINGS", "SPECS", "Location", "OutputClass", "Stage",
-           "Type", "algorithms", "probing", "Dataset", "chunkify", "create_chunked_dataset",
-           "create_dataset", "tfds_order", "fuse_perm_and_mask", "evaluate", "evaluate_hints",
-           "DataPoint", "predecessor_to_cyclic_predecessor_and_first", "PUBLISHED_DTYPES",
-           "Features", "FeaturesChunked", "Feedback", "Sampler", "build_sampler",
-           "feedback_from_traces", "process_permutations", "process_pred_as_input",
-           "process_random_pos", "Trajectory", "to_batch"]
+__all__ = ["specs", "Spec", "ALGO_IDX_INPUT_NAME", "CLRS30", "CLRS_30_ALGS_SETTINGS",
+           "SPECS", "Location", "OutputClass", "Stage", "Type", "algorithms", "probing",
+           "Dataset", "chunkify", "create_chunked_dataset", "create_dataset", "tfds_order",
+           "fuse_perm_and_mask", "evaluate", "evaluate_hints", "DataPoint",
+           "predecessor_to_cyclic_predecessor_and_first", "PUBLISHED_DTYPES", "Features",
+           "FeaturesChunked", "Feedback", "Sampler", "build_sampler", "feedback_from_traces",
+           "process_permutations", "process_pred_as_input", "process_random_pos",
+           "Trajectory", "to_batch"]
