@@ -335,7 +335,9 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log, restart
     run = runs.Run(config.out_dir,
                    {"train": config.to_dict(), "parameters": count_parameters(model),
                     "processes": context.world_size},
-                   ignore=[f"train.{k}" for k in TrainConfig.RESUMABLE_CHANGES] + ["processes"],
+                   # the parameter count follows from the model config, compared already
+                   ignore=[f"train.{k}" for k in TrainConfig.RESUMABLE_CHANGES]
+                   + ["processes", "parameters"],
                    outputs=OUTPUTS, writer=main, log=log)
     with run.session(restart=restart):
         context.barrier()  # rank 0 has checked (and maybe cleared) the folder

@@ -209,6 +209,15 @@ def test_pickle_payload_in_every_file_is_never_executed(tmp_path):
             assert not os.path.exists(marker), name
 
 
+def test_a_pickle_as_the_lock_file_is_never_read_as_one(tmp_path):
+    run, _, _ = made_run(tmp_path / "run", steps=(1,))
+    marker = str(tmp_path / "EXECUTED")
+    (tmp_path / "run" / ".lock").write_bytes(pickle.dumps(Payload(marker)))
+    with run.session():
+        assert run.load("last").step == 1
+    assert not os.path.exists(marker)
+
+
 def test_old_format_is_refused_unread(tmp_path):
     folder = tmp_path / "old"
     folder.mkdir()
