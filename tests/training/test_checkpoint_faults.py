@@ -110,6 +110,7 @@ def run_killed(config, step: int, kill_at: int) -> int:
         os._exit(status)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.parametrize("step", [4, 8])
 def test_kill_at_every_stage_of_a_checkpoint_write(reference, tmp_path, data_root, step):
     stages = run_killed(tiny(tmp_path / "count", data_root), step, kill_at=10 ** 6)
