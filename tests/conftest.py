@@ -22,16 +22,17 @@ def _peak_bytes(who=resource.RUSAGE_SELF) -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-_growth: list[tuple[int, str]] = []  # (bytes the peak grew by, test id)
+_growth: list[tuple[int, str]] = []  # (bytes a peak grew by, test id)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    before = _peak_bytes()
+    before = [_peak_bytes(), _peak_bytes(resource.RUSAGE_CHILDREN)]
     yield
-    grown = _peak_bytes() - before
-    if grown > 64 * 2**20:
-        _growth.append((grown, item.nodeid))
+    after = [_peak_bytes(), _peak_bytes(resource.RUSAGE_CHILDREN)]
+    for who, b, a in zip(("", " (a child process)"), before, after):
+        if a - b > 64 * 2**20:
+            _growth.append((a - b, item.nodeid + who))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -10,9 +10,16 @@ from openclrs.training.allocator import keep_freed_memory
 
 # Allocates, fills and frees a 64 MiB tensor eight times; prints the page
 # faults of the last three (over the first few the heap settles: on this
-# machine up to five grow it, none after).
+# machine up to five grow it, none after). The training loop is imported
+# first, as `openclrs train` and `evaluate` do before they call
+# keep_freed_memory: whether a freed block can be reused depends on what
+# the heap holds around it (torch aligns its blocks, and glibc's aligned
+# allocation asks for a little more than the block it freed), and in a bare
+# interpreter that has imported torch alone the heap can keep growing
+# instead (seen here: a new 64 MiB region each time).
 PROBE = r"""
 import resource, sys, torch
+import openclrs.training.loop
 from openclrs.training.allocator import keep_freed_memory
 applied = keep_freed_memory()
 def faults():

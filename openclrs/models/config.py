@@ -75,14 +75,12 @@ class ModelConfig:
             bad(f"hidden_size must be a positive integer, got {h!r}")
         # The registry is read only here (it needs torch), and read live:
         # processors registered by the user count.
-        from .processors import PROCESSORS
+        from .processors import check_processor
 
-        if self.processor not in PROCESSORS:
-            import difflib
-
-            close = difflib.get_close_matches(str(self.processor), PROCESSORS, n=3)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            bad(f"unknown processor {self.processor!r}{hint} (known: {', '.join(PROCESSORS)})")
+        try:
+            check_processor(self.processor, self.processor_options)
+        except ValueError as e:
+            bad(str(e))
         for name, value, allowed in [("hint_mode", self.hint_mode, HINT_MODES),
                                      ("hint_repred_mode", self.hint_repred_mode, REPRED_MODES),
                                      ("encoder_init", self.encoder_init, ENCODER_INITS)]:

@@ -301,7 +301,7 @@ def test_options():
         make_processor("mpnn", H, reduction="median")
     with pytest.raises(ValueError, match="activation"):
         make_processor("mpnn", H, activation="no_such_function")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="'mpnn' has no option 'no_such_option'"):
         make_processor("mpnn", H, no_such_option=1)
 
 

@@ -57,6 +57,7 @@ untrained model starts from the same distribution as the published one.
 from __future__ import annotations
 
 import difflib
+import inspect
 from typing import Callable
 
 from .aggregation import AGGREGATIONS, BIG_NUMBER, Aggregation, make_aggregation
@@ -81,14 +82,42 @@ def register(name: str):
 
 
 def make_processor(name: str, hidden_size: int, **options) -> Processor:
-    """Build a registered processor by name."""
-    if name not in PROCESSORS:
-        close = difflib.get_close_matches(name, PROCESSORS, n=3)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown processor {name!r}{hint} (known: {', '.join(PROCESSORS)})")
+    """Build a registered processor by name. A factory that lists the
+    keywords it takes (an ``options`` attribute, as the published kinds do)
+    gets an unknown one refused with a ``ValueError`` naming it."""
+    check_processor(name, options)
     if not isinstance(hidden_size, int) or hidden_size < 1:
         raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
     return PROCESSORS[name](hidden_size, **options)
+
+
+def check_processor(name: str, options=()) -> None:
+    """Refuse a name that is not registered (suggesting close ones), and
+    keywords its factory does not take (when it lists them in an
+    ``options`` attribute, as the published kinds do)."""
+    if name not in PROCESSORS:
+        close = difflib.get_close_matches(str(name), PROCESSORS, n=3)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown processor {name!r}{hint} (known: {', '.join(PROCESSORS)})")
+    known = getattr(PROCESSORS[name], "options", None)
+    unknown = sorted(set(options) - set(known)) if known is not None else []
+    if unknown:
+        raise ValueError(f"processor {name!r} has no option {', '.join(map(repr, unknown))} "
+                         f"(it takes: {', '.join(sorted(known))})")
+
+
+# The options every published kind's factory takes (each uses those that apply to it).
+FACTORY_OPTIONS = ("use_ln", "nb_triplet_fts", "nb_heads")
+
+
+def _class_options(cls: type, set_by_factory: tuple[str, ...] = ()) -> frozenset[str]:
+    """The keywords a factory passes on to ``cls`` (its keyword arguments but
+    those the factory sets itself), plus :data:`FACTORY_OPTIONS`."""
+    parameters = inspect.signature(cls.__init__).parameters
+    keywords = {n for n, p in parameters.items()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and n not in ("self", "hidden_size")}
+    return frozenset(keywords - set(set_by_factory)) | frozenset(FACTORY_OPTIONS)
 
 
 # --------------------------------------------------------------------------
@@ -103,6 +132,7 @@ def _pgn_kind(cls: type[PGN], *, triplets: bool, gated: bool):
                    nb_triplet_fts=nb_triplet_fts if triplets else None, **options)
     factory.__doc__ = (f"{cls.__name__}{' with triplets' if triplets else ''}"
                        f"{', gated' if gated else ''}; messages through a 2-layer MLP.")
+    factory.options = _class_options(cls, set_by_factory=("gated",))
     return factory
 
 
@@ -111,6 +141,7 @@ def _attention_kind(cls: type[GAT | GATv2]):
                 nb_heads: int = 1, **options) -> Processor:
         return cls(hidden_size, nb_heads=nb_heads, use_ln=use_ln, **options)
     factory.__doc__ = f"{cls.__name__} with ``nb_heads`` heads."
+    factory.options = _class_options(cls)
     return factory
 
 
@@ -122,6 +153,7 @@ def _memnet_kind(cls: type[MemNetMasked]):
         # gives one).
         return cls(hidden_size, **options)
     factory.__doc__ = f"{cls.__name__}; ignores use_ln, as published."
+    factory.options = _class_options(cls, set_by_factory=("use_ln",))
     return factory
 
 
@@ -152,7 +184,7 @@ for _name, _factory in PUBLISHED_KINDS.items():
 del _name, _factory
 
 __all__ = [
-    "PROCESSORS", "PUBLISHED_KINDS", "register", "make_processor", "Processor",
+    "PROCESSORS", "PUBLISHED_KINDS", "register", "make_processor", "check_processor", "Processor",
     "GRAPH", "COMPLETE", "SELF", "PGN", "MPNN", "PGNMask", "DeepSets", "GAT", "GATFull",
     "GATv2", "GATv2Full", "MemNetMasked", "MemNetFull", "TripletMessages", "Gate",
     "Aggregation", "AGGREGATIONS", "make_aggregation", "BIG_NUMBER", "ATTENTION_BIAS",
