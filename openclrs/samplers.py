@@ -520,6 +520,12 @@ _LENGTH_RULES: dict[str, Callable[[int, dict], str | None]] = {
 }
 
 
+class UnknownOption(TypeError, ValueError):
+    """A sampler option the algorithm's sampler does not have: a TypeError,
+    as Python raises for an unexpected keyword, and a ValueError, as every
+    other bad argument (so the command line reports it in one line)."""
+
+
 def check_sampler_arguments(algorithm: str, length, seed=None, truncate_decimals=None,
                             **options) -> str:
     """Check everything a sampler is asked for without drawing anything;
@@ -532,9 +538,9 @@ def check_sampler_arguments(algorithm: str, length, seed=None, truncate_decimals
     known = sampler_options(algorithm)
     unknown = set(options) - set(known)
     if unknown:
-        raise TypeError(
-            f"{algorithm} sampler got unknown option(s) {sorted(unknown)}; "
-            f"its options are {sorted(known) or 'none'}")
+        raise UnknownOption(
+            f"the {algorithm} sampler has no option {', '.join(sorted(unknown))}; "
+            f"its options are {', '.join(sorted(known)) or 'none'}")
     for name, value in options.items():
         _OPTION_CHECKS[name](name, value)
         limit = _ALGORITHM_LIMITS.get((algorithm, name))

@@ -27,7 +27,7 @@ def test_bad_values(capsys):
         main(["show", "insertion_sort", "--length", "0"])
     assert "positive integer" in capsys.readouterr().err
     assert main(["show", "insertion_sort", "--option", "p=0.5"]) == 2
-    assert capsys.readouterr().err == ("error: --option: the insertion_sort sampler has no "
+    assert capsys.readouterr().err == ("error: the insertion_sort sampler has no "
                                        "option p; its options are high, low\n")
 
 

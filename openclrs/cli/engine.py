@@ -33,24 +33,10 @@ def cmd_list(args) -> int:
     return 0
 
 
-def check_option_names(algorithm: str, options) -> None:
-    """``--option`` names the sampler does not have: a user error (the library
-    raises ``TypeError``, as Python does for an unexpected keyword)."""
-    from ..samplers import sampler_options
-
-    known = sampler_options(algorithm)
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValueError(f"--option: the {algorithm} sampler has no option "
-                         f"{', '.join(unknown)}; its options are "
-                         f"{', '.join(sorted(known)) or 'none'}")
-
-
 def cmd_show(args) -> int:
     from ..display import render
     from ..samplers import Sampler
 
-    check_option_names(args.algorithm, args.option)
     sampler = Sampler(args.algorithm, args.length, args.seed, **args.option)
     for _ in range(args.index):  # skip to the sample asked for: draw its predecessors'
         sampler.draw_inputs()    # inputs (all the randomness) without running them

@@ -111,10 +111,6 @@ def check_sampling(algorithm: str, length: int, truncate_decimals=None,
     from .. import samplers
 
     kwargs = dict(sampler_kwargs or {})
-    unknown = set(kwargs) - set(samplers.sampler_options(algorithm))
-    if unknown:
-        raise ValueError(f"{algorithm} sampler has no option(s) {sorted(unknown)}; its options "
-                         f"are {sorted(samplers.sampler_options(algorithm)) or 'none'}")
     # Sampler() checks its arguments and that one sample fits in memory
     # (openclrs.footprint.check_fits: a length too large is refused here, at
     # once, instead of growing until the kernel kills the run); drawing one

@@ -176,16 +176,13 @@ class TextSplit:
                 or not isinstance(self.truncate_decimals, int) or self.truncate_decimals < 0):
             raise ValueError("truncate_decimals must be 'auto', None or a non-negative integer, "
                              f"got {self.truncate_decimals!r}")
-        from ..samplers import sampler_options
+        from ..samplers import check_sampler_arguments
 
         kwargs = {}
         for algorithm, options in dict(self.sampler_kwargs).items():
             if algorithm not in lengths:
                 raise ValueError(f"sampler_kwargs given for {algorithm!r}, which has no lengths")
-            unknown = set(options) - set(sampler_options(algorithm))
-            if unknown:
-                raise ValueError(f"{algorithm} sampler has no option(s) {sorted(unknown)}; its "
-                                 f"options are {sorted(sampler_options(algorithm)) or 'none'}")
+            check_sampler_arguments(algorithm, min(lengths[algorithm]), **options)
             kwargs[algorithm] = MappingProxyType(dict(options))
         object.__setattr__(self, "sampler_kwargs", MappingProxyType(kwargs))
 
