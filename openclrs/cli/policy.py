@@ -30,7 +30,7 @@ import os
 import sys
 import traceback
 
-from ..extras import MissingDependency
+from ..extras import EXTRA_OF, MissingDependency, install_hint
 from ..files import FolderBusyError
 
 EXIT_BUG = 1
@@ -84,8 +84,16 @@ def _worker_died(error: BaseException) -> bool:
     return type(error).__name__ == "BrokenProcessPool"
 
 
+def _missing_optional(error: BaseException) -> bool:
+    """An optional package (torch, safetensors, ...) imported plainly and not
+    installed: the user's environment, said with the pip command that fixes it."""
+    return (isinstance(error, ModuleNotFoundError)
+            and (error.name or "").split(".")[0] in EXTRA_OF)
+
+
 def is_user_error(error: BaseException) -> bool:
-    if isinstance(error, USER_ERRORS) or _out_of_memory(error) or _worker_died(error):
+    if isinstance(error, USER_ERRORS) or _out_of_memory(error) or _worker_died(error) \
+            or _missing_optional(error):
         return True
     return isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS
 
@@ -95,6 +103,8 @@ def describe(error: BaseException) -> str:
     if _out_of_memory(error):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return f"out of memory{f' ({detail})' if detail else ''}: {OUT_OF_MEMORY_HINT}"
+    if _missing_optional(error):
+        return f"{error.name.split('.')[0]} is not installed: {install_hint(error.name)}"
     if _worker_died(error):
         return ("a worker process was killed (usually by the system, for lack of memory): "
                 "use fewer --workers or smaller sizes; run the same command again to resume")

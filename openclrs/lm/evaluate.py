@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..extras import install_hint
 from ..files import atomic_write, write_json
 from .decode import greedy_decode
 from .model import GPT
@@ -105,7 +106,7 @@ def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
         import matplotlib.pyplot as plt
         import matplotlib.ticker
     except ImportError:
-        print("matplotlib is not installed: skipping the plot (pip install matplotlib)",
+        print(f"matplotlib is not installed: skipping the plot ({install_hint('matplotlib')})",
               file=log or sys.stderr)
         return None
     train_lengths = train_lengths or {}

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from .. import files, transforms
+from ..extras import install_hint
 from ..data.batching import collate
 from ..models.model import Reasoner, count_parameters
 from ..samplers import Sampler
@@ -496,8 +497,8 @@ def tensorboard_writer(folder: str, resume_step: int | None, log=sys.stderr):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        print("openclrs: tensorboard is not installed; no TensorBoard events written",
-              file=log)
+        print("openclrs: tensorboard is not installed, so no TensorBoard events are written "
+              f"({install_hint('tensorboard')})", file=log)
         return None
     return SummaryWriter(folder, purge_step=None if resume_step is None else resume_step + 1)
 
@@ -534,7 +535,8 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("openclrs: matplotlib is not installed; test_scores.png not drawn", file=log)
+        print("openclrs: matplotlib is not installed, so test_scores.png is not drawn "
+              f"({install_hint('matplotlib')})", file=log)
         return False
     from .published_scores import SOURCE, published_score
 

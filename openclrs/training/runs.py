@@ -88,6 +88,7 @@ from typing import Iterable, Iterator, Mapping
 import numpy as np
 
 from .. import files
+from ..extras import require
 
 FORMAT = "openclrs-checkpoint-1"
 CONFIG = "config.json"
@@ -156,8 +157,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _safetensors_bytes(tensors: Mapping, metadata: Mapping[str, str] | None = None) -> bytes:
-    from safetensors.torch import save
-
+    save = require("safetensors.torch", "write a checkpoint").save
     plain = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     return save(plain, metadata=dict(metadata) if metadata else None)
 
@@ -166,7 +166,7 @@ def _parse_safetensors(path: str, data: bytes) -> tuple[dict, dict]:
     """``(tensors, metadata)`` from a safetensors file's bytes; anything
     unreadable raises :class:`CorruptCheckpointError` (never safetensors' own
     error). Only called on bytes whose sha256 matched the manifest."""
-    from safetensors.torch import load
+    load = require("safetensors.torch", "read a checkpoint").load
 
     def bad(why):
         return CorruptCheckpointError(f"{path} is not a readable safetensors file ({why}); {FIX}")
