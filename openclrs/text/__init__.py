@@ -22,7 +22,7 @@ The strings are those of the published CLRS-Text benchmark
   ``(algorithm, length)``.
 """
 
-import importlib
+from .. import lazy_exports
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -44,14 +44,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'openclrs.text' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
