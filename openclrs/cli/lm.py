@@ -53,6 +53,20 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _results_folder(checkpoint: str) -> str:
+    """Where scores of ``checkpoint`` go by default: its run folder (a
+    checkpoint folder's two levels up; never the checkpoint itself, which a
+    training run may delete), else a saved model's folder."""
+    from ..training.runs import CHECKPOINTS, POINTERS
+
+    path = os.path.normpath(checkpoint)
+    run = os.path.dirname(os.path.dirname(path))
+    if os.path.basename(os.path.dirname(path)) == CHECKPOINTS and \
+            os.path.exists(os.path.join(run, POINTERS)):
+        return run
+    return path
+
+
 def cmd_evaluate(args) -> int:
     import torch
 
@@ -66,8 +80,7 @@ def cmd_evaluate(args) -> int:
             args.checkpoint, args.algorithms, args.lengths, args.num_samples, seed,
             args.batch_size or 64, args.device, args.max_new_tokens, progress=not args.quiet)
         train_lengths = _train_lengths(train_cfg)
-        run_dir = args.checkpoint if os.path.isdir(args.checkpoint) else "."
-        out = args.out or os.path.join(run_dir, "eval.json")
+        out = args.out or os.path.join(_results_folder(args.checkpoint), "eval.json")
         name = os.path.basename(os.path.normpath(args.checkpoint))
     else:
         if not args.algorithms or not args.lengths:
@@ -123,7 +136,8 @@ def add_lm_commands(subparsers) -> None:
                     "per-element accuracy) per (algorithm, length): a table, a JSON file and a "
                     "plot of accuracy against length (if matplotlib is installed).")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="a `text train` run folder or checkpoint folder")
+    src.add_argument("--checkpoint", help="a `text train` run folder (its latest checkpoint), "
+                     "one of its checkpoint folders, or a saved model folder")
     src.add_argument("--hf-model", help="a local Hugging Face causal LM folder (transformers)")
     p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO",
                    help="default: the checkpoint's training algorithms")

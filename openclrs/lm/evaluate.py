@@ -138,7 +138,7 @@ def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samp
                         seed: int = EVAL_SEED, batch_size: int = 64, device: str = "cpu",
                         max_new_tokens: int | None = None, progress: bool = False):
     """Load a checkpoint (a ``text train`` run folder, one of its checkpoint
-    folders, or a :func:`~openclrs.lm.model.save_model` folder; verified) and
+    folders, or a :func:`~openclrs.lm.model.save_model` folder) and
     :func:`evaluate` it; algorithms, lengths and hints default to the
     training run's. Returns ``(board, train_config)``."""
     from ..devices import check_device

@@ -21,7 +21,10 @@ def load_hf_model(path: str, device: str | torch.device = "cpu"):
     transformers = require("transformers", "evaluate a Hugging Face model")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        # safetensors weights only: a pytorch_model.bin is a pickle, which
+        # transformers would unpickle; no code from the folder runs either.
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path} could not be loaded as a Hugging Face causal LM with its "

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..extras import require
-from ..files import atomic_write, read_json, write_json
+from ..files import CorruptFileError, atomic_directory, atomic_write, read_json, write_json
 from .config import LMConfig
 from .tokenizer import CharTokenizer
 
@@ -249,29 +249,52 @@ class GPT(nn.Module):
 def save_model(directory: str, model: GPT, tokenizer: CharTokenizer,
                extra: dict | None = None) -> None:
     """``directory/model.safetensors`` (weights) and ``directory/config.json``
-    (``{"model": LMConfig, "tokenizer": ..., **extra}``), each written
-    atomically; a checkpoint wraps the folder in one atomic unit
-    (:mod:`openclrs.training.runs`)."""
+    (``{"model": LMConfig, "tokenizer": ..., **extra}``). A new folder is
+    built under a temporary name and appears whole; into an existing one
+    each file is written atomically. (Training checkpoints are the verified
+    folders of :mod:`openclrs.training.runs`.)"""
     safetensors_torch = require("safetensors.torch", "save a model")
-    atomic_write(os.path.join(directory, MODEL_FILE),
-                 lambda tmp: safetensors_torch.save_model(model, tmp))
-    write_json(os.path.join(directory, CONFIG_FILE),
-               {"format": "openclrs-text-lm/1", "model": asdict(model.config),
-                "tokenizer": tokenizer.to_dict(), **(extra or {})})
+    config = {"format": "openclrs-text-lm/1", "model": asdict(model.config),
+              "tokenizer": tokenizer.to_dict(), **(extra or {})}
+
+    def write(folder):
+        atomic_write(os.path.join(folder, MODEL_FILE),
+                     lambda tmp: safetensors_torch.save_model(model, tmp))
+        write_json(os.path.join(folder, CONFIG_FILE), config)
+
+    if os.path.isdir(directory):
+        write(directory)
+    else:
+        with atomic_directory(directory) as tmp:
+            write(tmp)
 
 
 def read_config(directory: str) -> dict:
-    return read_json(os.path.join(directory, CONFIG_FILE), "model config",
+    path = os.path.join(directory, CONFIG_FILE)
+    data = read_json(path, "model config",
                      fix="the folder is damaged: train again or use another checkpoint")
+    if not (isinstance(data, dict) and isinstance(data.get("model"), dict)
+            and isinstance(data.get("tokenizer"), dict)):
+        raise CorruptFileError(f"{path} is not a CLRS-Text LM's config (no model and "
+                               "tokenizer); give a folder written by save_model")
+    return data
 
 
 def load_model(directory: str, device: str | torch.device = "cpu"
                ) -> tuple[GPT, CharTokenizer, dict]:
     """``(model, tokenizer, config.json)`` saved by :func:`save_model`; the
-    model is in eval mode."""
+    model is in eval mode. A damaged file raises ``CorruptFileError`` naming it."""
     safetensors_torch = require("safetensors.torch", "load a model")
     data = read_config(directory)
     model = GPT(LMConfig.from_dict(data["model"]))
-    safetensors_torch.load_model(model, os.path.join(directory, MODEL_FILE), device=str(device))
+    path = os.path.join(directory, MODEL_FILE)
+    try:
+        safetensors_torch.load_model(model, path, device=str(device))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no model weights at {path}") from None
+    except Exception as e:  # safetensors' own error types; a mismatched tensor
+        raise CorruptFileError(f"{path} is not readable weights of the model {CONFIG_FILE} "
+                               f"describes ({type(e).__name__}: {str(e)[:200]}); train again "
+                               "or use another checkpoint") from None
     model.to(device).eval()
     return model, CharTokenizer.from_dict(data["tokenizer"]), data

@@ -44,15 +44,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..training.runs import (Run, derive_seed, load_optimizer_state, optimizer_state,
-                             read_checkpoint, resolve_checkpoint)
+from ..files import CorruptFileError
+from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
+                             load_optimizer_state, optimizer_state, read_checkpoint)
 from .config import LMConfig, TrainConfig
-from .model import GPT, load_model
+from .model import GPT, MODEL_FILE, load_model
 from .tokenizer import CharTokenizer
-
-# --------------------------------------------------------------------------
-# Configuration.
-# --------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------
@@ -102,7 +99,17 @@ class FileExamples:
         if not files:
             raise ValueError(f"no JSONL files in {list(paths)}")
         chosen = set(algorithms or ())
-        records = [r for r in read_jsonl(files) if not chosen or r["algo_name"] in chosen]
+        records = []
+        for path in files:
+            for number, r in enumerate(read_jsonl(path), 1):
+                missing = [k for k in ("question", "answer", "algo_name")
+                           if not isinstance(r, dict) or not isinstance(r.get(k), str)]
+                if missing:
+                    raise CorruptFileError(f"{path}, line {number}: not a CLRS-Text record "
+                                           f"(no {', '.join(missing)}); give files made by "
+                                           "`openclrs text generate`")
+                if not chosen or r["algo_name"] in chosen:
+                    records.append(r)
         self.examples = [(r["question"], r["answer"]) for r in records]
         self.lengths = {int(r["length"]) for r in records if "length" in r}
         if not self.examples:
@@ -212,25 +219,23 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[GPT, CharTokenizer]
     return model, CharTokenizer.from_dict(json.loads(meta["tokenizer"]))
 
 
-def checkpoint_dir(path: str) -> str:
-    """The checkpoint a ``text train`` run folder's ``last`` names, or
-    ``path`` itself if it is a checkpoint folder (or a file in one)."""
-    if os.path.isdir(path):
-        return resolve_checkpoint(path, "last")
-    if os.path.isfile(path) and os.path.exists(os.path.join(os.path.dirname(path) or ".",
-                                                            "manifest.json")):
-        return os.path.dirname(os.path.abspath(path))
-    raise FileNotFoundError(f"{path} is not a `text train` run folder or checkpoint folder")
-
-
 def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
-    """``(model, tokenizer, train settings)`` from a run folder (its latest
-    checkpoint), a checkpoint folder, or a folder of :func:`~openclrs.lm.model.save_model`."""
-    if os.path.isfile(os.path.join(path, "model.safetensors")) and \
-            not os.path.exists(os.path.join(path, "manifest.json")):
+    """``(model, tokenizer, train settings)`` from a ``text train`` run folder
+    (its latest checkpoint, read even while the run is training), one of
+    its checkpoint folders, or a folder of :func:`~openclrs.lm.model.save_model`;
+    every one verified, a damaged one named in a ``CorruptFileError``."""
+    if os.path.exists(os.path.join(path, MANIFEST)):  # a checkpoint folder
+        checkpoint = read_checkpoint(path)
+    elif os.path.exists(os.path.join(path, POINTERS)):  # a run folder
+        checkpoint = Run(path, {}, writer=False).load("last")
+        if checkpoint is None:
+            raise FileNotFoundError(f"{path} has no checkpoint yet")
+    elif os.path.exists(os.path.join(path, MODEL_FILE)):  # save_model's folder
         model, tokenizer, saved = load_model(path, device)
         return model, tokenizer, saved.get("train", {})
-    checkpoint = read_checkpoint(checkpoint_dir(path))
+    else:
+        raise FileNotFoundError(f"{path} is not a `text train` run folder, one of its "
+                                "checkpoint folders, or a saved model folder")
     model, tokenizer = model_from_checkpoint(checkpoint, device)
     return model, tokenizer, checkpoint.state.get("train", {})
 
@@ -312,8 +317,6 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
 
                 value = loss.item()
                 if not math.isfinite(value):
-                    from ..training.loop import TrainingDiverged
-
                     raise TrainingDiverged(f"step {step}: the loss is {value}; training "
                                            "diverged (try a lower --lr)")
                 history.append((step, value))
@@ -333,6 +336,6 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     return model, tokenizer
 
 
-__all__ = ["FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss", "checkpoint_dir",
+__all__ = ["FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss",
            "learning_rate", "load_lm", "make_batch", "make_optimizer", "model_from_checkpoint",
            "save_checkpoint", "train"]

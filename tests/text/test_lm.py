@@ -17,6 +17,7 @@ import openclrs  # noqa: E402
 from openclrs import text  # noqa: E402
 from openclrs.lm import config, decode, huggingface, tokenizer  # noqa: E402
 from openclrs.lm import evaluate as lm_eval, model as lm, train as lm_train  # noqa: E402
+from openclrs.training.runs import resolve_checkpoint  # noqa: E402
 
 HAVE_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -410,7 +411,7 @@ def test_training_from_jsonl_files(tmp_path):
     assert len(model.history) == 2
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["train"]["lengths"] == [4]
-    assert lm_train.checkpoint_dir(str(tmp_path / "run")).endswith("step-0000002")
+    assert resolve_checkpoint(str(tmp_path / "run"), "last").endswith("step-0000002")
 
 
 # --------------------------------------------------------------------------
@@ -485,7 +486,7 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
                  "--out", str(out), "--n-layer", "1", "--n-embd", "16", "--n-head", "2",
                  "--pos-encoding", "p-rope", "--p-rope", "0.5", "--threads", "1",
                  "--quiet"]) == 0
-    assert lm_train.checkpoint_dir(str(out)).endswith("step-0000003")
+    assert resolve_checkpoint(str(out), "last").endswith("step-0000003")
     saved = json.loads((out / "config.json").read_text())
     assert saved["model"]["pos_encoding"] == "p-rope" and saved["model"]["p_rope"] == 0.5
     capsys.readouterr()
@@ -599,3 +600,41 @@ def test_tiny_model_learns_kadane_far_above_chance(tmp_path):
     assert result["parsed"] > 0.95
     print(f"accuracy {result['accuracy']:.3f}; uniform guess {uniform:.3f}, majority {majority:.3f}")
     assert result["accuracy"] > max(2.5 * uniform, majority + 0.2), (result, majority)
+
+
+def test_evaluate_reads_checkpoint_folders_and_saved_models(tmp_path):
+    from openclrs.cli import main
+    from openclrs.files import CorruptFileError
+
+    run = tmp_path / "run"
+    lm_train.train(tiny_config(), quick_train_config(run, steps=2, checkpoint_every=2))
+    checkpoint = resolve_checkpoint(str(run), "last")
+    common = ["--lengths", "4", "--num-samples", "1", "--max-new-tokens", "4", "--quiet",
+              "--no-plot"]
+    # a checkpoint folder: the scores go to its run folder, not into the checkpoint
+    assert main(["text", "evaluate", "--checkpoint", checkpoint, *common]) == 0
+    assert (run / "eval.json").exists()
+    assert not os.path.exists(os.path.join(checkpoint, "eval.json"))
+    # a save_model folder, made as one unit; damaged, it is named
+    model, tok, _ = lm_train.load_lm(str(run))
+    saved = tmp_path / "saved"
+    lm.save_model(str(saved), model, tok, extra={"train": {"algorithms": ["minimum"]}})
+    assert lm_train.load_lm(str(saved))[2] == {"algorithms": ["minimum"]}
+    weights = saved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CorruptFileError, match="model.safetensors is not readable"):
+        lm_train.load_lm(str(saved))
+    (saved / "config.json").write_text("{}")
+    with pytest.raises(CorruptFileError, match="config.json is not a CLRS-Text LM's config"):
+        lm_train.load_lm(str(saved))
+    with pytest.raises(FileNotFoundError, match="not a `text train` run folder"):
+        lm_train.load_lm(str(tmp_path))
+
+
+def test_training_files_that_are_not_clrs_text_are_named(tmp_path):
+    from openclrs.files import CorruptFileError
+
+    (tmp_path / "a.jsonl").write_text('{"question": "q", "answer": "a"}\n')
+    with pytest.raises(CorruptFileError, match=r"a.jsonl, line 1: not a CLRS-Text record "
+                                               r"\(no algo_name\)"):
+        lm_train.FileExamples([str(tmp_path)])
