@@ -9,10 +9,16 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
+from ..training.config import flag
 from .tokenizer import CharTokenizer
 
 POS_ENCODINGS = ("learned", "rope", "p-rope", "none", "random")
 RANDOM_BASES = ("rope", "p-rope", "learned")
+
+
+def _named(config, name: str) -> str:
+    """A setting as messages name it: the field and its command-line flag."""
+    return f"{name} ({flag(type(config), name)})"
 
 
 def _option(help_text: str, default=dataclasses.MISSING, **meta):
@@ -44,24 +50,27 @@ class LMConfig:
 
     def __post_init__(self):
         if self.pos_encoding not in POS_ENCODINGS:
-            raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, "
+            raise ValueError(f"{_named(self, 'pos_encoding')} must be one of {POS_ENCODINGS}, "
                              f"got {self.pos_encoding!r}")
         if self.random_base not in RANDOM_BASES:
-            raise ValueError(f"random_base must be one of {RANDOM_BASES}, "
+            raise ValueError(f"{_named(self, 'random_base')} must be one of {RANDOM_BASES}, "
                              f"got {self.random_base!r}")
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} is not a multiple of n_head={self.n_head}")
+            raise ValueError(f"{_named(self, 'n_embd')}={self.n_embd} is not a multiple of "
+                             f"{_named(self, 'n_head')}={self.n_head}")
         if self.uses_rotary and (self.n_embd // self.n_head) % 2:
-            raise ValueError("rotary encodings need an even head size")
+            raise ValueError(f"rotary encodings need an even head size ({_named(self, 'n_embd')} / "
+                             f"{_named(self, 'n_head')} = {self.n_embd // self.n_head})")
         if not 0.0 <= self.p_rope <= 1.0:
-            raise ValueError(f"p_rope must be in [0, 1], got {self.p_rope}")
+            raise ValueError(f"{_named(self, 'p_rope')} must be in [0, 1], got {self.p_rope}")
         if min(self.n_layer, self.n_head, self.n_embd, self.block_size, self.vocab_size,
                self.max_random_position) < 1:
             raise ValueError("sizes must be positive")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"{_named(self, 'dropout')} must be in [0, 1), got {self.dropout}")
         if not (math.isfinite(self.rope_base) and self.rope_base > 1.0):
-            raise ValueError(f"rope_base must be a finite number above 1, got {self.rope_base}")
+            raise ValueError(f"{_named(self, 'rope_base')} must be a finite number above 1, "
+                             f"got {self.rope_base}")
 
     @property
     def encoding(self) -> str:
@@ -127,26 +136,28 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{_named(self, name)} must be a positive integer, got {value!r}")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
                 or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a whole number >= 0, got {self.warmup_steps!r}")
+            raise ValueError(f"{_named(self, 'warmup_steps')} must be a whole number >= 0, "
+                             f"got {self.warmup_steps!r}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive finite number, "
+            raise ValueError(f"{_named(self, 'learning_rate')} must be a positive finite number, "
                              f"got {self.learning_rate}")
         if not (math.isfinite(self.min_lr) and 0 <= self.min_lr <= self.learning_rate):
-            raise ValueError(f"min_lr must be in [0, learning_rate={self.learning_rate}], "
+            raise ValueError(f"{_named(self, 'min_lr')} must be in [0, learning_rate={self.learning_rate}], "
                              f"got {self.min_lr}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+            raise ValueError(f"{_named(self, 'weight_decay')} must be a finite number >= 0, "
+                             f"got {self.weight_decay}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+                raise ValueError(f"{_named(self, name)} must be in [0, 1), got {getattr(self, name)}")
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
-            raise ValueError(f"grad_clip must be a finite number >= 0 (0: no clipping), "
+            raise ValueError(f"{_named(self, 'grad_clip')} must be a finite number >= 0 (0: no clipping), "
                              f"got {self.grad_clip}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be positive, got {self.threads}")
+            raise ValueError(f"{_named(self, 'threads')} must be positive, got {self.threads}")
 
     def check_device(self) -> None:
         """Refuse a device this machine does not have (imports torch)."""
