@@ -69,10 +69,10 @@ def plot(record: dict, path: str) -> None:
     ax.set_title("openclrs Triplet-GMPNN, default recipe (dotted: published)")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    from openclrs.files import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main():
