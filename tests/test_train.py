@@ -299,3 +299,15 @@ def test_evaluate_saves_json_before_a_closed_pipe(reference, tmp_path):
     results = json.loads(out.read_text())
     assert results["algorithms"]["bfs"]["test_score"] == \
         read_results(reference)["algorithms"]["bfs"]["test_score"]
+
+
+def test_a_failed_start_leaves_no_parent_folders(tmp_path, capsys):
+    """`--out newp2/deeper/run` with a data root that is a file: the error,
+    and none of the three folders the start made."""
+    (tmp_path / "FILE").write_text("not a folder")
+    argv = ["train", "--out", str(tmp_path / "newp2" / "deeper" / "run"), "--algorithm", "bfs",
+            "--steps", "1", "--quiet", "--val-set", "canonical",
+            "--data-root", str(tmp_path / "FILE")]
+    assert main(argv) != 0
+    assert "FILE" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["FILE"]

@@ -34,8 +34,9 @@ Guarantees
   manifest (and the tensors are parsed from the very bytes that were
   hashed). A damaged, truncated, empty, missing or foreign file raises
   :class:`CorruptCheckpointError` naming the file and what to do; run
-  folders of the old format (``last.safetensors`` + ``last.state.pt``) are
-  refused without being read.
+  folders of the older formats (the reasoner's ``last.safetensors`` +
+  ``last.state.pt``; the LM's ``latest``, ``log.jsonl``, ``checkpoint-*/``
+  with ``optimizer.pt``) are refused by their names, without being read.
 
 API
 ---
@@ -56,9 +57,10 @@ API
   format or of another config (naming the settings that differ), writes
   ``config.json`` (on a resume: at the first new checkpoint, so a failed
   start never rewrites it). If the session fails before its first
-  checkpoint on a fresh run, it removes what it made (the folder itself if
-  it created it). ``restart=True`` first deletes the run's checkpoints,
-  pointers, logs and the trainer's declared ``outputs``.
+  checkpoint on a fresh run, it removes what it made (the folder itself,
+  and the parents it created, if they are left empty). ``restart=True``
+  first deletes the run's checkpoints, pointers, logs, the trainer's
+  declared ``outputs`` and an older format's run.
 * :meth:`Run.save`, :meth:`Run.load`, :meth:`Run.point` (move a pointer to
   another pointer's checkpoint), :meth:`Run.metrics` (:class:`MetricsLog`).
 * :func:`load_checkpoint` (``best``/``last``/a path -> a verified
@@ -100,8 +102,13 @@ MODEL = "model.safetensors"
 STATE_TENSORS = "state.safetensors"
 STATE = "state.json"
 CHECKPOINT_FILES = (MODEL, STATE_TENSORS, STATE)
-# What the format before this one wrote (weights + a pickled state): refused, never read.
+# What the formats before this one wrote (weights + a pickled state): refused, never read.
+# The reasoner's trainer: weights beside a pickled state file.
 OLD_FORMAT = ("last.state.pt", "best.state.pt", "last.safetensors", "best.safetensors")
+# The CLRS-Text LM trainer's: `latest` naming the newest `checkpoint-0000300/` folder
+# (model.safetensors, config.json and a pickled optimizer.pt), the log `log.jsonl`.
+OLD_LM_FORMAT = ("latest", "log.jsonl")
+OLD_LM_CHECKPOINT = "checkpoint-"
 
 FIX = "delete the run folder, or train again with --restart"
 
@@ -127,15 +134,29 @@ def checkpoint_name(step: int) -> str:
     return f"step-{int(step):07d}"
 
 
+def old_format_files(folder: str) -> list[str]:
+    """The names in ``folder`` that a trainer of an older format wrote (the
+    reasoner's or the LM's; folders end in ``/``), found by name alone."""
+    old = [n for n in (*OLD_FORMAT, *OLD_LM_FORMAT) if os.path.lexists(os.path.join(folder, n))]
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
+    old += [n + "/" for n in names
+            if n.startswith(OLD_LM_CHECKPOINT) and os.path.isdir(os.path.join(folder, n))]
+    return old
+
+
 def refuse_old_format(folder: str, fix: str = "use another --out, or --restart to start "
                                               "afresh") -> None:
-    """Raise if ``folder`` holds a run of the format before this one (its
-    state file is a pickle, which is never read)."""
-    old = [n for n in OLD_FORMAT if os.path.lexists(os.path.join(folder, n))]
+    """Raise if ``folder`` holds a run of a format before this one (its
+    state files are pickles, which are never read: nothing is opened)."""
+    old = old_format_files(folder)
     if old:
+        shown = ", ".join(old[:6]) + (", ..." if len(old) > 6 else "")
         raise ValueError(f"{folder} holds a run of an older openclrs checkpoint format "
-                         f"({', '.join(old)}), which this version does not read (its state "
-                         f"file is a pickle); {fix}")
+                         f"({shown}), which this version does not read (its state files are "
+                         f"pickles); {fix}")
 
 
 # ------------------------------------------------------------ checkpoints
@@ -332,34 +353,55 @@ def set_numpy_rng_state(saved: dict) -> None:
 # ----------------------------------------------------------------- metrics
 
 class MetricsLog:
-    """``metrics.jsonl``: one JSON record (with a ``step``) per line. Opened
-    with ``resume_step``, records past it are dropped (they will be produced
-    again), so every step appears once. Rewritten atomically on each append
-    (it is small)."""
+    """``metrics.jsonl``: one JSON record (with a ``step``) per line.
+
+    Opened with ``resume_step``, records past it are dropped (they will be
+    produced again), so every step appears once; that trim is the one
+    rewrite (atomic, at opening). Opened without, the log starts empty.
+    After that each :meth:`append` adds one line to the end of the file
+    (append mode, flushed): the cost of a record does not grow with the run.
+    A last line cut short by a crash is dropped at the next opening (see
+    :func:`read_metrics`) and produced again by the resumed run.
+    """
 
     def __init__(self, path: str, resume_step: int | None = None, fix: str = FIX):
         self.path = path
         self.records: list[dict] = []
         if resume_step is not None and os.path.exists(path):
-            self.records = [r for r in read_metrics(path, fix) if r["step"] <= resume_step]
-        self._flush()
+            with open(path, "rb") as f:
+                raw = f.read()
+            self.records = [r for r in _parse_metrics(path, raw, fix) if r["step"] <= resume_step]
+            if _metrics_text(self.records).encode("utf-8") != raw:
+                files.write_text(path, _metrics_text(self.records))
+        else:
+            files.write_text(path, "")
 
     def append(self, record: dict) -> None:
         self.records.append(record)
-        self._flush()
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(_metrics_text([record]))
+            f.flush()
 
-    def _flush(self) -> None:
-        files.write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n"
-                                            for r in self.records))
+
+def _metrics_text(records: Iterable[dict]) -> str:
+    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
 
 
 def read_metrics(path: str, fix: str = FIX) -> list[dict]:
-    """The records of a ``metrics.jsonl``; a damaged one raises
-    :class:`openclrs.files.CorruptFileError` naming the file and line."""
+    """The records of a ``metrics.jsonl``. A torn last line (no newline at
+    its end, or unreadable: a write a crash cut short) is left out; any
+    other damaged line raises :class:`openclrs.files.CorruptFileError`
+    naming the file and line."""
     with open(path, "rb") as f:
-        raw = f.read()
+        return _parse_metrics(path, f.read(), fix)
+
+
+def _parse_metrics(path: str, raw: bytes, fix: str) -> list[dict]:
+    lines = raw.split(b"\n")
+    # `lines[-1]` is what follows the last newline: empty unless that line is torn.
+    last = max((i for i, line in enumerate(lines[:-1]) if line.strip()), default=None)
     records = []
-    for number, line in enumerate(raw.split(b"\n"), 1):
+    for number, line in enumerate(lines[:-1], 1):
         if not line.strip():
             continue
         try:
@@ -367,6 +409,8 @@ def read_metrics(path: str, fix: str = FIX) -> list[dict]:
         except (UnicodeDecodeError, json.JSONDecodeError):
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            if number - 1 == last and not lines[-1].strip():
+                break  # the last line, unreadable: torn
             raise files.CorruptFileError(f"{path}, line {number}, is not a metrics record; "
                                          f"{fix}")
         records.append(record)
@@ -402,6 +446,28 @@ def config_differences(old: dict, new: dict, ignore: Iterable[str] = ()) -> list
 def _json_roundtrip(data):
     """What ``data`` reads back as after a trip through JSON (tuples become lists)."""
     return json.loads(files.json_text(data))
+
+
+def _topmost_missing(folder: str) -> str | None:
+    """The topmost of ``folder`` and its parents that does not exist yet
+    (what creating ``folder`` creates); None if ``folder`` exists."""
+    path = os.path.abspath(folder)
+    if os.path.lexists(path):
+        return None
+    while not os.path.lexists(os.path.dirname(path)):
+        path = os.path.dirname(path)
+    return path
+
+
+def _remove_empty_parents(folder: str, topmost: str) -> None:
+    """Remove the empty parents of ``folder``, up to and including ``topmost``."""
+    path, topmost = os.path.abspath(folder), os.path.abspath(topmost)
+    while path != topmost and path.startswith(topmost + os.sep):
+        path = os.path.dirname(path)
+        try:
+            os.rmdir(path)
+        except OSError:
+            return  # not empty (someone else's files), or gone already
 
 
 class Run:
@@ -444,7 +510,7 @@ class Run:
             return
         if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
             raise NotADirectoryError(f"cannot use {self.folder} as a run folder: it is a file")
-        created = not os.path.exists(self.folder)
+        created = _topmost_missing(self.folder)  # this folder or a parent; None if it exists
         files.make_parent(self.path("x"))  # clear error if a file is in the way
         fresh = True
         try:
@@ -465,14 +531,15 @@ class Run:
                 except BaseException:
                     if fresh and self.saved == 0:
                         self.clear()
-                        if created:
-                            shutil.rmtree(self.folder, ignore_errors=True)
                     raise
         except files.FolderBusyError:
             raise
         except BaseException:
-            if created and fresh and self.saved == 0:
+            if created is not None and fresh and self.saved == 0:
+                # Unmake what this session made: the run folder, then its parents
+                # (up to the topmost one it created) where they are left empty.
                 shutil.rmtree(self.folder, ignore_errors=True)
+                _remove_empty_parents(self.folder, created)
             raise
 
     def _check_config(self, fresh: bool) -> None:
@@ -495,8 +562,13 @@ class Run:
 
     def clear(self) -> None:
         """Remove the run's checkpoints, pointers, config, logs and outputs
-        (what ``--restart`` removes); other files in the folder stay."""
-        for name in (POINTERS, CONFIG, METRICS, *OLD_FORMAT, *self.outputs):
+        (what ``--restart`` removes), and the files of an older format's run
+        (with the temporary names its writers used); other files stay."""
+        old = [n.rstrip("/") for n in old_format_files(self.folder)]
+        with contextlib.suppress(FileNotFoundError):
+            old += [n for n in os.listdir(self.folder) if n == ".latest.tmp" or (
+                n.startswith("." + OLD_LM_CHECKPOINT) and n.endswith(".tmp"))]
+        for name in (POINTERS, CONFIG, METRICS, *old, *self.outputs):
             path = self.path(name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
@@ -615,7 +687,7 @@ def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
     run = Run(run_folder, {}, writer=False)
     path = run.checkpoint_path(which)
     if path is None:
-        refuse_old_format(run_folder, "train it again (openclrs train --restart)")
+        refuse_old_format(run_folder, "train it again, with --restart")
         known = sorted(run.pointers())
         raise FileNotFoundError(f"{run_folder} has no {which!r} checkpoint"
                                 + (f" (it has: {', '.join(known)})" if known else

@@ -98,16 +98,22 @@ def test_layout_pointers_and_garbage(tmp_path):
     assert run.load("best").step == 1 and run.load("nothing") is None
 
 
-def test_files_get_umask_permissions(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o007, 0o660)])
+def test_files_get_umask_permissions(tmp_path, umask, expected):
+    old = os.umask(umask)
     try:
-        made_run(tmp_path / "run")
+        run, _, _ = made_run(tmp_path / "run")
+        with run.session():
+            run.metrics(resume_step=2).append({"step": 3})  # the log too, once appended
     finally:
         os.umask(old)
+    seen = set()
     for root, dirs, names in os.walk(tmp_path / "run"):
         for name in names:
             mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
-            assert mode == 0o644, (name, oct(mode))
+            assert mode == expected, (name, oct(mode))
+            seen.add(name)
+    assert {"metrics.jsonl", "config.json", "checkpoints.json", "model.safetensors"} <= seen
 
 
 CHECKPOINT_FILES = ["model.safetensors", "state.safetensors", "state.json", "manifest.json"]
@@ -187,7 +193,10 @@ def test_pickle_payload_in_every_file_is_never_executed(tmp_path):
         run, _, _ = made_run(folder, steps=(1,))
         with open(folder / "metrics.jsonl", "w") as f:
             f.write(json.dumps({"step": 1, "loss": 0.5}) + "\n")
-        files.write_bytes(str(folder / name), payload)
+        data = payload
+        if name == "metrics.jsonl":  # inside the log (a torn last line is dropped unread)
+            data = payload + b"\n" + json.dumps({"step": 1}).encode() + b"\n"
+        files.write_bytes(str(folder / name), data)
         with pytest.raises(ValueError) as error:  # CorruptFileError / old format: ValueErrors
             with run.session():
                 run.load("last")
@@ -240,6 +249,57 @@ def test_old_format_is_refused_unread(tmp_path):
     assert not os.path.exists(tmp_path / "EXECUTED")
 
 
+def old_lm_folder(folder, marker):
+    """A run folder as the LM trainer before this format left it."""
+    for step in (3, 6):
+        checkpoint = folder / f"checkpoint-{step:07d}"
+        checkpoint.mkdir(parents=True)
+        (checkpoint / "model.safetensors").write_bytes(b"x")
+        (checkpoint / "config.json").write_text("{}")
+        (checkpoint / "optimizer.pt").write_bytes(pickle.dumps(Payload(marker)))
+    (folder / "latest").write_text("checkpoint-0000006\n")
+    (folder / "log.jsonl").write_text('{"step": 3, "loss": 1.0}\n')
+    (folder / ".latest.tmp").write_text("checkpoint-0000006\n")
+    (folder / ".checkpoint-0000009.tmp").mkdir()  # a save killed half-way
+
+
+def test_old_lm_format_is_refused_unread_and_restart_replaces_it(tmp_path, monkeypatch):
+    from openclrs.lm import config as lm_config, train as lm_train
+
+    folder = tmp_path / "old-lm"
+    marker = str(tmp_path / "EXECUTED")
+    old_lm_folder(folder, marker)
+
+    def never(*args, **kwargs):
+        raise AssertionError("an old checkpoint was read")
+
+    monkeypatch.setattr(torch, "load", never)
+    monkeypatch.setattr(pickle, "load", never)
+    monkeypatch.setattr(pickle, "loads", never)
+    with pytest.raises(ValueError) as error:
+        with runs.Run(str(folder), {"a": 1}).session():
+            pass
+    message = str(error.value)
+    assert "older openclrs checkpoint format" in message and "--restart" in message
+    for name in ("latest", "log.jsonl", "checkpoint-0000003/", "checkpoint-0000006/"):
+        assert name in message, name
+    with pytest.raises(ValueError, match="older openclrs checkpoint format.*latest"):
+        runs.resolve_checkpoint(str(folder), "last")
+
+    mcfg = lm_config.LMConfig(n_layer=1, n_head=1, n_embd=8, block_size=64)
+    cfg = lm_config.TrainConfig(out_dir=str(folder), algorithms=("minimum",), lengths=(4,),
+                                steps=2, batch_size=2, warmup_steps=1, checkpoint_every=2,
+                                log_every=1, threads=1, progress=False)
+    with pytest.raises(ValueError, match="older openclrs checkpoint format"):
+        lm_train.train(mcfg, cfg)  # `text train`: refused, not a silent step 0
+    assert (folder / "checkpoint-0000006" / "optimizer.pt").exists()  # refused, not deleted
+    model, _ = lm_train.train(mcfg, cfg, resume=False)  # `text train --restart`
+    assert [s for s, _ in model.history] == [1, 2]
+    assert sorted(os.listdir(folder)) == sorted([files.LOCK_NAME, "checkpoints", "config.json",
+                                                 "checkpoints.json", "metrics.jsonl"])
+    assert not os.path.exists(marker)
+
+
 def test_resume_with_another_config_names_the_settings(tmp_path):
     made_run(tmp_path / "run")
     config = tmp_path / "run" / "config.json"
@@ -285,6 +345,40 @@ def test_failed_fresh_session_leaves_no_folder(tmp_path):
     assert sorted(os.listdir(folder)) == [".lock", "notes.txt"]
 
 
+def test_failed_fresh_session_removes_the_parents_it_made(tmp_path):
+    """`openclrs train --out newp2/deeper/run` that fails at once leaves no
+    newp2/deeper/ behind; parents that existed, or hold other files, stay."""
+    folder = tmp_path / "newp2" / "deeper" / "run"
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(folder), {"a": 1}).session():
+            raise RuntimeError("no data set at FILE")
+    assert os.listdir(tmp_path) == []
+    # a parent that someone filled meanwhile stays (with its files), as do those above it
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(folder), {"a": 1}).session():
+            (tmp_path / "newp2" / "theirs.txt").write_text("x")
+            raise RuntimeError("no data set at FILE")
+    assert sorted(os.listdir(tmp_path)) == ["newp2"]
+    assert os.listdir(tmp_path / "newp2") == ["theirs.txt"]
+    # relative paths too
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(tmp_path)
+    try:
+        with pytest.raises(RuntimeError):
+            with runs.Run(os.path.join("rel", "deeper", "run"), {"a": 1}).session():
+                raise RuntimeError("no data set at FILE")
+        assert not os.path.exists("rel")
+    finally:
+        monkeypatch.undo()
+    # once a checkpoint is written, the run stays
+    model, optimizer = stepped()
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(tmp_path / "kept" / "run"), {"a": 1}).session() as run:
+            save(run, 1, model, optimizer)
+            raise RuntimeError("later")
+    assert (tmp_path / "kept" / "run" / "checkpoints.json").exists()
+
+
 def test_restart_removes_the_run_but_not_other_files(tmp_path):
     made_run(tmp_path / "run")
     (tmp_path / "run" / "notes.txt").write_text("mine")
@@ -305,10 +399,60 @@ def test_metrics_hold_each_step_once_after_resume(tmp_path):
     for step in range(5, 9):
         resumed.append({"step": step, "loss": float(step)})
     assert [r["step"] for r in runs.read_metrics(path)] == list(range(1, 9))
-    with open(path, "a") as f:
-        f.write("{not json\n")
-    with pytest.raises(files.CorruptFileError, match="metrics.jsonl, line 9"):
+    # damage before the last line is not a torn write: named, never skipped
+    lines = open(path).read().splitlines(keepends=True)
+    lines[4] = "{not json\n"
+    files.write_text(path, "".join(lines))
+    with pytest.raises(files.CorruptFileError, match="metrics.jsonl, line 5"):
         runs.MetricsLog(path, resume_step=4)
+
+
+@pytest.mark.parametrize("torn", ['{"loss": 6.0, "st', '\x00\x00\x00\x00', '{"step": 6, "lo\n'])
+def test_a_torn_last_line_is_dropped_and_produced_again(tmp_path, torn):
+    """A crash in the middle of an append leaves the last line cut short: a
+    resume drops it (instead of refusing the run) and logs the step again."""
+    path = str(tmp_path / "metrics.jsonl")
+    log = runs.MetricsLog(path)
+    for step in range(1, 6):
+        log.append({"step": step, "loss": float(step)})
+    with open(path, "a") as f:
+        f.write(torn)
+    assert [r["step"] for r in runs.read_metrics(path)] == [1, 2, 3, 4, 5]
+    resumed = runs.MetricsLog(path, resume_step=5)
+    assert open(path).read().endswith('"step": 5}\n')  # trimmed at opening
+    resumed.append({"step": 6, "loss": 6.0})
+    assert [r["step"] for r in runs.read_metrics(path)] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in resumed.records] == [1, 2, 3, 4, 5, 6]
+
+
+def test_appends_add_a_line_without_rewriting_the_log(tmp_path, monkeypatch):
+    """Each append costs one line, not the whole log (which a long run makes
+    quadratic): same file, growing by exactly the new line."""
+    path = tmp_path / "metrics.jsonl"
+    log = runs.MetricsLog(str(path))
+    log.append({"step": 1, "loss": 1.0})
+    inode, size = path.stat().st_ino, path.stat().st_size
+
+    def no_rewrite(*args, **kwargs):
+        raise AssertionError("the metrics log was rewritten on append")
+
+    monkeypatch.setattr(files, "atomic_write", no_rewrite)
+    for step in range(2, 6):
+        record = {"step": step, "loss": float(step)}
+        log.append(record)
+        size += len(json.dumps(record, sort_keys=True)) + 1
+        assert (path.stat().st_ino, path.stat().st_size) == (inode, size)
+    monkeypatch.undo()
+    runs.MetricsLog(str(path), resume_step=5)  # nothing to trim: left as it is
+    assert path.stat().st_ino == inode
+    assert [r["step"] for r in runs.read_metrics(str(path))] == [1, 2, 3, 4, 5]
+
+
+def test_training_diverged_is_the_one_in_runs():
+    from openclrs.training import loop
+
+    assert loop.TrainingDiverged is runs.TrainingDiverged
+    assert issubclass(runs.TrainingDiverged, ValueError)  # the CLI's one-line bad setting
 
 
 def test_a_second_trainer_on_the_folder_fails_clearly(tmp_path):
