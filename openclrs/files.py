@@ -11,14 +11,17 @@ writes a dataset, manifest, checkpoint, log or plot goes through here.
   processes writing the same dataset or run never interleave; the second
   one waits (saying which process it waits for) or fails with that message.
 * :func:`sweep_temporaries`: removes the temporary files and folders that a
-  killed writer left behind.
+  killed writer left behind (only names :func:`temporary_name` makes, of
+  processes no longer alive: never a file of the user's).
 * :func:`read_json`: JSON with an error that names the file and says how to
   recover when it is damaged.
 
-Temporary names are ``.tmp-<pid>-<random>-<name>``: unique per process and
-call, and carrying the writer's process id so a sweep can tell whether the
-writer is still alive. Files get the usual ``0o666 & ~umask`` permissions
-(``tempfile.mkstemp`` would leave them ``0600``).
+Temporary names are exactly ``.tmp-<pid>-<8 hex digits>-<name>``: unique per
+process and call, and carrying the writer's process id so a sweep can tell
+whether the writer is still alive. The lock file is ``.openclrs-lock``
+(:data:`LOCK_NAME`): both names are openclrs's own, so a user's ``.lock`` or
+``.tmp-notes`` in an ``--out`` folder is never touched. Files get the usual
+``0o666 & ~umask`` permissions (``tempfile.mkstemp`` would leave them ``0600``).
 
 Atomicity here is against processes being killed at any moment, which is
 what the tests check; a power cut may still lose data the kernel had not
@@ -31,6 +34,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -38,7 +42,9 @@ import time
 from typing import Callable, Iterator
 
 TEMP_PREFIX = ".tmp-"
-LOCK_NAME = ".lock"
+LOCK_NAME = ".openclrs-lock"
+#: What :func:`temporary_name` makes, and all that :func:`sweep_temporaries` removes.
+TEMPORARY = re.compile(r"^\.tmp-([0-9]+)-[0-9a-f]{8}-")
 
 
 class CorruptFileError(ValueError):
@@ -157,8 +163,12 @@ def atomic_directory(path: str) -> Iterator[str]:
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
+    if pid <= 0:  # not a process id os.kill could ask about
+        return True
     try:
         os.kill(pid, 0)
+    except OverflowError:  # too large to be a process id: not a name of ours
+        return True
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's live process
@@ -167,22 +177,25 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _writer_pid(name: str) -> int | None:
-    if not name.startswith(TEMP_PREFIX):
-        return None
-    head = name[len(TEMP_PREFIX):].split("-", 1)[0]
-    return int(head) if head.isdigit() else -1  # -1: an older naming scheme
+    """The process id in a name :func:`temporary_name` made, else None."""
+    match = TEMPORARY.match(name)
+    return int(match.group(1)) if match else None
 
 
 def sweep_temporaries(folder: str, recursive: bool = False) -> list[str]:
-    """Remove ``.tmp-*`` files and folders in ``folder`` whose writer is no
-    longer alive (call it holding the folder's lock); returns their paths."""
+    """Remove the temporary files and folders in ``folder`` (and, with
+    ``recursive``, its subfolders) whose writer is no longer alive; returns
+    their paths. Only names of :func:`temporary_name`'s form
+    (``.tmp-<pid>-<8 hex>-...``) are candidates: anything else is left
+    alone. Call it holding the folder's lock, and recursively only over
+    folders that hold nothing but the caller's own files."""
     removed = []
     if not os.path.isdir(folder):
         return removed
-    for root, dirs, files in os.walk(folder):
-        for name in list(dirs) + files:
+    for root, dirs, names in os.walk(folder):
+        for name in list(dirs) + names:
             pid = _writer_pid(name)
-            if pid is None or (pid > 0 and _pid_alive(pid)):
+            if pid is None or _pid_alive(pid):
                 continue
             path = os.path.join(root, name)
             if os.path.isdir(path) and not os.path.islink(path):
@@ -216,11 +229,13 @@ def folder_lock(folder: str, wait: bool = True, what: str = "folder",
     """Hold an exclusive lock on ``folder`` (created if missing) while the
     block runs. If another process holds it: wait for it (``wait=True``,
     after one message naming the process) or raise :class:`FolderBusyError`.
-    On entry, temporary files of dead writers are swept away.
+    On entry, temporary files of dead writers in ``folder`` itself (not its
+    subfolders) are swept away.
 
-    The lock is ``fcntl.flock`` on ``folder/.lock``: released by the kernel
-    when the holder exits, however it exits, so a killed process never
-    leaves a stale lock. Re-entrant within one process (a nested call for
+    The lock is ``fcntl.flock`` on ``folder/.openclrs-lock`` (:data:`LOCK_NAME`,
+    which holds the holder's process id): released by the kernel when the
+    holder exits, however it exits, so a killed process never leaves a
+    stale lock. Re-entrant within one process (a nested call for
     the same folder is a no-op).
     """
     import fcntl

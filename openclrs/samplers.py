@@ -309,8 +309,10 @@ def draw_convex_hull(rng, length, origin_x=0.0, origin_y=0.0, radius=2.0,
         ys = truncate(rs * np.sin(thetas) + origin_y, decimals)
         if not _has_collinear_triple(xs, ys, collineararity_eps):
             return [xs, ys]
-    raise RuntimeError(f"could not sample {length} points without collinear triples "
-                       f"in {collinearity_resampling_attempts} attempts")
+    # The options decide whether this can happen (few attempts, a wide eps,
+    # few decimals): the user's to change, so a ValueError.
+    raise ValueError(f"could not sample {length} points without collinear triples "
+                     f"in {collinearity_resampling_attempts} attempts")
 
 
 DRAWERS: dict[str, Callable] = {

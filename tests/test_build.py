@@ -257,6 +257,34 @@ def test_killed_generate_leaves_no_temporaries(tmp_path):
     assert len(load_split("insertion_sort", "custom", "custom", str(tmp_path))) == 3000
 
 
+class _Slow(Toy):
+    """A job still writing (its temporary file) when another one fails."""
+
+    def write(self, path, report, prepared):
+        time.sleep(2)
+        return super().write(path, report, prepared)
+
+
+class _Failing(Toy):
+    def write(self, path, report, prepared):
+        time.sleep(0.5)  # the slow job has started by now
+        raise OSError("disk full")
+
+
+def test_a_failed_job_stops_the_workers_before_the_lock_is_released(tmp_path):
+    folder = str(tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        build.build([_Slow("slow", 9), _Failing("bad", 1)], folder, MANIFEST, workers=2,
+                    progress=False)
+    after = sorted(os.listdir(folder))
+    assert _temporaries(folder) == []  # the stopped worker's file is swept too
+    # Under the lock again at once (no worker left writing)...
+    with files.folder_lock(folder, wait=False):
+        time.sleep(2.5)  # ...and nothing appears later
+    assert sorted(os.listdir(folder)) == after
+    assert not os.path.exists(os.path.join(folder, "slow.txt"))
+
+
 def test_files_get_the_usual_permissions(tmp_path):
     for umask, mode in ((0o022, 0o644), (0o007, 0o660)):
         old = os.umask(umask)
@@ -316,6 +344,74 @@ def test_too_large_a_sample_is_refused_at_once(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("insertion_sort at length 100000 needs about") == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_needs_lengths(tmp_path, capsys):
+    # Once ignored: exit 0 with the canonical seeds.
+    assert main(["generate", "--algorithms", "bfs", "--seed", "5", "--root", str(tmp_path),
+                 "--quiet"]) == 2
+    assert "--seed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sampler_bugs_are_not_turned_into_user_errors(monkeypatch):
+    from openclrs import samplers
+    from openclrs.data.datasets import check_sampling
+
+    # A condition the options cause: one line naming it.
+    with pytest.raises(ValueError, match="collinear"):
+        check_sampling("graham_scan", 8, None, {"collinearity_resampling_attempts": 1,
+                                                "collineararity_eps": 1e9})
+    with pytest.raises(ValueError, match="foo"):
+        check_sampling("bfs", 4, None, {"foo": 1})
+
+    def bug(self):
+        raise TypeError("unsupported operand type(s)")
+
+    monkeypatch.setattr(samplers.Sampler, "draw_inputs", bug)
+    with pytest.raises(TypeError, match="unsupported operand"):  # a bug: kept as it is
+        check_sampling("bfs", 4)
+
+
+def test_the_canonical_set_holds_only_the_published_recipe(tmp_path, capsys):
+    from openclrs.data import datasets
+
+    canonical = tmp_path / "clrs30"
+    # The issue's command: refused, nothing written.
+    assert main(["generate", "--name", "clrs30", "--algorithms", "bfs", "--lengths", "5",
+                 "--num-samples", "3", "--split", "val", "--force", "--root", str(tmp_path),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "clrs30" in err and "bfs/val.safetensors" in err and "--name" in err
+    assert not (canonical / "bfs").exists()
+    with pytest.raises(ValueError, match="canonical"):  # at the builder, not only the CLI
+        build_dataset([Part("bfs", "val", 5, 0, 3)], str(canonical), workers=1,
+                      progress=False)
+    with pytest.raises(ValueError, match="'custom' is not one of"):
+        build_dataset([Part("bfs", "custom", 16, 2, 32)], str(canonical), workers=1,
+                      progress=False)
+    # A folder written before this check (through the builder directly).
+    build.build([Part("bfs", "val", 5, 0, 3)], str(canonical), datasets.MANIFEST,
+                workers=1, progress=False)
+    before = _tree(canonical)
+    with pytest.raises(RecipeConflictError) as error:
+        load_split("bfs", "val", root=str(tmp_path))
+    message = str(error.value)
+    assert str(canonical / "bfs" / "val.safetensors") in message
+    assert "num_samples 3 instead of 32" in message
+    assert f"openclrs generate --algorithms bfs --splits val --force --root {tmp_path}" \
+        in message
+    assert _tree(canonical) == before  # never deleted
+    assert main(["generate", "--algorithms", "bfs", "--splits", "val", "--force", "--root",
+                 str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    assert len(load_split("bfs", "val", root=str(tmp_path))) == 32
+    # The other fix the message gives: delete the file.
+    build.build([Part("bfs", "val", 5, 0, 3)], str(canonical), datasets.MANIFEST,
+                workers=1, progress=False, force=True)
+    with pytest.raises(RecipeConflictError):
+        load_split("bfs", "val", root=str(tmp_path))
+    (canonical / "bfs" / "val.safetensors").unlink()
+    assert len(load_split("bfs", "val", root=str(tmp_path))) == 32
 
 
 class _ClosedPipe:

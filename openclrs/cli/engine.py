@@ -60,18 +60,19 @@ def cmd_generate(args) -> int:
     if args.lengths:  # a custom set
         # One folder may hold several custom sets; one made with another
         # recipe under the same file names is replaced only with --force
-        # (the builder refuses otherwise, saying so).
+        # (the builder refuses otherwise, saying so), and none goes into
+        # the canonical folder (build_dataset refuses, naming the part).
         name = args.name or "custom"
         num_samples = args.num_samples or 1000
+        seed = 0 if args.seed is None else args.seed
         parts = [datasets.Part(alg, args.split if len(args.lengths) == 1 else f"{args.split}_n{n}",
-                               n, args.seed, num_samples, args.truncate_decimals,
-                               dict(args.option))
+                               n, seed, num_samples, args.truncate_decimals, dict(args.option))
                  for alg in algorithms for n in args.lengths]
     else:
         if args.num_samples or args.option or args.truncate_decimals is not None \
-                or args.split != "custom":
-            raise ValueError("--num-samples, --option, --split and --truncate-decimals need "
-                             "--lengths (a custom set); the canonical splits are fixed")
+                or args.split != "custom" or args.seed is not None:
+            raise ValueError("--num-samples, --seed, --option, --split and --truncate-decimals "
+                             "need --lengths (a custom set); the canonical splits are fixed")
         name = args.name or datasets.CANONICAL
         parts = datasets.canonical_parts(algorithms, args.splits)
     folder = datasets.dataset_folder(name, root)
@@ -144,7 +145,7 @@ def register(sub) -> None:
                    help="custom set: problem sizes")
     p.add_argument("--num-samples", type=positive_int, default=None,
                    help="custom set: samples per algorithm and length (default 1000)")
-    p.add_argument("--seed", type=seed32, default=0, help="custom set: seed (default 0)")
+    p.add_argument("--seed", type=seed32, default=None, help="custom set: seed (default 0)")
     p.add_argument("--split", default="custom",
                    help="custom set: split name, the files' name (default custom; with several "
                         "lengths, custom_nN)")

@@ -29,9 +29,11 @@ What :func:`build` guarantees, for every kind of dataset:
   ``force=True`` (``--force``); otherwise :class:`RecipeConflictError`
   says which files and how to proceed, before anything is changed.
 * **Never raced.** The folder is locked (:func:`openclrs.files.folder_lock`)
-  from reading the manifest to writing it last: a second run into the same
-  folder waits, saying which process holds it. Temporary files left by
-  killed writers are swept under the lock; every file is written through
+  from reading the manifest to writing it last (workers included: on an
+  error they are stopped before the lock is released): a second run into
+  the same folder waits, saying which process holds it. Temporary files
+  left by killed writers are swept under the lock, in the folders the jobs
+  write into and nowhere else; every file is written through
   :mod:`openclrs.files` (temporary name, usual permissions, rename).
 * **Checked first.** Every job's ``check()`` (sampler options, lengths,
   memory) runs before the folder is touched, so a bad request fails at
@@ -165,7 +167,7 @@ def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | Non
         job.check()  # before the folder is touched
     log = _Log(sys.stderr if log is None else log)
     with files.folder_lock(folder, what="dataset folder", log=log):
-        files.sweep_temporaries(folder, recursive=True)
+        _sweep(folder, jobs)
         current = manifest.read(folder)
         todo = _plan(jobs, folder, current, manifest, verify, force, supersedes, log)
         if not todo:
@@ -180,10 +182,21 @@ def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | Non
                 _run_serial(todo, tasks, folder, recorder, bar)
             else:
                 _run_parallel(todo, tasks, folder, recorder, bar, workers)
+        except BaseException:
+            _sweep(folder, todo)  # the files of stopped workers
+            raise
         finally:
             recorder.flush()
             bar.close()
     return current
+
+
+def _sweep(folder, jobs) -> None:
+    """Remove what killed writers of these jobs left: temporary files in the
+    folders the jobs write into, and nowhere else (the dataset folder may be
+    an ``--out .`` full of the user's own files and folders)."""
+    for sub in sorted({os.path.dirname(job.file) for job in jobs}):
+        files.sweep_temporaries(os.path.join(folder, sub))
 
 
 def _plan(jobs, folder, current, manifest, verify, force, supersedes, log) -> list:
@@ -380,12 +393,28 @@ def _run_parallel(todo, tasks, folder, recorder, bar, workers):
         drain()
         bar.update(bar.total - bar.n)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool, kinds)
         raise
     else:
         pool.shutdown(wait=True)
     finally:
         progress.close()
+
+
+def _stop(pool, futures) -> None:
+    """After an error, before the caller releases the folder lock: cancel
+    the jobs not started, end the workers still running (what they were
+    writing is a temporary file, swept by the caller) and wait until every
+    worker has exited, so none writes into the folder once it is unlocked."""
+    for future in futures:
+        future.cancel()
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------

@@ -115,11 +115,11 @@ def check_sampling(algorithm: str, length: int, truncate_decimals=None,
     # (openclrs.footprint.check_fits: a length too large is refused here, at
     # once, instead of growing until the kernel kills the run); drawing one
     # input then checks that the sampler accepts the length.
+    # Only ValueError is the user's (samplers.UnknownOption is one): any
+    # other exception is a bug and keeps its traceback.
     try:
         samplers.Sampler(algorithm, length, 0, truncate_decimals, **kwargs).draw_inputs()
-    except MemoryError:
-        raise
-    except (ValueError, RuntimeError, TypeError) as e:
+    except ValueError as e:
         raise ValueError(f"cannot sample {algorithm} at length {length}: {e}") from None
 
 
@@ -130,9 +130,45 @@ def canonical_parts(algorithms=CLRS_30_ALGS, splits=SPLITS) -> list[Part]:
                  split_size(a, s)) for a in algorithms for s in splits]
 
 
+def is_canonical(folder: str) -> bool:
+    """Whether ``folder`` is a canonical CLRS-30 set (named ``clrs30``): it
+    may hold the published splits only, so that every reader of it (train,
+    evaluate, published scores) gets the published data."""
+    return os.path.basename(os.path.normpath(folder)) == CANONICAL
+
+
+def canonical_part(algorithm: str, split: str) -> Part | None:
+    """The published recipe of ``algorithm``'s ``split``; None for a split
+    the canonical set does not have."""
+    return canonical_parts([algorithm], [split])[0] if split in SPLITS else None
+
+
+def check_canonical(parts: list[Part], folder: str) -> None:
+    """Refuse to write a part other than a published split into a canonical
+    folder (``ValueError`` naming the part and what to do)."""
+    if not is_canonical(folder):
+        return
+    for part in parts:
+        published = canonical_part(part.algorithm, part.split)
+        if published is None or part.recipe() != published.recipe():
+            what = (f"split {part.split!r} is not one of {', '.join(SPLITS)}"
+                    if published is None else f"its recipe is not the published one "
+                    f"({_differences(part.recipe(), published.recipe())})")
+            raise ValueError(
+                f"{folder} is the canonical CLRS-30 set ({CANONICAL}) and holds only the "
+                f"published splits, but {part.file} would not be one: {what}. Write a custom "
+                f"set under another name (--name; with --lengths it defaults to custom)")
+
+
+def _differences(found: dict, published: dict) -> str:
+    return ", ".join(f"{k} {found.get(k)!r} instead of {v!r}" for k, v in published.items()
+                     if found.get(k) != v)
+
+
 def build_part(part: Part, folder: str) -> dict:
     """Sample one part and write its file (atomically); returns its manifest
     entry. (Not locked and not listed: :func:`build_dataset` does both.)"""
+    check_canonical([part], folder)
     return build.write_job(part, folder)
 
 
@@ -152,8 +188,11 @@ def build_dataset(parts: list[Part], folder: str, workers: int | None = None,
 
     ``workers``: processes to use (default: all cores); 1 builds in-process.
     A listed part made with another recipe is replaced only with ``force``
-    (else :class:`~openclrs.data.build.RecipeConflictError`).
+    (else :class:`~openclrs.data.build.RecipeConflictError`). A canonical
+    folder (named ``clrs30``) takes the published splits only.
     """
+    parts = list(parts)
+    check_canonical(parts, folder)
     return build.build(parts, folder, MANIFEST, workers=workers, progress=progress,
                        verify=verify, force=force, log=log, desc="generating", unit="sample")
 
@@ -165,7 +204,10 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
 
     A canonical split that is missing is generated first; a file that fails
     its checksum is reported and rebuilt from its recorded recipe, never
-    loaded as is.
+    loaded as is. In the canonical set, a file whose recorded recipe is not
+    the published one is refused (:class:`~openclrs.data.build.RecipeConflictError`
+    naming it and how to rebuild it), never loaded and never deleted; once
+    the user deletes it, the published split is generated in its place.
     """
     check_algorithm(algorithm)
     check_name(split, "split name")
@@ -173,6 +215,10 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
     manifest = read_manifest(folder)
     file = f"{algorithm}/{split}.safetensors"
     entry = manifest["parts"].get(file)
+    if entry is not None and is_canonical(folder) and not _published(entry, algorithm, split):
+        if os.path.lexists(os.path.join(folder, file)):
+            _refuse_unpublished(entry, folder, file, algorithm, split, root)
+        entry = None  # its file was deleted (the fix the error gives): build the published one
     if entry is None:
         if not (build_missing and dataset == CANONICAL and split in SPLITS):
             raise FileNotFoundError(f"no split {split!r} of {algorithm} in {folder}; "
@@ -189,3 +235,27 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
             raise CorruptFileError(f"{os.path.join(folder, file)}: rebuilt file fails its "
                                    "checksum")
     return StoredSplit(os.path.join(folder, file))
+
+
+def _published(entry, algorithm, split) -> bool:
+    """Whether a manifest entry records the published recipe of its split."""
+    published = canonical_part(algorithm, split)
+    return published is not None and build.same_recipe(entry, published.recipe())
+
+
+def _refuse_unpublished(entry, folder, file, algorithm, split, root) -> None:
+    """A canonical set's file made with another recipe: an error naming it
+    and the fix (the file is left as it is)."""
+    path = os.path.join(folder, file)
+    published = canonical_part(algorithm, split)
+    if published is None:
+        raise build.RecipeConflictError(
+            f"{path} is in the canonical CLRS-30 set ({folder}) but {split!r} is not one of "
+            f"its splits ({', '.join(SPLITS)}), so it is not loaded from there; delete it, "
+            f"and generate it under a name of its own (--name)")
+    where = f" --root {os.path.dirname(os.path.normpath(folder))}" if root else ""
+    raise build.RecipeConflictError(
+        f"{path} was made with another recipe than the published CLRS-30 {split} split of "
+        f"{algorithm} ({_differences(entry, published.recipe())}), so it is not loaded as "
+        f"the canonical data. Delete it, or rebuild it with `openclrs generate --algorithms "
+        f"{algorithm} --splits {split} --force{where}`")

@@ -88,15 +88,9 @@ def generate_text_dataset(out_dir: str, split: str | TextSplit | Mapping = "trai
     return manifest
 
 
-def build_shard(shard: Shard, out_dir: str, states: Mapping | None = None) -> dict:
-    """Write one shard (atomically, not listed in the manifest); returns its
-    manifest entry. ``states``: see :func:`iter_records`."""
-    return build.write_job(shard, out_dir, prepared=states)
-
-
 __all__ = ["TRAIN_LENGTHS", "EVAL_LENGTHS", "EVAL_LENGTH_BOUNDS", "TRAIN", "EVAL", "SPLITS",
            "SPLIT_ALIASES", "TextSplit", "Shard", "ExampleFormatter", "COLUMNS",
            "DEFAULT_SHARD_SIZE", "FILE_FORMATS", "RECORD_FORMAT", "MANIFEST_FORMAT",
-           "generate_text_dataset", "get_split", "plan_shards", "build_shard", "scan_states",
+           "generate_text_dataset", "get_split", "plan_shards", "scan_states",
            "iter_records", "read_manifest", "manifest_path", "data_files", "read_jsonl",
            "shard_is_intact", "summary", "jsonl_line"]

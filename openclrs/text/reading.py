@@ -15,6 +15,7 @@ import os
 from typing import Iterator, Sequence
 
 from ..data.build import Manifest, is_intact
+from ..files import CorruptFileError
 from ..specs import check_algorithm
 from .splits import split_name
 
@@ -56,11 +57,25 @@ def data_files(out_dir: str, split: str = "train", algorithms=None) -> list[str]
 
 
 def read_jsonl(paths: str | Sequence[str]) -> Iterator[dict]:
-    """Records of JSONL shards, in order (plain :mod:`json`, no extra packages)."""
+    """Records of JSONL shards, in order (plain :mod:`json`, no extra
+    packages). A line that is not JSON raises
+    :class:`~openclrs.files.CorruptFileError` naming the file and the line."""
     for path in [paths] if isinstance(paths, str) else paths:
-        with open(path) as f:
-            for line in f:
-                yield json.loads(line)
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue  # a blank line (at the end, say) holds no record
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError as e:
+                    problem = f"not UTF-8 text ({e.reason} at byte {e.start})"
+                except json.JSONDecodeError as e:
+                    problem = f"not JSON ({e.msg} at column {e.colno})"
+                else:
+                    yield record
+                    continue
+                raise CorruptFileError(f"{path}, line {number}: {problem}; each line of a "
+                                       "JSONL file must be one JSON record")
 
 
 __all__ = ["MANIFEST_FORMAT", "manifest_layout", "manifest_path", "read_manifest",

@@ -15,7 +15,7 @@ the CLRS-Text LM, and the later ones). A run folder::
           state.safetensors        every other tensor: optimizer moments, torch RNG, ...
           state.json               step, bookkeeping, numpy RNG, optimizer hyperparameters
           manifest.json            sha256 + size of the three files above (written last)
-      .lock                        held by the trainer (one writer per run folder)
+      .openclrs-lock               held by the trainer (one writer per run folder)
       ...                          the trainer's own outputs (results.json, plots, tb/)
 
 Guarantees

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import sys
 
 import pytest
@@ -199,6 +200,25 @@ def test_json_lines_are_json_dumps():
     assert "text" not in json.loads(tds.jsonl_line("q", "a", "bfs", 4, True, 3, 12, False))
 
 
+def test_damaged_jsonl_names_the_file_and_line(tmp_path):
+    from openclrs.files import CorruptFileError
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"question": "q", "answer": "a"}\n\n{"question": 1,\n')
+    records = tds.read_jsonl(str(path))
+    assert next(records) == {"question": "q", "answer": "a"}
+    with pytest.raises(CorruptFileError, match=re.escape(f"{path}, line 3: not JSON")):
+        next(records)  # (the blank line 2 holds no record)
+    path.write_bytes(b'{"question": "\xff"}\n')
+    with pytest.raises(CorruptFileError, match=re.escape(f"{path}, line 1: not UTF-8")):
+        list(tds.read_jsonl([str(path)]))
+
+
+def test_no_unused_shard_writer():
+    # One way to write a shard: through the builder (generate_text_dataset).
+    assert not hasattr(tds, "build_shard") and "build_shard" not in tds.__all__
+
+
 def test_any_worker_count_gives_the_same_bytes(small_serial, tmp_path):
     out, _ = small_serial
     tds.generate_text_dataset(str(tmp_path), SMALL, shard_size=SHARD, workers=2,
@@ -334,7 +354,7 @@ def test_cli_generate_and_config(tmp_path, capsys):
             "--hints", "--out", str(out), "--workers", "1", "--quiet"]
     assert text_main(argv) == 0
     assert capsys.readouterr().err == ""  # --quiet
-    files = sorted(p.name for p in out.iterdir() if p.name != ".lock")
+    files = sorted(p.name for p in out.iterdir() if p.name != ".openclrs-lock")
     assert files == ["manifest-mine.json"] + [f"mine-{a}-n6-0000{i}.jsonl"
                                               for a in ("bfs", "kmp_matcher") for i in (0, 1)]
     record = next(tds.read_jsonl(str(out / "mine-kmp_matcher-n6-00000.jsonl")))

@@ -221,7 +221,7 @@ def test_pickle_payload_in_every_file_is_never_executed(tmp_path):
 def test_a_pickle_as_the_lock_file_is_never_read_as_one(tmp_path):
     run, _, _ = made_run(tmp_path / "run", steps=(1,))
     marker = str(tmp_path / "EXECUTED")
-    (tmp_path / "run" / ".lock").write_bytes(pickle.dumps(Payload(marker)))
+    (tmp_path / "run" / ".openclrs-lock").write_bytes(pickle.dumps(Payload(marker)))
     with run.session():
         assert run.load("last").step == 1
     assert not os.path.exists(marker)
@@ -342,7 +342,7 @@ def test_failed_fresh_session_leaves_no_folder(tmp_path):
         with runs.Run(str(folder), {"a": 1}, outputs=("results.json",)).session() as run:
             files.write_text(run.path("results.json"), "{}")
             raise RuntimeError("bad head count")
-    assert sorted(os.listdir(folder)) == [".lock", "notes.txt"]
+    assert sorted(os.listdir(folder)) == [".openclrs-lock", "notes.txt"]
 
 
 def test_failed_fresh_session_removes_the_parents_it_made(tmp_path):
@@ -386,7 +386,7 @@ def test_restart_removes_the_run_but_not_other_files(tmp_path):
     run = runs.Run(str(tmp_path / "run"), {"lr": 3.0}, outputs=("results.json",))
     with run.session(restart=True):
         assert run.load("last") is None
-    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "config.json", "notes.txt"]
+    assert sorted(os.listdir(tmp_path / "run")) == [".openclrs-lock", "config.json", "notes.txt"]
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"lr": 3.0}
 
 
@@ -469,7 +469,7 @@ def test_a_second_trainer_on_the_folder_fails_clearly(tmp_path):
         with pytest.raises(files.FolderBusyError, match=f"in use by process {holder.pid}"):
             with runs.Run(folder, {"a": 1}).session():
                 pass
-        assert os.listdir(folder) == [".lock"]
+        assert os.listdir(folder) == [".openclrs-lock"]
     finally:
         holder.kill()
         holder.wait()
