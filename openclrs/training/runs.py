@@ -136,14 +136,20 @@ def checkpoint_name(step: int) -> str:
 
 def old_format_files(folder: str) -> list[str]:
     """The names in ``folder`` that a trainer of an older format wrote (the
-    reasoner's or the LM's; folders end in ``/``), found by name alone."""
-    old = [n for n in (*OLD_FORMAT, *OLD_LM_FORMAT) if os.path.lexists(os.path.join(folder, n))]
+    reasoner's or the LM's; folders end in ``/``), found by name alone. The
+    LM's generic names (``latest``, ``log.jsonl``) count only beside one of
+    its ``checkpoint-*`` folders holding the pickled ``optimizer.pt``, so a
+    user's own file of that name is left alone."""
+    old = [n for n in OLD_FORMAT if os.path.lexists(os.path.join(folder, n))]
     try:
         names = sorted(os.listdir(folder))
     except (FileNotFoundError, NotADirectoryError):
         names = []
-    old += [n + "/" for n in names
-            if n.startswith(OLD_LM_CHECKPOINT) and os.path.isdir(os.path.join(folder, n))]
+    checkpoints = [n + "/" for n in names if n.startswith(OLD_LM_CHECKPOINT)
+                   and os.path.exists(os.path.join(folder, n, "optimizer.pt"))]
+    if checkpoints:
+        old += [n for n in OLD_LM_FORMAT if os.path.lexists(os.path.join(folder, n))]
+        old += checkpoints
     return old
 
 

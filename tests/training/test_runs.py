@@ -479,3 +479,18 @@ def test_derive_seed_is_a_function_of_the_keys():
     assert runs.derive_seed(1, 2, 3) == runs.derive_seed(1, 2, 3)
     assert runs.derive_seed(1, 2, 3) != runs.derive_seed(1, 2, 4)
     assert 0 <= runs.derive_seed(2 ** 40, 7) < 2 ** 32
+
+
+def test_a_users_own_latest_or_log_file_is_not_an_old_run(tmp_path):
+    """The old LM format's generic names count only beside its pickled
+    checkpoint folders: a user's own files of those names stay untouched."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "latest").write_text("my notes\n")
+    (folder / "log.jsonl").write_text('{"mine": 1}\n')
+    (folder / "checkpoint-notes").mkdir()  # no optimizer.pt: not the old trainer's
+    assert runs.old_format_files(str(folder)) == []
+    runs.refuse_old_format(str(folder))
+    (folder / "checkpoint-0000003").mkdir()
+    (folder / "checkpoint-0000003" / "optimizer.pt").write_bytes(b"pickle")
+    assert runs.old_format_files(str(folder)) == ["latest", "log.jsonl", "checkpoint-0000003/"]
