@@ -43,6 +43,16 @@ HALF_P_ALGOS = ("articulation_points", "bridges", "mst_kruskal", "bipartite_matc
 STRING_MATCHERS = ("naive_string_matcher", "kmp_matcher")
 
 
+def permutation_probes(name: str, stage, location, enforce_permutations: bool) -> dict:
+    """The spec entries a node ``should_be_permutation`` probe becomes: a
+    permutation pointer and the ``<name>_mask`` of its first node, or (not
+    enforced) a plain pointer."""
+    if enforce_permutations:
+        return {name: (stage, location, Type.PERMUTATION_POINTER),
+                name + "_mask": (stage, location, Type.MASK_ONE)}
+    return {name: (stage, location, Type.POINTER)}
+
+
 def training_spec(algorithm: str, *, pred_as_input: bool = True,
                   enforce_permutations: bool = True):
     """The spec of ``algorithm`` after :func:`apply` with the same options."""
@@ -51,11 +61,7 @@ def training_spec(algorithm: str, *, pred_as_input: bool = True,
         if name == "pred_h" and pred_as_input and algorithm in PRED_AS_INPUT_ALGOS:
             spec["pred"] = (Stage.INPUT, location, Type.POINTER)
         elif type_ == Type.SHOULD_BE_PERMUTATION and location == Location.NODE:
-            if enforce_permutations:
-                spec[name] = (stage, location, Type.PERMUTATION_POINTER)
-                spec[name + "_mask"] = (stage, location, Type.MASK_ONE)
-            else:
-                spec[name] = (stage, location, Type.POINTER)
+            spec.update(permutation_probes(name, stage, location, enforce_permutations))
         else:
             spec[name] = (stage, location, type_)
     return MappingProxyType(spec)

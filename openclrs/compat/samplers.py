@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import samplers as _samplers
 from ..probes import Trace
+from ..transforms import permutation_probes
 from ..specs import CLRS30, SPECS, Location, Stage, Type, check_algorithm
 from .probing import DataPoint, predecessor_to_cyclic_predecessor_and_first
 
@@ -286,11 +287,7 @@ def process_permutations(spec, sample_iterator: Iterator[Feedback], enforce_perm
     new_spec = {}
     for name, (stage, location, type_) in spec.items():
         if location == Location.NODE and type_ == Type.SHOULD_BE_PERMUTATION:
-            if enforce_permutations:
-                new_spec[name] = (stage, location, Type.PERMUTATION_POINTER)
-                new_spec[name + "_mask"] = (stage, location, Type.MASK_ONE)
-            else:
-                new_spec[name] = (stage, location, Type.POINTER)
+            new_spec.update(permutation_probes(name, stage, location, enforce_permutations))
         else:
             new_spec[name] = (stage, location, type_)
     return new_spec, iterate()
