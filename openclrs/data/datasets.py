@@ -119,6 +119,8 @@ def check_sampling(algorithm: str, length: int, truncate_decimals=None,
     # other exception is a bug and keeps its traceback.
     try:
         samplers.Sampler(algorithm, length, 0, truncate_decimals, **kwargs).draw_inputs()
+    except samplers.SampleTooLarge:
+        raise  # its message names the algorithm, the length and what fits
     except ValueError as e:
         raise ValueError(f"cannot sample {algorithm} at length {length}: {e}") from None
 
