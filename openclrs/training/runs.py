@@ -81,6 +81,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -109,6 +110,8 @@ OLD_FORMAT = ("last.state.pt", "best.state.pt", "last.safetensors", "best.safete
 # (model.safetensors, config.json and a pickled optimizer.pt), the log `log.jsonl`.
 OLD_LM_FORMAT = ("latest", "log.jsonl")
 OLD_LM_CHECKPOINT = "checkpoint-"
+# The temporary names the old LM trainer wrote beside its checkpoints.
+OLD_LM_TEMPORARY = re.compile(r"\.latest\.tmp|\.checkpoint-\d{7}\.tmp")
 
 FIX = "delete the run folder, or train again with --restart"
 
@@ -528,7 +531,12 @@ class Run:
                 fresh = self.pointers() == {}
                 self._check_config(fresh)
                 if fresh:
-                    self.clear()  # logs and outputs of a run that never checkpointed
+                    if os.path.lexists(self.path(CONFIG)):
+                        self.clear()  # an earlier run here that never checkpointed
+                    # What is here now is not this run's (a user's own results.json in
+                    # `--out .`): a failed start leaves it alone.
+                    preexisting = {n for n in self._run_files()
+                                   if os.path.lexists(self.path(n))}
                     files.write_json(self.path(CONFIG), self.config)
                 else:
                     self.collect_garbage()
@@ -536,7 +544,7 @@ class Run:
                     yield self
                 except BaseException:
                     if fresh and self.saved == 0:
-                        self.clear()
+                        self.clear(keep=preexisting)
                     raise
         except files.FolderBusyError:
             raise
@@ -566,21 +574,28 @@ class Run:
         if old != self.config:
             self._config_pending = True  # e.g. more --steps: recorded at the next checkpoint
 
-    def clear(self) -> None:
+    def _run_files(self) -> tuple[str, ...]:
+        """The names in the folder that belong to a run (besides an older format's)."""
+        return (POINTERS, CONFIG, METRICS, CHECKPOINTS, *self.outputs)
+
+    def clear(self, keep: Iterable[str] = ()) -> None:
         """Remove the run's checkpoints, pointers, config, logs and outputs
-        (what ``--restart`` removes), and the files of an older format's run
-        (with the temporary names its writers used); other files stay."""
+        (what ``--restart`` removes, but the names in ``keep``), and the files
+        of an older format's run (with the temporary names its writers used,
+        only beside such a run); other files stay."""
         old = [n.rstrip("/") for n in old_format_files(self.folder)]
-        with contextlib.suppress(FileNotFoundError):
-            old += [n for n in os.listdir(self.folder) if n == ".latest.tmp" or (
-                n.startswith("." + OLD_LM_CHECKPOINT) and n.endswith(".tmp"))]
-        for name in (POINTERS, CONFIG, METRICS, *old, *self.outputs):
+        if old:
+            with contextlib.suppress(FileNotFoundError):
+                old += [n for n in os.listdir(self.folder)
+                        if OLD_LM_TEMPORARY.fullmatch(n)]
+        for name in (*self._run_files(), *old):
+            if name in keep:
+                continue
             path = self.path(name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.remove(path)
-        shutil.rmtree(self.path(CHECKPOINTS), ignore_errors=True)
 
     # -- pointers
     def pointers(self) -> dict[str, str]:

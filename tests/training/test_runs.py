@@ -494,3 +494,29 @@ def test_a_users_own_latest_or_log_file_is_not_an_old_run(tmp_path):
     (folder / "checkpoint-0000003").mkdir()
     (folder / "checkpoint-0000003" / "optimizer.pt").write_bytes(b"pickle")
     assert runs.old_format_files(str(folder)) == ["latest", "log.jsonl", "checkpoint-0000003/"]
+
+
+def test_a_users_files_in_the_run_folder_survive_fresh_starts(tmp_path):
+    """`--out .` into a folder holding files of the user's: a fresh start
+    (failed or not) removes none of them, even those named like a run's
+    outputs or like the old LM trainer's temporary files."""
+    folder = tmp_path / "here"
+    folder.mkdir()
+    mine = {"results.json": "my results", ".latest.tmp": "mine", "notes.txt": "mine"}
+    for name, text in mine.items():
+        (folder / name).write_text(text)
+    (folder / ".checkpoint-cache.tmp").mkdir()
+    (folder / "tb").mkdir()
+    outputs = ("results.json", "tb")
+    with pytest.raises(RuntimeError):
+        with runs.Run(str(folder), {"a": 1}, outputs=outputs).session() as run:
+            run.metrics().append({"step": 1})
+            raise RuntimeError("bad head count")
+    assert all((folder / n).read_text() == t for n, t in mine.items())
+    assert (folder / ".checkpoint-cache.tmp").is_dir() and (folder / "tb").is_dir()
+    assert not (folder / "config.json").exists() and not (folder / "metrics.jsonl").exists()
+    model, optimizer = stepped()
+    with runs.Run(str(folder), {"a": 1}, outputs=outputs).session() as run:
+        save(run, 1, model, optimizer)
+    assert (folder / ".latest.tmp").read_text() == "mine"
+    assert (folder / ".checkpoint-cache.tmp").is_dir()
