@@ -59,12 +59,12 @@ def _results_folder(checkpoint: str) -> str:
     training run may delete), else a saved model's folder."""
     from ..training.runs import CHECKPOINTS, POINTERS
 
-    path = os.path.normpath(checkpoint)
+    path = os.path.abspath(checkpoint)
     run = os.path.dirname(os.path.dirname(path))
     if os.path.basename(os.path.dirname(path)) == CHECKPOINTS and \
             os.path.exists(os.path.join(run, POINTERS)):
         return run
-    return path
+    return checkpoint
 
 
 def cmd_evaluate(args) -> int:
@@ -155,7 +155,8 @@ def add_lm_commands(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="prompts decoded together (default 64; Hugging Face 16)")
     p.add_argument("--out", default=None,
-                   help="scores JSON (default: eval.json in the run folder, or here)")
+                   help="scores JSON (default: eval.json in the checkpoint's run folder, or in "
+                        "a saved model's folder; with --hf-model, here)")
     p.add_argument("--no-plot", action="store_true", help="no PNG next to the JSON")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="cpu")

@@ -86,9 +86,22 @@ def _worker_died(error: BaseException) -> bool:
 
 def _missing_optional(error: BaseException) -> bool:
     """An optional package (torch, safetensors, ...) imported plainly and not
-    installed: the user's environment, said with the pip command that fixes it."""
-    return (isinstance(error, ModuleNotFoundError)
-            and (error.name or "").split(".")[0] in EXTRA_OF)
+    installed: the user's environment, said with the pip command that fixes
+    it. A missing module *inside* an installed package is a bug."""
+    if not isinstance(error, ModuleNotFoundError):
+        return False
+    name = error.name or ""
+    top = name.split(".")[0]
+    if top not in EXTRA_OF:
+        return False
+    if name == top:
+        return True
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return True
 
 
 def is_user_error(error: BaseException) -> bool:

@@ -145,17 +145,18 @@ class TrainConfig:
             raise ValueError(f"{_named(self, 'learning_rate')} must be a positive finite number, "
                              f"got {self.learning_rate}")
         if not (math.isfinite(self.min_lr) and 0 <= self.min_lr <= self.learning_rate):
-            raise ValueError(f"{_named(self, 'min_lr')} must be in [0, learning_rate={self.learning_rate}], "
-                             f"got {self.min_lr}")
+            raise ValueError(f"{_named(self, 'min_lr')} must be in "
+                             f"[0, learning_rate={self.learning_rate}], got {self.min_lr}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"{_named(self, 'weight_decay')} must be a finite number >= 0, "
                              f"got {self.weight_decay}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{_named(self, name)} must be in [0, 1), got {getattr(self, name)}")
+                raise ValueError(f"{_named(self, name)} must be in [0, 1), "
+                                 f"got {getattr(self, name)}")
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
-            raise ValueError(f"{_named(self, 'grad_clip')} must be a finite number >= 0 (0: no clipping), "
-                             f"got {self.grad_clip}")
+            raise ValueError(f"{_named(self, 'grad_clip')} must be a finite number >= 0 "
+                             f"(0: no clipping), got {self.grad_clip}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"{_named(self, 'threads')} must be positive, got {self.threads}")
 

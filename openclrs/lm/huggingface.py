@@ -28,7 +28,8 @@ def load_hf_model(path: str, device: str | torch.device = "cpu"):
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path} could not be loaded as a Hugging Face causal LM with its "
-                         f"tokenizer: {first}") from None
+                         f"tokenizer (openclrs reads safetensors weights only: a "
+                         f"pytorch_model.bin is a pickle): {first}") from None
     model.to(device).eval()
     return model, tokenizer
 

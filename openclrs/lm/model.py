@@ -280,6 +280,11 @@ def read_config(directory: str) -> dict:
     return data
 
 
+def safetensors_error() -> type:
+    """safetensors' exception class (its module is imported when needed)."""
+    return require("safetensors", "load a model").SafetensorError
+
+
 def load_model(directory: str, device: str | torch.device = "cpu"
                ) -> tuple[GPT, CharTokenizer, dict]:
     """``(model, tokenizer, config.json)`` saved by :func:`save_model`; the
@@ -292,7 +297,8 @@ def load_model(directory: str, device: str | torch.device = "cpu"
         safetensors_torch.load_model(model, path, device=str(device))
     except FileNotFoundError:
         raise FileNotFoundError(f"no model weights at {path}") from None
-    except Exception as e:  # safetensors' own error types; a mismatched tensor
+    except (safetensors_error(), RuntimeError, KeyError, ValueError) as e:
+        # a damaged file (safetensors' own error), or tensors of another shape
         raise CorruptFileError(f"{path} is not readable weights of the model {CONFIG_FILE} "
                                f"describes ({type(e).__name__}: {str(e)[:200]}); train again "
                                "or use another checkpoint") from None

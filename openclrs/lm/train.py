@@ -46,7 +46,8 @@ import torch.nn.functional as F
 
 from ..files import CorruptFileError
 from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
-                             load_optimizer_state, optimizer_state, read_checkpoint)
+                             load_optimizer_state, optimizer_state, read_checkpoint,
+                             refuse_old_format)
 from .config import LMConfig, TrainConfig
 from .model import GPT, MODEL_FILE, load_model
 from .tokenizer import CharTokenizer
@@ -234,6 +235,7 @@ def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
         model, tokenizer, saved = load_model(path, device)
         return model, tokenizer, saved.get("train", {})
     else:
+        refuse_old_format(path, fix="train it again (--restart in the same folder)")
         raise FileNotFoundError(f"{path} is not a `text train` run folder, one of its "
                                 "checkpoint folders, or a saved model folder")
     model, tokenizer = model_from_checkpoint(checkpoint, device)

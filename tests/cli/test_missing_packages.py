@@ -41,3 +41,20 @@ def test_checkpoints_without_safetensors_name_the_extra(tmp_path):
     assert done.stderr.strip().splitlines()[-1] == (
         "error: safetensors is not installed (needed to read a checkpoint): "
         'pip install "openclrs[torch]"')
+
+
+def test_text_evaluate_without_torch_names_the_extra(tmp_path):
+    """The LM commands import torch plainly: the exit policy says what to install."""
+    done = run_without("torch", ["text", "evaluate", "--checkpoint", str(tmp_path),
+                                 "--lengths", "4"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == \
+        'error: torch is not installed: pip install "openclrs[torch]"'
+
+
+def test_a_missing_module_inside_an_installed_package_is_a_bug():
+    from openclrs.cli import policy
+
+    assert policy.is_user_error(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    inside = ModuleNotFoundError("No module named 'torch.nonexistent'", name="torch.nonexistent")
+    assert not policy.is_user_error(inside)  # torch is installed: a traceback, exit 1

@@ -391,10 +391,13 @@ def test_failed_start_leaves_no_run_folder(tmp_path):
     for bad in ({"dropout": 2.0}, {"n_head": 3}):
         with pytest.raises(ValueError):
             tiny_config(**bad)
-    for bad in ({"warmup_steps": -5}, {"learning_rate": float("inf")},
-                {"grad_clip": float("nan")}, {"grad_clip": -1.0}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
+    for bad, flag in (({"warmup_steps": -5}, "--warmup"), ({"learning_rate": float("inf")}, "--lr"),
+                      ({"grad_clip": float("nan")}, "--grad-clip"),
+                      ({"grad_clip": -1.0}, "--grad-clip")):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} \\({flag}\\) must be"):
             quick_train_config(out, **bad)
+    with pytest.raises(ValueError, match=r"dropout \(--dropout\) must be in \[0, 1\)"):
+        tiny_config(dropout=2.0)
 
 
 def test_training_from_jsonl_files(tmp_path):
@@ -613,6 +616,16 @@ def test_evaluate_reads_checkpoint_folders_and_saved_models(tmp_path):
               "--no-plot"]
     # a checkpoint folder: the scores go to its run folder, not into the checkpoint
     assert main(["text", "evaluate", "--checkpoint", checkpoint, *common]) == 0
+    assert (run / "eval.json").exists()
+    assert not os.path.exists(os.path.join(checkpoint, "eval.json"))
+    (run / "eval.json").unlink()
+    here = os.getcwd()
+    os.chdir(os.path.dirname(checkpoint))  # the checkpoint named relative to its own folder
+    try:
+        assert main(["text", "evaluate", "--checkpoint", os.path.basename(checkpoint),
+                     *common]) == 0
+    finally:
+        os.chdir(here)
     assert (run / "eval.json").exists()
     assert not os.path.exists(os.path.join(checkpoint, "eval.json"))
     # a save_model folder, made as one unit; damaged, it is named
