@@ -20,10 +20,10 @@ LAYERS = {
     "training": 3,
     "text": 4,
     # capabilities: each imports the core, nothing in the core imports them
-    "lm": 5, "compat": 5,
+    "lm": 5, "compat": 5, "pictures": 5,
     "cli": 6, "__main__": 6,
 }
-CAPABILITIES = {"lm", "compat"}
+CAPABILITIES = {"lm", "compat", "pictures"}
 
 
 def modules():

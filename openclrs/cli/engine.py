@@ -33,14 +33,33 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_show(args) -> int:
-    from ..display import render
+def sampled_trace(args):
+    """The trace ``--index`` of the stream ``(algorithm, --length, --seed,
+    --option)``: the earlier samples' inputs (all their randomness) are
+    drawn without running them."""
     from ..samplers import Sampler
 
     sampler = Sampler(args.algorithm, args.length, args.seed, **args.option)
-    for _ in range(args.index):  # skip to the sample asked for: draw its predecessors'
-        sampler.draw_inputs()    # inputs (all the randomness) without running them
-    trace = next(sampler)
+    for _ in range(args.index):
+        sampler.draw_inputs()
+    return next(sampler)
+
+
+def add_trace_options(p) -> None:
+    """The options that pick one sampled trace (``show``, ``plot``)."""
+    p.add_argument("algorithm", type=algorithm_name)
+    p.add_argument("--length", type=positive_int, default=8, help="problem size (default 8)")
+    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--index", type=nonnegative_int, default=0,
+                   help="which sample of the seed's stream: 0 (default) is the first")
+    p.add_argument("--option", action=KeyValues,
+                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
+
+
+def cmd_show(args) -> int:
+    from ..display import render
+
+    trace = sampled_trace(args)
     steps = None
     if args.step is not None:
         if not -trace.length <= args.step < trace.length:
@@ -114,15 +133,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="sample one trace and print it step by step")
-    p.add_argument("algorithm", type=algorithm_name)
-    p.add_argument("--length", type=positive_int, default=8, help="problem size (default 8)")
-    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
-    p.add_argument("--index", type=nonnegative_int, default=0,
-                   help="which sample of the seed's stream: 0 (default) is the first")
+    add_trace_options(p)
     p.add_argument("--step", type=int,
                    help="print only this hint step (negative counts from the end)")
-    p.add_argument("--option", action=KeyValues,
-                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(

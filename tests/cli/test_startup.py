@@ -26,7 +26,7 @@ def test_each_command_module_imports_alone(module):
 HEAVY = ("torch", "numpy", "safetensors", "matplotlib", "pyarrow", "transformers")
 HELP_PAGES = {page: HEAVY for page in (
     "--help", "list --help", "show --help", "generate --help", "train --help",
-    "evaluate --help", "text --help", "text generate --help", "text config --help",
+    "evaluate --help", "plot --help", "text --help", "text generate --help", "text config --help",
     "text train --help", "text evaluate --help")}
 
 
