@@ -91,6 +91,14 @@ def seed32(text: str) -> int:
     return _number(text, int, lambda v: 0 <= v < 2 ** 32, "an integer seed in [0, 2**32)")
 
 
+def memory_size(text: str) -> int:
+    """Bytes from ``2G``, ``500M``, ``1.5GB`` or a plain number of bytes."""
+    from ..training.memory import parse_size
+
+    return _number(text, parse_size, lambda v: v >= 1,
+                   "a memory size such as 2G, 500M or 1.5GB")
+
+
 def fraction(text: str) -> float:
     return _number(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 

@@ -8,6 +8,7 @@ defaults shown in ``--help``). Examples::
     openclrs train --algorithm bfs --steps 300 --out runs/bfs300
     openclrs train --algorithms bfs dijkstra --out runs/multi --device cuda --bf16
     openclrs evaluate --run runs/bfs300 [--split test|val] [--checkpoint best|last|PATH]
+                      [--max-memory 2G]
 
 Building the parser imports no torch (``--help`` is instant).
 """
@@ -20,7 +21,7 @@ import sys
 
 from ..models.config import ENCODER_INITS, HINT_MODES, REPRED_MODES
 from ..training.config import TrainConfig
-from .arguments import add_dataclass_arguments, seed32
+from .arguments import add_dataclass_arguments, memory_size, seed32
 from .policy import run_command
 
 # How TrainConfig's fields become options, beyond what their metadata says
@@ -28,6 +29,7 @@ from .policy import run_command
 OPTIONS = {
     "out_dir": {"required": True},
     "seed": {"type": seed32},
+    "max_memory": {"type": memory_size},
     "model.hint_teacher_forcing": {"flag": "teacher-forcing"},
     "model.processor_options": {"flag": "processor-option"},
     "model.hint_mode": {"choices": HINT_MODES},
@@ -73,7 +75,7 @@ def cmd_evaluate(args) -> int:
 
     keep_freed_memory()
     results = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint,
-                           device=args.device)
+                           device=args.device, max_memory=args.max_memory)
     if args.json:  # saved before anything is printed: a closed pipe loses nothing
         files.write_json(args.json, results)
     print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
@@ -111,6 +113,10 @@ def register(subparsers) -> None:
                    help="best, last, or a checkpoint folder (default: best)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    p.add_argument("--max-memory", metavar="SIZE", type=memory_size,
+                   help="memory budget, e.g. 2G: batches run in chunks of samples that fit "
+                        "it, with the same scores (default: the run's --max-memory, else half "
+                        "the available memory)")
     p.set_defaults(func=cmd_evaluate)
 
 

@@ -199,7 +199,7 @@ class Reasoner(nn.Module):
     # ------------------------------------------------------------------ run
 
     def forward(self, batch, algorithm: str | None = None, *,
-                repred: bool | None = None) -> Predictions:
+                repred: bool | None = None, hints: bool = True) -> Predictions:
         """Unroll the model over ``batch`` (a :class:`~openclrs.data.batching.Batch`).
 
         ``algorithm`` defaults to ``batch.algorithm``. ``repred`` (default:
@@ -214,6 +214,13 @@ class Reasoner(nn.Module):
         of it: each step computes on that prefix only (a view, no copy), and
         output probes are decoded once per sample, from the state of its
         last step. Hint predictions past a sample's last step are zeros.
+
+        ``hints=False`` returns no hint predictions (``Predictions.hints``
+        empty): what evaluation does, which then keeps only the current
+        step's. The ground-truth hints are densified (pointers to one-hot
+        rows) one step at a time, as they are fed: at n = 64 the one-hot
+        edge pointers of a whole trajectory of Floyd-Warshall take 2 GB for
+        32 samples.
         """
         algorithm, spec, batch = self._prepare(batch, algorithm)
         cfg = self.config
@@ -230,8 +237,10 @@ class Reasoner(nn.Module):
         dtype = next(self.parameters()).dtype
         inputs = {k: densify(spec[k][2], v, nodes, dtype).index_select(0, order)
                   for k, v in batch.inputs.items()}
-        truth_hints = ({k: densify(spec[k][2], v, nodes, dtype).index_select(1, order)
-                        for k, v in batch.hints.items()} if cfg.encode_hints else {})
+        # Kept as the batch holds them (indices for pointers), in the order above.
+        truth_hints = ({k: v.index_select(1, order) for k, v in batch.hints.items()}
+                       if cfg.encode_hints else {})
+        keep_hints = cfg.decode_hints and hints
         base = self._encode(algorithm, spec, inputs, nodes, size)
 
         hidden = base.node.new_zeros(size, nodes, cfg.hidden_size)
@@ -241,12 +250,13 @@ class Reasoner(nn.Module):
         finished: list[DecoderInputs] = []  # by last step
         for step in range(num_steps):
             n = running[step]
-            fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred)
+            fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred,
+                                      nodes, dtype)
             hidden, lstm_state, state = self._step(
                 algorithm, spec, base.first(n), fed, hidden[:n],
                 None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
             hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
-            if cfg.decode_hints:
+            if keep_hints:
                 hint_history.append(hint_preds)
             done = running[step + 1]
             if done < n:
@@ -264,13 +274,19 @@ class Reasoner(nn.Module):
             hints[k] = torch.stack(steps).index_select(1, unsort)
         return Predictions(outputs, hints)
 
-    def _hints_to_feed(self, step, n, spec, truth, previous, repred) -> dict[str, torch.Tensor]:
-        """The (dense) hints the encoders see at ``step``, for the first ``n`` samples."""
+    def _hints_to_feed(self, step, n, spec, truth, previous, repred, nodes,
+                       dtype) -> dict[str, torch.Tensor]:
+        """The (dense) hints the encoders see at ``step``, for the first ``n``
+        samples; ``truth`` holds the ground truth as the batch does."""
         cfg = self.config
         if not cfg.encode_hints:
             return {}
+
+        def true_at(step):
+            return {k: densify(spec[k][2], v[step, :n], nodes, dtype) for k, v in truth.items()}
+
         if step == 0:
-            return {k: v[0, :n] for k, v in truth.items()}
+            return true_at(0)
         hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval"
                                                   and repred)
         decoded = {k: postprocess(spec[k][2], v[:n], hard=hard,
@@ -280,11 +296,11 @@ class Reasoner(nn.Module):
         if repred or cfg.hint_teacher_forcing <= 0.0 or not truth:
             return decoded
         if cfg.hint_teacher_forcing >= 1.0:
-            return {k: v[step, :n] for k, v in truth.items()}
+            return true_at(step)
         first = next(iter(truth.values()))
         force = torch.rand(n, device=first.device) < cfg.hint_teacher_forcing
-        return {k: torch.where(_per_sample(force, decoded[k]), v[step, :n], decoded[k])
-                for k, v in truth.items()}
+        return {k: torch.where(_per_sample(force, decoded[k]), v, decoded[k])
+                for k, v in true_at(step).items()}
 
     def _encode(self, algorithm, spec, probes, nodes, size,
                 base: Encoded | None = None) -> Encoded:
@@ -384,7 +400,7 @@ class Reasoner(nn.Module):
         (pointers as node indices, masks 0/1, one-hots, scalars), ready for
         :func:`openclrs.training.metrics.evaluate`."""
         algorithm, spec, batch = self._prepare(batch, algorithm)
-        preds = self(batch, algorithm, repred=True)
+        preds = self(batch, algorithm, repred=True, hints=False)
         return hard_predictions(spec, preds.outputs,
                                 sinkhorn_steps=self.config.predict_sinkhorn_steps,
                                 sinkhorn_temperature=self.config.sinkhorn_temperature)

@@ -70,6 +70,10 @@ class TrainConfig:
     val_set: str = setting("sampled", "validation set: 'sampled' as published run.py, "
                                       "or the stored 'canonical' val split", choices=VAL_SETS)
     eval_batch_size: int = setting(32, "batch size of validation and test")
+    max_memory: int | None = setting(
+        None, "memory budget of validation and test, e.g. 2G: batches run in chunks of "
+              "samples that fit it, with the same scores (default: half the available memory)",
+        metavar="SIZE")
     log_every: int = setting(10, "log the train loss every this many steps")
     data_root: str | None = setting(None, "stored datasets (default: $OPENCLRS_DATA_DIR)",
                                     metavar="DIR")
@@ -81,7 +85,7 @@ class TrainConfig:
 
     # settings a resumed run may change (how long, where, how fast, how often it reports)
     RESUMABLE_CHANGES = ("steps", "progress", "device", "data_root", "out_dir", "compile",
-                         "test_every", "eval_every", "log_every")
+                         "test_every", "eval_every", "log_every", "max_memory")
 
     def validate(self) -> "TrainConfig":
         """Check every setting (before anything is written); returns self."""
@@ -118,6 +122,10 @@ class TrainConfig:
             if not self.train_lengths or any(isinstance(n, bool) or not isinstance(n, int)
                                              or n < 1 for n in self.train_lengths):
                 bad("train_lengths", f"must be positive integers, got {self.train_lengths!r}")
+        if self.max_memory is not None and (isinstance(self.max_memory, bool) or not isinstance(
+                self.max_memory, int) or self.max_memory < 1):
+            bad("max_memory", f"must be a number of bytes > 0 (or None: half the available "
+                              f"memory), got {self.max_memory!r}")
         if self.val_set not in VAL_SETS:
             bad("val_set", f"must be one of {VAL_SETS}, got {self.val_set!r}")
         if not isinstance(self.out_dir, str) or not self.out_dir:

@@ -34,13 +34,18 @@ def load_run_config(run_dir: str) -> TrainConfig:
 
 
 def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
-                 device: str = "cpu", algorithms: Sequence[str] | None = None) -> dict:
+                 device: str = "cpu", algorithms: Sequence[str] | None = None,
+                 max_memory: int | None = None) -> dict:
     """Score a run's checkpoint (``best``, ``last``, or a checkpoint folder)
     on ``split``. Returns, in the layout of the run's ``results.json``::
 
         {"run": ..., "checkpoint": folder, "step": step, "split": split,
          "algorithms": {algorithm: {"<split>_score": mean, "<split>_metrics": {...}}},
          "<split>": {"family_mean": ..., "algorithm_mean": ...}}   # several algorithms
+
+    ``max_memory`` (bytes; default: the run's ``max_memory``, else half the
+    available memory) bounds what the batches take: each runs in chunks of
+    samples that fit it (:mod:`openclrs.training.memory`), same scores.
     """
     from .loop import build_model, load_weights, score, summarize, test_batches, \
         validation_batches
@@ -52,6 +57,8 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     runs.refuse_old_format(run_dir, "train it again (openclrs train --restart)")
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
+    if max_memory is not None:
+        config.max_memory = max_memory
     config.validate()
     algorithms = list(algorithms or config.algorithms)
     for a in algorithms:
@@ -63,7 +70,8 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     model = build_model(config).to(device)
     load_weights(saved, model, config)
     get = test_batches if split == "test" else validation_batches
-    scores = {a: score(model, get(config, a)) for a in algorithms}
+    scores = {a: score(model, get(config, a), max_memory=config.max_memory)
+              for a in algorithms}
     results = {"run": run_dir, "checkpoint": folder, "step": saved.step, "split": split,
                "algorithms": {a: {f"{split}_score": m["score"], f"{split}_metrics": m}
                               for a, m in scores.items()}}

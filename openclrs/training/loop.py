@@ -62,7 +62,7 @@ from ..data.batching import collate
 from ..models.model import Reasoner, count_parameters
 from ..samplers import Sampler
 from ..specs import NUM_SAMPLES_MULTIPLIER
-from . import distributed, runs
+from . import distributed, memory, runs
 from .config import TrainConfig
 from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import TrainingDiverged, derive_seed
@@ -130,24 +130,31 @@ def test_batches(config: TrainConfig, algorithm: str):
 
 # ------------------------------------------------------------------ scoring
 
-def score(model: Reasoner, batches, autocast=nullcontext) -> dict[str, float]:
-    """Pooled output metrics (``score`` = their mean) of ``model`` on batches."""
+def score(model: Reasoner, batches, autocast=nullcontext,
+          max_memory: int | None = None) -> dict[str, float]:
+    """Pooled output metrics (``score`` = their mean) of ``model`` on batches.
+
+    A batch runs in chunks of samples that fit ``max_memory`` bytes (default:
+    half the memory available; :mod:`openclrs.training.memory`): the same
+    predictions and metrics whatever the chunks."""
     was_training = model.training
     model.eval()
     scorer = OutputScorer(model.specs[batches[0].algorithm])
     try:
         for batch in batches:
-            with autocast():
-                predictions = model.predict(batch)
-            scorer.update(batch.outputs, predictions)
+            for chunk in memory.chunks(model, batch, max_memory):
+                with autocast():
+                    predictions = model.predict(chunk)
+                scorer.update(chunk.outputs, predictions)
     finally:
         model.train(was_training)
     return scorer.result()
 
 
-def score_all(model: Reasoner, sets: dict, autocast=nullcontext) -> dict[str, dict[str, float]]:
+def score_all(model: Reasoner, sets: dict, autocast=nullcontext,
+              max_memory: int | None = None) -> dict[str, dict[str, float]]:
     """:func:`score` of every algorithm's batches in ``sets``."""
-    return {a: score(model, batches, autocast) for a, batches in sets.items()}
+    return {a: score(model, batches, autocast, max_memory) for a, batches in sets.items()}
 
 
 def summarize(per_algorithm: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -395,11 +402,11 @@ def validate(model, config: TrainConfig, sets: EvaluationSets, state: RunState,
              report: Report, autocast) -> bool:
     """Validation (+ test every ``test_every``) at ``state.step``; returns
     whether the score beats the best so far (and records it as the best)."""
-    val = score_all(model, sets.val, autocast)
+    val = score_all(model, sets.val, autocast, config.max_memory)
     val_score = float(np.mean([m["score"] for m in val.values()]))
     test = None
     if config.test_every and state.step % config.test_every == 0:
-        test = score_all(model, sets.test, autocast)
+        test = score_all(model, sets.test, autocast, config.max_memory)
     report.validation(state.step, val_score, val, test)
     if val_score > state.best_score:
         state.best_score, state.best_step = val_score, state.step
@@ -413,7 +420,8 @@ def _finish(model, config, run: runs.Run, state: RunState, report: Report,
     if "best" not in run.pointers():  # validation was never a number
         run.point("best", at="last")
     load_weights(run.load("best"), model, config)
-    val, test = score_all(model, sets.val, autocast), score_all(model, sets.test, autocast)
+    val = score_all(model, sets.val, autocast, config.max_memory)
+    test = score_all(model, sets.test, autocast, config.max_memory)
     results = final_results(model, config, val, test, state)
     results["train_seconds"] = elapsed
     files.write_json(run.path("results.json"), results)

@@ -1,0 +1,150 @@
+"""Peak memory of training and evaluation, per algorithm, at n = 16 and n = 64.
+
+    python benchmarks/eval_memory.py                      # 5 algorithms, n = 16 and 64
+    python benchmarks/eval_memory.py --algorithms floyd_warshall --lengths 64
+    python benchmarks/eval_memory.py --chunks 1 4 32 --algorithms floyd_warshall --lengths 64
+
+Each figure is the peak resident set size (``ru_maxrss``) of one fresh
+process, with the allocator policy ``openclrs train`` and ``openclrs
+evaluate`` set (:func:`openclrs.training.allocator.keep_freed_memory`), so
+it is what those commands take:
+
+- ``train``: the default Triplet-GMPNN (hidden 128), ``--train-steps``
+  updates on batches of 32 samples of n nodes (no validation, no test);
+- ``evaluate``: the same model, untrained, scored on the canonical split of
+  n nodes (``test``: n = 64; ``val``: n = 16), 32 samples, as ``openclrs
+  evaluate`` scores them (``--max-memory`` default: half the available
+  memory; ``--budget`` sets one).
+
+``idle`` is the peak of a process that imports torch, builds the model and
+loads the split, and stops there: the part of every figure that is not the
+computation. ``--chunks`` measures evaluation at fixed chunk sizes instead
+(the peak above ``idle`` per sample is what ``openclrs.training.memory``'s
+estimate must bound). Results go to ``benchmarks/results/eval_memory.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_ALGORITHMS = ["bfs", "dijkstra", "insertion_sort", "floyd_warshall", "kmp_matcher"]
+SPLIT_OF = {16: "val", 64: "test"}
+
+CHILD = r"""
+import json, resource, sys, time
+from openclrs.training.allocator import keep_freed_memory
+keep_freed_memory()
+import torch
+from openclrs.data.datasets import load_split
+from openclrs.training import memory
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import (_apply_eval, _batches, build_model, make_optimizer,
+                                    score, train_batch, update)
+
+task, algorithm, length, steps, budget, chunk = json.loads(sys.argv[1])
+config = TrainConfig(algorithms=[algorithm], train_lengths=[length], progress=False,
+                     max_memory=budget).validate()
+torch.manual_seed(config.seed)
+model = build_model(config)
+start = time.perf_counter()
+if task == "train":
+    optimizer = make_optimizer(model, config)
+    for step in range(steps):
+        batch = train_batch(config, 0, step).to_torch()
+        update(model, optimizer, model.loss, batch, config)
+    result = {}
+else:
+    split = {16: "val", 64: "test"}[length]
+    traces = [_apply_eval(t, config) for t in load_split(algorithm, split)]
+    batches = _batches(traces, chunk or config.eval_batch_size)
+    nodes, num_steps = traces[0].num_nodes, max(t.length for t in traces)
+    result = {"samples": len(traces), "nodes": nodes,
+              "estimate_per_sample": memory.model_sample_bytes(model, algorithm, nodes,
+                                                               num_steps)}
+    if task == "evaluate":
+        result["score"] = score(model, batches, max_memory=budget)["score"]
+result["seconds"] = time.perf_counter() - start
+result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(result))
+"""
+
+
+def measure(task, algorithm, length, steps=1, budget=None, chunk=None, python=sys.executable,
+            threads=None):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    out = subprocess.run([python, "-c", CHILD,
+                          json.dumps([task, algorithm, length, steps, budget, chunk])],
+                         env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{task} {algorithm} n={length} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--algorithms", nargs="+", default=DEFAULT_ALGORITHMS)
+    parser.add_argument("--lengths", nargs="+", type=int, default=[16, 64], choices=[16, 64])
+    parser.add_argument("--train-steps", type=int, default=1)
+    parser.add_argument("--budget", help="evaluation --max-memory (e.g. 2G)")
+    parser.add_argument("--chunks", nargs="+", type=int,
+                        help="measure evaluation at these fixed chunk sizes instead")
+    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of the children")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "eval_memory.json"))
+    args = parser.parse_args(argv)
+    sys.path.insert(0, ROOT)
+    from openclrs.training.memory import parse_size
+
+    budget = parse_size(args.budget) if args.budget else None
+    record = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "threads": args.threads},
+              "command": "python benchmarks/eval_memory.py " + " ".join(argv or sys.argv[1:]),
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "budget": budget, "train_steps": args.train_steps, "results": []}
+    for algorithm in args.algorithms:
+        for length in args.lengths:
+            row = {"algorithm": algorithm, "n": length, "split": SPLIT_OF[length]}
+            idle = measure("idle", algorithm, length, threads=args.threads)
+            row["idle_peak_rss"] = idle["peak_rss"]
+            row["estimate_per_sample"] = idle["estimate_per_sample"]
+            if args.chunks:
+                row["chunks"] = {}
+                for chunk in args.chunks:
+                    r = measure("evaluate", algorithm, length, budget=1 << 50, chunk=chunk,
+                                threads=args.threads)
+                    row["chunks"][chunk] = r
+                    per = (r["peak_rss"] - idle["peak_rss"]) / chunk
+                    print(f"{algorithm:<16} n={length:<3} chunk {chunk:>3}: peak "
+                          f"{r['peak_rss'] / 2**20:7.0f} MiB, {per / 2**20:6.1f} MiB/sample "
+                          f"above idle (estimate {row['estimate_per_sample'] / 2**20:6.1f}), "
+                          f"{r['seconds']:.1f} s, score {r['score']:.4f}", flush=True)
+            else:
+                ev = measure("evaluate", algorithm, length, budget=budget, threads=args.threads)
+                tr = measure("train", algorithm, length, steps=args.train_steps,
+                             threads=args.threads)
+                row.update(evaluate_peak_rss=ev["peak_rss"], evaluate_seconds=ev["seconds"],
+                           score=ev["score"], train_peak_rss=tr["peak_rss"],
+                           train_seconds=tr["seconds"])
+                print(f"{algorithm:<16} n={length:<3} train {tr['peak_rss'] / 2**20:7.0f} MiB "
+                      f"({tr['seconds']:.1f} s)   evaluate {ev['peak_rss'] / 2**20:7.0f} MiB "
+                      f"({ev['seconds']:.1f} s)   idle {idle['peak_rss'] / 2**20:5.0f} MiB",
+                      flush=True)
+            record["results"].append(row)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out + ".tmp", "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(args.out + ".tmp", args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
