@@ -10,13 +10,16 @@ evaluate`` set (:func:`openclrs.training.allocator.keep_freed_memory`), so
 it is what those commands take:
 
 - ``train``: the default Triplet-GMPNN (hidden 128), ``--train-steps``
-  updates on batches of 32 samples of n nodes (no validation, no test);
+  updates on batches of 32 samples of n nodes (no validation, no test),
+  under an address-space limit (``--limit``) and a ``--timeout``: a step
+  that needs more is recorded as such;
 - ``evaluate``: the same model, untrained, scored on the canonical split of
   n nodes (``test``: n = 64; ``val``: n = 16), 32 samples, as ``openclrs
   evaluate`` scores them (``--max-memory`` default: half the available
   memory; ``--budget`` sets one).
 
-``idle`` is the peak of a process that imports torch, builds the model and
+``--before DIR`` evaluates with an earlier openclrs too (same model,
+same samples: the scores must agree). ``idle`` is the peak of a process that imports torch, builds the model and
 loads the split, and stops there: the part of every figure that is not the
 computation. ``--chunks`` measures evaluation at fixed chunk sizes instead
 (the peak above ``idle`` per sample is what ``openclrs.training.memory``'s
@@ -44,14 +47,17 @@ from openclrs.training.allocator import keep_freed_memory
 keep_freed_memory()
 import torch
 from openclrs.data.datasets import load_split
-from openclrs.training import memory
+try:
+    from openclrs.training import memory
+except ImportError:  # an older openclrs (--before): no budget, no estimate
+    memory = None
 from openclrs.training.config import TrainConfig
 from openclrs.training.loop import (_apply_eval, _batches, build_model, make_optimizer,
                                     score, train_batch, update)
 
 task, algorithm, length, steps, budget, chunk = json.loads(sys.argv[1])
 config = TrainConfig(algorithms=[algorithm], train_lengths=[length], progress=False,
-                     max_memory=budget).validate()
+                     **({} if memory is None else {"max_memory": budget})).validate()
 torch.manual_seed(config.seed)
 model = build_model(config)
 start = time.perf_counter()
@@ -59,33 +65,52 @@ if task == "train":
     optimizer = make_optimizer(model, config)
     for step in range(steps):
         batch = train_batch(config, 0, step).to_torch()
-        update(model, optimizer, model.loss, batch, config)
+        update(model, optimizer, lambda b: model.loss(b)[0], batch, config)
     result = {}
 else:
     split = {16: "val", 64: "test"}[length]
     traces = [_apply_eval(t, config) for t in load_split(algorithm, split)]
     batches = _batches(traces, chunk or config.eval_batch_size)
     nodes, num_steps = traces[0].num_nodes, max(t.length for t in traces)
-    result = {"samples": len(traces), "nodes": nodes,
-              "estimate_per_sample": memory.model_sample_bytes(model, algorithm, nodes,
+    result = {"samples": len(traces), "nodes": nodes, "estimate_per_sample": None
+              if memory is None else memory.model_sample_bytes(model, algorithm, nodes,
                                                                num_steps)}
     if task == "evaluate":
-        result["score"] = score(model, batches, max_memory=budget)["score"]
+        budgeted = {} if memory is None else {"max_memory": budget}
+        result["score"] = score(model, batches, **budgeted)["score"]
 result["seconds"] = time.perf_counter() - start
 result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(result))
 """
 
 
+class OverLimit(Exception):
+    pass
+
+
 def measure(task, algorithm, length, steps=1, budget=None, chunk=None, python=sys.executable,
-            threads=None):
-    env = dict(os.environ, PYTHONPATH=ROOT)
+            threads=None, limit=None, timeout=None, tree=None):
+    """Run one child; ``limit`` (bytes of address space) and ``timeout``
+    (seconds) keep a run that would not fit from hurting the machine."""
+    import resource
+
+    env = dict(os.environ, PYTHONPATH=tree or ROOT)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    out = subprocess.run([python, "-c", CHILD,
-                          json.dumps([task, algorithm, length, steps, budget, chunk])],
-                         env=env, capture_output=True, text=True, check=False)
+
+    def cap():
+        if limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        out = subprocess.run([python, "-c", CHILD,
+                              json.dumps([task, algorithm, length, steps, budget, chunk])],
+                             env=env, capture_output=True, text=True, check=False,
+                             preexec_fn=cap, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise OverLimit(f"over {timeout} s") from None
     if out.returncode != 0:
+        if "MemoryError" in out.stderr or "alloc" in out.stderr or out.returncode < 0:
+            raise OverLimit(f"over the {limit / 2**30:.0f} GiB limit")
         raise RuntimeError(f"{task} {algorithm} n={length} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -99,17 +124,28 @@ def main(argv=None):
     parser.add_argument("--chunks", nargs="+", type=int,
                         help="measure evaluation at these fixed chunk sizes instead")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of the children")
+    parser.add_argument("--limit", default="12G",
+                        help="address-space limit of a training child (default 12G): a "
+                             "training step that needs more is reported as over it")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds a training child may take (default 300)")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also evaluate with the openclrs package under DIR (an earlier "
+                             "version: git archive <commit> openclrs | tar -x -C DIR)")
+    parser.add_argument("--skip-train", action="store_true", help="evaluation only")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "eval_memory.json"))
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
     from openclrs.training.memory import parse_size
 
     budget = parse_size(args.budget) if args.budget else None
+    limit = parse_size(args.limit) if args.limit else None
     record = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "threads": args.threads},
               "command": "python benchmarks/eval_memory.py " + " ".join(argv or sys.argv[1:]),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "budget": budget, "train_steps": args.train_steps, "results": []}
+              "budget": budget, "train_steps": args.train_steps, "train_limit": limit,
+              "results": []}
     for algorithm in args.algorithms:
         for length in args.lengths:
             row = {"algorithm": algorithm, "n": length, "split": SPLIT_OF[length]}
@@ -129,15 +165,30 @@ def main(argv=None):
                           f"{r['seconds']:.1f} s, score {r['score']:.4f}", flush=True)
             else:
                 ev = measure("evaluate", algorithm, length, budget=budget, threads=args.threads)
-                tr = measure("train", algorithm, length, steps=args.train_steps,
-                             threads=args.threads)
                 row.update(evaluate_peak_rss=ev["peak_rss"], evaluate_seconds=ev["seconds"],
-                           score=ev["score"], train_peak_rss=tr["peak_rss"],
-                           train_seconds=tr["seconds"])
-                print(f"{algorithm:<16} n={length:<3} train {tr['peak_rss'] / 2**20:7.0f} MiB "
-                      f"({tr['seconds']:.1f} s)   evaluate {ev['peak_rss'] / 2**20:7.0f} MiB "
-                      f"({ev['seconds']:.1f} s)   idle {idle['peak_rss'] / 2**20:5.0f} MiB",
-                      flush=True)
+                           score=ev["score"])
+                if args.before:
+                    old = measure("evaluate", algorithm, length, threads=args.threads,
+                                  tree=args.before)
+                    row.update(before_evaluate_peak_rss=old["peak_rss"],
+                               before_evaluate_seconds=old["seconds"],
+                               before_score=old["score"])
+                    print(f"{algorithm:<16} n={length:<3} evaluate before "
+                          f"{old['peak_rss'] / 2**20:7.0f} MiB ({old['seconds']:.1f} s), "
+                          f"score {old['score']:.6f} (now {ev['score']:.6f})", flush=True)
+                if args.skip_train:
+                    record["results"].append(row)
+                    continue
+                try:
+                    tr = measure("train", algorithm, length, steps=args.train_steps,
+                                 threads=args.threads, limit=limit, timeout=args.timeout)
+                    row.update(train_peak_rss=tr["peak_rss"], train_seconds=tr["seconds"])
+                    train = f"{tr['peak_rss'] / 2**20:7.0f} MiB ({tr['seconds']:.1f} s)"
+                except OverLimit as e:
+                    row["train_failed"] = train = str(e)
+                print(f"{algorithm:<16} n={length:<3} train {train}   evaluate "
+                      f"{ev['peak_rss'] / 2**20:7.0f} MiB ({ev['seconds']:.1f} s)   "
+                      f"idle {idle['peak_rss'] / 2**20:5.0f} MiB", flush=True)
             record["results"].append(row)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".tmp", "w") as f:

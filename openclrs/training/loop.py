@@ -51,6 +51,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -97,8 +98,28 @@ def _apply_eval(trace, config: TrainConfig, rng=None):
                             enforce_permutations=config.enforce_permutations)
 
 
+class _Batches(Sequence):
+    """Traces in batches of ``size``, each collated when it is read: a split
+    of 2,048 kmp_matcher samples at n = 64 would hold a second copy of its
+    hints, padded, if all its batches were collated at once."""
+
+    def __init__(self, traces, size: int):
+        self.traces, self.size = list(traces), size
+
+    def __len__(self) -> int:
+        return -(-len(self.traces) // self.size)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        start = (index % len(self)) * self.size
+        return collate(self.traces[start:start + self.size])
+
+
 def _batches(traces, size):
-    return [collate(traces[i:i + size]) for i in range(0, len(traces), size)]
+    return _Batches(traces, size)
 
 
 def validation_batches(config: TrainConfig, algorithm: str):
@@ -139,15 +160,19 @@ def score(model: Reasoner, batches, autocast=nullcontext,
     predictions and metrics whatever the chunks."""
     was_training = model.training
     model.eval()
-    scorer = OutputScorer(model.specs[batches[0].algorithm])
+    scorer = None
     try:
         for batch in batches:
+            if scorer is None:
+                scorer = OutputScorer(model.specs[batch.algorithm])
             for chunk in memory.chunks(model, batch, max_memory):
                 with autocast():
                     predictions = model.predict(chunk)
                 scorer.update(chunk.outputs, predictions)
     finally:
         model.train(was_training)
+    if scorer is None:
+        raise ValueError("no batch to score")
     return scorer.result()
 
 

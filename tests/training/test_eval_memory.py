@@ -2,6 +2,7 @@
 that fit a memory budget, and the chunks change nothing in the scores."""
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -123,3 +124,37 @@ def test_default_budget_is_half_the_available_memory(monkeypatch):
 def test_config_refuses_a_bad_budget(value):
     with pytest.raises(ValueError, match="--max-memory"):
         TrainConfig(max_memory=value).validate()
+
+
+def test_evaluate_and_train_take_a_budget_with_the_same_scores(tmp_path):
+    from openclrs.cli.training import main
+    from openclrs.training.loop import train
+
+    run = tmp_path / "run"
+    config = TrainConfig(algorithms=["bfs"], out_dir=str(run), steps=2, batch_size=4,
+                         train_lengths=[4, 5], eval_every=2, test_every=0, seed=3,
+                         progress=False, data_root=str(tmp_path / "data"), max_memory=1,
+                         model=ModelConfig(hidden_size=8, processor="mpnn"))
+    scores = train(config)["algorithms"]["bfs"]  # every evaluation sample by sample
+    for args in ([], ["--max-memory", "1"], ["--max-memory", "2G"]):
+        out = tmp_path / "scores.json"
+        assert main(["evaluate", "--run", str(run), "--json", str(out), *args]) == 0
+        again = json.loads(out.read_text())["algorithms"]["bfs"]
+        assert again["test_metrics"] == scores["test_metrics"]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--run", str(run), "--max-memory", "lots"])
+
+
+def test_batches_are_collated_when_read(setup, monkeypatch):
+    import openclrs.training.loop as loop
+
+    _, _, traces = setup
+    made = []
+    monkeypatch.setattr(loop, "collate", lambda t: made.append(len(t)) or collate(t))
+    batches = _batches(traces["bfs"], 4)
+    assert len(batches) == 3 and made == []
+    assert [b.batch_size for b in batches] == [4, 4, 2] and made == [4, 4, 2]
+    assert batches[-1].batch_size == 2 and [b.batch_size for b in batches[:2]] == [4, 4]
+    np.testing.assert_array_equal(batches[1].lengths, collate(traces["bfs"][4:8]).lengths)
+    with pytest.raises(IndexError):
+        batches[3]
