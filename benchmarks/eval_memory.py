@@ -178,6 +178,7 @@ def main(argv=None):
                           f"score {old['score']:.6f} (now {ev['score']:.6f})", flush=True)
                 if args.skip_train:
                     record["results"].append(row)
+                    save(record, args.out)
                     continue
                 try:
                     tr = measure("train", algorithm, length, steps=args.train_steps,
@@ -190,11 +191,15 @@ def main(argv=None):
                       f"{ev['peak_rss'] / 2**20:7.0f} MiB ({ev['seconds']:.1f} s)   "
                       f"idle {idle['peak_rss'] / 2**20:5.0f} MiB", flush=True)
             record["results"].append(row)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(args.out + ".tmp", args.out)
+            save(record, args.out)  # after every row: a long run keeps what it measured
     print(f"wrote {args.out}")
+
+
+def save(record: dict, path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
