@@ -79,6 +79,8 @@ else:
         budgeted = {} if memory is None else {"max_memory": budget}
         result["score"] = score(model, batches, **budgeted)["score"]
 result["seconds"] = time.perf_counter() - start
+import openclrs
+result["package"] = openclrs.__file__
 result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(result))
 """
@@ -104,13 +106,15 @@ def measure(task, algorithm, length, steps=1, budget=None, chunk=None, python=sy
     try:
         out = subprocess.run([python, "-c", CHILD,
                               json.dumps([task, algorithm, length, steps, budget, chunk])],
-                             env=env, capture_output=True, text=True, check=False,
+                             # the working folder comes first on sys.path (python -c)
+                             cwd=tree or ROOT, env=env, capture_output=True, text=True,
+                             check=False,
                              preexec_fn=cap, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise OverLimit(f"over {timeout} s") from None
     if out.returncode != 0:
         if "MemoryError" in out.stderr or "alloc" in out.stderr or out.returncode < 0:
-            raise OverLimit(f"over the {limit / 2**30:.0f} GiB limit")
+            raise OverLimit(f"over the {(limit or 0) / 2**30:.0f} GiB limit")
         raise RuntimeError(f"{task} {algorithm} n={length} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -170,6 +174,8 @@ def main(argv=None):
                 if args.before:
                     old = measure("evaluate", algorithm, length, threads=args.threads,
                                   tree=args.before)
+                    if not old["package"].startswith(os.path.abspath(args.before)):
+                        raise RuntimeError(f"--before ran {old['package']}")
                     row.update(before_evaluate_peak_rss=old["peak_rss"],
                                before_evaluate_seconds=old["seconds"],
                                before_score=old["score"])
