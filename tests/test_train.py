@@ -80,8 +80,9 @@ def test_run_writes_tensorboard_events_and_plot(reference):
     assert {"train/loss", "val/score", "val/bfs", "test/bfs"} <= set(tags)
     assert [e.step for e in events.Scalars("val/score")] == [4, 8, 12]
     assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 13))
-    with open(os.path.join(reference, "test_scores.png"), "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    for plot in ("test_scores.png", "training_curves.png"):
+        with open(os.path.join(reference, plot), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_loss_falls(tmp_path, data_root):

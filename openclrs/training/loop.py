@@ -29,7 +29,8 @@ The run folder is :mod:`openclrs.training.runs`' (``config.json``,
 ``metrics.jsonl``, ``checkpoints.json`` naming the ``last`` and ``best``
 checkpoints, ``checkpoints/step-NNNNNNN/``), plus this trainer's outputs:
 ``results.json`` (per algorithm: val and test score and per-output
-metrics), ``test_scores.png`` (beside the published Triplet-GMPNN scores)
+metrics), ``test_scores.png`` (beside the published Triplet-GMPNN scores),
+``training_curves.png`` (loss, validation and test scores by step)
 and ``tb/`` (TensorBoard events, if tensorboard is installed). A checkpoint
 is written at every validation. A run killed at any moment resumes from
 ``last`` (run the same command again) and ends with the same metrics as an
@@ -69,7 +70,7 @@ from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import TrainingDiverged, derive_seed
 
 # What a restart removes besides the run machinery's own files.
-OUTPUTS = ("results.json", "test_scores.png", "tb")
+OUTPUTS = ("results.json", "test_scores.png", "training_curves.png", "tb")
 
 
 # -------------------------------------------------------------------- data
@@ -522,6 +523,7 @@ class Report:
         plot = self.run.path("test_scores.png")
         if plot_test_scores(results, plot, log=self.log):
             print(f"plot: {plot}", file=self.log)
+            plot_training_curves(self.metrics.records, self.run.path("training_curves.png"))
 
 
 def tensorboard_writer(folder: str, resume_step: int | None, log=sys.stderr):
@@ -557,6 +559,46 @@ def results_table(results: dict) -> str:
             lines.append(f"{key:<32}" + "".join(f"{100 * results[s][key]:>7.2f}%"
                                                 for s in splits))
     return "\n".join(lines)
+
+
+def plot_training_curves(records: list[dict], path: str) -> None:
+    """The training loss (left, log scale) and the validation scores, with
+    the periodic test scores dashed (right), per algorithm, from the
+    records of ``metrics.jsonl`` (for those who do not run TensorBoard)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [r for r in records if r["kind"] == "train"]
+    val = [r for r in records if r["kind"] == "val"]
+    algorithms = sorted({a for r in train for a in r["losses"]} |
+                        {a for r in val for a in r["metrics"]})
+    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, algorithm in enumerate(algorithms):
+        colour = f"C{k % 10}"
+        steps = [r["step"] for r in train if algorithm in r["losses"]]
+        loss_ax.plot(steps, [r["losses"][algorithm] for r in train if algorithm in r["losses"]],
+                     color=colour, lw=1, label=algorithm)
+        score_ax.plot([r["step"] for r in val],
+                      [100 * r["metrics"][algorithm]["score"] for r in val], color=colour,
+                      marker=".", lw=1, label=f"{algorithm}, validation")
+        tested = [r for r in val if algorithm in r.get("test_metrics", {})]
+        if tested:
+            score_ax.plot([r["step"] for r in tested],
+                          [100 * r["test_metrics"][algorithm]["score"] for r in tested],
+                          color=colour, ls="--", marker="s", ms=3, lw=1,
+                          label=f"{algorithm}, test (n = 64)")
+    loss_ax.set_yscale("log")
+    loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
+    score_ax.set(xlabel="step", ylabel="score (%)", title="validation and test scores",
+                 ylim=(0, 102))
+    for ax in (loss_ax, score_ax):
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
 
 
 def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
