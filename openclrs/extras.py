@@ -45,3 +45,10 @@ def require(module: str, purpose: str | None = None):
             raise  # the package is there but something inside it failed
         need = f" (needed to {purpose})" if purpose else ""
         raise MissingDependency(f"{top} is not installed{need}: {install_hint(module)}") from None
+
+
+def pyplot(purpose: str | None = None):
+    """``matplotlib.pyplot`` on the file-only Agg backend (plots are written
+    to files, never shown), or a :class:`MissingDependency`."""
+    require("matplotlib", purpose).use("Agg")
+    return require("matplotlib.pyplot", purpose)

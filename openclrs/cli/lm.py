@@ -4,7 +4,6 @@ CLRS-Text, or any local Hugging Face causal LM scored the same way."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from .arguments import algorithm_name, fraction, positive_int, seed32
+from .arguments import algorithm_name, positive_int, seed32
 from .policy import run_command
 
 

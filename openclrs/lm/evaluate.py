@@ -4,10 +4,9 @@ a table, a JSON file and a plot of accuracy against length."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-from ..extras import install_hint
+from ..extras import MissingDependency, install_hint, pyplot, require
 from ..files import atomic_write, write_json
 from .decode import greedy_decode
 from .model import GPT
@@ -101,11 +100,9 @@ def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
     as filled markers and shaded; returns ``path``, or ``None`` (with a
     message) when matplotlib is missing."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
+        plt = pyplot("plot scores")
+        ticker = require("matplotlib.ticker", "plot scores")
+    except MissingDependency:
         print(f"matplotlib is not installed: skipping the plot ({install_hint('matplotlib')})",
               file=log or sys.stderr)
         return None
@@ -120,7 +117,7 @@ def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
             ax.plot(*zip(*seen), linestyle="none", marker="o", color=line.get_color())
     for n in sorted({n for ns in train_lengths.values() for n in ns}):
         ax.axvspan(n - 0.5, n + 0.5, color="grey", alpha=0.15, linewidth=0)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("length (filled markers, shaded: train lengths)")
     ax.set_ylabel(metric)
     ax.set_ylim(-0.02, 1.02)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..extras import require
+from ..extras import pyplot, require
 from ..files import atomic_write
 from ..probes import Trace
 from ..specs import FAMILY_OF, SPECS, Location, Type, check_algorithm
@@ -162,7 +162,6 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str]) -> list:
             ax.text(*pos[i], str(i), ha="center", va="center", fontsize=6, zorder=4)
 
     # the remaining probes, by kind
-    scale = _scale(pos)
     labels = [[] for _ in range(n)]
     values = []
     for name, (location, type_, value) in probes.items():
@@ -171,7 +170,7 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str]) -> list:
             if type_ == Type.MASK_ONE:
                 labels[int(np.argmax(value))].append(name)
             elif type_ in POINTERS and value.ndim == 1:
-                _arrows(ax, pos, value.astype(int), scale)
+                _arrows(ax, pos, value.astype(int))
             elif type_ == Type.SCALAR and name not in input_names and len(values) < 1:
                 values.append((name, value))
         elif location == Location.EDGE and name not in ("A", "adj"):
@@ -216,12 +215,7 @@ def _title(state: State, probes: dict) -> str:
     return state.title + (f"  ({', '.join(extras)})" if extras else "")
 
 
-def _scale(pos: np.ndarray) -> float:
-    span = np.ptp(pos, axis=0)
-    return float(max(span.max(), 1e-9))
-
-
-def _arrows(ax, pos, targets, scale) -> None:
+def _arrows(ax, pos, targets) -> None:
     for i, j in enumerate(targets):
         if j == i or not 0 <= j < len(pos):
             continue
@@ -248,13 +242,7 @@ def _frame(ax, pos, layout) -> None:
 
 # ------------------------------------------------------------------ figures
 
-def _pyplot():
-    matplotlib = require("matplotlib", "draw a trace")
-    matplotlib.use("Agg")
-    return require("matplotlib.pyplot", "draw a trace")
-
-
-def _heat_columns(algorithm: str, panels: list[State], input_names: set[str]) -> int:
+def _heat_columns(algorithm: str, panels: list[State]) -> int:
     """How many heatmaps a panel needs at most (the same for every row)."""
     spec = SPECS[algorithm]
     layout = layout_of(algorithm)
@@ -267,10 +255,10 @@ def plot_trace(trace: Trace, algorithm: str, path: str, most_steps: int = 6) -> 
     """One PNG: the input, up to ``most_steps`` hint steps (spread evenly) and
     the output of ``trace``, each with its edge probes as heatmaps."""
     algorithm = check_algorithm(algorithm)
-    plt = _pyplot()
+    plt = pyplot("draw a trace")
     panels = states(trace, algorithm, chosen_steps(trace.length, most_steps))
     input_names = set(trace.inputs)
-    heat = _heat_columns(algorithm, panels, input_names)
+    heat = _heat_columns(algorithm, panels)
     per_row = 2 if heat else 3
     rows = math.ceil(len(panels) / per_row)
     columns = per_row * (1 + heat)
@@ -302,11 +290,11 @@ def animate_trace(trace: Trace, algorithm: str, path: str, seconds_per_step: flo
     algorithm = check_algorithm(algorithm)
     if not str(path).lower().endswith(".gif"):
         raise ValueError(f"{path}: an animation is written as a GIF; give a name ending in .gif")
-    plt = _pyplot()
+    plt = pyplot("draw a trace")
     animation = require("matplotlib.animation", "write a GIF")
     panels = states(trace, algorithm)[1:-1]  # the hint steps
     input_names = set(trace.inputs)
-    heat = _heat_columns(algorithm, panels, input_names)
+    heat = _heat_columns(algorithm, panels)
     fig, axes = plt.subplots(1, 1 + heat, figsize=(3.4 * (1 + heat), 3.2), squeeze=False)
 
     def frame(t):

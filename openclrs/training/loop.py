@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 from .. import files, transforms
-from ..extras import install_hint
+from ..extras import MissingDependency, install_hint, pyplot
 from ..data.batching import collate
 from ..models.model import Reasoner, count_parameters
 from ..samplers import Sampler
@@ -565,10 +565,7 @@ def plot_training_curves(records: list[dict], path: str) -> None:
     """The training loss (left, log scale) and the validation scores, with
     the periodic test scores dashed (right), per algorithm, from the
     records of ``metrics.jsonl`` (for those who do not run TensorBoard)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("draw the training curves")
 
     train = [r for r in records if r["kind"] == "train"]
     val = [r for r in records if r["kind"] == "val"]
@@ -605,11 +602,8 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
     """Bar plot of this run's test scores beside the published Triplet-GMPNN
     ones; returns False (with a message) when matplotlib is missing."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        plt = pyplot("draw test_scores.png")
+    except MissingDependency:
         print("openclrs: matplotlib is not installed, so test_scores.png is not drawn "
               f"({install_hint('matplotlib')})", file=log)
         return False
