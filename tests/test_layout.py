@@ -1,5 +1,5 @@
 """The layout is one way down: trace engine -> data -> models -> training ->
-text -> capability subpackages -> cli. A module imports only from its own
+text -> lm -> capability subpackages -> cli. A module imports only from its own
 layer or the layers below it (function-level imports included), so that the
 core never depends on what is built on it."""
 
@@ -19,11 +19,15 @@ LAYERS = {
     "models": 2,
     "training": 3,
     "text": 4,
-    # capabilities: each imports the core, nothing in the core imports them
-    "lm": 5, "compat": 5, "pictures": 5,
-    "cli": 6, "__main__": 6,
+    # the language-model harness of CLRS-Text, which TransNAR and the
+    # diagnostics build on
+    "lm": 5,
+    # capabilities: each imports the core, nothing in the core imports them,
+    # and none imports another
+    "compat": 6, "pictures": 6, "halting": 6, "diagnostics": 6,
+    "cli": 7, "__main__": 7,
 }
-CAPABILITIES = {"lm", "compat", "pictures"}
+CAPABILITIES = {"compat", "pictures", "halting", "diagnostics"}
 
 
 def modules():
