@@ -21,6 +21,26 @@ The batch, the dropout noise and the random positions of step ``s`` depend
 only on ``(seed, s)``, so a run resumed from a checkpoint takes exactly the
 steps the uninterrupted run would have taken.
 
+Any other example source can be trained on through ``train(...,
+examples=source)``: ``source(step, batch_size)`` returns that step's
+``(prompt, answer)`` pairs (a function of ``(its seed, step)`` only, so that
+resumes stay exact) and ``source.describe()`` a JSON-able dict recorded in
+``config.json`` under ``"data"`` (a resume with another description is
+refused). A source whose ``loss_on`` attribute is ``"all"`` puts the loss on
+every token after ``<bos>`` (prompt, answer and ``<eos>``: the perplexity of
+whole texts) instead of the answer only::
+
+    class Ones:
+        loss_on = "answer"
+        def __call__(self, step, batch_size):
+            return [("How many ones? 111\n", "3\n\n")] * batch_size
+        def describe(self):
+            return {"source": "ones"}
+
+    model, tok = train.train(config.LMConfig(n_layer=2, n_embd=64),
+                             config.TrainConfig(out_dir="runs/ones", steps=100),
+                             examples=Ones())
+
 The run folder is the one every openclrs trainer writes
 (:mod:`openclrs.training.runs`): ``config.json``, ``metrics.jsonl`` and
 verified checkpoints made visible as one unit (weights without the tied
@@ -85,6 +105,10 @@ class GeneratedExamples:
         order = rng.permutation(len(examples))
         return [examples[i] for i in order]
 
+    def describe(self) -> dict:
+        return {"source": "clrs-text", "pairs": [list(p) for p in self.pairs],
+                "seed": self.seed, "use_hints": self.use_hints}
+
 
 class FileExamples:
     """Examples of JSONL files (records with ``question``, ``answer`` and
@@ -115,17 +139,28 @@ class FileExamples:
         self.lengths = {int(r["length"]) for r in records if "length" in r}
         if not self.examples:
             raise ValueError(f"no examples of {sorted(chosen)} in {files}")
-        self.seed = seed
+        self.seed, self.files = seed, files
+
+    def describe(self) -> dict:
+        return {"source": "clrs-text-files", "files": [os.path.abspath(f) for f in self.files],
+                "examples": len(self.examples), "seed": self.seed}
 
     def __call__(self, step: int, batch_size: int) -> list[tuple[str, str]]:
         rng = np.random.default_rng(derive_seed(self.seed, step))
         return [self.examples[i] for i in rng.integers(len(self.examples), size=batch_size)]
 
 
-def make_batch(examples, tokenizer: CharTokenizer, block_size: int, device="cpu"):
+LOSS_ON = ("answer", "all")  # where the loss is: the answer and <eos>, or every token
+
+
+def make_batch(examples, tokenizer: CharTokenizer, block_size: int, device="cpu",
+               loss_on: str = "answer"):
     """``(inputs, targets)`` ``(B, T)`` long tensors for next-token
     prediction of ``<bos> question answer <eos>``, right-padded; targets are
-    ``-100`` (ignored) except on the answer and ``<eos>``."""
+    ``-100`` (ignored) except on the answer and ``<eos>`` (``loss_on="all"``:
+    on every token after ``<bos>``)."""
+    if loss_on not in LOSS_ON:
+        raise ValueError(f"loss_on must be one of {LOSS_ON}, got {loss_on!r}")
     rows = []
     for question, answer in examples:
         q = tokenizer.encode(question, bos=True)
@@ -134,7 +169,8 @@ def make_batch(examples, tokenizer: CharTokenizer, block_size: int, device="cpu"
         if len(tokens) - 1 > block_size:
             raise ValueError(f"an example of {len(tokens) - 1} tokens does not fit "
                              f"block_size={block_size}; raise the block size")
-        rows.append((tokens[:-1], [-100] * (len(q) - 1) + a))
+        scored = tokens[1:] if loss_on == "all" else [-100] * (len(q) - 1) + a
+        rows.append((tokens[:-1], scored))
     T = max(len(x) for x, _ in rows)
     inputs = torch.full((len(rows), T), tokenizer.pad_id, dtype=torch.long)
     targets = torch.full((len(rows), T), -100, dtype=torch.long)
@@ -187,10 +223,33 @@ RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.keep_checkp
                      "train.out_dir")
 
 
-def run_config(model_cfg: LMConfig, cfg: TrainConfig, tokenizer: CharTokenizer) -> dict:
-    """What a run folder's ``config.json`` holds; a resume must match it."""
-    return {"format": MODEL_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg),
-            "tokenizer": tokenizer.to_dict()}
+def run_config(model_cfg: LMConfig, cfg: TrainConfig, tokenizer: CharTokenizer,
+               data: dict | None = None) -> dict:
+    """What a run folder's ``config.json`` holds; a resume must match it.
+    ``data``: an example source's description (``train(examples=...)``);
+    CLRS-Text runs have none (their data is in ``train``)."""
+    config = {"format": MODEL_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg),
+              "tokenizer": tokenizer.to_dict()}
+    return config if data is None else {**config, "data": data}
+
+
+def describe_source(examples) -> dict:
+    """``{"examples": examples.describe(), "loss_on": ...}``, checked: what
+    ``config.json`` records of an example source given to :func:`train`."""
+    if not callable(examples) or not callable(getattr(examples, "describe", None)):
+        raise TypeError("examples must be callable as examples(step, batch_size) -> "
+                        "[(prompt, answer), ...] and have describe() -> dict")
+    description = examples.describe()
+    try:
+        text = json.dumps(description, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"examples.describe() must return a JSON-able dict: {error}") from None
+    if not isinstance(description, dict):
+        raise ValueError(f"examples.describe() must return a dict, got {text:.80}")
+    loss_on = getattr(examples, "loss_on", "answer")
+    if loss_on not in LOSS_ON:
+        raise ValueError(f"examples.loss_on must be one of {LOSS_ON}, got {loss_on!r}")
+    return {"examples": json.loads(text), "loss_on": loss_on}
 
 
 def save_checkpoint(run: Run, step: int, model: GPT, tokenizer: CharTokenizer, optimizer,
@@ -247,16 +306,22 @@ def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
 # --------------------------------------------------------------------------
 
 def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
-          tokenizer: CharTokenizer | None = None, log=None):
+          tokenizer: CharTokenizer | None = None, log=None, examples=None):
     """Train (resuming from ``cfg.out_dir``'s latest checkpoint unless
     ``resume=False``, which starts afresh) until ``cfg.steps``; returns
     ``(model, tokenizer)``. The losses are in ``out_dir/metrics.jsonl`` and
-    ``model.history`` (``[(step, loss), ...]`` of this call)."""
+    ``model.history`` (``[(step, loss), ...]`` of this call).
+
+    ``examples``: another example source than CLRS-Text (see the module's
+    docstring); then ``cfg``'s algorithms, lengths, data files and hints are
+    not used (giving lengths or data files too is refused; the algorithms
+    are recorded as none)."""
     if cfg.threads:
         threads = torch.get_num_threads()
         torch.set_num_threads(cfg.threads)
         try:
-            return train(model_cfg, dataclasses.replace(cfg, threads=None), resume, tokenizer, log)
+            return train(model_cfg, dataclasses.replace(cfg, threads=None), resume, tokenizer, log,
+                         examples)
         finally:
             torch.set_num_threads(threads)
     from tqdm.auto import tqdm
@@ -267,7 +332,15 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     cfg.check_device()
 
     # --- the data (first: a bad data set fails before any folder is made)
-    if cfg.data_files:
+    data, loss_on = None, "answer"
+    if examples is not None:
+        if cfg.data_files or cfg.lengths:
+            raise ValueError("give either an example source (examples=...) or CLRS-Text "
+                             "lengths / data files, not both")
+        data = describe_source(examples)
+        loss_on = data["loss_on"]
+        cfg = dataclasses.replace(cfg, algorithms=(), use_hints=False)
+    elif cfg.data_files:
         examples = FileExamples(cfg.data_files, cfg.algorithms, cfg.seed)
         if not cfg.lengths:  # recorded with the checkpoints, to mark train lengths
             cfg = dataclasses.replace(cfg, lengths=tuple(sorted(examples.lengths)))
@@ -277,7 +350,7 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
         raise ValueError("give lengths (--lengths: examples generated on the fly) or data "
                          "files (--data)")
 
-    run = Run(cfg.out_dir, run_config(model_cfg, cfg, tokenizer), ignore=RESUMABLE_CHANGES,
+    run = Run(cfg.out_dir, run_config(model_cfg, cfg, tokenizer, data), ignore=RESUMABLE_CHANGES,
               outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log)
     with run.session(restart=not resume):
         # --- the model, the optimizer, and where we are
@@ -309,7 +382,7 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 inputs, targets = make_batch(examples(step, cfg.batch_size), tokenizer,
-                                             model_cfg.block_size, cfg.device)
+                                             model_cfg.block_size, cfg.device, loss_on)
                 loss = answer_loss(model, inputs, targets, generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -338,6 +411,6 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
     return model, tokenizer
 
 
-__all__ = ["FileExamples", "GeneratedExamples", "TrainConfig", "answer_loss",
-           "learning_rate", "load_lm", "make_batch", "make_optimizer", "model_from_checkpoint",
-           "save_checkpoint", "train"]
+__all__ = ["FileExamples", "GeneratedExamples", "LOSS_ON", "TrainConfig", "answer_loss",
+           "describe_source", "learning_rate", "load_lm", "make_batch", "make_optimizer",
+           "model_from_checkpoint", "save_checkpoint", "train"]
