@@ -170,6 +170,34 @@ def evaluate(spec: Mapping[str, tuple], outputs: Mapping[str, np.ndarray],
     return OutputScorer(spec).update(outputs, predictions).result()
 
 
+def sample_scores(spec: Mapping[str, tuple], outputs: Mapping[str, np.ndarray],
+                  predictions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Output metrics of every sample on its own: ``{probe: (B,), "score": (B,)}``.
+
+    A sample's metric is the one :func:`evaluate` gives a split holding that
+    sample alone (same permutation fusing, same metric per type), and its
+    ``score`` the mean over its (fused) outputs. The split's published
+    metric is the mean of these per-sample metrics for pointers and scalars
+    (every sample of a split has the same number of elements), and for
+    ``mask_one``/``categorical`` when every sample has the same number of
+    labelled rows; it is *not* for masks, whose F1 pools the true and false
+    positives of the whole split (a sample with no positive, predicted none,
+    scores 1 here). Use it to rank samples ("the k worst"), not to rebuild
+    the split's score."""
+    names = [k for k, v in spec.items() if v[0] == Stage.OUTPUT]
+    missing = [k for k in names if k not in predictions or k not in outputs]
+    if missing:
+        raise KeyError(f"no prediction or target for output(s) {missing}")
+    types, truth = reduce_permutations(spec, {k: outputs[k] for k in names})
+    _, preds = reduce_permutations(spec, {k: predictions[k] for k in names})
+    result = {}
+    for name, type_ in types.items():
+        result[name] = np.array([_metric(type_, _statistics(type_, p, t))
+                                 for p, t in zip(preds[name], truth[name])])
+    result["score"] = np.mean([result[name] for name in types], axis=0)
+    return result
+
+
 def evaluate_hints(spec: Mapping[str, tuple], hints: Mapping[str, np.ndarray],
                    lengths: np.ndarray, predictions: Mapping[str, np.ndarray]
                    ) -> dict[str, float | np.ndarray]:
