@@ -58,3 +58,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_models(tmp_path_factory):
+    """Folders of tiny random Hugging Face causal LMs, one per family of
+    ``tests/tiny_hf.py`` (``{family: folder}``, plus ``"openclrs"``: a tiny
+    saved openclrs LM), built once per test session."""
+    pytest.importorskip("transformers")
+    from tests.tiny_hf import FAMILIES, save_tiny_model, save_tiny_openclrs
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    folders = {family: save_tiny_model(family, str(root / family)) for family in FAMILIES}
+    folders["openclrs"] = save_tiny_openclrs(str(root / "openclrs"))
+    return folders
