@@ -117,7 +117,8 @@ def add_lm_commands(subparsers) -> None:
         "algorithms": {"type": algorithm_name}, "lengths": {"type": positive_int},
         "seed": {"type": seed32}})
     model = p.add_argument_group("model")
-    model_from_args = add_dataclass_arguments(model, LMConfig, {"p_rope": {"type": fraction}})
+    model_from_args = add_dataclass_arguments(
+        model, LMConfig, {"p_rope": {"type": fraction}, "rotary_fraction": {"type": fraction}})
     p.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
                    help="start afresh: delete --out's checkpoints, logs and scores first")
     g = p.add_argument_group("evaluation after training")

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field, fields
 from ..training.config import flag
 from .tokenizer import CharTokenizer
 
-POS_ENCODINGS = ("learned", "rope", "p-rope", "none", "random")
-RANDOM_BASES = ("rope", "p-rope", "learned")
+# the rotary encodings (openclrs.lm.model.rotary_layout), then the others
+ROTARY_ENCODINGS = ("rope", "p-rope", "reversed-p-rope", "partial-rope")
+POS_ENCODINGS = ("learned", *ROTARY_ENCODINGS, "none", "random")
+RANDOM_BASES = (*ROTARY_ENCODINGS, "learned")
+# p-rope's number of rotated pairs: "floor" is int(p * head_size // 2), as the
+# paper's appendix code and Gemma's rope_proportion; "round" is
+# round(p * head_size / 2), what openclrs did before the rule was recorded
+# (configs saved without the field load with it, so old checkpoints keep
+# their behaviour)
+P_ROPE_ROUNDINGS = ("floor", "round")
 
 
 def _named(config, name: str) -> str:
@@ -42,8 +50,13 @@ class LMConfig:
     bias: bool = _option("biases in the linear layers and LayerNorms", False)
     pos_encoding: str = _option("positional encoding", "rope", choices=POS_ENCODINGS)
     rope_base: float = _option("RoPE base", 10000.0)
-    p_rope: float = _option("p-rope: fraction of (the highest) frequencies rotated", 0.75,
-                            flag="p-rope")
+    p_rope: float = _option("p-rope: fraction of the frequency pairs rotated, the highest "
+                            "(reversed-p-rope: the lowest)", 0.75, flag="p-rope")
+    rotary_fraction: float = _option("partial-rope: fraction of each head's channels rotated, "
+                                     "frequencies over that width (GPT-NeoX's rotary_pct)", 0.25)
+    p_rope_rounding: str = _option("p-rope, reversed-p-rope: rotated pairs = floor(p*d/2) "
+                                   "(the paper's) or round(p*d/2) (older openclrs)", "floor",
+                                   choices=P_ROPE_ROUNDINGS, cli=False)
     max_random_position: int = _option("random: positions are drawn from [0, this)", 2048)
     random_base: str = _option("random: the encoding the random positions feed", "rope",
                                choices=RANDOM_BASES)
@@ -61,8 +74,20 @@ class LMConfig:
         if self.uses_rotary and (self.n_embd // self.n_head) % 2:
             raise ValueError(f"rotary encodings need an even head size ({_named(self, 'n_embd')} / "
                              f"{_named(self, 'n_head')} = {self.n_embd // self.n_head})")
-        if not 0.0 <= self.p_rope <= 1.0:
-            raise ValueError(f"{_named(self, 'p_rope')} must be in [0, 1], got {self.p_rope}")
+        for name in ("p_rope", "rotary_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{_named(self, name)} must be in [0, 1], "
+                                 f"got {getattr(self, name)}")
+        if self.p_rope_rounding not in P_ROPE_ROUNDINGS:
+            raise ValueError(f"p_rope_rounding must be one of {P_ROPE_ROUNDINGS}, "
+                             f"got {self.p_rope_rounding!r}")
+        if self.encoding == "partial-rope" and self.n_embd % self.n_head == 0:
+            width = int(self.rotary_fraction * (self.n_embd // self.n_head))
+            if width % 2:
+                raise ValueError(
+                    f"partial-rope rotates int({_named(self, 'rotary_fraction')} * head size "
+                    f"{self.n_embd // self.n_head}) = {width} channels, which must be even: "
+                    "choose another fraction")
         if min(self.n_layer, self.n_head, self.n_embd, self.block_size, self.vocab_size,
                self.max_random_position) < 1:
             raise ValueError("sizes must be positive")
@@ -79,7 +104,7 @@ class LMConfig:
 
     @property
     def uses_rotary(self) -> bool:
-        return self.encoding in ("rope", "p-rope")
+        return self.encoding in ROTARY_ENCODINGS
 
     @property
     def max_positions(self) -> int | None:
@@ -90,11 +115,14 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LMConfig":
+        """The config a saved ``asdict(config)`` describes. A dict without
+        ``p_rope_rounding`` was saved before openclrs followed the paper's
+        rule: it gets ``"round"``, the rule its model was trained with."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown LMConfig fields {sorted(unknown)}")
-        return cls(**data)
+        return cls(**{"p_rope_rounding": "round", **data})
 
 
 @dataclass

@@ -12,17 +12,32 @@ Positional encodings (``LMConfig.pos_encoding``):
   token embeddings (``block_size`` of them: longer sequences are refused).
 * ``"rope"``: rotary encodings (Su et al. 2021) of queries and keys; pair
   ``i`` of a head's ``d`` channels turns at frequency ``rope_base**(-2i/d)``.
-* ``"p-rope"``: RoPE on the highest fraction ``p_rope`` of those
-  frequencies only; the lowest-frequency ``1 - p_rope`` of the pairs are left
-  unrotated (Barbero et al. 2024, "Round and Round We Go! What makes Rotary
-  Positional Encodings useful?"). ``p_rope=1`` is RoPE, ``p_rope=0`` NoPE.
+* ``"p-rope"``: p-RoPE (Barbero et al. 2025, "Round and Round We Go! What
+  makes Rotary Positional Encodings useful?", §6.1 and App. D): the first
+  ``r = int(p_rope * d // 2)`` pairs, those of the *highest* frequencies, turn
+  exactly as in RoPE (``rope_base**(-2i/d)``, the exponent over the *full*
+  head size ``d``); the other ``d/2 - r`` pairs do not turn. ``p_rope=1`` is
+  RoPE, ``p_rope=0`` NoPE. (Gemma's ``rope_proportion`` is the same rule.)
+* ``"reversed-p-rope"``: the paper's ablation: the *lowest* ``r``
+  frequencies turn, the highest ``d/2 - r`` pairs do not.
+* ``"partial-rope"``: the other common convention, *partial rotary* (GPT-NeoX's
+  ``rotary_pct``, Phi's ``partial_rotary_factor``): the first
+  ``w = int(rotary_fraction * d)`` channels are a RoPE of width ``w``, pairs
+  ``(i, i + w/2)`` at ``rope_base**(-2i/w)``, the full range of frequencies
+  over the narrower width; the last ``d - w`` channels do not turn. This is
+  *not* p-RoPE: every frequency differs.
 * ``"none"``: no positional information (NoPE; causal masking only).
 * ``"random"``: randomized positions (Ruoss et al. 2023, "Randomized
   Positional Encodings Boost Length Generalization of Transformers"): the
   positions of a sequence of ``T`` tokens are a sorted random subset of
   ``range(max_random_position)``, drawn afresh for every sequence, in
   training and in decoding alike, and fed to ``random_base`` (RoPE by
-  default, or ``"p-rope"`` or ``"learned"``).
+  default; any rotary encoding or ``"learned"``).
+
+Every rotary encoding uses the half-split layout: chunk ``k`` of a head is
+the channel pair ``(k, k + w/2)`` (:meth:`Rotary.channel_pairs`), as Hugging
+Face's ``rotate_half``; the paper's maths pairs adjacent channels, a fixed
+permutation of the same thing.
 
 :meth:`GPT.default_positions` gives the positions the model expects;
 :func:`save_model` / :func:`load_model` keep a model and its tokenizer as
@@ -49,27 +64,90 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
-class Rotary(nn.Module):
-    """Rotary encodings of one head's channels at given positions.
+def rotated_pairs(fraction: float, head_size: int, rounding: str = "floor") -> int:
+    """How many frequency pairs p-RoPE turns: ``int(fraction * head_size // 2)``
+    (``"floor"``: the paper's appendix code, in Python's float arithmetic,
+    and Gemma's ``rope_proportion``), or ``round(fraction * head_size / 2)``
+    (``"round"``: openclrs' rule before it was recorded in the config)."""
+    if rounding == "floor":
+        return int(fraction * head_size // 2)
+    if rounding == "round":
+        return round(fraction * (head_size // 2))
+    raise ValueError(f"unknown p-RoPE rounding {rounding!r}")
 
-    Channel pairs ``(i, i + d/2)`` turn by ``position * base**(-2i/d)``;
-    with ``fraction < 1`` only the first ``round(fraction * d/2)`` pairs (the
-    highest frequencies) turn, the rest have frequency 0 (p-RoPE).
+
+def rotary_layout(encoding: str, head_size: int, base: float, fraction: float = 1.0,
+                  rounding: str = "floor") -> tuple[int, torch.Tensor]:
+    """``(width, inv_freq)`` of a rotary encoding: the first ``width``
+    channels of a head turn, pair ``(i, i + width/2)`` by ``position *
+    inv_freq[i]`` (float64; 0 means the pair does not turn); channels from
+    ``width`` on do not turn.
+
+    * ``rope``: ``width = d``, ``inv_freq[i] = base**(-2i/d)``;
+    * ``p-rope``: as ``rope``, with ``inv_freq[i] = 0`` for ``i >= r``,
+      ``r = rotated_pairs(fraction, d)`` (the highest frequencies kept);
+    * ``reversed-p-rope``: as ``rope``, with ``inv_freq[i] = 0`` for
+      ``i < d/2 - r`` (the lowest frequencies kept);
+    * ``partial-rope``: ``width = int(fraction * d)``,
+      ``inv_freq[i] = base**(-2i/width)``.
     """
+    half = head_size // 2
+    if encoding == "partial-rope":
+        width = int(fraction * head_size)
+        if width % 2:
+            raise ValueError(f"partial rotary width int({fraction} * {head_size}) = {width} "
+                             "is odd")
+    elif encoding in ("rope", "p-rope", "reversed-p-rope"):
+        width = 2 * half
+    else:
+        raise ValueError(f"{encoding!r} is not a rotary encoding")
+    inv_freq = base ** (-2.0 * torch.arange(width // 2, dtype=torch.float64) / width)
+    if encoding in ("p-rope", "reversed-p-rope"):
+        r = rotated_pairs(fraction, head_size, rounding)
+        if encoding == "p-rope":
+            inv_freq[r:] = 0.0
+        else:
+            inv_freq[:half - r] = 0.0
+    return width, inv_freq
 
-    def __init__(self, head_size: int, base: float, fraction: float = 1.0):
+
+class Rotary(nn.Module):
+    """Rotary encodings of one head's channels at given positions
+    (:func:`rotary_layout`): with ``x1, x2`` the two halves of the first
+    ``width`` channels and ``a = position * inv_freq``,
+    ``[x1 cos a - x2 sin a, x2 cos a + x1 sin a, rest unchanged]``.
+    ``Rotary(d, base, p)`` is p-RoPE (``p = 1``: RoPE)."""
+
+    def __init__(self, head_size: int, base: float, fraction: float = 1.0,
+                 encoding: str = "p-rope", rounding: str = "floor"):
         super().__init__()
-        half = head_size // 2
-        inv_freq = base ** (-torch.arange(half, dtype=torch.float64) / half)
-        inv_freq[round(fraction * half):] = 0.0
+        self.head_size = head_size
+        self.width, inv_freq = rotary_layout(encoding, head_size, base, fraction, rounding)
         self.register_buffer("inv_freq", inv_freq.float(), persistent=False)
+
+    def channel_pairs(self) -> torch.Tensor:
+        """``(head_size // 2, 2)`` channel indices: chunk ``k`` is the pair
+        of channels turned together (those that do not turn are paired the
+        same way within the channels after ``width``)."""
+        w, d = self.width, self.head_size
+        first = torch.cat([torch.arange(w // 2), w + torch.arange((d - w) // 2)])
+        second = torch.cat([w // 2 + torch.arange(w // 2), w + (d - w) // 2
+                            + torch.arange((d - w) // 2)])
+        return torch.stack([first, second], dim=1)
+
+    def frequencies(self) -> torch.Tensor:
+        """``(head_size // 2,)`` radians per position of each chunk of
+        :meth:`channel_pairs` (0: the chunk does not turn)."""
+        rest = torch.zeros((self.head_size - self.width) // 2)
+        return torch.cat([self.inv_freq.float().cpu(), rest])
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         # x: (B, H, T, D); positions: (B, T)
         angles = positions[:, None, :, None].float() * self.inv_freq
         cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
-        x1, x2 = x.chunk(2, dim=-1)
-        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+        turned, rest = x[..., :self.width], x[..., self.width:]
+        x1, x2 = turned.chunk(2, dim=-1)
+        return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], dim=-1)
 
 
 class KVCache:
@@ -149,8 +227,10 @@ class GPT(nn.Module):
                     if config.encoding == "learned" else None)
         head_size = config.n_embd // config.n_head
         if config.uses_rotary:
-            fraction = 1.0 if config.encoding == "rope" else config.p_rope
-            self.rotary = Rotary(head_size, config.rope_base, fraction)
+            fraction = (config.rotary_fraction if config.encoding == "partial-rope"
+                        else config.p_rope)
+            self.rotary = Rotary(head_size, config.rope_base, fraction, config.encoding,
+                                 config.p_rope_rounding)
         else:
             self.rotary = None
         self.drop = nn.Dropout(config.dropout)
