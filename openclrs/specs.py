@@ -545,6 +545,42 @@ CLRS30 = types.MappingProxyType({
 })
 SPLITS = tuple(CLRS30)
 
+# SALSA-CLRS's two algorithms beyond CLRS (jkminder/SALSA-CLRS, salsaclrs/
+# specs.py), kept apart from SPECS so that ALL_ALGS, the samplers, the
+# canonical dataset and everything keyed on the CLRS table stay as they are.
+# They run on sparse graphs only (openclrs.algorithms.salsa). fast_mis's
+# ``randomness`` is a node scalar with a trailing step axis, (n, steps): the
+# numbers each node drew, one column per hint step, as SALSA stores them.
+_SALSA_TABLE = """
+fast_mis
+    pos             input   node   scalar
+    randomness      input   node   scalar
+    Ain_h           hint    edge   mask
+    alive_h         hint    node   mask
+    phase_h         hint    graph  mask
+    inmis_h         hint    node   mask
+    inmis           output  node   mask
+    adj             input   edge   mask
+
+eccentricity
+    pos             input   node   scalar
+    adj             input   edge   mask
+    A               input   edge   scalar
+    s               input   node   mask_one
+    visited_h       hint    node   mask
+    msgphase_h      hint    node   mask
+    floodstate_h    hint    node   scalar
+    echostate_h     hint    node   scalar
+    tree_h          hint    edge   mask
+    leaf_h          hint    node   mask
+    eccentricity_h  hint    graph  scalar
+    eccentricity    output  graph  scalar
+"""
+SALSA_SPECS: Mapping[str, Spec] = types.MappingProxyType(
+    {name: types.MappingProxyType(spec) for name, spec in _parse(_SALSA_TABLE).items()})
+# SALSA-CLRS's six tasks: four CLRS algorithms and its own two.
+SALSA_ALGS = ("bfs", "dfs", "dijkstra", "mst_prim", "fast_mis", "eccentricity")
+
 
 def split_size(algorithm: str, split: str) -> int:
     """Number of samples of ``algorithm`` in a canonical split."""

@@ -1,0 +1,285 @@
+"""CLRS graph algorithms run on edge lists, producing sparse traces directly.
+
+Each function takes a :class:`~openclrs.sparse.Graph` (the nonzero entries
+of the dense algorithm's ``A``), the dense algorithm's other arguments and
+``hints`` (False: inputs, outputs and the number of steps only), and returns
+the :class:`~openclrs.sparse.SparseTrace` that equals
+``to_sparse(dense_algorithm(graph.dense(), ...))``: the same steps, the same
+tie-breaks, the same floats (``tests/test_sparse_traces.py`` checks it on
+random graphs). Work and memory are O(n + E) per step of the search plus
+the hints themselves, ``(T, n)``, which for the step-per-node algorithms is
+O(n^2) whatever the edge layout: use ``hints=False`` at large ``n``.
+
+SALSA-CLRS runs bfs, dfs, dijkstra and mst_prim on the dense CLRS
+algorithms and keeps their hints unchanged (its ``to_sparse_data`` only
+moves them onto edges), so these traces are SALSA's too; SALSA stores
+pointers as one-hot edge masks and drops ``adj`` (all ones on its edges),
+openclrs keeps node indices and every probe.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from ..probes import one_hot, positions
+from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace, trace_edges
+from . import _checks
+from ._graphs import NOT_QUEUED, extract_min_published, replay, split_blocks
+
+__all__ = ["bfs", "dijkstra", "mst_prim", "bellman_ford"]
+
+
+def _graph(graph) -> Graph:
+    if not isinstance(graph, Graph):
+        raise ValueError(f"graph must be an openclrs.sparse.Graph, got {type(graph).__name__} "
+                         "(Graph.from_dense(A) converts a matrix)")
+    return graph
+
+
+def edge_inputs(graph: Graph) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The trace's edges, and ``pos``, ``A`` and ``adj = (A + I != 0)`` on them."""
+    n = graph.num_nodes
+    senders, receivers = trace_edges(graph)
+    A = np.zeros(len(senders))
+    A[edge_index_of(senders, receivers, n, graph.senders, graph.receivers)] = graph.weights
+    loop = senders == receivers
+    adj = np.where(loop, A + 1.0 != 0, A != 0) * 1.0
+    return senders, receivers, {"pos": positions(n), "A": A, "adj": adj}
+
+
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, a + c) for a, c in zip(starts, counts)])``."""
+    counts = np.asarray(counts, np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    shift = np.repeat(np.asarray(starts, np.int64) - (np.cumsum(counts) - counts), counts)
+    return shift + np.arange(total)
+
+
+# --------------------------------------------------------------------------
+# Breadth-first search
+# --------------------------------------------------------------------------
+
+def bfs(graph: Graph, s, hints: bool = True) -> SparseTrace:
+    """Breadth-first search from ``s`` over the positive-weight edges, one
+    step per layer plus a last one; each node's parent is the lowest-numbered
+    node of the previous layer with an edge to it (the dense ``bfs``'s rule).
+    One layer is one vectorised pass over the frontier's out-edges."""
+    graph = _graph(graph)
+    n = graph.num_nodes
+    s = _checks.node(s, n, "s")
+    positive = graph.weights > 0
+    S, R = graph.senders[positive], graph.receivers[positive]
+    indptr = np.searchsorted(S, np.arange(n + 1))
+    layer = np.full(n, n)  # n: never reached
+    layer[s] = 0
+    pi = np.arange(n)
+    frontier = np.array([s])
+    rounds = 0
+    while True:
+        edges = ranges(indptr[frontier], indptr[frontier + 1] - indptr[frontier])
+        fresh = layer[R[edges]] == n
+        targets, sources = R[edges][fresh], S[edges][fresh]
+        if not len(targets):
+            break
+        rounds += 1
+        # The frontier is scanned in increasing order and each sender's edges
+        # by receiver, so a node's first occurrence is its lowest sender.
+        frontier, first = np.unique(targets, return_index=True)
+        pi[frontier] = sources[first]
+        layer[frontier] = rounds
+    senders, receivers, inputs = edge_inputs(graph)
+    inputs["s"] = one_hot(s, n)
+    hint_store = None
+    if hints:
+        reach_h = layer <= np.arange(rounds + 1)[:, None]
+        hint_store = {"reach_h": reach_h, "pi_h": np.where(reach_h, pi, np.arange(n))}
+    return make_sparse_trace("bfs", n, senders, receivers, inputs, hint_store,
+                             {"pi": pi}, rounds + 1)
+
+
+# --------------------------------------------------------------------------
+# Dijkstra and Prim
+# --------------------------------------------------------------------------
+
+def _best_first(graph: Graph, s: int, algorithm: str, hints: bool) -> SparseTrace:
+    """Dijkstra's and Prim's shared loop on adjacency lists: the dense
+    ``_graphs.best_first`` step for step (a heap of ``(key, node)`` with
+    stale entries skipped; on a tied top, or when weights are too large for
+    the published ``NOT_QUEUED`` offset to be safe, the published argsort
+    over all keys picks the node)."""
+    prim = algorithm == "mst_prim"
+    n = graph.num_nodes
+    starts = graph.indptr().tolist()
+    targets = graph.receivers.tolist()
+    weights = graph.weights.tolist()
+    bound = float(np.abs(graph.weights).max()) * n if graph.num_edges else 0.0
+    fast = bound < NOT_QUEUED / 10
+
+    key = [0.0] * n
+    pi = list(range(n))
+    marked = [False] * n
+    queued = [False] * n
+    queued[s] = True
+    enter = [n + 1] * n
+    leave = [n + 1] * n
+    enter[s] = 0
+    us = [s]
+    ev_t, ev_v, ev_key, ev_pi = [], [], [], []
+    heap = [(0.0, s)]
+    push, pop = heapq.heappush, heapq.heappop
+
+    for t in range(1, n + 1):
+        if fast:
+            while heap and (marked[heap[0][1]] or heap[0][0] != key[heap[0][1]]):
+                pop(heap)
+            if not heap:
+                break
+            best, u = pop(heap)
+            while heap and (marked[heap[0][1]] or heap[0][0] != key[heap[0][1]]):
+                pop(heap)
+            if heap and heap[0][0] == best:
+                tied = u
+                u = extract_min_published(key, queued)
+                if u != tied:
+                    push(heap, (best, tied))
+        else:
+            u = extract_min_published(key, queued)
+            if not queued[u]:
+                break
+        marked[u] = True
+        queued[u] = False
+        leave[u] = t
+        us.append(u)
+        ku = key[u]
+        for k in range(starts[u], starts[u + 1]):
+            v = targets[k]
+            if marked[v]:
+                continue
+            new = weights[k] if prim else ku + weights[k]
+            if not queued[v]:
+                queued[v] = True
+                enter[v] = t
+            elif not new < key[v]:
+                continue
+            key[v] = new
+            pi[v] = u
+            if hints:
+                ev_t.append(t)
+                ev_v.append(v)
+                ev_key.append(new)
+                ev_pi.append(u)
+            if fast:
+                push(heap, (new, v))
+
+    steps = len(us)
+    senders, receivers, inputs = edge_inputs(graph)
+    inputs["s"] = one_hot(s, n)
+    hint_store = None
+    if hints:
+        time = np.arange(steps)[:, None]
+        leave_at = np.array(leave)
+        pi_h, key_h = split_blocks(
+            replay(np.concatenate([np.arange(n), np.zeros(n)]), steps, ev_t + ev_t,
+                   ev_v + [v + n for v in ev_v], ev_pi + ev_key),
+            n, np.int64, np.float64)
+        hint_store = {"pi_h": pi_h, "key" if prim else "d": key_h,
+                      "mark": leave_at <= time,
+                      "in_queue": (np.array(enter) <= time) & (time < leave_at),
+                      "u": one_hot(us, n)}
+    return make_sparse_trace(algorithm, n, senders, receivers, inputs, hint_store,
+                             {"pi": np.array(pi)}, steps)
+
+
+def dijkstra(graph: Graph, s, hints: bool = True) -> SparseTrace:
+    """Dijkstra's shortest paths from ``s``, one step per extracted node."""
+    graph = _graph(graph)
+    return _best_first(graph, _checks.node(s, graph.num_nodes, "s"), "dijkstra", hints)
+
+
+def mst_prim(graph: Graph, s, hints: bool = True) -> SparseTrace:
+    """Prim's minimum spanning tree grown from ``s``, one step per node."""
+    graph = _graph(graph)
+    return _best_first(graph, _checks.node(s, graph.num_nodes, "s"), "mst_prim", hints)
+
+
+# --------------------------------------------------------------------------
+# Bellman-Ford
+# --------------------------------------------------------------------------
+
+def _relax_literal(S, R, W, d, pi, reached):
+    """One published round, literally: ``u`` then ``v`` in increasing order
+    (the edge order), every candidate from the previous round's values.
+    Used when the weights are so large that a vectorised sum could overflow."""
+    new_d, new_pi, new_reached = d.copy(), pi.copy(), reached.copy()
+    for u, v, w in zip(S.tolist(), R.tolist(), W.tolist()):
+        if reached[u]:
+            cand = d[u] + w
+            if not new_reached[v] or cand < new_d[v]:
+                new_d[v] = cand
+                new_pi[v] = u
+            new_reached[v] = True
+    return new_d, new_pi, new_reached
+
+
+def _relax(S, R, W, d, pi, reached):
+    """One round, vectorised over edges: each node's candidates
+    ``d[u] + w(u, v)`` from reached ``u``; the first (lowest-``u``) minimum
+    wins; a first-reached node takes it, a reached one only when smaller."""
+    valid = np.flatnonzero(reached[S])
+    cand = d[S[valid]] + W[valid]
+    r = R[valid]
+    order = np.lexsort((cand, r))  # stable: equal candidates stay in sender order
+    r = r[order]
+    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else r
+    nodes = r[first]
+    best = cand[order][first]
+    arg = S[valid][order][first]
+    update = ~reached[nodes] | (best < d[nodes])
+    new_d, new_pi, new_reached = d.copy(), pi.copy(), reached.copy()
+    new_d[nodes[update]] = best[update]
+    new_pi[nodes[update]] = arg[update]
+    new_reached[nodes] = True
+    return new_d, new_pi, new_reached
+
+
+def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
+    """Bellman-Ford from ``s``: one step per round of relaxing every edge out
+    of the nodes reached so far, until a round changes no distance. Raises
+    ValueError on a negative cycle reachable from ``s`` (after ``n + 1``
+    changing rounds, as the dense one does)."""
+    graph = _graph(graph)
+    n = graph.num_nodes
+    s = _checks.node(s, n, "s")
+    S, R, W = graph.senders, graph.receivers, graph.weights
+    safe = not graph.num_edges or float(np.abs(W).max()) * (n + 2) < 1e300
+    relax = _relax if safe else _relax_literal
+    d = np.zeros(n)
+    pi = np.arange(n)
+    reached = np.zeros(n, dtype=bool)
+    reached[s] = True
+    states = []
+    for _ in range(n + 1):
+        states.append((d, pi, reached) if hints else None)
+        new_d, pi, reached = relax(S, R, W, d, pi, reached)
+        if (new_d == d).all():
+            break
+        d = new_d
+    else:
+        raise ValueError("A has a negative-weight cycle reachable from s; "
+                         "Bellman-Ford (as published) would never terminate")
+    senders, receivers, inputs = edge_inputs(graph)
+    inputs["s"] = one_hot(s, n)
+    hint_store = None
+    if hints:
+        ds, pis, marks = zip(*states)
+        hint_store = {"pi_h": np.stack(pis), "d": np.stack(ds), "msk": np.stack(marks)}
+    return make_sparse_trace("bellman_ford", n, senders, receivers, inputs, hint_store,
+                             {"pi": pi}, len(states))
+
+
+SPARSE_ALGORITHMS = {"bfs": bfs, "dijkstra": dijkstra, "mst_prim": mst_prim,
+                     "bellman_ford": bellman_ford}
