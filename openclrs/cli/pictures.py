@@ -1,21 +1,73 @@
 """``openclrs plot``: a sampled trace as a PNG (and a GIF), drawn by
-:mod:`openclrs.pictures` from the spec table."""
+:mod:`openclrs.pictures` from the spec table; with ``--run``, a trained
+run's predictions beside the truth, wrong elements marked::
+
+    openclrs plot bfs --length 8 --out bfs.png [--gif bfs.gif]
+    openclrs plot --run runs/bfs [--algorithm bfs] [--split test|val|sampled]
+                  [--index I] [--checkpoint best|last] --out pred.png
+"""
 
 from __future__ import annotations
 
 
-from .arguments import positive_int
-from .engine import add_trace_options, sampled_trace
+from .arguments import KeyValues, algorithm_name, nonnegative_int, positive_int, seed32
+from .engine import sampled_trace
+
+RUN_ONLY = ("split", "checkpoint", "algorithm_flag")
 
 
 def cmd_plot(args) -> int:
+    if args.run is not None:
+        return plot_run(args)
+    given = [f"--{n.split('_')[0]}" for n in RUN_ONLY if getattr(args, n) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} only "
+                         "with --run DIR (a trained run's predictions)")
+    if args.algorithm is None:
+        raise ValueError("name the algorithm to draw (openclrs plot ALGO --out FILE.png), or "
+                         "give --run DIR to draw a run's predictions")
     from ..pictures import animate_trace, plot_trace
 
+    args.length = 8 if args.length is None else args.length
     trace = sampled_trace(args)
-    written = [plot_trace(trace, args.algorithm, args.out, most_steps=args.steps)]
+    written = [plot_trace(trace, args.algorithm, args.out, most_steps=args.steps or 6)]
     if args.gif:
         written.append(animate_trace(trace, args.algorithm, args.gif))
     print("\n".join(written))
+    return 0
+
+
+def run_sample(args):
+    """The :class:`~openclrs.pictures.predictions.PredictedTrace` that
+    ``--run``, ``ALGO``/``--algorithm``, ``--split``, ``--index``,
+    ``--checkpoint`` and (``--split sampled``) ``--length``, ``--seed``,
+    ``--option`` name (``plot`` and ``view``)."""
+    if args.algorithm and args.algorithm_flag and args.algorithm != args.algorithm_flag:
+        raise ValueError(f"two algorithms given: {args.algorithm} and --algorithm "
+                         f"{args.algorithm_flag}")
+    from ..pictures.predictions import predict_run_sample
+
+    split = args.split or ("sampled" if args.length is not None else "test")
+    if split != "sampled" and (args.length is not None or args.option):
+        raise ValueError(f"--length and --option pick a sampled trace: give --split sampled, "
+                         f"not {split}")
+    return predict_run_sample(
+        args.run, args.algorithm or args.algorithm_flag, split, args.index,
+        args.checkpoint or "best", args.device, length=args.length, seed=args.seed,
+        options=args.option)
+
+
+def plot_run(args) -> int:
+    """``plot --run``: one sample's predictions beside its truth."""
+    if args.gif:
+        raise ValueError("--gif draws a sampled trace; with --run only the PNG is written")
+    from ..pictures.compare import plot_predictions
+
+    predicted = run_sample(args)
+    path = plot_predictions(predicted, args.out, most_steps=args.steps or 4)
+    print(f"{path}\n{predicted.algorithm} {predicted.source}: output score "
+          f"{100 * predicted.score:.2f}%, {predicted.wrong_count('outputs')} output "
+          f"element(s) wrong")
     return 0
 
 
@@ -24,11 +76,32 @@ def register(sub) -> None:
         "plot", help="draw one sampled trace: input, hint steps and output (PNG, GIF)",
         description="Draw a sampled trace from what its spec says each probe is: node masks "
                     "as colours, pointers as arrows, edge probes as heatmaps, keys as bars, "
-                    "points at their coordinates, strings as characters. Needs matplotlib "
+                    "points at their coordinates, strings as characters. With --run, draw a "
+                    "trained run's predicted hints and outputs beside the truth, step by "
+                    "step, what the scorer counts as wrong in red. Needs matplotlib "
                     "(pip install \"openclrs[plots]\").")
-    add_trace_options(p)
+    p.add_argument("algorithm", nargs="?", type=algorithm_name,
+                   help="the algorithm to sample and draw (with --run: optional, as --algorithm)")
+    p.add_argument("--length", type=positive_int,
+                   help="problem size (default 8; with --run: draw a sampled trace of this size)")
+    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--index", type=nonnegative_int, default=0,
+                   help="which sample: of the seed's stream, or with --run of the split "
+                        "(default 0, the first)")
+    p.add_argument("--option", action=KeyValues,
+                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
     p.add_argument("--out", required=True, metavar="FILE.png", help="the PNG to write")
     p.add_argument("--gif", metavar="FILE.gif", help="also an animation, one frame per hint step")
-    p.add_argument("--steps", type=positive_int, default=6,
-                   help="hint steps in the PNG, spread evenly (default 6)")
+    p.add_argument("--steps", type=positive_int,
+                   help="hint steps in the PNG, spread evenly (default 6; with --run 4)")
+    run = p.add_argument_group("predictions of a trained run")
+    run.add_argument("--run", metavar="DIR", help="a training run folder (openclrs train --out)")
+    run.add_argument("--algorithm", dest="algorithm_flag", type=algorithm_name, metavar="ALGO",
+                     help="which of the run's algorithms (default: its only one)")
+    run.add_argument("--split", choices=("test", "val", "sampled"),
+                     help="test: the canonical n=64 split (default), val: the run's "
+                          "validation set, sampled: a fresh trace (--length, --seed, --option)")
+    run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
     p.set_defaults(func=cmd_plot)
+

@@ -21,7 +21,7 @@ import sys
 
 from ..models.config import ENCODER_INITS, HINT_MODES, REPRED_MODES
 from ..training.config import TrainConfig
-from .arguments import add_dataclass_arguments, memory_size, seed32
+from .arguments import add_dataclass_arguments, memory_size, positive_int, seed32
 from .policy import run_command
 
 # How TrainConfig's fields become options, beyond what their metadata says
@@ -80,6 +80,15 @@ def cmd_evaluate(args) -> int:
         files.write_json(args.json, results)
     print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
           f"{results_table(results)}", flush=True)
+    if args.plot_worst:  # the K worst-scored samples, predictions beside the truth
+        from ..pictures.compare import plot_worst
+
+        worst = plot_worst(args.run, args.plot_worst, args.plot_dir, split=args.split,
+                           checkpoint=args.checkpoint, device=args.device,
+                           max_memory=args.max_memory)
+        count = sum(len(a["worst"]) for a in worst["algorithms"].values())
+        print(f"the {count} worst-scored {args.split} samples drawn in {worst['folder']}",
+              flush=True)
     return 0
 
 
@@ -117,6 +126,12 @@ def register(subparsers) -> None:
                    help="memory budget, e.g. 2G: batches run in chunks of samples that fit "
                         "it, with the same scores (default: the run's --max-memory, else half "
                         "the available memory)")
+    p.add_argument("--plot-worst", metavar="K", type=positive_int,
+                   help="also draw the K worst-scored samples of the split per algorithm, "
+                        "predictions beside the truth (PNGs; needs matplotlib)")
+    p.add_argument("--plot-dir", metavar="DIR",
+                   help="where --plot-worst writes (default: the run's worst/ folder, "
+                        "replaced as a whole)")
     p.set_defaults(func=cmd_evaluate)
 
 

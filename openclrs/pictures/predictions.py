@@ -315,7 +315,7 @@ def split_trace(batches, index: int, split: str = "split") -> Trace:
     size = batches[0].batch_size
     count = (len(batches) - 1) * size + batches[len(batches) - 1].batch_size
     if not 0 <= index < count:
-        raise IndexError(f"--index {index} is out of range: the {split} split has {count} "
+        raise ValueError(f"--index {index} is out of range: the {split} split has {count} "
                          f"samples (0 to {count - 1})")
     return uncollate(batches[index // size])[index % size]
 

@@ -49,6 +49,7 @@ POINTERS = (Type.POINTER, Type.SHOULD_BE_PERMUTATION, Type.PERMUTATION_POINTER)
 NODE_COLOUR, MARKED_COLOUR = "#d9d9d9", "#f28e2b"
 EDGE_COLOUR, MARKED_EDGE = "#b8b8b8", "#e15759"
 POINTER_COLOUR = "#4e79a7"
+WRONG_COLOUR = "#d62728"  # what the scorer counts as wrong (predictions, :mod:`.compare`)
 CLASS_COLOURS = ("#d9d9d9", "#76b7b2", "#f28e2b", "#59a14f", "#edc948", "#b07aa1")
 
 
@@ -66,8 +67,10 @@ def layout_of(algorithm: str) -> str:
 
 def states(trace: Trace, algorithm: str, steps=None) -> list[State]:
     """The input, the hint steps ``steps`` (default: all) and the output of
-    ``trace`` as panels."""
-    spec = SPECS[check_algorithm(algorithm)]
+    ``trace`` as panels (probes typed by the trace's own spec, which
+    :mod:`openclrs.transforms` may have changed)."""
+    check_algorithm(algorithm)
+    spec = trace.spec
     inputs = {k: (spec[k][1], spec[k][2], np.asarray(v)) for k, v in trace.inputs.items()}
     result = [State("input", inputs)]
     for t in range(trace.length) if steps is None else steps:
@@ -99,13 +102,23 @@ def node_positions(layout: str, probes: dict, n: int) -> np.ndarray:
 
 # ------------------------------------------------------------------- drawing
 
-def draw_state(ax, algorithm: str, state: State, input_names: set[str]) -> list:
-    """Draw ``state`` on ``ax``; returns the edge probes left for heatmaps."""
+def draw_state(ax, algorithm: str, state: State, input_names: set[str],
+               wrong: dict | None = None) -> list:
+    """Draw ``state`` on ``ax``; returns the edge probes left for heatmaps,
+    as ``(name, type, value)`` (with the probe's wrong flags appended when
+    ``wrong`` has them).
+
+    ``wrong`` (``{probe: bool array}``, :mod:`.predictions`) marks what the
+    scorer counts as wrong in :data:`WRONG_COLOUR`: a ring around a node
+    with any wrong node flag, its pointer arrow, a cross on a wrong edge, the
+    value of a wrong scalar, a cross after a wrong ``mask_one`` label or
+    graph probe, wrong cells framed in the heatmaps."""
     layout = layout_of(algorithm)
     probes = state.probes
+    wrong = wrong or {}
     n = len(probes["pos"][2])
     pos = node_positions(layout, probes, n)
-    ax.set_title(_title(state, probes), fontsize=8)
+    ax.set_title(_title(state, probes, wrong), fontsize=8)
     ax.set_axis_off()
     heatmaps = []
 
@@ -152,6 +165,14 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str]) -> list:
     size = 140 if n <= 16 else 60
     ax.scatter(pos[:, 0], pos[:, 1], s=size, c=list(fill), edgecolors="#555555",
                linewidths=0.6, zorder=3)
+    ringed = np.zeros(n, dtype=bool)
+    for name, flags in wrong.items():
+        if name in probes and probes[name][0] == Location.NODE and np.ndim(flags) == 1:
+            ringed |= np.asarray(flags, dtype=bool)
+    if ringed.any():
+        ax.scatter(pos[ringed, 0], pos[ringed, 1], s=size * (2.2 if n <= 16 else 1.6),
+                   facecolors="none", edgecolors=WRONG_COLOUR,
+                   linewidths=1.6 if n <= 16 else 1.0, zorder=3.5)
     if layout == "string" and "key" in probes:
         characters = np.argmax(probes["key"][2], axis=-1)
         for i in range(n):
@@ -168,59 +189,81 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str]) -> list:
         value = np.asarray(value)
         if location == Location.NODE:
             if type_ == Type.MASK_ONE:
-                labels[int(np.argmax(value))].append(name)
+                labels[int(np.argmax(value))].append(name + (" \u00d7" if np.any(
+                    wrong.get(name, False)) else ""))
             elif type_ in POINTERS and value.ndim == 1:
-                _arrows(ax, pos, value.astype(int))
+                _arrows(ax, pos, value.astype(int), wrong.get(name))
             elif type_ == Type.SCALAR and name not in input_names and len(values) < 1:
                 values.append((name, value))
         elif location == Location.EDGE and name not in ("A", "adj"):
             if layout == "graph" and type_ == Type.MASK and value.ndim == 2:
                 for i, j in zip(*np.nonzero(np.triu(value + value.T > 0.5, 1))):
                     ax.plot(*pos[[i, j]].T, color=MARKED_EDGE, lw=2.8, zorder=2)
+                if name in wrong:
+                    flags = np.asarray(wrong[name], dtype=bool)
+                    for i, j in zip(*np.nonzero(np.triu(flags | flags.T, 1))):
+                        ax.plot(*pos[[i, j]].mean(axis=0), marker="x", ms=6, mew=1.8,
+                                color=WRONG_COLOUR, zorder=4.5)
             else:
-                heatmaps.append((name, type_, value))
+                heatmaps.append((name, type_, value) + ((wrong[name],) if name in wrong
+                                                        else ()))
     for i, names in enumerate(labels):
         if names:
             ax.annotate(",".join(names), pos[i], xytext=(0, 7), textcoords="offset points",
                         ha="center", fontsize=6, color="#c0392b", zorder=5)
     for name, value in values:
+        flags = np.asarray(wrong.get(name, np.zeros(n, dtype=bool)), dtype=bool)
         for i in range(n):
             ax.annotate(f"{value[i]:.2g}", pos[i], xytext=(0, -10), textcoords="offset points",
-                        ha="center", fontsize=5, color="#333333")
+                        ha="center", fontsize=5, color=WRONG_COLOUR if flags[i] else "#333333")
         ax.text(0.0, 0.0, f"under nodes: {name}", transform=ax.transAxes, fontsize=5,
                 color="#666666")
     _frame(ax, pos, layout)
     return heatmaps
 
 
-def draw_heatmap(ax, name: str, type_, value: np.ndarray) -> None:
-    """An edge probe as an N x N image (categoricals by class, pointers by target)."""
+def draw_heatmap(ax, name: str, type_, value: np.ndarray, wrong=None) -> None:
+    """An edge probe as an N x N image (categoricals by class, pointers by
+    target); cells flagged in ``wrong`` framed in :data:`WRONG_COLOUR`."""
     if type_ == Type.CATEGORICAL and value.ndim == 3:
         value = np.argmax(value, axis=-1)
     ax.imshow(np.asarray(value, dtype=float), cmap="viridis", interpolation="nearest")
-    ax.set_title(f"{name} ({type_})", fontsize=7)
+    title = f"{name} ({type_})"
+    if wrong is not None and np.any(wrong):
+        from matplotlib.collections import PatchCollection
+        from matplotlib.patches import Rectangle
+
+        cells = [Rectangle((j - 0.5, i - 0.5), 1, 1) for i, j in zip(*np.nonzero(wrong))]
+        ax.add_collection(PatchCollection(cells, facecolor="none", edgecolor=WRONG_COLOUR,
+                                          linewidth=1.2, zorder=3))
+        title += f": {int(np.sum(wrong))} wrong"
+    ax.set_title(title, fontsize=7, color=WRONG_COLOUR if wrong is not None and np.any(wrong)
+                 else "black")
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _title(state: State, probes: dict) -> str:
+def _title(state: State, probes: dict, wrong: dict | None = None) -> str:
     extras = []
     for name, (location, type_, value) in probes.items():
         if location == Location.GRAPH:
             value = np.asarray(value)
+            mark = " \u00d7" if wrong and np.any(wrong.get(name, False)) else ""
             if type_ == Type.CATEGORICAL:
-                extras.append(f"{name}={int(np.argmax(value))}")
+                extras.append(f"{name}={int(np.argmax(value))}{mark}")
             elif value.size == 1:
-                extras.append(f"{name}={float(value):.3g}")
+                extras.append(f"{name}={float(value):.3g}{mark}")
     return state.title + (f"  ({', '.join(extras)})" if extras else "")
 
 
-def _arrows(ax, pos, targets) -> None:
+def _arrows(ax, pos, targets, wrong=None) -> None:
     for i, j in enumerate(targets):
         if j == i or not 0 <= j < len(pos):
             continue
-        ax.annotate("", xy=pos[j], xytext=pos[i], zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color=POINTER_COLOUR, lw=0.8,
+        bad = wrong is not None and bool(wrong[i])
+        ax.annotate("", xy=pos[j], xytext=pos[i], zorder=2.5 if bad else 2,
+                    arrowprops=dict(arrowstyle="-|>", color=WRONG_COLOUR if bad
+                                    else POINTER_COLOUR, lw=1.3 if bad else 0.8,
                                     shrinkA=5, shrinkB=5,
                                     connectionstyle="arc3,rad=0.25"))
 

@@ -1,0 +1,224 @@
+"""A reasoner's predictions drawn beside the truth, wrong elements in red.
+
+:func:`plot_predictions` draws a :class:`~.predictions.PredictedTrace`: one
+row per shown hint step and one for the outputs, the truth on the left and
+the prediction on the right, each drawn by :func:`.trace.draw_state` from
+the spec (edge probes as heatmaps beside it). On the prediction, what the
+scorer counts as wrong (:func:`.predictions.wrong_elements`) is marked in
+:data:`.trace.WRONG_COLOUR`: a ring around the node, the pointer's arrow,
+a cross on the edge, the framed heatmap cell, a cross after a ``mask_one``
+label or a graph probe's value. Each prediction panel's title gives the
+step's hint metrics (the output row: the output metrics and their mean,
+the sample's score) and how many elements are wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+
+from .. import files
+from ..extras import pyplot
+from ..files import atomic_write
+from ..specs import Type
+from .predictions import (PredictedTrace, load_run_model, predict_trace, split_batches,
+                          split_sample_scores, split_trace, worst_samples)
+from .trace import WRONG_COLOUR, State, _heat_columns, chosen_steps, draw_heatmap, draw_state
+
+
+def shown_steps(predicted: PredictedTrace, most: int) -> list[int]:
+    """At most ``most`` predicted hint steps (1 .. T - 1), spread evenly,
+    first and last included, and the first step with a wrong element
+    (where the mistakes start) in place of its nearest neighbour."""
+    predictable = predicted.length - 1
+    if predictable <= 0 or most <= 0 or not predicted.wrong["hints"]:
+        return []
+    steps = [t + 1 for t in chosen_steps(predictable, most)]
+    wrong = [t for t in range(1, predicted.length) if predicted.wrong_count("hints", t)]
+    if wrong and wrong[0] not in steps:
+        nearest = min(range(len(steps)), key=lambda k: abs(steps[k] - wrong[0]))
+        if len(steps) < most:
+            steps.append(wrong[0])
+        else:
+            steps[nearest] = wrong[0]
+        steps = sorted(set(steps))
+    return steps
+
+
+def _wrong_text(count: int) -> str:
+    return f"; {count}\u00a0wrong" if count else ""  # (kept on one line when wrapped)
+
+
+def _metrics_text(scores: dict, types: dict) -> str:
+    """``name 94%`` for accuracies and F1, ``name MSE 0.012`` for scalars."""
+    parts = []
+    for name, value in scores.items():
+        if name == "score" or np.isnan(value):
+            continue
+        if types.get(name) == Type.SCALAR:
+            parts.append(f"{name} MSE {value:.3g}")
+        else:
+            parts.append(f"{name} {100 * value:.0f}%")
+    return ", ".join(parts)
+
+
+def _panels(predicted: PredictedTrace, steps: list[int]) -> list[tuple]:
+    """``(truth State, predicted State, wrong flags, prediction title)`` per row."""
+    truth, pred, spec = predicted.truth, predicted.predicted, predicted.truth.spec
+    inputs = {k: (spec[k][1], spec[k][2], np.asarray(v)) for k, v in truth.inputs.items()}
+
+    def at(trace, store, t=None):
+        return {k: (spec[k][1], spec[k][2], np.asarray(v) if t is None else np.asarray(v)[t])
+                for k, v in store.items()}
+
+    rows = []
+    for t in steps:
+        wrong = {k: v[t] for k, v in predicted.wrong["hints"].items()}
+        count = int(sum(np.sum(v) for v in wrong.values()))
+        scores = {k: v[t] for k, v in predicted.hint_scores.items()}
+        title = (f"predicted, step {t}: {_metrics_text(scores, predicted.types)}"
+                 f"{_wrong_text(count)}")
+        rows.append((State(f"truth, step {t}", {**inputs, **at(truth, truth.hints, t)}),
+                     State(title, {**inputs, **at(pred, pred.hints, t)}), wrong, count))
+    wrong = predicted.wrong["outputs"]
+    count = predicted.wrong_count("outputs")
+    metrics_text = _metrics_text(predicted.output_scores, predicted.types)
+    title = (f"predicted output: score {100 * predicted.score:.1f}%"
+             f"{f' ({metrics_text})' if len(predicted.output_scores) > 2 else ''}"
+             f"{_wrong_text(count)}")
+    rows.append((State("truth, output", {**inputs, **at(truth, truth.outputs)}),
+                 State(title, {**inputs, **at(pred, pred.outputs)}), wrong, count))
+    return rows
+
+
+def plot_predictions(predicted: PredictedTrace, path: str, most_steps: int = 4) -> str:
+    """One PNG: up to ``most_steps`` predicted hint steps (:func:`shown_steps`)
+    and the outputs, truth left, prediction right, wrong elements in red."""
+    plt = pyplot("draw predictions")
+    algorithm = predicted.algorithm
+    rows = _panels(predicted, shown_steps(predicted, most_steps))
+    input_names = set(predicted.truth.inputs)
+    heat = _heat_columns(algorithm, [r[0] for r in rows] + [r[1] for r in rows])
+    columns = 2 * (1 + heat)
+    width = 3.1 if heat else 3.6
+    fig, axes = plt.subplots(len(rows), columns, figsize=(width * columns, 3.0 * len(rows)),
+                             squeeze=False)
+    for r, (truth, pred, wrong, count) in enumerate(rows):
+        for side, (state, flags) in enumerate(((truth, None), (pred, wrong))):
+            first = side * (1 + heat)
+            maps = draw_state(axes[r][first], algorithm, state, input_names, flags)
+            if side and count:
+                axes[r][first].title.set_color(WRONG_COLOUR)
+            for m in range(heat):
+                ax = axes[r][first + 1 + m]
+                if m < len(maps):
+                    draw_heatmap(ax, *maps[m])
+                else:
+                    ax.set_axis_off()
+    # wrap a long prediction title rather than let it run into its neighbour
+    for r in range(len(rows)):
+        ax = axes[r][1 + heat]
+        ax.set_title(_wrap(ax.get_title(), 48 * (1 + heat)), fontsize=8,
+                     color=ax.title.get_color())
+    n, steps = len(predicted.truth.inputs["pos"]), predicted.length
+    head = (f"{algorithm}: prediction (right) beside the truth (left), {n} nodes, {steps} hint "
+            f"step{'' if steps == 1 else 's'}; output score {100 * predicted.score:.1f}%")
+    note = ("red: counted wrong by the scorer (ring: a node, arrow: its pointer, "
+            "\u00d7: an edge, label or graph value, frame: a matrix cell)")
+    fit = int(14 * width * columns)  # characters of 9 pt text across the figure
+    fig.suptitle("\n".join(_wrap(line, fit) for line in (head, predicted.source, note)
+                           if line), fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------- the k worst samples
+
+WORST_INDEX = "worst.json"   # what a --plot-worst folder holds besides its pictures
+
+
+def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "test",
+               checkpoint: str = "best", device: str = "cpu", algorithms=None,
+               max_memory: int | None = None, most_steps: int = 4) -> dict:
+    """The ``k`` worst-scored samples of ``split`` per algorithm of a run,
+    as :func:`plot_predictions` PNGs in ``folder`` (default: the run's
+    ``worst/``): ``<algorithm>-<rank>-sample<index>.png``, rank 1 the worst,
+    and ``worst.json`` listing them with their scores.
+
+    Samples are ranked by their own output score
+    (:func:`openclrs.training.metrics.sample_scores`: each sample scored
+    alone; ties keep the split's order). The folder is written as one unit:
+    built under a temporary name, then put in place of an earlier one (which
+    must be such a folder: it holds ``worst.json``, or nothing)."""
+    if k < 1:
+        raise ValueError(f"--plot-worst {k}: give a number of samples, 1 or more")
+    folder = folder or os.path.join(run_dir, "worst")
+    _check_replaceable(folder)
+    model, config, step = load_run_model(run_dir, checkpoint, device)
+    pyplot("draw the worst samples")  # before the scoring: a missing matplotlib says so now
+    index = {"run": run_dir, "checkpoint": checkpoint, "step": step, "split": split,
+             "algorithms": {}}
+    staging = files.temporary_name(folder)
+    with files.atomic_directory(staging) as tmp:
+        for algorithm in algorithms or config.algorithms:
+            batches = split_batches(config, algorithm, split)
+            scores = split_sample_scores(model, batches, max_memory)["score"]
+            entries = []
+            for rank, i in enumerate(worst_samples(scores, k), start=1):
+                name = f"{algorithm}-{rank:02d}-sample{i}.png"
+                source = (f"{run_dir} ({checkpoint} checkpoint, step {step}), {split} split "
+                          f"#{i}, worst {rank} of {len(scores)}")
+                predicted = predict_trace(model, split_trace(batches, i, split), source)
+                plot_predictions(predicted, os.path.join(tmp, name), most_steps)
+                entries.append({"file": name, "index": i, "score": float(scores[i])})
+            index["algorithms"][algorithm] = {"samples": len(scores), "worst": entries}
+        files.write_json(os.path.join(tmp, WORST_INDEX), index)
+    _replace_folder(staging, folder)
+    index["folder"] = folder
+    return index
+
+
+def _check_replaceable(folder: str) -> None:
+    if os.path.isdir(folder) and os.listdir(folder) and \
+            not os.path.exists(os.path.join(folder, WORST_INDEX)):
+        raise FileExistsError(f"{folder} exists and is not a folder of worst samples (no "
+                              f"{WORST_INDEX}); give another --plot-dir or remove it")
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"{folder} exists and is not a folder; give another "
+                                 "--plot-dir")
+
+
+def _replace_folder(new: str, folder: str) -> None:
+    """Put the complete folder ``new`` at ``folder``, the old one (if any)
+    moved aside first and removed after: a reader sees one or the other."""
+    old = None
+    if os.path.lexists(folder):
+        old = files.temporary_name(folder)
+        os.rename(folder, old)
+    try:
+        os.rename(new, folder)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        if old is not None:
+            os.rename(old, folder)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _wrap(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join(lines + [line])
+
