@@ -264,7 +264,7 @@ class SparseSampler:
 
     def __init__(self, algorithm: str, graphs: GraphDistribution | str,
                  seed: int | None = None, hints: bool = True):
-        from .algorithms.sparse_graphs import SPARSE_ALGORITHMS
+        from .algorithms.sparse_registry import SPARSE_ALGORITHMS
 
         if algorithm not in SPARSE_ALGORITHMS:
             raise ValueError(f"no sparse implementation of {algorithm!r}; available: "

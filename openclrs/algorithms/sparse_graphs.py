@@ -279,7 +279,3 @@ def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
         hint_store = {"pi_h": np.stack(pis), "d": np.stack(ds), "msk": np.stack(marks)}
     return make_sparse_trace("bellman_ford", n, senders, receivers, inputs, hint_store,
                              {"pi": pi}, len(states))
-
-
-SPARSE_ALGORITHMS = {"bfs": bfs, "dijkstra": dijkstra, "mst_prim": mst_prim,
-                     "bellman_ford": bellman_ford}

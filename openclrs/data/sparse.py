@@ -1,0 +1,323 @@
+"""Sparse traces on disk and in batches (the layout of
+:mod:`openclrs.sparse`), numpy only.
+
+**Batches**, as PyTorch Geometric batches graphs: the graphs of a batch are
+one big disconnected graph. A :class:`SparseBatch` holds
+
+* ``senders``, ``receivers`` ``(E,)``: the edges, with node indices shifted
+  by each graph's first node (``edge_index = [senders; receivers]``);
+* ``batch`` ``(N,)``: the graph of each node; ``node_ptr``, ``edge_ptr``
+  ``(B + 1,)``: graph ``g`` owns nodes ``node_ptr[g]:node_ptr[g + 1]`` and
+  edges ``edge_ptr[g]:edge_ptr[g + 1]`` (PyG's ``ptr``);
+* node probes ``(N, ...)``, edge probes ``(E, ...)``, graph probes ``(B, ...)``;
+  hints time-major ``(T, N | E | B, ...)`` with ``T`` the longest trace,
+  padded with zeros after each graph's length (pointer hints with the
+  node's own index, a pointer to itself); ``randomness`` ``(N, T)``, padded
+  with zeros as SALSA's loader does;
+* pointers as batch-wide node indices (shifted like ``senders``);
+* ``lengths`` ``(B,)``: hint steps per graph (processor steps to run).
+
+**Storage** (format ``openclrs-sparse-traces-v1``): one safetensors file per
+split, in the container of :mod:`openclrs.data.storage` and with its compact
+value encoding (mask_one and categorical as indices, masks and pointers in
+the smallest integer type, scalars float64). Graphs differ in size, so every
+probe is stored flat, the samples one after another: ``num_nodes``,
+``num_edges`` and ``lengths`` ``(B,)`` give each sample's shapes, and its
+slice of every array follows from them. Edges are stored per graph
+(local indices). Traces made without hints store none (``has_hints`` in the
+metadata). Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..sparse import STEP_INPUTS, SparseTrace, spec_of
+from ..specs import POINTER_TYPES, Location, Stage, Type
+from .storage import (CorruptFileError, decode, encode, read_safetensors, sha256_of,
+                      write_safetensors)
+
+FORMAT = "openclrs-sparse-traces-v1"
+
+
+# --------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------
+
+@dataclass
+class SparseBatch:
+    algorithm: str
+    senders: Any
+    receivers: Any
+    batch: Any
+    node_ptr: Any
+    edge_ptr: Any
+    inputs: dict[str, Any]
+    hints: dict[str, Any]
+    outputs: dict[str, Any]
+    lengths: Any
+    spec: Mapping[str, tuple] = field(repr=False)
+
+    @property
+    def num_graphs(self) -> int:
+        return int(len(self.lengths))
+
+    @property
+    def num_nodes(self) -> int:
+        return int(len(self.batch))
+
+    @property
+    def num_edges(self) -> int:
+        return int(len(self.senders))
+
+    @property
+    def edge_index(self):
+        """PyTorch Geometric's ``(2, E)`` edge index."""
+        if isinstance(self.senders, np.ndarray):
+            return np.stack([self.senders, self.receivers])
+        import torch
+
+        return torch.stack([self.senders, self.receivers])
+
+    def to_torch(self, device=None, float_dtype=None) -> "SparseBatch":
+        """The same batch as torch tensors: indices and pointers int64, the
+        rest ``float_dtype`` (float32 by default)."""
+        import torch
+
+        float_dtype = float_dtype or torch.float32
+
+        def index(a):
+            return torch.as_tensor(np.asarray(a), device=device).long()
+
+        def convert(name, array):
+            if self.spec[name][2] in POINTER_TYPES:
+                return index(array)
+            return torch.as_tensor(np.asarray(array), device=device).to(float_dtype)
+
+        return SparseBatch(self.algorithm, index(self.senders), index(self.receivers),
+                           index(self.batch), index(self.node_ptr), index(self.edge_ptr),
+                           {k: convert(k, v) for k, v in self.inputs.items()},
+                           {k: convert(k, v) for k, v in self.hints.items()},
+                           {k: convert(k, v) for k, v in self.outputs.items()},
+                           index(self.lengths), self.spec)
+
+
+def _pointers(spec, name) -> bool:
+    return spec[name][2] in POINTER_TYPES
+
+
+def collate_sparse(traces: Sequence[SparseTrace], min_steps: int = 0) -> SparseBatch:
+    """Concatenate sparse traces into one :class:`SparseBatch`."""
+    if not traces:
+        raise ValueError("cannot collate an empty list of traces")
+    first = traces[0]
+    spec = first.spec
+    with_hints = first.has_hints
+    for t in traces[1:]:
+        if t.algorithm != first.algorithm or dict(t.spec) != dict(spec):
+            raise ValueError(f"cannot batch {t.algorithm} traces with {first.algorithm} traces")
+        if t.has_hints != with_hints:
+            raise ValueError("cannot batch traces with hints and traces without")
+    nodes = np.array([t.num_nodes for t in traces], dtype=np.int64)
+    edges = np.array([t.num_edges for t in traces], dtype=np.int64)
+    lengths = np.array([t.length for t in traces], dtype=np.int64)
+    node_ptr = np.concatenate([[0], np.cumsum(nodes)])
+    edge_ptr = np.concatenate([[0], np.cumsum(edges)])
+    steps = max(int(lengths.max()), min_steps)
+    shift = [int(x) for x in node_ptr[:-1]]
+    senders = np.concatenate([t.senders + o for t, o in zip(traces, shift)])
+    receivers = np.concatenate([t.receivers + o for t, o in zip(traces, shift)])
+    batch = np.repeat(np.arange(len(traces)), nodes)
+
+    def moved(name, value, offset):
+        return value + offset if _pointers(spec, name) else value
+
+    stores: dict = {Stage.INPUT: {}, Stage.HINT: {}, Stage.OUTPUT: {}}
+    for name, (stage, location, _) in spec.items():
+        if stage == Stage.HINT and not with_hints:
+            continue
+        source = {Stage.INPUT: "inputs", Stage.HINT: "hints", Stage.OUTPUT: "outputs"}[stage]
+        values = [moved(name, getattr(t, source)[name], o) for t, o in zip(traces, shift)]
+        if stage == Stage.INPUT and name in STEP_INPUTS:
+            out = np.zeros((len(batch), steps), dtype=values[0].dtype)
+            for v, a in zip(values, node_ptr[:-1].tolist()):
+                out[a:a + len(v), :v.shape[1]] = v
+        elif stage != Stage.HINT:
+            join = np.stack if location == Location.GRAPH else np.concatenate
+            out = join(values)
+        else:
+            if location == Location.GRAPH:
+                out = np.zeros((steps, len(traces)) + values[0].shape[1:], values[0].dtype)
+                for g, v in enumerate(values):
+                    out[:len(v), g] = v
+            else:
+                ptr = node_ptr if location == Location.NODE else edge_ptr
+                out = np.zeros((steps, int(ptr[-1])) + values[0].shape[2:], values[0].dtype)
+                if _pointers(spec, name):
+                    out[:] = np.arange(int(ptr[-1]))  # padding points to itself
+                for v, a in zip(values, ptr[:-1].tolist()):
+                    out[:len(v), a:a + v.shape[1]] = v
+        stores[stage][name] = out
+    return SparseBatch(first.algorithm, senders, receivers, batch, node_ptr, edge_ptr,
+                       stores[Stage.INPUT], stores[Stage.HINT], stores[Stage.OUTPUT],
+                       lengths, spec)
+
+
+def uncollate_sparse(batch: SparseBatch) -> list[SparseTrace]:
+    """The traces of a numpy :class:`SparseBatch`, hints cut to their lengths."""
+    spec = batch.spec
+    node_ptr = np.asarray(batch.node_ptr).tolist()
+    edge_ptr = np.asarray(batch.edge_ptr).tolist()
+    traces = []
+    for g, length in enumerate(np.asarray(batch.lengths).tolist()):
+        a, b = node_ptr[g], node_ptr[g + 1]
+        ea, eb = edge_ptr[g], edge_ptr[g + 1]
+        stores: dict = {Stage.INPUT: {}, Stage.HINT: {}, Stage.OUTPUT: {}}
+        for name, (stage, location, _) in spec.items():
+            store = {Stage.INPUT: batch.inputs, Stage.HINT: batch.hints,
+                     Stage.OUTPUT: batch.outputs}[stage]
+            if name not in store:
+                continue
+            v = np.asarray(store[name])
+            if stage == Stage.HINT:
+                v = v[:length]
+                v = v[:, g] if location == Location.GRAPH else (
+                    v[:, a:b] if location == Location.NODE else v[:, ea:eb])
+            elif name in STEP_INPUTS:
+                v = v[a:b, :length]
+            else:
+                v = v[g] if location == Location.GRAPH else (
+                    v[a:b] if location == Location.NODE else v[ea:eb])
+            if _pointers(spec, name):
+                v = v - a
+            stores[stage][name] = np.array(v)
+        traces.append(SparseTrace(batch.algorithm, b - a, np.asarray(batch.senders[ea:eb]) - a,
+                                  np.asarray(batch.receivers[ea:eb]) - a, stores[Stage.INPUT],
+                                  stores[Stage.HINT], stores[Stage.OUTPUT], length, spec))
+    return traces
+
+
+# --------------------------------------------------------------------------
+# Storage
+# --------------------------------------------------------------------------
+
+def _stored_shape(name, stage, location, type_, n, e, t) -> tuple:
+    """Shape of one sample's probe after :func:`~openclrs.data.storage.encode`."""
+    shape = ((t,) if stage == Stage.HINT else ()) + {
+        Location.NODE: (n,), Location.EDGE: (e,), Location.GRAPH: ()}[location]
+    if stage == Stage.INPUT and name in STEP_INPUTS:
+        shape += (t,)
+    if type_ == Type.MASK_ONE:
+        shape = shape[:-1]  # the one-hot axis is the node axis
+    return shape
+
+
+def write_sparse_traces(path: str, traces: Sequence[SparseTrace],
+                        recipe: Mapping | None = None) -> tuple[int, str]:
+    """Store sparse traces of one algorithm in one file; returns its size
+    and sha256. ``recipe`` (JSON-able) is kept in the metadata."""
+    traces = list(traces)
+    if not traces:
+        raise ValueError("no traces to store")
+    first = traces[0]
+    spec = first.spec
+    with_hints = first.has_hints
+    classes: dict[str, int] = {}
+    tensors: dict[str, np.ndarray] = {}
+    for t in traces:
+        if t.algorithm != first.algorithm or t.has_hints != with_hints:
+            raise ValueError("all traces of a file must be of one algorithm, all with "
+                             "hints or all without")
+    largest = max(t.num_nodes for t in traces)
+    index_type = np.int32 if largest < 2 ** 31 else np.int64
+    tensors["num_nodes"] = np.array([t.num_nodes for t in traces], dtype=np.int64)
+    tensors["num_edges"] = np.array([t.num_edges for t in traces], dtype=np.int64)
+    tensors["lengths"] = np.array([t.length for t in traces], dtype=np.int64)
+    tensors["senders"] = np.concatenate([t.senders for t in traces]).astype(index_type)
+    tensors["receivers"] = np.concatenate([t.receivers for t in traces]).astype(index_type)
+    for name, stage, _, type_, value in first.probes():
+        if type_ == Type.CATEGORICAL:
+            classes[name] = int(value.shape[-1])
+        source = stage + "s"
+        try:
+            pieces = [encode(getattr(t, source)[name], type_, largest).ravel() for t in traces]
+        except ValueError as e:
+            raise ValueError(f"{first.algorithm}.{name}: {e}") from None
+        tensors[f"{stage}.{name}"] = np.concatenate(pieces)
+    metadata = {"format": FORMAT, "algorithm": first.algorithm,
+                "spec": json.dumps({k: list(v) for k, v in spec.items()}),
+                "classes": json.dumps(classes), "has_hints": json.dumps(with_hints),
+                "recipe": json.dumps(dict(recipe or {}))}
+    return write_safetensors(path, tensors, metadata)
+
+
+class StoredSparseSplit:
+    """A stored file of sparse traces (memory-mapped): ``len()``, ``[i]`` ->
+    SparseTrace, ``batch(indices)`` -> SparseBatch."""
+
+    def __init__(self, path: str, expected_sha256: str | None = None, mmap: bool = True):
+        self.path = path
+        if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+            raise CorruptFileError(f"{path}: checksum mismatch (corrupted or modified)")
+        self.tensors, self.metadata = read_safetensors(path, mmap=mmap)
+        if self.metadata.get("format") != FORMAT:
+            raise CorruptFileError(f"{path}: not an openclrs sparse trace file")
+        try:
+            self.algorithm = self.metadata["algorithm"]
+            self.spec = {k: tuple(v) for k, v in json.loads(self.metadata["spec"]).items()}
+            self.classes = json.loads(self.metadata.get("classes", "{}"))
+            self.has_hints = json.loads(self.metadata["has_hints"])
+            self.recipe = json.loads(self.metadata.get("recipe", "{}"))
+            self.num_nodes = np.asarray(self.tensors["num_nodes"])
+            self.num_edges = np.asarray(self.tensors["num_edges"])
+            self.lengths = np.asarray(self.tensors["lengths"])
+        except (KeyError, ValueError) as e:
+            raise CorruptFileError(f"{path}: damaged sparse trace metadata ({e})") from None
+        if dict(self.spec) != {k: tuple(v) for k, v in spec_of(self.algorithm).items()}:
+            raise CorruptFileError(f"{path}: its spec of {self.algorithm} is not this "
+                                   "openclrs version's")
+        self._edge_at = np.concatenate([[0], np.cumsum(self.num_edges)])
+        self._offsets = {}
+        for name, (stage, location, type_) in self.spec.items():
+            if stage == Stage.HINT and not self.has_hints:
+                continue
+            sizes = [int(np.prod(_stored_shape(name, stage, location, type_, n, e, t)))
+                     for n, e, t in zip(self.num_nodes.tolist(), self.num_edges.tolist(),
+                                        self.lengths.tolist())]
+            self._offsets[name] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            if self._offsets[name][-1] != len(self.tensors[f"{stage}.{name}"]):
+                raise CorruptFileError(f"{path}: {stage}.{name} has the wrong size")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: int) -> SparseTrace:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} out of range for {len(self)} samples")
+        index %= len(self)
+        n, e, t = (int(self.num_nodes[index]), int(self.num_edges[index]),
+                   int(self.lengths[index]))
+        a, b = self._edge_at[index], self._edge_at[index + 1]
+        stores: dict = {Stage.INPUT: {}, Stage.HINT: {}, Stage.OUTPUT: {}}
+        for name, (stage, location, type_) in self.spec.items():
+            if name not in self._offsets:
+                continue
+            lo, hi = self._offsets[name][index], self._offsets[name][index + 1]
+            flat = self.tensors[f"{stage}.{name}"][lo:hi]
+            shape = _stored_shape(name, stage, location, type_, n, e, t)
+            stores[stage][name] = decode(flat.reshape(shape), type_, self.classes.get(name), n)
+        return SparseTrace(self.algorithm, n, np.asarray(self.tensors["senders"][a:b], np.int64),
+                           np.asarray(self.tensors["receivers"][a:b], np.int64),
+                           stores[Stage.INPUT], stores[Stage.HINT], stores[Stage.OUTPUT], t,
+                           spec_of(self.algorithm))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def batch(self, indices=None, min_steps: int = 0) -> SparseBatch:
+        indices = range(len(self)) if indices is None else np.asarray(indices).tolist()
+        return collate_sparse([self[i] for i in indices], min_steps)
