@@ -7,6 +7,7 @@ with the scorer's wrong elements marked: the data (:mod:`.predictions`,
 
 from .predictions import PredictedTrace, predict_run_sample, predict_trace
 from .trace import animate_trace, plot_trace
+from .viewer import write_viewer
 
 __all__ = ["PredictedTrace", "animate_trace", "plot_trace", "predict_run_sample",
-           "predict_trace"]
+           "predict_trace", "write_viewer"]
