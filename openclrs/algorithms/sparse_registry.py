@@ -7,7 +7,7 @@ arguments (a source node; fast_mis's random stream) and ``hints=True``.
 
 from __future__ import annotations
 
-from . import salsa, sparse_graphs
+from . import salsa, sparse_depth_first, sparse_graphs
 
 SPARSE_ALGORITHMS = {name: getattr(module, name)
-                     for module in (sparse_graphs, salsa) for name in module.__all__}
+                     for module in (sparse_graphs, sparse_depth_first, salsa) for name in module.__all__}

@@ -1,0 +1,432 @@
+"""The depth-first algorithms on edge lists, producing sparse traces
+directly: dfs, topological_sort, articulation_points, bridges,
+strongly_connected_components and dag_shortest_paths.
+
+They are the dense engine's searches (``elementary_graphs._StackDfs``, the
+stack threaded through ``s_prev``; ``shortest_paths.dag_shortest_paths``)
+step for step, with each node's sorted out-neighbour list and a cursor in
+it instead of an ``n``-bit neighbour mask: nodes only ever leave the white
+set within a pass, so the lowest white neighbour is found by moving the
+cursor forward, O(E) per pass. Instead of copying all per-node hints at
+every step, every change is logged as (step, cell, value) and the hint
+arrays are rebuilt at the end (``_graphs.replay``); with ``hints=False``
+nothing is logged and memory stays O(n + E).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..probes import one_hot, one_hots
+from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace
+from . import _checks
+from ._graphs import replay, split_blocks
+from .sparse_graphs import _graph, edge_inputs
+
+__all__ = ["dfs", "topological_sort", "articulation_points", "bridges",
+           "strongly_connected_components", "dag_shortest_paths"]
+
+_TICK = 0.01  # the published clock's unit (see elementary_graphs)
+_PLAIN, _CUTS, _BRIDGES = 0, 1, 2
+_POINTERS = ("pi_h", "s_prev", "topo_h", "scc_id_h")
+
+
+def _neighbours(n: int, senders: np.ndarray, receivers: np.ndarray) -> list[list[int]]:
+    """Each node's out-neighbours, ascending (edges sorted by sender, then
+    receiver)."""
+    ptr = np.searchsorted(senders, np.arange(n + 1)).tolist()
+    flat = receivers.tolist()
+    return [flat[ptr[u]:ptr[u + 1]] for u in range(n)]
+
+
+class _EdgeDfs:
+    """The benchmark's stack-threaded depth-first search on neighbour lists.
+
+    ``values[name]`` is the current value of each per-node hint (pointers
+    start as the identity, the rest at 0); ``clock`` is the per-step clock
+    slot (the time, or topological sort's list head), ``phase`` the pass.
+    Each :meth:`record` is one step.
+    """
+
+    def __init__(self, n: int, names: tuple[str, ...], keep: bool):
+        self.n = n
+        self.names = names
+        self.offset = {name: i * n for i, name in enumerate(names)}
+        self.values = {name: list(range(n)) if name in _POINTERS else [0.0] * n
+                       for name in names}
+        self.values["color"] = [0] * n
+        self.keep = keep
+        self.ev_t: list[int] = []
+        self.ev_c: list[int] = []
+        self.ev_x: list[float] = []
+        self.steps = 0
+        self.trail: list[tuple] = []  # per step: s, u, v, s_last, clock, phase
+        self.white = [True] * n
+        self.time = 0.0
+        self.clock = 0.0
+        self.head = 0
+        self.phase = 0
+        self.root = 0
+        self.bridge_log: list[tuple[int, int, int]] = []
+        self.finished: list[int] = []
+
+    def set(self, name: str, node: int, value) -> None:
+        self.values[name][node] = value
+        if self.keep:
+            self.ev_t.append(self.steps)
+            self.ev_c.append(self.offset[name] + node)
+            self.ev_x.append(value)
+
+    def record(self, u: int, v: int, s_last: int) -> None:
+        if self.keep:
+            self.trail.append((self.root, u, v, s_last, self.clock, self.phase))
+        self.steps += 1
+
+    def walk(self, nbrs: list[list[int]], roots, *, timed=True, edges=_PLAIN, topo=False,
+             scc=False) -> None:
+        """One pass from each still-white root (``_StackDfs.walk``'s rules)."""
+        n, vals, white, put, record = self.n, self.values, self.white, self.set, self.record
+        color, prev = vals["color"], vals["s_prev"]
+        PI, D, LOW = vals.get("pi_h"), vals.get("d"), vals.get("low")
+        children = [[] for _ in range(n)] if edges else None
+        cursor = [0] * n
+        last = n - 1
+        for s in roots:
+            if not white[s]:
+                continue
+            s_last = u = v = s
+            self.root = s
+            record(u, v, s_last)
+            while True:
+                if scc:
+                    put("scc_id_h", u, s)
+                if white[u] or (timed and D[u] == 0.0):
+                    white[u] = False
+                    put("color", u, 1)
+                    if timed:
+                        self.time += _TICK
+                        put("d", u, self.time)
+                        self.clock = self.time
+                        if edges:
+                            put("low", u, self.time)
+                    record(u, v, s_last)
+                nb = nbrs[u]
+                k = cursor[u]
+                while k < len(nb) and not white[nb[k]]:
+                    k += 1
+                cursor[u] = k
+                fresh = k < len(nb)
+                if edges:
+                    # Every neighbour below the lowest white one (all, when
+                    # none is white) but the parent is examined, each visit anew.
+                    parent = PI[u]
+                    for v in nb[:k]:
+                        if v != parent:
+                            if D[v] < LOW[u]:
+                                put("low", u, D[v])
+                            record(u, v, s_last)
+                if fresh:
+                    v = nb[k]
+                    white[v] = False
+                    put("color", v, 1)
+                    if PI is not None:
+                        put("pi_h", v, u)
+                    if edges:
+                        children[u].append(v)
+                        if edges == _CUTS:
+                            put("child_cnt", u, vals["child_cnt"][u] + _TICK)
+                    put("s_prev", v, s_last)
+                    s_last = v
+                    record(u, v, s_last)
+                    u = v
+                    continue
+                v = last
+                put("color", u, 2)
+                if timed:
+                    self.time += _TICK
+                    put("f", u, self.time)
+                    self.clock = self.time
+                if topo:
+                    if color[self.head] == 2:
+                        put("topo_h", u, self.head)
+                    self.head = u
+                    self.clock = u
+                if edges:
+                    self._close(u, children[u], edges)
+                record(u, v, s_last)
+                self.finished.append(u)
+                if prev[u] == u:
+                    break
+                s_last = prev[u]
+                put("s_prev", u, u)
+                u = s_last
+
+    def _close(self, u: int, kids: list[int], edges: int) -> None:
+        vals = self.values
+        low = vals["low"]
+        lo, du = low[u], vals["d"][u]
+        root = vals["pi_h"][u] == u
+        cut = False
+        for c in kids:
+            lc = low[c]
+            if lc < lo:
+                lo = lc
+            if edges == _BRIDGES:
+                if lc > du:
+                    self.bridge_log.append((self.steps, u, c))
+            elif not root and lc >= du:
+                cut = True
+        self.set("low", u, lo)
+        if edges == _CUTS and (cut or root and vals["child_cnt"][u] > _TICK):
+            self.set("is_cut_h", u, 1.0)
+
+    def restart(self) -> None:
+        """Whiten every node for a second pass, which is phase 1."""
+        for u in range(self.n):
+            self.set("color", u, 0)
+        self.phase = 1
+        self.white = [True] * self.n
+
+    def hints(self, clock: str | None = "time", phase: bool = False) -> dict:
+        n, steps = self.n, self.steps
+        keep = [i for i, t in enumerate(self.ev_t) if t < steps] \
+            if self.ev_t and self.ev_t[-1] >= steps else None
+        ev_t, ev_c, ev_x = self.ev_t, self.ev_c, self.ev_x
+        if keep is not None:
+            ev_t, ev_c, ev_x = ([a[i] for i in keep] for a in (ev_t, ev_c, ev_x))
+        init = np.concatenate([np.arange(n) if name in _POINTERS else np.zeros(n)
+                               for name in self.names])
+        blocks = split_blocks(replay(init, steps, ev_t, ev_c, ev_x), n,
+                              *[np.int64 if name in _POINTERS else np.float64
+                                for name in self.names])
+        out = dict(zip(self.names, blocks))
+        out["color"] = np.eye(3)[out["color"].astype(np.intp)]
+        roots, us, vs, lasts, clocks, phases = zip(*self.trail)
+        names = ["s", "u", "v", "s_last"]
+        columns = [roots, us, vs, lasts]
+        if clock == "topo_head_h":
+            names.append(clock)
+            columns.append([int(c) for c in clocks])
+        out.update(zip(names, one_hots(n, *columns)))
+        if clock == "time":
+            out["time"] = np.array(clocks, dtype=np.float64)
+        if phase:
+            out["phase"] = np.array(phases, dtype=np.float64)
+        return out
+
+
+def _search(graph: Graph, names: tuple[str, ...], hints: bool, **walk) -> tuple:
+    n = graph.num_nodes
+    search = _EdgeDfs(n, names, hints)
+    search.walk(_neighbours(n, graph.senders, graph.receivers), range(n), **walk)
+    senders, receivers, inputs = edge_inputs(graph)
+    return search, senders, receivers, inputs
+
+
+def dfs(graph: Graph, hints: bool = True) -> SparseTrace:
+    """Depth-first search from every white node in index order."""
+    graph = _graph(graph)
+    search, senders, receivers, inputs = _search(
+        graph, ("pi_h", "color", "d", "f", "s_prev"), hints)
+    return make_sparse_trace("dfs", graph.num_nodes, senders, receivers, inputs,
+                             search.hints() if hints else None,
+                             {"pi": search.values["pi_h"]}, search.steps)
+
+
+def topological_sort(graph: Graph, hints: bool = True) -> SparseTrace:
+    """Topological sort by depth-first search (finished nodes to the front
+    of a linked list)."""
+    graph = _graph(graph)
+    search, senders, receivers, inputs = _search(
+        graph, ("topo_h", "color", "s_prev"), hints, timed=False, topo=True)
+    return make_sparse_trace(
+        "topological_sort", graph.num_nodes, senders, receivers, inputs,
+        search.hints("topo_head_h") if hints else None,
+        {"topo": search.values["topo_h"], "topo_head": one_hot(search.head, graph.num_nodes)},
+        search.steps)
+
+
+def articulation_points(graph: Graph, hints: bool = True) -> SparseTrace:
+    """Cut vertices by DFS low values."""
+    graph = _graph(graph)
+    search, senders, receivers, inputs = _search(
+        graph, ("is_cut_h", "pi_h", "color", "d", "f", "low", "child_cnt", "s_prev"),
+        hints, edges=_CUTS)
+    return make_sparse_trace("articulation_points", graph.num_nodes, senders, receivers,
+                             inputs, search.hints() if hints else None,
+                             {"is_cut": search.values["is_cut_h"]}, search.steps)
+
+
+def bridges(graph: Graph, hints: bool = True) -> SparseTrace:
+    """Bridges by DFS low values; ``is_bridge`` is 1 on bridges (both
+    directions), 0 on the other edges of ``adj`` and -1 on the reverse
+    edges the trace adds to a directed graph (masked, as off-edge cells are
+    in the dense trace)."""
+    graph = _graph(graph)
+    n = graph.num_nodes
+    search, senders, receivers, inputs = _search(
+        graph, ("pi_h", "color", "d", "f", "low", "s_prev"), hints, edges=_BRIDGES)
+    is_bridge = inputs["adj"] - 1.0
+    log = search.bridge_log
+    if log:
+        t, a, b = (np.array(x) for x in zip(*log))
+        both = np.concatenate([edge_index_of(senders, receivers, n, a, b),
+                               edge_index_of(senders, receivers, n, b, a)])
+        is_bridge[both] = 1.0
+    hint_store = None
+    if hints:
+        hint_store = search.hints()
+        is_bridge_h = np.empty((search.steps, len(senders)))
+        is_bridge_h[:] = inputs["adj"] - 1.0
+        if log:
+            for step, e in zip(np.concatenate([t, t]).tolist(), both.tolist()):
+                is_bridge_h[step:, e] = 1.0
+        hint_store["is_bridge_h"] = is_bridge_h
+    return make_sparse_trace("bridges", n, senders, receivers, inputs, hint_store,
+                             {"is_bridge": is_bridge}, search.steps)
+
+
+def strongly_connected_components(graph: Graph, hints: bool = True) -> SparseTrace:
+    """Kosaraju's algorithm: a DFS of the graph, then of its transpose
+    taking roots by decreasing finishing time."""
+    graph = _graph(graph)
+    n = graph.num_nodes
+    search, senders, receivers, inputs = _search(
+        graph, ("scc_id_h", "color", "d", "f", "s_prev"), hints)
+    by_receiver = np.lexsort((graph.senders, graph.receivers))
+    search.restart()
+    search.walk(_neighbours(n, graph.receivers[by_receiver], graph.senders[by_receiver]),
+                search.finished[::-1], scc=True)
+    hint_store = None
+    if hints:
+        hint_store = search.hints(phase=True)
+        # A_t on edge (i, j) is adj at (j, i): the reverse edge's value.
+        reverse = edge_index_of(senders, receivers, n, receivers, senders)
+        hint_store["A_t"] = np.broadcast_to(inputs["adj"][reverse],
+                                            (search.steps, len(senders))).copy()
+    return make_sparse_trace("strongly_connected_components", n, senders, receivers,
+                             inputs, hint_store, {"scc_id": search.values["scc_id_h"]},
+                             search.steps)
+
+
+def dag_shortest_paths(graph: Graph, s, hints: bool = True) -> SparseTrace:
+    """Shortest paths from ``s`` in a DAG: a depth-first search from ``s``
+    threading finished nodes into a topological list (phase 0), then the
+    list walked in order relaxing out-edges (phase 1); the dense
+    ``dag_shortest_paths`` step for step."""
+    graph = _graph(graph)
+    n = graph.num_nodes
+    s = _checks.node(s, n, "s")
+    starts = graph.indptr().tolist()
+    targets = graph.receivers.tolist()
+    weights = graph.weights.tolist()
+    PI, D, TOPO, PREV, COLOR = (k * n for k in range(5))
+    ev_t, ev_c, ev_x = [], [], []
+    heads, us, vs, lasts = [], [], [], []
+    steps = 0
+
+    color = [0] * n
+    topo = list(range(n))
+    s_prev = list(range(n))
+    scan = starts[:n]
+    topo_head = 0
+    u = v = s_last = s
+
+    def record():
+        nonlocal steps
+        steps += 1
+        if hints:
+            heads.append(topo_head)
+            us.append(u)
+            vs.append(v)
+            lasts.append(s_last)
+
+    def log(cell, value):
+        if hints:
+            ev_t.append(steps)
+            ev_c.append(cell)
+            ev_x.append(value)
+
+    record()
+    while True:
+        if color[u] == 0:
+            color[u] = 1
+            log(COLOR + u, 1)
+            record()
+        end = starts[u + 1]
+        k = scan[u]
+        while k < end and color[targets[k]] != 0:
+            k += 1
+        scan[u] = k
+        if k < end:
+            v = targets[k]
+            color[v] = 1
+            log(COLOR + v, 1)
+            s_prev[v] = s_last
+            log(PREV + v, s_last)
+            s_last = v
+            record()
+        else:
+            v = n - 1
+        if s_last == u:
+            color[u] = 2
+            log(COLOR + u, 2)
+            if color[topo_head] == 2:
+                topo[u] = topo_head
+                log(TOPO + u, topo_head)
+            topo_head = u
+            record()
+            if s_prev[u] == u:
+                break
+            below = s_prev[s_last]
+            s_prev[s_last] = s_last
+            log(PREV + s_last, s_last)
+            s_last = below
+        u = s_last
+    walk_from = steps
+
+    d = [0.0] * n
+    pi = list(range(n))
+    marked_at = [-1] * n
+    marked_at[topo_head] = walk_from
+    while topo[topo_head] != topo_head:
+        i = topo_head
+        if marked_at[i] < 0:
+            marked_at[i] = steps
+        record()
+        t = steps
+        for k in range(starts[i], starts[i + 1]):
+            j = targets[k]
+            new = d[i] + weights[k]
+            if marked_at[j] < 0 or new < d[j]:
+                d[j] = new
+                pi[j] = i
+                if marked_at[j] < 0:
+                    marked_at[j] = t
+                if hints:
+                    ev_t.extend((t, t))
+                    ev_c.extend((D + j, PI + j))
+                    ev_x.extend((new, i))
+        topo_head = topo[topo_head]
+    record()
+
+    senders, receivers, inputs = edge_inputs(graph)
+    inputs["s"] = one_hot(s, n)
+    hint_store = None
+    if hints:
+        identity = np.arange(n)
+        pi_h, d_h, topo_h, prev_h, color_h = split_blocks(
+            replay(np.concatenate([identity, np.zeros(n), identity, identity, np.zeros(n)]),
+                   steps, ev_t, ev_c, ev_x),
+            n, np.int64, np.float64, np.int64, np.int64, np.intp)
+        marked = np.array(marked_at)
+        phase = np.zeros(steps)
+        phase[walk_from:] = 1
+        heads_h, us_h, vs_h, lasts_h = one_hots(n, heads, us, vs, lasts)
+        hint_store = {"pi_h": pi_h, "d": d_h,
+                      "mark": (marked >= 0) & (marked <= np.arange(steps)[:, None]),
+                      "topo_h": topo_h, "topo_head_h": heads_h,
+                      "color": np.eye(3)[color_h], "s_prev": prev_h,
+                      "u": us_h, "v": vs_h, "s_last": lasts_h, "phase": phase}
+    return make_sparse_trace("dag_shortest_paths", n, senders, receivers, inputs,
+                             hint_store, {"pi": np.array(pi)}, steps)
