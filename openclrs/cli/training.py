@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 
+from ..halting.config import KINDS as HALTING_KINDS, HaltingConfig
 from ..models.config import ENCODER_INITS, HINT_MODES, REPRED_MODES
 from ..training.config import TrainConfig
 from .arguments import add_dataclass_arguments, memory_size, positive_int, seed32
@@ -62,6 +63,13 @@ def cmd_train(args) -> int:
     from ..training.loop import train
 
     config = config_from_args(args, args.from_args).validate()
+    if args.halting:  # a reasoner that decides when it is done (openclrs.halting)
+        from ..halting.training import train_halting
+
+        halting = args.halting_from_args(args, kind=args.halting).validate()
+        keep_freed_memory()
+        train_halting(config, halting, restart=args.restart)
+        return 0
     keep_freed_memory()
     train(config, restart=args.restart)
     return 0
@@ -73,9 +81,13 @@ def cmd_evaluate(args) -> int:
     from ..training.evaluate import evaluate_run
     from ..training.loop import results_table
 
+    from ..halting.training import evaluate_halting_run, halting_table, run_halting
+
     keep_freed_memory()
-    results = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint,
-                           device=args.device, max_memory=args.max_memory)
+    halting = run_halting(args.run)  # a halting run: learned and oracle scores side by side
+    evaluate = evaluate_run if halting is None else evaluate_halting_run
+    results = evaluate(args.run, split=args.split, checkpoint=args.checkpoint,
+                       device=args.device, max_memory=args.max_memory)
     if args.json:  # saved before anything is printed: a closed pipe loses nothing
         files.write_json(args.json, results)
     print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
@@ -89,6 +101,8 @@ def cmd_evaluate(args) -> int:
         count = sum(len(a["worst"]) for a in worst["algorithms"].values())
         print(f"the {count} worst-scored {args.split} samples drawn in {worst['folder']}",
               flush=True)
+    if halting is not None:
+        print(halting_table(results, args.split), flush=True)
     return 0
 
 
@@ -104,11 +118,19 @@ def register(subparsers) -> None:
     from_args = add_dataclass_arguments(p, TrainConfig, OPTIONS)
     p.add_argument("--model-options", metavar="JSON",
                    help="JSON of further ModelConfig fields (applied last)")
+    halting = p.add_argument_group(
+        "halting", "a reasoner that decides when it is done (evaluated without the trace "
+                   "length; see openclrs.halting.reasoner)")
+    halting.add_argument("--halting", choices=HALTING_KINDS,
+                         help="learned: PonderNet over processor steps; termination: a "
+                              "NEGA-style head trained on the last step (default: none, "
+                              "the trace length decides)")
+    halting_from_args = add_dataclass_arguments(p, HaltingConfig, {}, "halting.", halting)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--restart", action="store_true",
                    help="start afresh in an existing run folder (removes its checkpoints, "
                         "logs and results)")
-    p.set_defaults(func=cmd_train, from_args=from_args)
+    p.set_defaults(func=cmd_train, from_args=from_args, halting_from_args=halting_from_args)
 
     p = subparsers.add_parser(
         "evaluate", help="re-evaluate a training run's checkpoint",

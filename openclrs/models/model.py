@@ -61,6 +61,24 @@ class Predictions(NamedTuple):
     hints: dict[str, torch.Tensor]
 
 
+class Step(NamedTuple):
+    """One step of :meth:`Reasoner.unroll` (``index`` from 0), for every
+    sample of the batch: the decoders' inputs, the new node states
+    ``(B, N, H)`` and the hint logits decoded from them."""
+
+    index: int
+    state: DecoderInputs
+    hidden: torch.Tensor
+    hints: dict[str, torch.Tensor]
+
+
+def processor_steps(lengths: torch.Tensor) -> torch.Tensor:
+    """How many processor steps the reference unrolls for samples of these
+    lengths (hint states): ``max(1, L - 1)``, outputs read after the last
+    (the published ``nets.py``; :meth:`Reasoner.forward` does the same)."""
+    return (lengths - 1).clamp(min=1)
+
+
 class Encoded(NamedTuple):
     """The encoded features of a step (or of the inputs alone): node
     (B, N, H), edge (factored, :class:`~.features.AffineFeatures`), graph
@@ -273,6 +291,66 @@ class Reasoner(nn.Module):
             steps = [_pad_rows(h[k], size) for h in hint_history]
             hints[k] = torch.stack(steps).index_select(1, unsort)
         return Predictions(outputs, hints)
+
+    def unroll(self, batch, algorithm: str | None = None, *, steps: int,
+               repred: bool | None = None):
+        """Run the processor ``steps`` times on every sample of ``batch``,
+        whatever its trace length, yielding a :class:`Step` after each one.
+
+        The step-level view of :meth:`forward`, for computations that decide
+        themselves how many steps to take (learned halting, a fixed budget of
+        c * n steps): every sample runs every step, in the batch's own order,
+        and nothing is decoded but the hints the next step is fed; decode the
+        outputs of a step with :meth:`decode_outputs` where they are needed.
+        Stop iterating to stop computing. ``batch`` should come from
+        :meth:`prepare`.
+
+        Hints are fed as in :meth:`forward`: the ground truth at step 0, then
+        (``repred``, or no teacher forcing) the model's own predictions. Under
+        teacher forcing a sample is given the ground truth of step t only
+        while its trace has one (t < its length); past the end of its trace
+        it is fed its own predictions, as in evaluation. A sample run for its
+        :func:`processor_steps` steps has the outputs :meth:`forward` gives
+        it, up to the rounding of batch-size dependent kernels.
+        """
+        algorithm, spec, batch = self._prepare(batch, algorithm)
+        cfg = self.config
+        repred = (not self.training) if repred is None else bool(repred)
+        nodes = self._num_nodes(spec, batch)
+        size = batch.batch_size
+        dtype = next(self.parameters()).dtype
+        inputs = {k: densify(spec[k][2], v, nodes, dtype) for k, v in batch.inputs.items()}
+        truth = dict(batch.hints) if cfg.encode_hints else {}
+        lengths = batch.lengths.to(self._device)
+        mixed = bool(truth) and not repred and cfg.hint_teacher_forcing > 0
+        base = self._encode(algorithm, spec, inputs, nodes, size)
+        hidden = base.node.new_zeros(size, nodes, cfg.hidden_size)
+        lstm_state = None
+        hint_preds: dict[str, torch.Tensor] = {}
+        for step in range(steps):
+            known = truth if step < batch.num_steps else {}
+            fed = self._hints_to_feed(step, size, spec, known, hint_preds, repred, nodes, dtype)
+            if step > 0 and mixed and known and bool((lengths <= step).any()):
+                own = self._hints_to_feed(step, size, spec, {}, hint_preds, repred, nodes,
+                                          dtype)
+                past = lengths <= step
+                fed = {k: torch.where(_per_sample(past, v), own[k], v) for k, v in fed.items()}
+            hidden, lstm_state, state = self._step(algorithm, spec, base, fed, hidden,
+                                                   lstm_state, repred)
+            hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
+            yield Step(step, state, hidden, hint_preds)
+
+    def decode_outputs(self, state: DecoderInputs, algorithm: str,
+                       repred: bool | None = None) -> dict[str, torch.Tensor]:
+        """Output logits decoded from one step's :class:`DecoderInputs`."""
+        repred = (not self.training) if repred is None else bool(repred)
+        return self._decode(algorithm, self.specs[algorithm], Stage.OUTPUT, state, repred)
+
+    def prepare(self, batch, algorithm: str | None = None):
+        """``(algorithm, spec, batch)``: the algorithm checked against the
+        model, the batch's spec against the model's, the batch as tensors on
+        the model's device (what every method here starts with)."""
+        return self._prepare(batch, algorithm)
 
     def _hints_to_feed(self, step, n, spec, truth, previous, repred, nodes,
                        dtype) -> dict[str, torch.Tensor]:

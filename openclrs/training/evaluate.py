@@ -35,7 +35,7 @@ def load_run_config(run_dir: str) -> TrainConfig:
 
 def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
                  device: str = "cpu", algorithms: Sequence[str] | None = None,
-                 max_memory: int | None = None) -> dict:
+                 max_memory: int | None = None, factory=None) -> dict:
     """Score a run's checkpoint (``best``, ``last``, or a checkpoint folder)
     on ``split``. Returns, in the layout of the run's ``results.json``::
 
@@ -46,6 +46,8 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     ``max_memory`` (bytes; default: the run's ``max_memory``, else half the
     available memory) bounds what the batches take: each runs in chunks of
     samples that fit it (:mod:`openclrs.training.memory`), same scores.
+    ``factory``: the :class:`~openclrs.training.loop.ModelFactory` of a run
+    a capability trained (its model and scoring).
     """
     from .loop import build_model, load_weights, score, summarize, test_batches, \
         validation_batches
@@ -67,10 +69,11 @@ def evaluate_run(run_dir: str, split: str = "test", checkpoint: str = "best",
     saved = runs.load_checkpoint(run_dir, checkpoint,
                                  fix="train the run again, or use another --checkpoint")
     folder = saved.path
-    model = build_model(config).to(device)
+    model = (build_model if factory is None else factory.build)(config).to(device)
     load_weights(saved, model, config)
     get = test_batches if split == "test" else validation_batches
-    scores = {a: score(model, get(config, a), max_memory=config.max_memory)
+    scorer = score if factory is None or factory.score is None else factory.score
+    scores = {a: scorer(model, get(config, a), max_memory=config.max_memory)
               for a in algorithms}
     results = {"run": run_dir, "checkpoint": folder, "step": saved.step, "split": split,
                "algorithms": {a: {f"{split}_score": m["score"], f"{split}_metrics": m}

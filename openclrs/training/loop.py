@@ -178,9 +178,11 @@ def score(model: Reasoner, batches, autocast=nullcontext,
 
 
 def score_all(model: Reasoner, sets: dict, autocast=nullcontext,
-              max_memory: int | None = None) -> dict[str, dict[str, float]]:
-    """:func:`score` of every algorithm's batches in ``sets``."""
-    return {a: score(model, batches, autocast, max_memory) for a, batches in sets.items()}
+              max_memory: int | None = None, scorer: Callable | None = None
+              ) -> dict[str, dict[str, float]]:
+    """:func:`score` (or ``scorer``, its signature) of every algorithm's batches in ``sets``."""
+    scorer = score if scorer is None else scorer
+    return {a: scorer(model, batches, autocast, max_memory) for a, batches in sets.items()}
 
 
 def summarize(per_algorithm: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -281,6 +283,28 @@ def load_weights(checkpoint: runs.Checkpoint, model: Reasoner, config: TrainConf
 
 # ------------------------------------------------------------- the step
 
+@dataclass(frozen=True)
+class ModelFactory:
+    """How a capability built on this trainer supplies the model a run
+    trains (e.g. :mod:`openclrs.halting`'s reasoners that decide when they
+    are done), without the trainer knowing about it.
+
+    ``build(config)`` gives the model: a module with the Reasoner's ``loss``,
+    ``predict``, ``specs`` (and what :mod:`.memory` reads: ``config``,
+    ``edge_size``, ``categories``), its weights in its ``state_dict``.
+    ``settings`` (JSON) are saved in the run's ``config.json`` under
+    ``name`` and covered by its config check, so a resumed or re-evaluated
+    run rebuilds the same model. ``score``, if given, replaces :func:`score`
+    (same signature; its metrics must hold ``score``, which validation
+    and ``test_score`` use; further keys are kept in the metrics).
+    """
+
+    name: str
+    settings: dict
+    build: Callable[[TrainConfig], torch.nn.Module]
+    score: Callable | None = None
+
+
 def build_model(config: TrainConfig) -> Reasoner:
     return Reasoner.from_algorithms(config.algorithms, config.model,
                                     pred_as_input=config.pred_as_input,
@@ -339,7 +363,7 @@ def autocast_of(config: TrainConfig):
 # -------------------------------------------------------------- the loop
 
 def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
-          log=sys.stderr, restart: bool = False) -> dict:
+          log=sys.stderr, restart: bool = False, factory: ModelFactory | None = None) -> dict:
     """Train (or resume) the run in ``config.out_dir``; returns the results
     (on every rank but 0 of a torchrun: ``{}``).
 
@@ -347,28 +371,32 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
     fails before its first checkpoint leaves no folder behind.
     ``restart=True`` starts afresh in an existing run folder (its
     checkpoints, logs and results are removed). ``hook(step)``, if given, is
-    called after every step (tests use it to kill a run).
+    called after every step (tests use it to kill a run). ``factory``: the
+    model of a capability instead of the Reasoner (:class:`ModelFactory`).
     """
     config.validate()
     context = distributed.setup(config.device)
     try:
-        return _train(config, context, hook, log, restart)
+        return _train(config, context, hook, log, restart, factory)
     finally:
         distributed.teardown(context)
 
 
-def _train(config: TrainConfig, context: distributed.Context, hook, log, restart) -> dict:
+def _train(config: TrainConfig, context: distributed.Context, hook, log, restart,
+           factory: ModelFactory | None = None) -> dict:
     main = context.is_main
     context.shard(config.batch_size)  # refuse a batch the ranks cannot split, early
     device = context.device(config.device)
     autocast = autocast_of(config)
     torch.manual_seed(config.seed)
-    model = build_model(config).to(device)
+    model = (build_model if factory is None else factory.build)(config).to(device)
     optimizer = make_optimizer(model, config)
+    scorer = None if factory is None else factory.score
 
     run = runs.Run(config.out_dir,
                    {"train": config.to_dict(), "parameters": count_parameters(model),
-                    "processes": context.world_size},
+                    "processes": context.world_size,
+                    **({} if factory is None else {factory.name: factory.settings})},
                    # the parameter count follows from the model config, compared already
                    ignore=[f"train.{k}" for k in TrainConfig.RESUMABLE_CHANGES]
                    + ["processes", "parameters"],
@@ -386,17 +414,17 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log, restart
             report = Report(run, config, None if checkpoint is None else state.step, log)
             sets = EvaluationSets(config)
         elapsed = _loop(model, optimizer, config, context, device, autocast, run, state,
-                        report, sets, hook)
+                        report, sets, hook, scorer)
         if not main:
             context.barrier()  # wait for rank 0's final evaluation
             return {}
-        results = _finish(model, config, run, state, report, sets, elapsed, autocast)
+        results = _finish(model, config, run, state, report, sets, elapsed, autocast, scorer)
         context.barrier()
         return results
 
 
 def _loop(model, optimizer, config, context, device, autocast, run, state: RunState,
-          report: Report | None, sets: EvaluationSets | None, hook) -> float:
+          report: Report | None, sets: EvaluationSets | None, hook, scorer=None) -> float:
     """Steps ``state.step + 1 .. config.steps``; rank 0 logs, validates and
     checkpoints. Returns the training seconds (all sessions)."""
     if config.compile:
@@ -413,7 +441,7 @@ def _loop(model, optimizer, config, context, device, autocast, run, state: RunSt
                 report.train(state.step, losses)
                 if state.step % config.eval_every == 0 or state.step == config.steps:
                     state.train_seconds = time.perf_counter() - start
-                    improved = validate(model, config, sets, state, report, autocast)
+                    improved = validate(model, config, sets, state, report, autocast, scorer)
                     save_checkpoint(run, model, optimizer, config, state,
                                     ("last", "best") if improved else ("last",))
             if hook is not None:
@@ -425,14 +453,14 @@ def _loop(model, optimizer, config, context, device, autocast, run, state: RunSt
 
 
 def validate(model, config: TrainConfig, sets: EvaluationSets, state: RunState,
-             report: Report, autocast) -> bool:
+             report: Report, autocast, scorer=None) -> bool:
     """Validation (+ test every ``test_every``) at ``state.step``; returns
     whether the score beats the best so far (and records it as the best)."""
-    val = score_all(model, sets.val, autocast, config.max_memory)
+    val = score_all(model, sets.val, autocast, config.max_memory, scorer)
     val_score = float(np.mean([m["score"] for m in val.values()]))
     test = None
     if config.test_every and state.step % config.test_every == 0:
-        test = score_all(model, sets.test, autocast, config.max_memory)
+        test = score_all(model, sets.test, autocast, config.max_memory, scorer)
     report.validation(state.step, val_score, val, test)
     if val_score > state.best_score:
         state.best_score, state.best_step = val_score, state.step
@@ -441,13 +469,13 @@ def validate(model, config: TrainConfig, sets: EvaluationSets, state: RunState,
 
 
 def _finish(model, config, run: runs.Run, state: RunState, report: Report,
-            sets: EvaluationSets, elapsed: float, autocast) -> dict:
+            sets: EvaluationSets, elapsed: float, autocast, scorer=None) -> dict:
     """Final evaluation of the best-validation checkpoint; results, table, plot."""
     if "best" not in run.pointers():  # validation was never a number
         run.point("best", at="last")
     load_weights(run.load("best"), model, config)
-    val = score_all(model, sets.val, autocast, config.max_memory)
-    test = score_all(model, sets.test, autocast, config.max_memory)
+    val = score_all(model, sets.val, autocast, config.max_memory, scorer)
+    test = score_all(model, sets.test, autocast, config.max_memory, scorer)
     results = final_results(model, config, val, test, state)
     results["train_seconds"] = elapsed
     files.write_json(run.path("results.json"), results)

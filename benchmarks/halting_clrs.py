@@ -1,0 +1,137 @@
+"""Reasoners that decide when they are done, on CLRS (issue 20, targets).
+
+For each algorithm and halting kind, trains ``openclrs train --algorithm A
+--steps S --halting KIND`` (the published recipe otherwise) and scores its
+best-validation checkpoint on the canonical test split (n = 64) four ways:
+with learned halting (the model decides; capped at 5·n), with the trace
+lengths (oracle, today's evaluation), and with a fixed budget of
+ceil(c · n) processor steps for every sample (``--budgets``). With
+``--baseline`` a plain run (no halting head, the same recipe) is scored with
+the oracle and the fixed budgets too.
+
+Results are written to the JSON file after every entry; entries already
+there are skipped, and an interrupted training resumes from its run
+folder's last checkpoint (run the same command again)::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/halting_clrs.py \\
+        --algorithms bfs bellman_ford --steps 300 --runs /tmp/halting-runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import time
+
+import torch
+
+from openclrs import files
+from openclrs.halting.config import HaltingConfig
+from openclrs.halting.reasoner import HaltingReasoner, score_halting
+from openclrs.halting.training import NAME, train_halting, with_halting
+from openclrs.training.config import TrainConfig
+from openclrs.training.evaluate import evaluate_run
+from openclrs.training import runs
+from openclrs.training.loop import ModelFactory, build_model, load_weights, test_batches, train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count()}
+
+
+def _scoring_factory(halting: HaltingConfig, budgets) -> ModelFactory:
+    return ModelFactory(NAME, halting.to_dict(),
+                        lambda config: HaltingReasoner(build_model(config), halting),
+                        functools.partial(score_halting, budgets=tuple(budgets)))
+
+
+def run_halting(algorithm, kind, steps, runs_dir, budgets, data_root) -> dict:
+    out = os.path.join(runs_dir, f"{algorithm}-{kind}-{steps}")
+    config = TrainConfig(algorithms=[algorithm], steps=steps, out_dir=out, progress=False,
+                         data_root=data_root)
+    halting = HaltingConfig(kind=kind)
+    start = time.perf_counter()
+    trained = train_halting(config, halting)
+    wall = time.perf_counter() - start
+    start = time.perf_counter()
+    results = evaluate_run(out, factory=_scoring_factory(halting, budgets))
+    results = with_halting(results, "test", halting)
+    r = results["algorithms"][algorithm]
+    m = r["test_metrics"]
+    return {"algorithm": algorithm, "halting": kind, "steps": steps, "run": out,
+            "best_step": trained["best_step"], "train_seconds": trained["train_seconds"],
+            "wall_seconds": wall, "eval_seconds": time.perf_counter() - start,
+            "val_score": trained["algorithms"][algorithm]["val_score"],
+            "learned_test_score": r["test_score"], "oracle_test_score": r["oracle_test_score"],
+            **{f"fixed_{c:g}n_test_score": m[f"fixed_{c:g}_score"] for c in budgets},
+            "halting_stats": r["halting"], "settings": halting.to_dict()}
+
+
+def run_baseline(algorithm, steps, runs_dir, budgets, data_root) -> dict:
+    """A plain run (oracle-trained), scored with the oracle and fixed budgets."""
+    out = os.path.join(runs_dir, f"{algorithm}-plain-{steps}")
+    config = TrainConfig(algorithms=[algorithm], steps=steps, out_dir=out, progress=False,
+                         data_root=data_root)
+    start = time.perf_counter()
+    trained = train(config)
+    wall = time.perf_counter() - start
+    # The plain weights inside a HaltingReasoner, whose fixed budgets use
+    # only the reasoner (its untrained heads give no learned score here).
+    model = build_model(config)
+    load_weights(runs.load_checkpoint(out, "best"), model, config)
+    m = score_halting(HaltingReasoner(model), test_batches(config, algorithm),
+                      budgets=tuple(budgets))
+    return {"algorithm": algorithm, "halting": "none (plain run)", "steps": steps, "run": out,
+            "train_seconds": trained["train_seconds"], "wall_seconds": wall,
+            "oracle_test_score": m["oracle_score"],
+            **{f"fixed_{c:g}n_test_score": m[f"fixed_{c:g}_score"] for c in budgets}}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algorithms", nargs="+", default=["bfs", "bellman_ford"])
+    parser.add_argument("--kinds", nargs="+", default=["learned"],
+                        choices=("learned", "termination"))
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[1.0, 5.0],
+                        help="fixed budgets c: ceil(c * n) processor steps")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also a plain run scored with oracle and fixed budgets")
+    parser.add_argument("--runs", default="/tmp/halting-runs", help="run folders")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "halting_clrs.json"))
+    args = parser.parse_args(argv)
+
+    results = {"entries": {}}
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            results = json.load(f)
+    results["machine"] = _machine()
+    jobs = [(a, k) for a in args.algorithms for k in args.kinds]
+    if args.baseline:
+        jobs += [(a, "plain") for a in args.algorithms]
+    for algorithm, kind in jobs:
+        key = f"{algorithm}/{kind}/{args.steps}"
+        if key in results["entries"]:
+            print(f"{key}: done already")
+            continue
+        print(f"{key}: training", flush=True)
+        if kind == "plain":
+            entry = run_baseline(algorithm, args.steps, args.runs, args.budgets, args.data_root)
+        else:
+            entry = run_halting(algorithm, kind, args.steps, args.runs, args.budgets,
+                                args.data_root)
+        results["entries"][key] = entry
+        files.write_json(args.out, results)
+        print(json.dumps(entry, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()
