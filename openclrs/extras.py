@@ -19,6 +19,7 @@ EXTRA_OF = {
     "pyarrow": "text",
     "datasets": "text",
     "transformers": "text",
+    "scipy": "graphs",
 }
 
 

@@ -15,6 +15,7 @@ LAYERS = {
     # the trace engine and the bottom layer every part may use
     "files": 0, "extras": 0, "devices": 0, "specs": 0, "probes": 0, "footprint": 0,
     "algorithms": 0, "samplers": 0, "transforms": 0, "display": 0,
+    "sparse": 0, "distributions": 0,
     "data": 1,
     "models": 2,
     "training": 3,
