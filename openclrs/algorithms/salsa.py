@@ -14,9 +14,8 @@ import numpy as np
 from ..probes import one_hot, positions
 from ..sparse import Graph, SparseTrace, edge_index_of, edge_keys, make_sparse_trace
 from . import _checks
-from .sparse_graphs import _graph, edge_inputs
+from .sparse_graphs import checked_graph, edge_inputs
 
-__all__ = ["fast_mis", "eccentricity"]
 
 
 def _unweighted(graph: Graph, algorithm: str) -> None:
@@ -50,7 +49,7 @@ def fast_mis(graph: Graph, rng=None, hints: bool = True) -> SparseTrace:
     table does not define (it defines ``fast_mis``); the spec here is its
     ``fast_mis`` entry.
     """
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     _unweighted(graph, "fast_mis")
     rng = _rng(rng)
     n = graph.num_nodes
@@ -137,7 +136,7 @@ def eccentricity(graph: Graph, s, hints: bool = True) -> SparseTrace:
 
     The source needs a neighbour: with none SALSA's loop never ends.
     """
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     _unweighted(graph, "eccentricity")
     n = graph.num_nodes
     s = _checks.node(s, n, "s")

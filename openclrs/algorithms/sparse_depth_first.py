@@ -21,10 +21,8 @@ from ..probes import one_hot, one_hots
 from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace
 from . import _checks
 from ._graphs import replay, split_blocks
-from .sparse_graphs import _graph, edge_inputs
+from .sparse_graphs import checked_graph, edge_inputs
 
-__all__ = ["dfs", "topological_sort", "articulation_points", "bridges",
-           "strongly_connected_components", "dag_shortest_paths"]
 
 _TICK = 0.01  # the published clock's unit (see elementary_graphs)
 _PLAIN, _CUTS, _BRIDGES = 0, 1, 2
@@ -225,7 +223,7 @@ def _search(graph: Graph, names: tuple[str, ...], hints: bool, **walk) -> tuple:
 
 def dfs(graph: Graph, hints: bool = True) -> SparseTrace:
     """Depth-first search from every white node in index order."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     search, senders, receivers, inputs = _search(
         graph, ("pi_h", "color", "d", "f", "s_prev"), hints)
     return make_sparse_trace("dfs", graph.num_nodes, senders, receivers, inputs,
@@ -236,7 +234,7 @@ def dfs(graph: Graph, hints: bool = True) -> SparseTrace:
 def topological_sort(graph: Graph, hints: bool = True) -> SparseTrace:
     """Topological sort by depth-first search (finished nodes to the front
     of a linked list)."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     search, senders, receivers, inputs = _search(
         graph, ("topo_h", "color", "s_prev"), hints, timed=False, topo=True)
     return make_sparse_trace(
@@ -248,7 +246,7 @@ def topological_sort(graph: Graph, hints: bool = True) -> SparseTrace:
 
 def articulation_points(graph: Graph, hints: bool = True) -> SparseTrace:
     """Cut vertices by DFS low values."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     search, senders, receivers, inputs = _search(
         graph, ("is_cut_h", "pi_h", "color", "d", "f", "low", "child_cnt", "s_prev"),
         hints, edges=_CUTS)
@@ -262,7 +260,7 @@ def bridges(graph: Graph, hints: bool = True) -> SparseTrace:
     directions), 0 on the other edges of ``adj`` and -1 on the reverse
     edges the trace adds to a directed graph (masked, as off-edge cells are
     in the dense trace)."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     n = graph.num_nodes
     search, senders, receivers, inputs = _search(
         graph, ("pi_h", "color", "d", "f", "low", "s_prev"), hints, edges=_BRIDGES)
@@ -289,7 +287,7 @@ def bridges(graph: Graph, hints: bool = True) -> SparseTrace:
 def strongly_connected_components(graph: Graph, hints: bool = True) -> SparseTrace:
     """Kosaraju's algorithm: a DFS of the graph, then of its transpose
     taking roots by decreasing finishing time."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     n = graph.num_nodes
     search, senders, receivers, inputs = _search(
         graph, ("scc_id_h", "color", "d", "f", "s_prev"), hints)
@@ -314,7 +312,7 @@ def dag_shortest_paths(graph: Graph, s, hints: bool = True) -> SparseTrace:
     threading finished nodes into a topological list (phase 0), then the
     list walked in order relaxing out-edges (phase 1); the dense
     ``dag_shortest_paths`` step for step."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     n = graph.num_nodes
     s = _checks.node(s, n, "s")
     starts = graph.indptr().tolist()

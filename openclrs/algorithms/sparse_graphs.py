@@ -28,10 +28,9 @@ from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace, trace
 from . import _checks
 from ._graphs import NOT_QUEUED, extract_min_published, replay, split_blocks
 
-__all__ = ["bfs", "dijkstra", "mst_prim", "bellman_ford"]
 
 
-def _graph(graph) -> Graph:
+def checked_graph(graph) -> Graph:
     if not isinstance(graph, Graph):
         raise ValueError(f"graph must be an openclrs.sparse.Graph, got {type(graph).__name__} "
                          "(Graph.from_dense(A) converts a matrix)")
@@ -68,7 +67,7 @@ def bfs(graph: Graph, s, hints: bool = True) -> SparseTrace:
     step per layer plus a last one; each node's parent is the lowest-numbered
     node of the previous layer with an edge to it (the dense ``bfs``'s rule).
     One layer is one vectorised pass over the frontier's out-edges."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     n = graph.num_nodes
     s = _checks.node(s, n, "s")
     positive = graph.weights > 0
@@ -196,13 +195,13 @@ def _best_first(graph: Graph, s: int, algorithm: str, hints: bool) -> SparseTrac
 
 def dijkstra(graph: Graph, s, hints: bool = True) -> SparseTrace:
     """Dijkstra's shortest paths from ``s``, one step per extracted node."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     return _best_first(graph, _checks.node(s, graph.num_nodes, "s"), "dijkstra", hints)
 
 
 def mst_prim(graph: Graph, s, hints: bool = True) -> SparseTrace:
     """Prim's minimum spanning tree grown from ``s``, one step per node."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     return _best_first(graph, _checks.node(s, graph.num_nodes, "s"), "mst_prim", hints)
 
 
@@ -251,7 +250,7 @@ def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
     of the nodes reached so far, until a round changes no distance. Raises
     ValueError on a negative cycle reachable from ``s`` (after ``n + 1``
     changing rounds, as the dense one does)."""
-    graph = _graph(graph)
+    graph = checked_graph(graph)
     n = graph.num_nodes
     s = _checks.node(s, n, "s")
     S, R, W = graph.senders, graph.receivers, graph.weights
