@@ -113,6 +113,21 @@ def test_pointers_of_salsa_tasks_lie_on_edges():
     for g, gw, s in salsa_graphs(4, 12):
         for name, G in (("bfs", g), ("dijkstra", gw), ("mst_prim", gw)):
             assert off_edge_pointers(SPARSE_ALGORITHMS[name](G, s)) == []
+        assert off_edge_pointers(SPARSE_ALGORITHMS["dfs"](g)) == []
+
+
+def test_only_list_and_component_pointers_leave_the_edges():
+    """With reverse edges kept, parents and stack pointers lie on edges even
+    on directed graphs; the topological list and component roots do not."""
+    off = {}
+    for A, s in clrs_graphs(8, 40, "dfs"):
+        for name in CLRS_SPARSE:
+            args = (s,) if name in WITH_SOURCE else ()
+            found = off_edge_pointers(SPARSE_ALGORITHMS[name](Graph.from_dense(A), *args))
+            off.setdefault(name, set()).update(found)
+    assert {k: sorted(v) for k, v in off.items() if v} == {
+        "topological_sort": ["topo", "topo_h"], "dag_shortest_paths": ["topo_h"],
+        "strongly_connected_components": ["scc_id", "scc_id_h"]}
 
 
 def test_validation_catches_broken_traces():
