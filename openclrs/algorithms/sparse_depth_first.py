@@ -15,6 +15,8 @@ nothing is logged and memory stays O(n + E).
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from ..probes import one_hot, one_hots
@@ -187,11 +189,9 @@ class _EdgeDfs:
 
     def hints(self, clock: str | None = "time", phase: bool = False) -> dict:
         n, steps = self.n, self.steps
-        keep = [i for i, t in enumerate(self.ev_t) if t < steps] \
-            if self.ev_t and self.ev_t[-1] >= steps else None
-        ev_t, ev_c, ev_x = self.ev_t, self.ev_c, self.ev_x
-        if keep is not None:
-            ev_t, ev_c, ev_x = ([a[i] for i in keep] for a in (ev_t, ev_c, ev_x))
+        # Changes after the last step (the log is in time order) show nowhere.
+        end = bisect.bisect_left(self.ev_t, steps)
+        ev_t, ev_c, ev_x = self.ev_t[:end], self.ev_c[:end], self.ev_x[:end]
         init = np.concatenate([np.arange(n) if name in _POINTERS else np.zeros(n)
                                for name in self.names])
         blocks = split_blocks(replay(init, steps, ev_t, ev_c, ev_x), n,
