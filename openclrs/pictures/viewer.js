@@ -251,10 +251,15 @@
     // Every wrong element is marked once, by the one drawn thing that carries
     // its name in data-wrong: "name[i]" for a node, "name[i,j]" for an edge,
     // "name" for a graph probe or a node mask_one (one flag for the probe).
-    // A node's red ring stands for its wrong node probes.
+    // A node's red ring stands for its wrong node probes, but for the scalar
+    // written under the nodes, whose wrong values are written in red instead
+    // (a scalar is wrong beyond a tolerance: rings would cover every node).
+    const scalar = Object.keys(probes).find(function (k) {
+      return loc(k) === "node" && type(k) === "scalar" && SPEC[k][0] !== "input";
+    });
     const nodeMarks = new Array(N).fill(null).map(function () { return []; });
     Object.keys(wrong).forEach(function (k) {
-      if (SPEC[k] && loc(k) === "node" && probes[k]) {
+      if (SPEC[k] && loc(k) === "node" && probes[k] && k !== scalar) {
         const whole = !Array.isArray(wrong[k]);
         for (let i = 0; i < N; i++) {
           if (wrongAt(state, k, i)) nodeMarks[i].push(whole ? k : k + "[" + i + "]");
@@ -284,8 +289,8 @@
             Math.abs(weights[j][i] || 0)) / top : 1;
           out.push('<line x1="' + pts[i][0].toFixed(1) + '" y1="' + pts[i][1].toFixed(1) +
             '" x2="' + pts[j][0].toFixed(1) + '" y2="' + pts[j][1].toFixed(1) + '" stroke="' +
-            EDGE + '" stroke-width="' + (N > 16 ? 0.4 + w : 1 + 3 * w).toFixed(2) + '" data-tip="' +
-            esc(edgeTip(state, i, j)) + '"/>');
+            EDGE + '" stroke-width="' + (N > 16 ? 0.4 + w : 1 + 3 * w).toFixed(2) +
+            '" data-edge="' + i + "," + j + '"/>');
         }
       }
       if (weights || adj) legend.push("lines: " + (weights ? "A (width = weight)" : "adj"));
@@ -295,7 +300,7 @@
         const x = pts[i][0] - BASE.barWidth / 2, y = Math.min(pts[i][1], BASE.zero);
         out.push('<rect x="' + x.toFixed(1) + '" y="' + y.toFixed(1) + '" width="' +
           BASE.barWidth.toFixed(1) + '" height="' + Math.abs(BASE.zero - pts[i][1]).toFixed(1) +
-          '" fill="#e8e8e8" stroke="#c8c8c8" data-tip="' + esc(nodeTip(state, i)) + '"/>');
+          '" fill="#e8e8e8" stroke="#c8c8c8" data-node="' + i + '"/>');
       }
       legend.push("bars: " + BASE.bars.name);
     }
@@ -319,8 +324,7 @@
               (miss ? WRONG + '" data-wrong="' + missed.map(function (e) {
                 return k + "[" + e[0] + "," + e[1] + "]";
               }).join(" ") : MARKED_EDGE) + '" stroke-width="3.5"' +
-              (miss ? ' stroke-dasharray="6 3"' : "") + ' data-tip="' +
-              esc(edgeTip(state, i, j)) + '"/>');
+              (miss ? ' stroke-dasharray="6 3"' : "") + ' data-edge="' + i + "," + j + '"/>');
           }
         }
         legend.push('<span style="color:' + MARKED_EDGE + '">\u2501</span> ' + esc(k));
@@ -355,7 +359,7 @@
     }
     for (let i = 0; i < N; i++) {
       const fill = colourBy ? nodeFill(colourBy, probes[colourBy][i]) : NODE;
-      const p = pts[i], tip = ' data-tip="' + esc(nodeTip(state, i)) + '"';
+      const p = pts[i], tip = ' data-node="' + i + '"';
       if (nodeMarks[i].length) {
         out.push('<circle cx="' + p[0].toFixed(1) + '" cy="' + p[1].toFixed(1) + '" r="' +
           (r + 4).toFixed(1) + '" data-wrong="' + esc(nodeMarks[i].join(" ")) +
@@ -401,15 +405,13 @@
     }
 
     // the first node scalar that is not an input: its values under the nodes
-    const scalar = Object.keys(probes).find(function (k) {
-      return loc(k) === "node" && type(k) === "scalar" && SPEC[k][0] !== "input";
-    });
     if (scalar) {
       probes[scalar].forEach(function (v, i) {
         const bad = wrongAt(state, scalar, i);
         out.push('<text class="halo" x="' + pts[i][0].toFixed(1) +
-          '" y="' + (pts[i][1] + r + 11).toFixed(1) + '" text-anchor="middle" font-size="9" fill="' +
-          (bad ? WRONG : "#333") + '">' + esc(short(v)) + "</text>");
+          '" y="' + (pts[i][1] + r + 11).toFixed(1) + '" text-anchor="middle" font-size="9"' +
+          (bad ? ' font-weight="bold" fill="' + WRONG + '" data-wrong="' +
+            esc(scalar + "[" + i + "]") + '"' : ' fill="#333"') + ">" + esc(short(v)) + "</text>");
       });
       legend.push("under nodes: " + esc(scalar));
     }
@@ -418,38 +420,77 @@
     return { svg: svg, heatmaps: heatmaps };
   }
 
+  function cellColour(name, x) {
+    const t = type(name), range = RANGES[name] || [0, 1];
+    if (x === null || x === undefined) return "#ffffff";
+    if (t === "categorical") {
+      return x.every(function (y) { return y === -1; }) ? "#ffffff"
+        : CLASS_COLOURS[argmax(x) % CLASS_COLOURS.length];
+    }
+    if (t === "mask") return x < 0 ? "#ffffff" : x > 0.5 ? MARKED : "#eeeeee";
+    if (POINTERS.indexOf(t) >= 0) return viridis(N > 1 ? 0.15 + 0.85 * x / (N - 1) : 0.5);
+    return viridis(range[1] > range[0] ? (x - range[0]) / (range[1] - range[0]) : 0.5);
+  }
+  function cellTip(state, name, i, j) {
+    const bad = state.wrong[name] && isWrong(state.wrong[name][i][j]);
+    return name + "[" + i + "," + j + "] = " + fmt(name, state.probes[name][i][j]) +
+      (bad ? "   \u2717 wrong" + truthNote(state, name, function (u) { return u[i][j]; }) : "");
+  }
+
+  // Heatmaps of more than SVG_CELLS nodes are painted on a canvas after the
+  // panel is written (thousands of SVG cells redraw too slowly).
+  const SVG_CELLS = 16;
+  let paints = [];
+
   function drawHeatmap(state, name) {
     // an edge probe as an N x N grid (row i, column j): classes, masks,
     // pointers (the target's number written in when it fits) or scalars
     const v = state.probes[name], bad = state.wrong[name], t = type(name);
-    const ticks = N <= 16 ? 12 : 0, S = 150, c = S / N, range = RANGES[name] || [0, 1];
+    const ticks = N <= SVG_CELLS ? 12 : 0, S = N <= SVG_CELLS ? 150 : Math.max(150, 3 * N);
+    const c = S / N, range = RANGES[name] || [0, 1];
     const pointer = POINTERS.indexOf(t) >= 0;
+    const scale = t === "scalar" && RANGES[name] ? short(range[0]) + " \u2026 " + short(range[1])
+      : pointer ? "cell: the node it points to" : t === "mask" ? "orange: 1" : "colour: class";
+    const caption = '<div class="heatmap"><b>' + esc(name) + "</b> (" + esc(t) + ")";
+    const wrongCells = [];
+    for (let i = 0; i < N; i++) {
+      for (let j = 0; j < N; j++) {
+        if (bad && isWrong(bad[i][j])) wrongCells.push([i, j]);
+      }
+    }
+    if (N > SVG_CELLS) {
+      const id = "heatmap-" + paints.length + "-" + Math.random().toString(36).slice(2);
+      paints.push(function () {
+        const canvas = document.getElementById(id), g = canvas.getContext("2d");
+        for (let i = 0; i < N; i++) {
+          for (let j = 0; j < N; j++) {
+            g.fillStyle = cellColour(name, v[i][j]);
+            g.fillRect(j * c, i * c, c, c);
+          }
+        }
+        g.strokeStyle = WRONG; g.lineWidth = 1.5;
+        wrongCells.forEach(function (e) { g.strokeRect(e[1] * c + 0.75, e[0] * c + 0.75, c - 1.5, c - 1.5); });
+      });
+      return caption + '<canvas id="' + id + '" width="' + S + '" height="' + S +
+        '" data-cells="' + esc(name) + '"' + (wrongCells.length ? ' data-wrong="' +
+          esc(wrongCells.map(function (e) { return name + "[" + e[0] + "," + e[1] + "]"; })
+            .join(" ")) + '"' : "") + '></canvas><span class="scale">' + esc(scale) +
+        "</span></div>";
+    }
     const cells = [];
     for (let i = 0; i < N; i++) {
-      if (ticks) {
-        const at = (ticks + (i + 0.5) * c).toFixed(1);
-        cells.push('<text x="' + at + '" y="9" text-anchor="middle" font-size="8" fill="#777">' +
-          i + '</text><text x="' + (ticks - 2) + '" y="' + (+at + 3).toFixed(1) +
-          '" text-anchor="end" font-size="8" fill="#777">' + i + "</text>");
-      }
+      const at = (ticks + (i + 0.5) * c).toFixed(1);
+      cells.push('<text x="' + at + '" y="9" text-anchor="middle" font-size="8" fill="#777">' +
+        i + '</text><text x="' + (ticks - 2) + '" y="' + (+at + 3).toFixed(1) +
+        '" text-anchor="end" font-size="8" fill="#777">' + i + "</text>");
       for (let j = 0; j < N; j++) {
         const x = v[i][j];
-        let fill;
-        if (x === null || x === undefined) fill = "#ffffff";
-        else if (t === "categorical") {
-          fill = x.every(function (y) { return y === -1; }) ? "#ffffff"
-            : CLASS_COLOURS[argmax(x) % CLASS_COLOURS.length];
-        } else if (t === "mask") fill = x < 0 ? "#ffffff" : x > 0.5 ? MARKED : "#eeeeee";
-        else if (pointer) fill = viridis(N > 1 ? 0.15 + 0.85 * x / (N - 1) : 0.5);
-        else fill = viridis(range[1] > range[0] ? (x - range[0]) / (range[1] - range[0]) : 0.5);
         const wrongHere = bad && isWrong(bad[i][j]);
         const X = ticks + j * c, Y = ticks + i * c;
         cells.push('<rect x="' + X.toFixed(2) + '" y="' + Y.toFixed(2) + '" width="' +
-          c.toFixed(2) + '" height="' + c.toFixed(2) + '" fill="' + fill + '"' +
+          c.toFixed(2) + '" height="' + c.toFixed(2) + '" fill="' + cellColour(name, x) + '"' +
           (wrongHere ? ' data-wrong="' + esc(name + "[" + i + "," + j + "]") + '" stroke="' +
-            WRONG + '" stroke-width="2"' : "") +
-          ' data-tip="' + esc(name + "[" + i + "," + j + "] = " + fmt(name, x) + (wrongHere
-            ? "   \u2717 wrong" + truthNote(state, name, function (u) { return u[i][j]; }) : "")) +
+            WRONG + '" stroke-width="2"' : "") + ' data-cell="' + esc(name) + "," + i + "," + j +
           '"/>');
         if (pointer && N <= 12 && x !== null) {
           cells.push('<text x="' + (X + c / 2).toFixed(1) + '" y="' + (Y + c / 2 + 3).toFixed(1) +
@@ -458,17 +499,16 @@
         }
       }
     }
-    const scale = t === "scalar" && RANGES[name] ? short(range[0]) + " \u2026 " + short(range[1])
-      : pointer ? "cell: the node it points to" : t === "mask" ? "orange: 1" : "colour: class";
-    return '<div class="heatmap"><b>' + esc(name) + "</b> (" + esc(t) + ')<svg viewBox="0 0 ' +
-      (S + ticks) + " " + (S + ticks) + '" style="width:' + (S + ticks) + "px;height:" +
-      (S + ticks) + 'px">' + cells.join("") + '</svg><span class="scale">' + esc(scale) +
-      "</span></div>";
+    return caption + '<svg viewBox="0 0 ' + (S + ticks) + " " + (S + ticks) + '" style="width:' +
+      (S + ticks) + "px;height:" + (S + ticks) + 'px">' + cells.join("") +
+      '</svg><span class="scale">' + esc(scale) + "</span></div>";
   }
 
   function drawPanel(element, frame, side) {
     const state = stateOf(frame, side);
     if (side === "prediction") state.truth = stateOf(frame, "truth").probes;
+    STATES[side] = state;
+    paints = [];
     const legend = [];
     const main = drawMain(state, legend);
     const graphProbes = Object.keys(state.probes).filter(function (k) {
@@ -491,16 +531,17 @@
       })(state.wrong[k]);
       return bad ? esc(k) + " " + bad + "/" + all : null;
     }).filter(Boolean);
-    const heading = side === "truth" ? "truth" : "prediction";
-    let score = "", probeScores = "";
+    // Under the heading, with a prediction, two lines in both panels (empty
+    // in the truth's), so that the two drawings line up: what is wrong, and
+    // each probe's score.
+    let score = "", wrongLine = "", probeScores = "";
     if (side === "prediction" && frame.kind !== "input") {
       const given = frame.kind === "step" && frame.t === 0;
       score = given ? "given to the model, not predicted"
         : state.score === null || state.score === undefined ? "not scored"
           : "score " + state.score.toFixed(3);
       if (!given) {
-        score += wrongCounts.length ? " \u00b7 wrong: " + wrongCounts.join(", ")
-          : " \u00b7 nothing wrong";
+        wrongLine = wrongCounts.length ? "wrong: " + wrongCounts.join(", ") : "nothing wrong";
       }
       const part = frame.kind === "step" ? DATA.steps[frame.t] : DATA.output;
       probeScores = Object.keys(part.probe_scores || {}).filter(function (k) {
@@ -508,21 +549,27 @@
       }).map(function (k) {
         return k + " " + part.probe_scores[k].toFixed(3);
       }).join(", ");
+      if (probeScores) probeScores = "scores: " + probeScores;
     }
-    element.innerHTML = "<h2>" + heading + " \u00b7 " + esc(frame.title) +
-      (score ? '<span class="score">' + score + "</span>" : "") + "</h2>" +
-      // (the truth keeps a line for the prediction's scores, so both drawings line up)
-      (DATA.has_prediction ? '<div class="probe-scores" data-tip="' + esc(probeScores) + '">' +
-        (probeScores ? "scores: " + esc(probeScores) : "&nbsp;") + "</div>" : "") +
+    function line(text, cls) {
+      return '<div class="status' + (cls ? " " + cls : "") + '"' +
+        (text ? ' data-tip="' + esc(text) + '">' + esc(text) : ">&nbsp;") + "</div>";
+    }
+    element.innerHTML = "<h2>" + (side === "truth" ? "truth" : "prediction") + " \u00b7 " +
+      esc(frame.title) + (score ? '<span class="score">' + esc(score) + "</span>" : "") +
+      "</h2>" + (DATA.has_prediction ? line(wrongLine, wrongCounts.length ? "bad" : "") +
+        line(probeScores) : "") +
       '<div class="graph-probes">' + graphProbes.join("") + "</div>" +
       '<div class="drawing">' + main.svg + main.heatmaps.map(function (k) {
         return drawHeatmap(state, k);
       }).join("") + "</div>" +
       '<div class="legend">' + legend.map(function (l) { return "<span>" + l + "</span>"; }).join("") +
-      (side === "prediction" ? '<span class="wrong-note">red rings, dashes, outlines: wrong</span>'
-        : "") +
+      (side === "prediction" ? '<span class="wrong-note">wrong: red rings, dashed arrows and ' +
+        "edges, outlined cells, red values</span>" : "") +
       "</div>";
+    paints.forEach(function (paint) { paint(); });
   }
+  const STATES = {}; // panel id ("truth", "prediction") -> the state it shows
 
   // --------------------------------------------------------------- controls
   const slider = document.getElementById("slider");
@@ -599,16 +646,40 @@
     if (e.key === " " && e.target === document.body) { play(!timer); e.preventDefault(); }
   });
 
-  // the tooltip: every drawn element carries its text in data-tip
+  // The tooltip: a drawn element carries its text (data-tip) or says what it
+  // is (data-node="i", data-edge="i,j", data-cell="name,i,j", a canvas's
+  // data-cells="name"), and the text is made from its panel's state.
   const tooltip = document.getElementById("tooltip");
-  document.addEventListener("mouseover", function (e) {
-    const el = e.target.closest ? e.target.closest("[data-tip]") : null;
-    if (!el) { tooltip.hidden = true; return; }
-    tooltip.textContent = el.getAttribute("data-tip");
+  const TIPPED = "[data-tip],[data-node],[data-edge],[data-cell],[data-cells]";
+  function tipOf(el, e) {
+    if (el.hasAttribute("data-tip")) return el.getAttribute("data-tip");
+    const panel = el.closest(".panel"), state = panel && STATES[panel.id];
+    if (!state) return null;
+    const d = el.dataset;
+    if (d.node !== undefined) return nodeTip(state, Number(d.node));
+    if (d.edge !== undefined) {
+      const ij = d.edge.split(",").map(Number);
+      return edgeTip(state, ij[0], ij[1]);
+    }
+    if (d.cell !== undefined) {
+      const parts = d.cell.split(",");
+      return cellTip(state, parts[0], Number(parts[1]), Number(parts[2]));
+    }
+    const box = el.getBoundingClientRect();
+    const i = Math.floor((e.clientY - box.top) / box.height * N);
+    const j = Math.floor((e.clientX - box.left) / box.width * N);
+    return i >= 0 && i < N && j >= 0 && j < N ? cellTip(state, d.cells, i, j) : null;
+  }
+  function hover(e) {
+    const el = e.target.closest ? e.target.closest(TIPPED) : null;
+    const text = el ? tipOf(el, e) : null;
+    if (!text) { tooltip.hidden = true; return; }
+    if (tooltip.textContent !== text) tooltip.textContent = text;
     tooltip.hidden = false;
     place(e);
-  });
-  document.addEventListener("mousemove", function (e) { if (!tooltip.hidden) place(e); });
+  }
+  document.addEventListener("mouseover", hover);
+  document.addEventListener("mousemove", hover);
   function place(e) {
     const w = tooltip.offsetWidth, h = tooltip.offsetHeight;
     tooltip.style.left = Math.max(2, Math.min(window.innerWidth - w - 4, e.clientX + 14)) + "px";
@@ -640,7 +711,11 @@
     for (let k = 0; k < FRAMES.length; k++) {
       slider.value = String(k);
       slider.dispatchEvent(new Event("input", { bubbles: true }));
-      result.hashes.push(hash(document.getElementById("panels").innerHTML));
+      let drawn = document.getElementById("panels").innerHTML;
+      document.querySelectorAll("#panels canvas").forEach(function (canvas) {
+        drawn += canvas.toDataURL();
+      });
+      result.hashes.push(hash(drawn));
       result.titles.push(label.textContent);
       const marks = [];
       predictionPanel.querySelectorAll("[data-wrong]").forEach(function (el) {
@@ -648,8 +723,7 @@
       });
       result.wrong_marks.push(marks.sort());
     }
-    const node = document.querySelector("#truth svg.main circle[data-tip], " +
-      "#truth svg.main rect[data-tip]"); // (a node, or an array's bar)
+    const node = document.querySelector("#truth svg.main [data-node]"); // (a node or a bar)
     if (node) {
       node.dispatchEvent(new MouseEvent("mouseover", { bubbles: true, clientX: 10, clientY: 10 }));
       result.tip = tooltip.hidden ? null : tooltip.textContent;
