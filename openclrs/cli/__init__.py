@@ -23,6 +23,7 @@ COMMANDS = {
     "train": ("training", "train a reasoner (published Triplet-GMPNN recipe by default)"),
     "evaluate": ("training", "re-evaluate a training run's checkpoint"),
     "text": ("text", "CLRS-Text: the benchmark as language-model text"),
+    "diagnose": ("diagnose", "collapse, over-squashing, RoPE and task diagnostics of a causal LM"),
     "ponder": ("ponder", "learned halting: PonderNet, ACT, fixed steps on the parity task"),
 }
 DESCRIPTION = "The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native."
