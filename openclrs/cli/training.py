@@ -83,6 +83,10 @@ def cmd_evaluate(args) -> int:
 
     from ..halting.training import evaluate_halting_run, halting_table, run_halting
 
+    if args.plot_worst:  # a folder in the way is said before the evaluation, not after
+        from ..pictures.compare import check_worst_folder
+
+        check_worst_folder(args.run, args.plot_worst, args.plot_dir)
     keep_freed_memory()
     halting = run_halting(args.run)  # a halting run: learned and oracle scores side by side
     evaluate = evaluate_run if halting is None else evaluate_halting_run

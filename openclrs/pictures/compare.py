@@ -154,10 +154,7 @@ def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "te
     alone; ties keep the split's order). The folder is written as one unit:
     built under a temporary name, then put in place of an earlier one (which
     must be such a folder: it holds ``worst.json``, or nothing)."""
-    if k < 1:
-        raise ValueError(f"--plot-worst {k}: give a number of samples, 1 or more")
-    folder = folder or os.path.join(run_dir, "worst")
-    _check_replaceable(folder)
+    folder = check_worst_folder(run_dir, k, folder)
     model, config, step = load_run_model(run_dir, checkpoint, device)
     pyplot("draw the worst samples")  # before the scoring: a missing matplotlib says so now
     index = {"run": run_dir, "checkpoint": checkpoint, "step": step, "split": split,
@@ -182,7 +179,13 @@ def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "te
     return index
 
 
-def _check_replaceable(folder: str) -> None:
+def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
+    """The folder :func:`plot_worst` would write (default: the run's
+    ``worst/``), checked: ``k`` >= 1, and no folder of the user's in the way.
+    (The command line calls it before evaluating, to fail early.)"""
+    if k < 1:
+        raise ValueError(f"--plot-worst {k}: give a number of samples, 1 or more")
+    folder = folder or os.path.join(run_dir, "worst")
     if os.path.isdir(folder) and os.listdir(folder) and \
             not os.path.exists(os.path.join(folder, WORST_INDEX)):
         raise FileExistsError(f"{folder} exists and is not a folder of worst samples (no "
@@ -190,6 +193,7 @@ def _check_replaceable(folder: str) -> None:
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f"{folder} exists and is not a folder; give another "
                                  "--plot-dir")
+    return folder
 
 
 def _replace_folder(new: str, folder: str) -> None:

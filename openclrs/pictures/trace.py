@@ -82,9 +82,12 @@ def states(trace: Trace, algorithm: str, steps=None) -> list[State]:
 
 
 def chosen_steps(length: int, most: int) -> list[int]:
-    """At most ``most`` hint steps spread evenly, first and last included."""
+    """At most ``most`` hint steps spread evenly, first and last included
+    (one step: the last)."""
     if length <= most:
         return list(range(length))
+    if most <= 1:
+        return [length - 1][:most]
     return sorted({round(i * (length - 1) / (most - 1)) for i in range(most)})
 
 
@@ -128,11 +131,11 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str],
         adj = probes["adj"][2] if "adj" in probes else (weights != 0 if weights is not None
                                                         else np.zeros((n, n)))
         top = np.max(np.abs(weights)) if weights is not None and np.any(weights) else 1.0
-        for i in range(n):
-            for j in range(i + 1, n):
-                if adj[i, j] or adj[j, i]:
-                    w = abs(weights[i, j]) if weights is not None else top
-                    ax.plot(*pos[[i, j]].T, color=EDGE_COLOUR, lw=0.6 + 2.4 * w / top, zorder=1)
+        edges = [(i, j) for i in range(n) for j in range(i + 1, n) if adj[i, j] or adj[j, i]]
+        widths = [0.6 + 2.4 * (abs(weights[i, j]) if weights is not None else top) / top
+                  for i, j in edges]
+        # one collection, not a line per edge: a 64-node graph has hundreds
+        ax.add_collection(_lines(pos, edges, EDGE_COLOUR, widths, zorder=1))
     elif layout == "array":
         bars = next(((k, v) for k, (loc, t, v) in probes.items()
                      if k in input_names and k != "pos" and loc == Location.NODE
@@ -197,8 +200,8 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str],
                 values.append((name, value))
         elif location == Location.EDGE and name not in ("A", "adj"):
             if layout == "graph" and type_ == Type.MASK and value.ndim == 2:
-                for i, j in zip(*np.nonzero(np.triu(value + value.T > 0.5, 1))):
-                    ax.plot(*pos[[i, j]].T, color=MARKED_EDGE, lw=2.8, zorder=2)
+                marked = list(zip(*np.nonzero(np.triu(value + value.T > 0.5, 1))))
+                ax.add_collection(_lines(pos, marked, MARKED_EDGE, 2.8, zorder=2))
                 if name in wrong:
                     flags = np.asarray(wrong[name], dtype=bool)
                     for i, j in zip(*np.nonzero(np.triu(flags | flags.T, 1))):
@@ -254,6 +257,14 @@ def _title(state: State, probes: dict, wrong: dict | None = None) -> str:
             elif value.size == 1:
                 extras.append(f"{name}={float(value):.3g}{mark}")
     return state.title + (f"  ({', '.join(extras)})" if extras else "")
+
+
+def _lines(pos, pairs, colour, widths, zorder):
+    """Straight lines between the node pairs, as Line2D draws them."""
+    from matplotlib.collections import LineCollection
+
+    return LineCollection([pos[[i, j]] for i, j in pairs], colors=colour, linewidths=widths,
+                          capstyle="projecting", joinstyle="round", zorder=zorder)
 
 
 def _arrows(ax, pos, targets, wrong=None) -> None:
