@@ -321,6 +321,8 @@ def check_frames(result: dict, length: int) -> None:
     # may leave the state as it was): most slider moves redraw
     changes = sum(a != b for a, b in zip(result["hashes"], result["hashes"][1:]))
     assert changes >= max(1, (frames - 1) // 2), result["hashes"]
+    # the play button starts (from the input) and pauses
+    assert result["play"] == ["\u275a\u275a pause", "input", "\u25b6 play"]
     # hovering node 0 shows its probes' values
     assert result["tip"].startswith("node 0") and "pos = 0" in result["tip"]
 

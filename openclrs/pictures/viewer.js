@@ -15,7 +15,9 @@
   const CLASS_COLOURS = ["#d9d9d9", "#76b7b2", "#f28e2b", "#59a14f", "#edc948", "#b07aa1",
     "#9c755f", "#ff9da7"];
   const POINTER_COLOURS = ["#4e79a7", "#59a14f", "#b07aa1", "#9c755f", "#e377c2"];
-  const W = 440, H = LAYOUT === "string" ? 170 : 330; // the main drawing's box
+  // the main drawing's box (more room for many nodes; a row of characters is low)
+  const BIG = N > 24;
+  const W = BIG ? 600 : 440, H = LAYOUT === "string" ? 170 : BIG ? 540 : 330;
 
   // ------------------------------------------------------------------ frames
   // The slider walks through the input, every hint step and the output.
@@ -290,6 +292,7 @@
           out.push('<line x1="' + pts[i][0].toFixed(1) + '" y1="' + pts[i][1].toFixed(1) +
             '" x2="' + pts[j][0].toFixed(1) + '" y2="' + pts[j][1].toFixed(1) + '" stroke="' +
             EDGE + '" stroke-width="' + (N > 16 ? 0.4 + w : 1 + 3 * w).toFixed(2) +
+            (BIG ? '" stroke-opacity="0.45' : "") +
             '" data-edge="' + i + "," + j + '"/>');
         }
       }
@@ -405,17 +408,26 @@
     }
 
     // the first node scalar that is not an input: its values under the nodes
+    // (with many nodes only on hover; a wrong one gets a red dot beside its node)
     if (scalar) {
       probes[scalar].forEach(function (v, i) {
         const bad = wrongAt(state, scalar, i);
-        out.push('<text class="halo" x="' + pts[i][0].toFixed(1) +
-          '" y="' + (pts[i][1] + r + 11).toFixed(1) + '" text-anchor="middle" font-size="9"' +
-          (bad ? ' font-weight="bold" fill="' + WRONG + '" data-wrong="' +
-            esc(scalar + "[" + i + "]") + '"' : ' fill="#333"') + ">" + esc(short(v)) + "</text>");
+        const mark = bad ? ' data-wrong="' + esc(scalar + "[" + i + "]") + '"' : "";
+        if (!BIG) {
+          out.push('<text class="halo" x="' + pts[i][0].toFixed(1) +
+            '" y="' + (pts[i][1] + r + 11).toFixed(1) + '" text-anchor="middle" font-size="9"' +
+            (bad ? ' font-weight="bold" fill="' + WRONG + '"' + mark : ' fill="#333"') + ">" +
+            esc(short(v)) + "</text>");
+        } else if (bad) {
+          out.push('<circle cx="' + (pts[i][0] + r + 2).toFixed(1) + '" cy="' +
+            (pts[i][1] + r + 2).toFixed(1) + '" r="2" fill="' + WRONG + '"' + mark + "/>");
+        }
       });
-      legend.push("under nodes: " + esc(scalar));
+      legend.push(BIG ? esc(scalar) + " on hover" + (state.truth ? " (red dot: wrong)" : "")
+        : "under nodes: " + esc(scalar));
     }
-    const svg = '<svg class="main" viewBox="0 0 ' + W + " " + H + '" role="img">' +
+    const svg = '<svg class="main" viewBox="0 0 ' + W + " " + H + '" style="max-width:' + W +
+      'px" role="img">' +
       out.join("") + "</svg>";
     return { svg: svg, heatmaps: heatmaps };
   }
@@ -728,6 +740,12 @@
       node.dispatchEvent(new MouseEvent("mouseover", { bubbles: true, clientX: 10, clientY: 10 }));
       result.tip = tooltip.hidden ? null : tooltip.textContent;
     }
+    // play from the start, then pause: the button says which it does next
+    show(0);
+    playButton.click();
+    result.play = [playButton.textContent, label.textContent];
+    playButton.click();
+    result.play.push(playButton.textContent);
     result.prediction_shown = !predictionPanel.hidden;
     result.errors = window.openclrsErrors ? window.openclrsErrors.slice() : [];
     const box = document.getElementById("autotest-result");
