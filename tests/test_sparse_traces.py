@@ -373,3 +373,18 @@ def test_storage_refuses_damaged_files(tmp_path):
         f.write(b"\x7f")
     with pytest.raises(CorruptFileError, match="checksum"):
         StoredSparseSplit(path, expected_sha256=digest)
+
+
+def test_fill_forward_equals_the_dense_engines_replay():
+    from openclrs.algorithms._graphs import replay
+    from openclrs.algorithms.sparse_depth_first import fill_forward
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        cells, steps, events = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(0, 30))
+        ev_t = np.sort(rng.integers(0, steps, events))
+        ev_c = rng.integers(0, cells, events)
+        ev_x = rng.integers(-5, 5, events).astype(float)
+        init = rng.normal(size=cells)
+        expected = replay(init, steps, ev_t.tolist(), ev_c.tolist(), ev_x.tolist()).T
+        assert np.array_equal(fill_forward(init, steps, ev_t, ev_c, ev_x), expected)

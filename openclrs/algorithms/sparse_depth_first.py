@@ -9,7 +9,7 @@ it instead of an ``n``-bit neighbour mask: nodes only ever leave the white
 set within a pass, so the lowest white neighbour is found by moving the
 cursor forward, O(E) per pass. Instead of copying all per-node hints at
 every step, every change is logged as (step, cell, value) and the hint
-arrays are rebuilt at the end (``_graphs.replay``); with ``hints=False``
+arrays are rebuilt at the end (:func:`fill_forward`); with ``hints=False``
 nothing is logged and memory stays O(n + E).
 """
 
@@ -29,6 +29,35 @@ from .sparse_graphs import checked_graph, edge_inputs
 _TICK = 0.01  # the published clock's unit (see elementary_graphs)
 _PLAIN, _CUTS, _BRIDGES = 0, 1, 2
 _POINTERS = ("pi_h", "s_prev", "topo_h", "scc_id_h")
+
+
+# White, grey and black as one-hot rows, each row one 24-byte item, so that
+# a colour array becomes its one-hot encoding in one gather.
+_ONE_HOT_COLORS = np.eye(3).view(np.dtype((np.void, 24))).ravel()
+
+
+def fill_forward(init: np.ndarray, steps: int, ev_t, ev_c, ev_x,
+                 dtype=np.float64) -> np.ndarray:
+    """``(steps, cells)``: row 0 is ``init``; from step ``ev_t[k]`` on, cell
+    ``ev_c[k]`` holds ``ev_x[k]`` (events in time order, the later of two at
+    one step winning).
+
+    Values live in one table, ``init`` then the events; an index array
+    points each (step, cell) at its entry. Event indices grow with time and
+    exceed every initial one, so a running maximum down the time axis
+    carries each cell's last change forward: two passes over the output
+    (replaying runs cell by cell copies item by item, several times slower).
+    """
+    cells = len(init)
+    table = np.concatenate([init, ev_x]).astype(dtype)
+    index = np.zeros((steps, cells), dtype=np.int32 if len(table) < 2 ** 31 else np.intp)
+    index[0] = np.arange(cells)
+    # Repeated fancy-index writes leave the winner unspecified; keep the last.
+    key = np.asarray(ev_t, np.int64) * cells + ev_c
+    last = len(key) - 1 - np.unique(key[::-1], return_index=True)[1]
+    index[ev_t[last], ev_c[last]] = cells + last
+    np.maximum.accumulate(index, axis=0, out=index)
+    return table[index]
 
 
 def _neighbours(n: int, senders: np.ndarray, receivers: np.ndarray) -> list[list[int]]:
@@ -191,14 +220,17 @@ class _EdgeDfs:
         n, steps = self.n, self.steps
         # Changes after the last step (the log is in time order) show nowhere.
         end = bisect.bisect_left(self.ev_t, steps)
-        ev_t, ev_c, ev_x = self.ev_t[:end], self.ev_c[:end], self.ev_x[:end]
-        init = np.concatenate([np.arange(n) if name in _POINTERS else np.zeros(n)
-                               for name in self.names])
-        blocks = split_blocks(replay(init, steps, ev_t, ev_c, ev_x), n,
-                              *[np.int64 if name in _POINTERS else np.float64
-                                for name in self.names])
-        out = dict(zip(self.names, blocks))
-        out["color"] = np.eye(3)[out["color"].astype(np.intp)]
+        ev_t = np.array(self.ev_t[:end], dtype=np.intp)
+        ev_c = np.array(self.ev_c[:end], dtype=np.intp)
+        ev_x = np.array(self.ev_x[:end], dtype=np.float64)
+        out = {}
+        for k, name in enumerate(self.names):
+            mine = (ev_c >= k * n) & (ev_c < (k + 1) * n)
+            init = np.arange(n) if name in _POINTERS else np.zeros(n)
+            dtype = np.int64 if name in _POINTERS else np.intp if name == "color" else np.float64
+            out[name] = fill_forward(init, steps, ev_t[mine], ev_c[mine] - k * n, ev_x[mine],
+                                     dtype)
+        out["color"] = _ONE_HOT_COLORS[out["color"]].view(np.float64).reshape(steps, n, 3)
         roots, us, vs, lasts, clocks, phases = zip(*self.trail)
         names = ["s", "u", "v", "s_last"]
         columns = [roots, us, vs, lasts]
