@@ -8,7 +8,9 @@ comma every 3 digits) on the CPU, then measures:
 
 1. accuracy against n (inside and beyond the train lengths) of greedy
    answers, plain prompts vs separators, with the weights and activations in
-   float32 and in bfloat16 (the paper's §3 tasks and §4 remedy);
+   float32 and in bfloat16 (the paper's §3 tasks and §4 remedy); the copy
+   tasks also "balanced" (the digit to copy 0 or 1 at random, chance 1/2:
+   the paper's copy answer is always 0, which a model biased to 0 passes);
 2. representational collapse on the trained model: the L∞ distance between
    the last token's final-layer residual state ``v^(L)`` for two prompts
    that need different answers, in float32 / bfloat16 / float16:
@@ -72,8 +74,7 @@ def save(path: str, record: dict) -> None:
 
 def collapse_pairs(n: int, every: int):
     """``{name: (prompt_a, prompt_b)}``: prompts that need different answers."""
-    from openclrs.diagnostics.tasks import COPY_REPLY, COUNT_REPLY, TASKS as SPECS, \
-        with_separators
+    from openclrs.diagnostics.tasks import TASKS as SPECS, with_separators
 
     def prompt(task, digits, reply=True):
         spec = SPECS[task]
@@ -113,13 +114,33 @@ def measure_collapse(model, tokenizer, lengths, every: int) -> dict:
     return out
 
 
+def probe_collapse(model, tokenizer, every: int) -> dict:
+    """:func:`openclrs.diagnostics.collapse.measure` on the count pairs in the
+    training prompts' format, without and with separators."""
+    from openclrs.diagnostics.collapse import measure
+    from openclrs.diagnostics.families import Family
+    from openclrs.diagnostics.models import DiagnosedModel
+    from openclrs.diagnostics.tasks import COUNT_REPLY, TASKS as SPECS
+
+    prefix = SPECS["count_ones"].question + "\n"
+    families = [Family("count (answer position)", prefix, "\n" + COUNT_REPLY),
+                Family("count (answer position), separators", prefix, "\n" + COUNT_REPLY,
+                       separator=",", every=every),
+                Family("count (ends on the ones)", prefix),
+                Family("count (ends on the ones), separators", prefix, separator=",",
+                       every=every)]
+    diag = DiagnosedModel.from_module(model.float(), tokenizer)
+    result = measure(diag, families, COLLAPSE_LENGTHS, DTYPES)
+    return {dtype: entry["families"] for dtype, entry in result.items()}
+
+
 def plot_collapse(record: dict, path: str) -> None:
     from openclrs.extras import pyplot
     from openclrs.files import atomic_write
 
     plt = pyplot("plot collapse")
     collapse = record["collapse"]
-    names = list(collapse["plain"])
+    names = ["count (answer position)", "count (ends on the ones)", "copy_last", "copy_first"]
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     styles = {"float32": "-", "bfloat16": "--", "float16": ":"}
     for ax, name in zip(axes[0], names):
@@ -187,21 +208,29 @@ def main(argv=None) -> int:
         save(args.out, record)
     print(f"trained ({time.perf_counter() - start:.0f} s this call)", file=sys.stderr)
 
-    # 1. accuracy against n, plain vs separators, float32 vs bfloat16
+    # 1. accuracy against n, plain vs separators, float32 vs bfloat16; the
+    # paper's copy prompts always answer 0, so the copy tasks are also scored
+    # with the digit to copy drawn from {0, 1} ("balanced": chance is 1/2)
+    import copy
+
     accuracy = record.setdefault("accuracy", {})
-    for dtype in ("float32", "bfloat16"):
-        runner = model if dtype == "float32" else \
-            __import__("copy").deepcopy(model).to(getattr(torch, dtype))
-        for variant in ("plain", "separators"):
-            key = f"{variant}, {dtype}"
-            if key in accuracy:
-                continue
-            t = time.perf_counter()
-            accuracy[key] = tasks.evaluate(model_generator(runner, tokenizer, batch_size=50),
-                                           TASKS, EVAL_LENGTHS, args.samples,
-                                           options=tasks.variant_options(variant))
-            save(args.out, record)
-            print(f"accuracy {key}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    runs = [(f"{variant}, {dtype}", dtype, TASKS, tasks.variant_options(variant))
+            for dtype in ("float32", "bfloat16") for variant in ("plain", "separators")]
+    runs += [(f"balanced {variant}, float32", "float32", TASKS[:2],
+              tasks.variant_options(variant, balanced=True))
+             for variant in ("plain", "separators")]
+    runners = {}
+    for key, dtype, chosen, options in runs:
+        if key in accuracy:
+            continue
+        if dtype not in runners:
+            runners[dtype] = model if dtype == "float32" else \
+                copy.deepcopy(model).to(getattr(torch, dtype))
+        t = time.perf_counter()
+        accuracy[key] = tasks.evaluate(model_generator(runners[dtype], tokenizer, batch_size=50),
+                                       chosen, EVAL_LENGTHS, args.samples, options=options)
+        save(args.out, record)
+        print(f"accuracy {key}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
     tasks.plot_accuracy(accuracy, os.path.join(args.images, "tasks-accuracy.png"),
                         title=f"openclrs LM ({record['train']['parameters']:,} parameters) "
                               "trained on n = 1..48 (shaded)",
@@ -215,6 +244,12 @@ def main(argv=None) -> int:
             collapse["state"] = "v^(L): residual stream after the last block, last token; L∞"
             save(args.out, record)
     plot_collapse(record, os.path.join(args.images, "tasks-collapse.png"))
+
+    # 3. the same count pairs through the diagnostics' collapse probe (per-head
+    # readings too); its float32 L∞ must equal section 2's
+    if "collapse_probe" not in record:
+        record["collapse_probe"] = probe_collapse(model, tokenizer, recipe.separator_every)
+        save(args.out, record)
     print(f"results: {args.out}", file=sys.stderr)
     return 0
 

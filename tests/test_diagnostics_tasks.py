@@ -4,8 +4,6 @@ issue 19) and the LM trainer's example-source hook they train through."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import string
 
 import pytest
