@@ -20,6 +20,7 @@ COMMANDS = {
     "show": ("engine", "sample one trace and print it step by step"),
     "generate": ("engine", "write the canonical CLRS-30 splits (default) or a custom set"),
     "plot": ("pictures", "draw one sampled trace: input, hint steps and output (PNG, GIF)"),
+    "view": ("pictures", "one trace (or a run's prediction) as a self-contained HTML page"),
     "train": ("training", "train a reasoner (published Triplet-GMPNN recipe by default)"),
     "evaluate": ("training", "re-evaluate a training run's checkpoint"),
     "text": ("text", "CLRS-Text: the benchmark as language-model text"),

@@ -104,4 +104,77 @@ def register(sub) -> None:
     run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
     run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
     p.set_defaults(func=cmd_plot)
+    register_view(sub)
 
+
+# ------------------------------------------------------------ openclrs view
+
+def cmd_view(args) -> int:
+    """``openclrs view``: one self-contained HTML page of a sampled trace, or
+    with ``--run`` of a run's prediction beside the truth."""
+    from ..pictures.viewer import write_viewer
+
+    if args.run is None:
+        given = [f"--{n.split('_')[0]}" for n in RUN_ONLY if getattr(args, n) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} only "
+                             "with --run DIR (a trained run's predictions)")
+        if args.algorithm is None:
+            raise ValueError("name the algorithm to view (openclrs view ALGO --out FILE.html), "
+                             "or give --run DIR to view a run's predictions")
+        args.length = 8 if args.length is None else args.length
+        sample = sampled_trace(args)
+        options = "".join(f" {k}={v}" for k, v in args.option.items())
+        source = f"sampled n={args.length} seed={args.seed} #{args.index}{options}"
+        write_viewer(args.out, sample, source=source)
+        print(f"{args.out}\n{args.algorithm} {source}: {sample.length} hint steps")
+        return 0
+    if args.algorithm and args.algorithm_flag and args.algorithm != args.algorithm_flag:
+        raise ValueError(f"two algorithms given: {args.algorithm} and --algorithm "
+                         f"{args.algorithm_flag}")
+    from ..pictures.predictions import predict_run_sample
+
+    split = args.split or ("sampled" if args.length is not None else "test")
+    if split != "sampled" and (args.length is not None or args.option):
+        raise ValueError(f"--length and --option pick a sampled trace: give --split sampled, "
+                         f"not {split}")
+    predicted = predict_run_sample(
+        args.run, args.algorithm or args.algorithm_flag, split, args.index,
+        args.checkpoint or "best", args.device, length=args.length, seed=args.seed,
+        options=args.option)
+    write_viewer(args.out, predicted)
+    print(f"{args.out}\n{predicted.algorithm} {predicted.source}: output score "
+          f"{100 * predicted.score:.2f}%, {predicted.wrong_count('outputs')} output "
+          f"element(s) wrong")
+    return 0
+
+
+def register_view(sub) -> None:
+    p = sub.add_parser(
+        "view", help="one trace (or a run's prediction) as a self-contained HTML page",
+        description="Write one HTML file that shows a sampled trace step by step in a "
+                    "browser: a step slider, play/pause, the probe values on hover. With "
+                    "--run, a trained run's predicted hints and outputs beside the truth, "
+                    "what the scorer counts as wrong in red, each step's score. Everything "
+                    "is inline (no server, no network): open it from a file:// URL.")
+    p.add_argument("algorithm", nargs="?", type=algorithm_name,
+                   help="the algorithm to sample and view (with --run: optional, as --algorithm)")
+    p.add_argument("--length", type=positive_int,
+                   help="problem size (default 8; with --run: view a sampled trace of this size)")
+    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--index", type=nonnegative_int, default=0,
+                   help="which sample: of the seed's stream, or with --run of the split "
+                        "(default 0, the first)")
+    p.add_argument("--option", action=KeyValues,
+                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
+    run = p.add_argument_group("predictions of a trained run")
+    run.add_argument("--run", metavar="DIR", help="a training run folder (openclrs train --out)")
+    run.add_argument("--algorithm", dest="algorithm_flag", type=algorithm_name, metavar="ALGO",
+                     help="which of the run's algorithms (default: its only one)")
+    run.add_argument("--split", choices=("test", "val", "sampled"),
+                     help="test: the canonical n=64 split (default), val: the run's "
+                          "validation set, sampled: a fresh trace (--length, --seed, --option)")
+    run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
+    p.set_defaults(func=cmd_view)
