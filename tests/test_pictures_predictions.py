@@ -322,6 +322,25 @@ def test_evaluate_plot_worst(run, tmp_path, capsys):
     assert "is not a folder of worst samples" in captured.err
     assert "checkpoint:" not in captured.out  # said before the evaluation
     assert os.listdir(mine) == ["notes.txt"]
-    assert main(["evaluate", "--run", run, "--plot-worst", "1", "--split", "val",
-                 "--plot-dir", str(tmp_path / "val")]) == 0
-    assert json.load(open(tmp_path / "val" / "worst.json"))["split"] == "val"
+
+
+def test_the_validation_split_is_the_runs(run):
+    from openclrs.training.loop import validation_batches
+
+    model, config, _ = load_run_model(run)
+    p = predict_run_sample(run, split="val", index=5)
+    truth = split_trace(validation_batches(config, "bfs"), 5)
+    assert np.array_equal(p.truth.inputs["pos"], truth.inputs["pos"])  # random pos, as trained
+    assert "val split #5" in p.source
+
+
+def test_a_run_of_another_kind_of_model_is_refused_clearly(run, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "halting-run"
+    shutil.copytree(run, other)
+    config = json.load(open(other / "config.json"))
+    config["halting"] = {"kind": "learned"}  # what a capability's ModelFactory records
+    (other / "config.json").write_text(json.dumps(config))
+    assert main(["plot", "--run", str(other), "--out", str(tmp_path / "x.png")]) == 2
+    assert "trained a model of its own kind (halting)" in capsys.readouterr().err

@@ -64,6 +64,7 @@ from ..training import metrics
 
 SCALAR_TOLERANCE = 1e-2
 SPLITS = ("test", "val", "sampled")
+PLAIN_RUN_KEYS = {"train", "parameters", "processes"}  # a plain reasoner run's config.json
 
 
 @dataclass
@@ -267,6 +268,7 @@ def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     checkpoint folder), loaded and verified as ``openclrs evaluate`` does."""
     import os
 
+    from .. import files
     from ..training import runs
     from ..training.evaluate import load_run_config
     from ..training.loop import build_model, load_weights
@@ -276,6 +278,13 @@ def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     runs.refuse_old_format(run_dir, "train it again (openclrs train --restart)")
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
+    # A run whose model a capability supplied (training.loop.ModelFactory) records
+    # that capability's settings beside "train"; pictures cannot rebuild its model.
+    recorded = files.read_json(os.path.join(run_dir, runs.CONFIG), "run config", runs.FIX)
+    other = sorted(set(recorded) - PLAIN_RUN_KEYS)
+    if other:
+        raise ValueError(f"{run_dir} trained a model of its own kind ({', '.join(other)}); "
+                         "its predictions cannot be drawn here, only a plain reasoner's")
     saved = runs.load_checkpoint(run_dir, checkpoint,
                                  fix="train the run again, or use another --checkpoint")
     model = build_model(config).to(device)
