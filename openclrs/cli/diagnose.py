@@ -121,9 +121,11 @@ def add_oversquash_options(p: argparse.ArgumentParser) -> None:
 
 def add_synthetic_options(p: argparse.ArgumentParser) -> None:
     add_common_options(p, dtypes=("float32", "bfloat16"))
-    p.add_argument("--max-length", type=positive_int, default=2048, metavar="N",
-                   help="longest sequence (default 2048)")
-    p.add_argument("--seeds", type=positive_int, default=5, help="seeds per curve (default 5)")
+    p.add_argument("--max-length", type=positive_int, default=65536, metavar="N",
+                   help="longest sequence of the collapse curves (default 65536)")
+    p.add_argument("--seeds", type=positive_int, default=5,
+                   help="seeds of the softmax total-variation curve (default 5)")
+    p.add_argument("--seed", type=seed32, default=0, help="seed of the Gaussian tokens")
 
 
 def add_rope_options(p: argparse.ArgumentParser) -> None:
