@@ -172,8 +172,8 @@ def test_a_page_needs_an_html_name(tmp_path):
 
 def fake_prediction(algorithm: str, seed: int = 0, length: int | None = None):
     """A prediction that is the truth with a few elements changed: one element
-    of every pointer, mask and scalar hint at the middle step, one of every
-    such output; scored by the predictions module's own comparison."""
+    (or one row of classes) of every hint at the middle step and of every
+    output; scored by the predictions module's own comparison."""
     truth = transforms.apply(small_trace(algorithm, seed, length))
     hints = {k: np.array(v, copy=True) for k, v in truth.hints.items()}
     outputs = {k: np.array(v, copy=True) for k, v in truth.outputs.items()}
@@ -188,6 +188,11 @@ def fake_prediction(algorithm: str, seed: int = 0, length: int | None = None):
             flat[0] += 0.5
         elif type_ == "mask" and flat.size and flat[0] >= 0:
             flat[0] = 1 - flat[0]
+        elif type_ == "mask_one" and array.ndim == 1 and array.size > 1:
+            array[:] = np.roll(array, 1)
+        elif type_ == "categorical" and array.shape[-1] > 1:
+            row = array.reshape(-1, array.shape[-1])
+            row[0] = np.roll(row[0], 1)
 
     for name, value in hints.items():
         if truth.length > 1:
@@ -339,28 +344,72 @@ def test_the_page_renders_in_chromium_and_the_slider_moves_the_drawing(tmp_path)
     assert result["wrong_marks"] == [[]] * (trace.length + 2)
 
 
+def check_prediction(result: dict, p) -> None:
+    """Every element the scorer counts wrong is marked once, and nothing
+    else: the marks' names per frame (input, each step, output) are these."""
+    assert result["prediction_shown"] is True
+    frames = [{}] + [{k: v[t] for k, v in p.wrong["hints"].items()} for t in range(p.length)] \
+        + [p.wrong["outputs"]]
+    expected = [sorted(wrong_names(flags)) for flags in frames]
+    assert result["wrong_marks"] == expected
+    assert sum(map(len, expected)) == p.wrong_count("hints") + p.wrong_count("outputs")
+
+
 @needs_chromium
-@pytest.mark.parametrize("algorithm, length", [
-    ("bfs", None), ("insertion_sort", None), ("segments_intersect", None), ("kmp_matcher", None),
-    ("floyd_warshall", None), ("floyd_warshall", viewer_svg_cells() + 1)])
-def test_chromium_draws_a_prediction_and_marks_exactly_the_wrong_elements(algorithm, length,
-                                                                          tmp_path):
-    """One page per layout (graph, array, points, string) and for edge
-    heatmaps, drawn as SVG and, for more nodes, on a canvas."""
-    p = fake_prediction(algorithm, length=length)
+def test_chromium_draws_a_prediction_and_marks_exactly_the_wrong_elements(tmp_path):
+    """Floyd-Warshall with more nodes than SVG heatmaps take: its edge
+    probes are painted on canvases, their wrong cells named by the canvas."""
+    p = fake_prediction("floyd_warshall", length=viewer_svg_cells() + 1)
     path = write_viewer(str(tmp_path / "p.html"), p)
     result, page_errors, log = autotest(path, str(tmp_path / "profile"))
     assert result is not None, f"the page did not finish its self-test: {page_errors}\n{log}"
     assert result["errors"] == [] and page_errors == "" and console_errors(log) == []
     check_frames(result, p.length)
-    assert result["prediction_shown"] is True
-    # every element the scorer counts wrong is marked once, and nothing else:
-    # the marks' names per frame (input, each step, output) are exactly these
-    frames = [{}] + [{k: v[t] for k, v in p.wrong["hints"].items()} for t in range(p.length)] \
-        + [p.wrong["outputs"]]
-    expected = [sorted(wrong_names(flags)) for flags in frames]
-    assert result["wrong_marks"] == expected
-    assert sum(map(len, expected)) == p.wrong_count("hints") + p.wrong_count("outputs") > 0
+    check_prediction(result, p)
+    assert any("," in m for marks in result["wrong_marks"] for m in marks)  # edge cells
+
+
+@needs_chromium
+def test_every_algorithm_renders_in_chromium_alone_and_with_a_prediction(tmp_path):
+    """All 32 algorithms, each as a truth-only page and with a prediction
+    (the truth, a few elements changed), in one browser: a test page holds
+    the 64 pages in frames and runs each one's self-test when all are loaded."""
+    samples = {}
+    for algorithm in openclrs.ALL_ALGS:
+        samples[algorithm + " truth"] = small_trace(algorithm)
+        samples[algorithm + " prediction"] = fake_prediction(algorithm)
+    frames = "".join(
+        f'<iframe name="{name}" srcdoc="{html.escape(viewer_html(viewer.viewer_data(sample)))}">'
+        "</iframe>" for name, sample in samples.items())
+    harness = tmp_path / "all.html"
+    harness.write_text(f"""<!DOCTYPE html><html><body>{frames}<pre id="results"></pre><script>
+window.addEventListener("load", function () {{
+  const results = {{}};
+  document.querySelectorAll("iframe").forEach(function (frame) {{
+    const page = frame.contentWindow;
+    try {{
+      results[frame.name] = page.openclrsViewer.autotest();
+    }} catch (e) {{
+      results[frame.name] = {{failed: String(e), errors: page.openclrsErrors}};
+    }}
+  }});
+  document.getElementById("results").textContent = JSON.stringify(results);
+}});
+</script></body></html>""", encoding="utf-8")
+    run = chromium(["--dump-dom", f"file://{harness}"], str(tmp_path / "profile"), timeout=120)
+    found = re.search(r'<pre id="results">(.*?)</pre>', run.stdout, re.S)
+    assert found and found.group(1), f"the test page wrote no results:\n{run.stderr[-3000:]}"
+    results = json.loads(html.unescape(found.group(1)))
+    assert sorted(results) == sorted(samples)
+    for name, sample in samples.items():
+        result = results[name]
+        assert "failed" not in result and result["errors"] == [], (name, result)
+        check_frames(result, sample.length)
+        if name.endswith("prediction"):
+            check_prediction(result, sample)
+        else:
+            assert result["prediction_shown"] is False, name
+            assert result["wrong_marks"] == [[]] * (sample.length + 2), name
 
 
 def wrong_names(flags: dict) -> list[str]:
