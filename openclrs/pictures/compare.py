@@ -47,21 +47,28 @@ def shown_steps(predicted: PredictedTrace, most: int) -> list[int]:
     return steps
 
 
-def _wrong_text(count: int) -> str:
-    return f"; {count}\u00a0wrong" if count else ""  # (kept on one line when wrapped)
-
-
-def _metrics_text(scores: dict, types: dict) -> str:
-    """``name 94%`` for accuracies and F1, ``name MSE 0.012`` for scalars."""
+def _imperfect(scores: dict, types: dict) -> str:
+    """The metrics short of perfect: ``name 94%`` (accuracy, F1), ``name MSE
+    0.012`` (scalars); the perfect ones are left out of the titles."""
     parts = []
     for name, value in scores.items():
         if name == "score" or np.isnan(value):
             continue
         if types.get(name) == Type.SCALAR:
-            parts.append(f"{name} MSE {value:.3g}")
-        else:
+            if value > 0:
+                parts.append(f"{name} MSE {value:.2g}")
+        elif value < 1:
             parts.append(f"{name} {100 * value:.0f}%")
     return ", ".join(parts)
+
+
+def _verdict(count: int, imperfect: str) -> str:
+    """``3 wrong (pi 88%, ...)``; ``all right`` (the non-breaking spaces
+    keep a count with its word when the title is wrapped)."""
+    if not count and not imperfect:
+        return "all\u00a0right"
+    return (f"{count}\u00a0wrong" if count else "none\u00a0wrong") + \
+        (f" ({imperfect})" if imperfect else "")
 
 
 def _panels(predicted: PredictedTrace, steps: list[int]) -> list[tuple]:
@@ -78,16 +85,15 @@ def _panels(predicted: PredictedTrace, steps: list[int]) -> list[tuple]:
         wrong = {k: v[t] for k, v in predicted.wrong["hints"].items()}
         count = int(sum(np.sum(v) for v in wrong.values()))
         scores = {k: v[t] for k, v in predicted.hint_scores.items()}
-        title = (f"predicted, step {t}: {_metrics_text(scores, predicted.types)}"
-                 f"{_wrong_text(count)}")
+        title = f"predicted, step {t}: {_verdict(count, _imperfect(scores, predicted.types))}"
         rows.append((State(f"truth, step {t}", {**inputs, **at(truth, truth.hints, t)}),
                      State(title, {**inputs, **at(pred, pred.hints, t)}), wrong, count))
     wrong = predicted.wrong["outputs"]
     count = predicted.wrong_count("outputs")
-    metrics_text = _metrics_text(predicted.output_scores, predicted.types)
-    title = (f"predicted output: score {100 * predicted.score:.1f}%"
-             f"{f' ({metrics_text})' if len(predicted.output_scores) > 2 else ''}"
-             f"{_wrong_text(count)}")
+    several = len(predicted.output_scores) > 2  # (one output: its metric is the score)
+    imperfect = _imperfect(predicted.output_scores, predicted.types) if several else ""
+    title = (f"predicted output: score {100 * predicted.score:.1f}%, "
+             f"{_verdict(count, imperfect)}")
     rows.append((State("truth, output", {**inputs, **at(truth, truth.outputs)}),
                  State(title, {**inputs, **at(pred, pred.outputs)}), wrong, count))
     return rows
@@ -106,21 +112,21 @@ def plot_predictions(predicted: PredictedTrace, path: str, most_steps: int = 4) 
     fig, axes = plt.subplots(len(rows), columns, figsize=(width * columns, 3.0 * len(rows)),
                              squeeze=False)
     for r, (truth, pred, wrong, count) in enumerate(rows):
-        for side, (state, flags) in enumerate(((truth, None), (pred, wrong))):
-            first = side * (1 + heat)
-            maps = draw_state(axes[r][first], algorithm, state, input_names, flags)
-            if side and count:
-                axes[r][first].title.set_color(WRONG_COLOUR)
-            for m in range(heat):
-                ax = axes[r][first + 1 + m]
-                if m < len(maps):
-                    draw_heatmap(ax, *maps[m])
+        maps = [draw_state(axes[r][side * (1 + heat)], algorithm, state, input_names, flags)
+                for side, (state, flags) in enumerate(((truth, None), (pred, wrong)))]
+        if count:
+            axes[r][1 + heat].title.set_color(WRONG_COLOUR)
+        for m in range(heat):
+            for side in (0, 1):
+                ax = axes[r][side * (1 + heat) + 1 + m]
+                if m < len(maps[side]):
+                    draw_heatmap(ax, *maps[side][m], limits=_limits(maps[0][m], maps[1][m]))
                 else:
                     ax.set_axis_off()
-    # wrap a long prediction title rather than let it run into its neighbour
+    # wrap a long prediction title rather than let it run into its neighbours
     for r in range(len(rows)):
         ax = axes[r][1 + heat]
-        ax.set_title(_wrap(ax.get_title(), 48 * (1 + heat)), fontsize=8,
+        ax.set_title(_wrap(ax.get_title(), int(14 * width)), fontsize=8,
                      color=ax.title.get_color())
     n, steps = len(predicted.truth.inputs["pos"]), predicted.length
     head = (f"{algorithm}: prediction (right) beside the truth (left), {n} nodes, {steps} hint "
@@ -212,6 +218,18 @@ def _replace_folder(new: str, folder: str) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _limits(truth, pred) -> tuple[float, float]:
+    """One colour scale for a heatmap's truth and prediction (pointers: the
+    node indices), so equal values get equal colours."""
+    name, type_, value = truth[:3]
+    if type_ == Type.POINTER or type_ == Type.PERMUTATION_POINTER:
+        return 0.0, float(value.shape[0] - 1)
+    if type_ == Type.CATEGORICAL and value.ndim == 3:
+        return 0.0, float(value.shape[-1] - 1)
+    both = np.concatenate([np.ravel(value), np.ravel(pred[2])]).astype(float)
+    return float(both.min()), float(both.max())
 
 
 def _wrap(text: str, width: int) -> str:

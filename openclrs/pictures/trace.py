@@ -225,12 +225,15 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str],
     return heatmaps
 
 
-def draw_heatmap(ax, name: str, type_, value: np.ndarray, wrong=None) -> None:
+def draw_heatmap(ax, name: str, type_, value: np.ndarray, wrong=None, limits=None) -> None:
     """An edge probe as an N x N image (categoricals by class, pointers by
-    target); cells flagged in ``wrong`` framed in :data:`WRONG_COLOUR`."""
+    target); cells flagged in ``wrong`` framed in :data:`WRONG_COLOUR`;
+    ``limits``: the colour scale's ``(low, high)`` (default: the values')."""
     if type_ == Type.CATEGORICAL and value.ndim == 3:
         value = np.argmax(value, axis=-1)
-    ax.imshow(np.asarray(value, dtype=float), cmap="viridis", interpolation="nearest")
+    low, high = limits if limits is not None else (None, None)
+    ax.imshow(np.asarray(value, dtype=float), cmap="viridis", interpolation="nearest",
+              vmin=low, vmax=high)
     title = f"{name} ({type_})"
     if wrong is not None and np.any(wrong):
         from matplotlib.collections import PatchCollection
@@ -238,7 +241,8 @@ def draw_heatmap(ax, name: str, type_, value: np.ndarray, wrong=None) -> None:
 
         cells = [Rectangle((j - 0.5, i - 0.5), 1, 1) for i, j in zip(*np.nonzero(wrong))]
         ax.add_collection(PatchCollection(cells, facecolor="none", edgecolor=WRONG_COLOUR,
-                                          linewidth=1.2, zorder=3))
+                                          linewidth=2.0 if len(value) <= 16 else 1.0,
+                                          zorder=3))
         title += f": {int(np.sum(wrong))} wrong"
     ax.set_title(title, fontsize=7, color=WRONG_COLOUR if wrong is not None and np.any(wrong)
                  else "black")
