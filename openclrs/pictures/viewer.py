@@ -13,7 +13,7 @@ node ``mask_one``                the probe's name written beside its node
 node ``pointer`` and friends     an arrow from each node to the node it names
 node ``scalar`` (not the layout) the value written under each node
 edge ``mask`` on a graph         the edges it marks drawn thick and coloured
-other edge probes                an N x N heatmap beside the layout
+other edge probes                an N x N heatmap (a canvas beyond 16 nodes)
 graph probes                     ``name = value`` under the panel's title
 ===============================  ==========================================
 
@@ -22,6 +22,14 @@ every hint step and the output; the truth and the prediction are drawn side
 by side, the elements the scorer counts as wrong ringed in red, each step's
 score shown above it; hovering a node, edge or cell shows every probe's value
 there.
+
+The page's address may end in ``#frame=K`` (open at frame K; 0 is the
+input, 1 hint step 0, ...) or ``#autotest``: the page then moves its slider
+through every frame itself and writes, as JSON in ``#autotest-result``, a
+hash of each frame's drawing, the names of the elements it marked wrong
+(``probe[i]``, ``probe[i,j]``, ``probe``), the hover text of node 0, what
+the play button did and every error the page met (``window.openclrsViewer
+.autotest()`` does the same for a page that holds this one in a frame).
 
 The embedded JSON (``<script type="application/json" id="trace-data">``),
 format ``openclrs.viewer/1``::
