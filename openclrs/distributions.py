@@ -52,7 +52,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .extras import require
-from .sparse import Graph, SparseTrace, is_connected
+from .footprint import SampleTooLarge, available_memory
+from .sparse import Graph, SparseTrace, estimate_hint_bytes, is_connected
 
 Rng = np.random.RandomState
 
@@ -287,7 +288,23 @@ class SparseSampler:
         return args
 
     def __next__(self) -> SparseTrace:
-        return self._run(*self.draw_inputs(), hints=self.hints)
+        args = self.draw_inputs()
+        if self.hints and args[0].num_nodes > 256 and self.algorithm not in RANDOMISED:
+            self._check_hints_fit(self._run(*args, hints=False))
+        return self._run(*args, hints=self.hints)
+
+    def _check_hints_fit(self, bare: SparseTrace) -> None:
+        """Refuse hints that cannot fit: those of the step-per-node
+        algorithms are O(n^2) (a run without them, O(n + E), tells how many
+        steps there are)."""
+        need = estimate_hint_bytes(bare.spec, bare.num_nodes, bare.num_edges, bare.length)
+        room = available_memory()
+        if room is not None and need > room // 2:
+            raise SampleTooLarge(
+                f"the hints of {self.algorithm} on this {bare.num_nodes}-node graph "
+                f"({bare.length:,} steps) take about {need / 2 ** 30:.1f} GiB, more than half "
+                f"the {room / 2 ** 30:.1f} GiB available; sample with hints=False (SALSA-CLRS's "
+                "validation and test sets have no hints)")
 
     def __iter__(self):
         return self

@@ -249,6 +249,15 @@ class SparseTrace:
                 f"hints=[{shapes(self.hints)}], outputs=[{shapes(self.outputs)}])")
 
 
+def estimate_hint_bytes(spec: Mapping[str, tuple], n: int, num_edges: int, steps: int) -> int:
+    """Memory of a trace's hints (float64/int64 values; categorical probes
+    counted with 3 classes, the graph algorithms' colours)."""
+    cells = {Location.NODE: n, Location.EDGE: num_edges, Location.GRAPH: 1}
+    per_step = sum(cells[location] * (3 if type_ == Type.CATEGORICAL else 1)
+                   for stage, location, type_ in spec.values() if stage == Stage.HINT)
+    return 8 * per_step * steps
+
+
 def make_sparse_trace(algorithm: str, n: int, senders, receivers, inputs: dict,
                       hints: dict | None, outputs: dict, length: int) -> SparseTrace:
     """Assemble a :class:`SparseTrace` in spec order, casting each probe to

@@ -188,3 +188,13 @@ def test_sampling_16384_nodes_is_sparse_and_fast():
         assert seconds < 10, f"{family}: {seconds:.1f} s"
     trace = D.sample_sparse("bfs", "er_16384", seed=1, hints=False)[0]
     assert trace.nbytes() < 64 << 20
+
+
+def test_hints_that_cannot_fit_are_refused_with_advice(monkeypatch):
+    from openclrs.footprint import SampleTooLarge
+
+    monkeypatch.setattr(D, "available_memory", lambda: 64 << 20)
+    with pytest.raises(SampleTooLarge, match="hints=False"):
+        D.sample_sparse("dfs", "er_800", seed=0)  # 2,400 steps x 800 nodes x 12 probes
+    assert D.sample_sparse("dfs", "er_800", seed=0, hints=False)[0].length == 2400
+    assert D.sample_sparse("bfs", "er_800", seed=0)[0].has_hints  # a few steps: fine
