@@ -252,8 +252,14 @@ def distribution(name: str) -> GraphDistribution:
 # Sparse traces on these graphs
 # --------------------------------------------------------------------------
 
-# What each algorithm's arguments are drawn as (SALSA's samplers; the
-# algorithms SALSA does not cover get the sampler of their CLRS kin).
+# What each algorithm's arguments are drawn as: SALSA's samplers (weights
+# and a source for dijkstra and mst_prim, a source for bfs and eccentricity,
+# the graph alone for dfs and fast_mis); the algorithms SALSA does not run
+# get those of their kin in its sampler table (bellman_ford weighted with a
+# source; articulation_points and bridges the graph alone). SALSA's graphs
+# are undirected, so topological_sort, strongly_connected_components and
+# dag_shortest_paths see undirected graphs here; the CLRS samplers draw
+# directed ones for them.
 WEIGHTED_WITH_SOURCE = ("dijkstra", "mst_prim", "bellman_ford", "dag_shortest_paths")
 UNWEIGHTED_WITH_SOURCE = ("bfs", "eccentricity")
 RANDOMISED = ("fast_mis",)
