@@ -20,7 +20,6 @@ folder's last checkpoint (run the same command again)::
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -31,11 +30,10 @@ import torch
 from openclrs import files
 from openclrs.halting.config import HaltingConfig
 from openclrs.halting.reasoner import HaltingReasoner, score_halting
-from openclrs.halting.training import NAME, train_halting, with_halting
+from openclrs.halting.training import train_halting
 from openclrs.training.config import TrainConfig
-from openclrs.training.evaluate import evaluate_run
 from openclrs.training import runs
-from openclrs.training.loop import ModelFactory, build_model, load_weights, test_batches, train
+from openclrs.training.loop import build_model, load_weights, test_batches, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,52 +44,55 @@ def _machine() -> dict:
             "cpus": os.cpu_count()}
 
 
-def _scoring_factory(halting: HaltingConfig, budgets) -> ModelFactory:
-    return ModelFactory(NAME, halting.to_dict(),
-                        lambda config: HaltingReasoner(build_model(config), halting),
-                        functools.partial(score_halting, budgets=tuple(budgets)))
-
-
-def run_halting(algorithm, kind, steps, runs_dir, budgets, data_root) -> dict:
+def run_halting(algorithm, kind, steps, runs_dir, data_root) -> dict:
+    """Train (or resume) a halting run; its learned and oracle test scores."""
     out = os.path.join(runs_dir, f"{algorithm}-{kind}-{steps}")
     config = TrainConfig(algorithms=[algorithm], steps=steps, out_dir=out, progress=False,
                          data_root=data_root)
     halting = HaltingConfig(kind=kind)
     start = time.perf_counter()
     trained = train_halting(config, halting)
-    wall = time.perf_counter() - start
-    start = time.perf_counter()
-    results = evaluate_run(out, factory=_scoring_factory(halting, budgets))
-    results = with_halting(results, "test", halting)
-    r = results["algorithms"][algorithm]
-    m = r["test_metrics"]
+    r = trained["algorithms"][algorithm]
     return {"algorithm": algorithm, "halting": kind, "steps": steps, "run": out,
             "best_step": trained["best_step"], "train_seconds": trained["train_seconds"],
-            "wall_seconds": wall, "eval_seconds": time.perf_counter() - start,
-            "val_score": trained["algorithms"][algorithm]["val_score"],
+            "wall_seconds": time.perf_counter() - start, "val_score": r["val_score"],
+            "val_halting_stats": trained["val_halting"][algorithm],
             "learned_test_score": r["test_score"], "oracle_test_score": r["oracle_test_score"],
-            **{f"fixed_{c:g}n_test_score": m[f"fixed_{c:g}_score"] for c in budgets},
             "halting_stats": r["halting"], "settings": halting.to_dict()}
 
 
-def run_baseline(algorithm, steps, runs_dir, budgets, data_root) -> dict:
-    """A plain run (oracle-trained), scored with the oracle and fixed budgets."""
+def fixed_budgets(entry: dict, budgets, data_root) -> dict:
+    """The test scores of the entry's best checkpoint with ceil(c * n) steps
+    for every sample (a plain run's weights are wrapped in a
+    HaltingReasoner, whose fixed budgets use only the reasoner)."""
+    config = TrainConfig(algorithms=[entry["algorithm"]], steps=entry["steps"],
+                         out_dir=entry["run"], progress=False, data_root=data_root)
+    model = build_model(config)
+    checkpoint = runs.load_checkpoint(entry["run"], "best")
+    if entry["halting"] in ("learned", "termination"):
+        model = HaltingReasoner(model, HaltingConfig(kind=entry["halting"]))
+        load_weights(checkpoint, model, config)
+    else:
+        load_weights(checkpoint, model, config)
+        model = HaltingReasoner(model)
+    start = time.perf_counter()
+    m = score_halting(model, test_batches(config, entry["algorithm"]), budgets=tuple(budgets))
+    return {**{f"fixed_{c:g}n_test_score": m[f"fixed_{c:g}_score"] for c in budgets},
+            "fixed_seconds": time.perf_counter() - start}
+
+
+def run_baseline(algorithm, steps, runs_dir, data_root) -> dict:
+    """A plain run (trained with the trace lengths): its oracle test score."""
     out = os.path.join(runs_dir, f"{algorithm}-plain-{steps}")
     config = TrainConfig(algorithms=[algorithm], steps=steps, out_dir=out, progress=False,
                          data_root=data_root)
     start = time.perf_counter()
     trained = train(config)
-    wall = time.perf_counter() - start
-    # The plain weights inside a HaltingReasoner, whose fixed budgets use
-    # only the reasoner (its untrained heads give no learned score here).
-    model = build_model(config)
-    load_weights(runs.load_checkpoint(out, "best"), model, config)
-    m = score_halting(HaltingReasoner(model), test_batches(config, algorithm),
-                      budgets=tuple(budgets))
     return {"algorithm": algorithm, "halting": "none (plain run)", "steps": steps, "run": out,
-            "train_seconds": trained["train_seconds"], "wall_seconds": wall,
-            "oracle_test_score": m["oracle_score"],
-            **{f"fixed_{c:g}n_test_score": m[f"fixed_{c:g}_score"] for c in budgets}}
+            "train_seconds": trained["train_seconds"],
+            "wall_seconds": time.perf_counter() - start,
+            "val_score": trained["algorithms"][algorithm]["val_score"],
+            "oracle_test_score": trained["algorithms"][algorithm]["test_score"]}
 
 
 def main(argv=None) -> None:
@@ -124,13 +125,21 @@ def main(argv=None) -> None:
             continue
         print(f"{key}: training", flush=True)
         if kind == "plain":
-            entry = run_baseline(algorithm, args.steps, args.runs, args.budgets, args.data_root)
+            entry = run_baseline(algorithm, args.steps, args.runs, args.data_root)
         else:
-            entry = run_halting(algorithm, kind, args.steps, args.runs, args.budgets,
-                                args.data_root)
+            entry = run_halting(algorithm, kind, args.steps, args.runs, args.data_root)
         results["entries"][key] = entry
         files.write_json(args.out, results)
         print(json.dumps(entry, indent=1), flush=True)
+    # then the fixed budgets (slow: ceil(c * n) steps for every sample at n = 64)
+    for key in [f"{a}/{k}/{args.steps}" for a, k in jobs]:
+        entry = results["entries"][key]
+        todo = [c for c in args.budgets if f"fixed_{c:g}n_test_score" not in entry]
+        if todo:
+            print(f"{key}: fixed budgets {todo}", flush=True)
+            entry.update(fixed_budgets(entry, todo, args.data_root))
+            files.write_json(args.out, results)
+            print(json.dumps(entry, indent=1), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ or *hard* (argmaxes; no gradient), per ``hint_repred_mode``.
 A sample of length L takes its outputs from step L - 2 (step 0 when
 L <= 2): steps past the end of a sample leave its outputs unchanged.
 
+:meth:`Reasoner.unroll` is the same computation step by step, for a given
+number of steps whatever the trace lengths (every sample runs every step;
+the caller decodes a step's outputs where it needs them): what a reasoner
+that decides itself when it is done, or a fixed budget of steps, is built on.
+
 Randomness (teacher forcing, dropout, the Gumbel noise of permutation
 decoders) comes from torch's global generator: seed it with
 ``torch.manual_seed`` for reproducible runs.
