@@ -480,8 +480,8 @@
             g.fillRect(j * c, i * c, c, c);
           }
         }
-        g.strokeStyle = WRONG; g.lineWidth = 1.5;
-        wrongCells.forEach(function (e) { g.strokeRect(e[1] * c + 0.75, e[0] * c + 0.75, c - 1.5, c - 1.5); });
+        g.strokeStyle = WRONG; g.lineWidth = 2;
+        wrongCells.forEach(function (e) { g.strokeRect(e[1] * c + 1, e[0] * c + 1, c - 2, c - 2); });
       });
       return caption + '<canvas id="' + id + '" width="' + S + '" height="' + S +
         '" data-cells="' + esc(name) + '"' + (wrongCells.length ? ' data-wrong="' +
@@ -619,7 +619,8 @@
       const s = (f.kind === "step" ? DATA.steps[f.t] : DATA.output).score;
       return '<span class="cell" data-frame="' + k + '" style="background:' + scoreColour(s) +
         '" data-tip="' + esc(f.title + ": " + (s === null ? "not scored" : s.toFixed(3))) +
-        '">' + (s === null ? "\u2013" : s === 1 ? "1" : s.toFixed(2).replace(/^0/, "")) +
+        '">' + (s === null ? "\u2013" : s === 1 ? "1"  // (rounded down: only a perfect step reads 1)
+          : (Math.floor(s * 100) / 100).toFixed(2).replace(/^0/, "")) +
         "</span>";
     }).join("");
     scores.addEventListener("click", function (e) {
