@@ -51,7 +51,8 @@ weights (checked over random queries and keys of every scale).
 
     {"collapse": {encoding: {dtype: {"lengths", "l1", "linf", "collapse_length"}}},
      "bf16_zero_where_fp32_separates": {encoding: {"length": n or null,
-                                                   "float32_l1_there": x}},
+                                                   "float32_l1_there": x,
+                                                   "all_lengths": [n, ...]}},
      "softmax_tv": {"lengths", "tv_mean", "tv_min", "tv_max", "alternating"},
      "rope_decay": {"distances", "ones", "gaussian_mean", "gaussian_abs_mean"},
      "diagonal_head": {"norms", "rope_min_diagonal", "nope_max_last_diagonal"}}
@@ -125,7 +126,8 @@ def collapse_curves(lengths, dtypes=("float32", "bfloat16"), encodings=ENCODINGS
     g = torch.Generator().manual_seed(seed)
     N = max(lengths)
     std = 1 / math.sqrt(d) if std is None else std
-    tokens = std * torch.randn(3, N, d, generator=g, dtype=torch.float64)  # q, k, v per token
+    # token by token (q, k, v each), so a shorter run draws the same first tokens
+    tokens = (std * torch.randn(N, 3, d, generator=g, dtype=torch.float64)).unbind(1)
     out = {}
     for encoding in encodings:
         out[encoding] = {}
@@ -148,15 +150,19 @@ def collapse_curves(lengths, dtypes=("float32", "bfloat16"), encodings=ENCODINGS
 def zero_where_fp32_separates(curves: dict, low: str = "bfloat16", high: str = "float32"
                               ) -> dict:
     """Per encoding: the first length where ``low`` is exactly 0 and ``high``
-    is not, with ``high``'s L1 there."""
+    is not, with ``high``'s L1 there, and every such length (rounding makes
+    the low-precision distance noisy: past the first zero it is 0 at some
+    lengths and a few ulps at others)."""
     out = {}
     for encoding, by_dtype in curves.items():
         if low not in by_dtype or high not in by_dtype:
             continue
         lo, hi = by_dtype[low], by_dtype[high]
-        hit = next(((n, h) for n, l, h in zip(lo["lengths"], lo["l1"], hi["l1"])
-                    if l == 0.0 and h > 0.0), (None, None))
-        out[encoding] = {"length": hit[0], f"{high}_l1_there": hit[1]}
+        hits = [(n, h) for n, l, h in zip(lo["lengths"], lo["l1"], hi["l1"])
+                if l == 0.0 and h > 0.0]
+        first = hits[0] if hits else (None, None)
+        out[encoding] = {"length": first[0], f"{high}_l1_there": first[1],
+                         "all_lengths": [n for n, _ in hits]}
     return out
 
 
@@ -191,14 +197,13 @@ def rope_decay(max_distance: int = 256, d: int = 64, samples: int = 2000, seed: 
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(samples, d, generator=g, dtype=torch.float64)
     k = torch.randn(samples, d, generator=g, dtype=torch.float64)
-    # (R^r k) for every r and sample: rotate each sample's k to every distance
+    # q^T R^r k = sum_k (q1 k1 + q2 k2) cos(g_k r) + (q2 k1 - q1 k2) sin(g_k r), per chunk k
     half = d // 2
     inv_freq = ROPE_BASE ** (-torch.arange(half, dtype=torch.float64) * 2 / d)
     angles = r.double()[:, None] * inv_freq                       # (R, d/2)
-    cos, sin = angles.cos()[:, None], angles.sin()[:, None]       # (R, 1, d/2)
-    k1, k2 = k[:, :half], k[:, half:]
-    rk = torch.cat([k1 * cos - k2 * sin, k1 * sin + k2 * cos], dim=-1)   # (R, S, d)
-    scores = (rk * q).sum(-1)                                     # (R, S)
+    q1, q2, k1, k2 = q[:, :half], q[:, half:], k[:, :half], k[:, half:]
+    scores = (q1 * k1 + q2 * k2) @ angles.cos().T + (q2 * k1 - q1 * k2) @ angles.sin().T
+    scores = scores.T                                             # (R, S)
     return {"distances": r.tolist(), "d": d, "samples": samples,
             "ones": (rotated_ones @ ones[0]).tolist(),
             "gaussian_mean": scores.mean(1).tolist(),
