@@ -78,9 +78,9 @@ class RopeLayer:
 
     ``inv_freq[k]`` is the frequency of 2-D chunk ``k`` (0 for unrotated
     chunks); ``layout="half"``: chunk ``k`` pairs channels ``k`` and
-    ``k + head_dim/2`` (the layout of openclrs and of every Hugging Face
+    ``k + rotary_dim/2`` (the layout of openclrs and of every Hugging Face
     family here); ``rotary_dim``: channels rotated (``head_dim`` unless
-    partial rotary)."""
+    partial rotary, whose rotated channels are the first ``rotary_dim``)."""
 
     inv_freq: list
     base: float | None
@@ -448,8 +448,9 @@ class DiagnosedModel:
             rotary = self.module.rotary
             if rotary is None:
                 return [None] * self.shape.n_layers
+            # partial rotary turns only ``rotary.width`` channels, pairs (k, k + width/2)
             spec = RopeLayer(rotary.inv_freq.double().tolist(), self.module.config.rope_base,
-                             self.shape.head_dim)
+                             getattr(rotary, "width", self.shape.head_dim))
             return [spec] * self.shape.n_layers
         config = self.module.config
         rotary = getattr(self.module.base_model, "rotary_emb", None)
