@@ -132,10 +132,15 @@ def draw_state(ax, algorithm: str, state: State, input_names: set[str],
                                                         else np.zeros((n, n)))
         top = np.max(np.abs(weights)) if weights is not None and np.any(weights) else 1.0
         edges = [(i, j) for i in range(n) for j in range(i + 1, n) if adj[i, j] or adj[j, i]]
-        widths = [0.6 + 2.4 * (abs(weights[i, j]) if weights is not None else top) / top
-                  for i, j in edges]
+        # thinner lines in a dense graph (a 64-node test graph has ~1,000 edges),
+        # or they merge into a grey disc; graphs of up to ~150 edges keep full widths
+        thin = min(1.0, 12 / math.sqrt(max(len(edges), 1)))
+        widths = [thin * (0.6 + 2.4 * (abs(weights[i, j]) if weights is not None else top)
+                          / top) for i, j in edges]
         # one collection, not a line per edge: a 64-node graph has hundreds
-        ax.add_collection(_lines(pos, edges, EDGE_COLOUR, widths, zorder=1))
+        lines = _lines(pos, edges, EDGE_COLOUR, widths, zorder=1)
+        lines.set_alpha(min(1.0, 150 / max(len(edges), 1)))
+        ax.add_collection(lines)
     elif layout == "array":
         bars = next(((k, v) for k, (loc, t, v) in probes.items()
                      if k in input_names and k != "pos" and loc == Location.NODE
