@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tomllib
 from importlib import resources
 
 import numpy as np
@@ -154,6 +153,7 @@ def test_values_are_written_compactly():
 
 
 def test_the_page_files_are_package_data():
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         project = tomllib.load(f)
     assert set(ASSETS) <= set(project["tool"]["setuptools"]["package-data"]["openclrs.pictures"])
