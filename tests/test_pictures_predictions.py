@@ -344,3 +344,19 @@ def test_a_run_of_another_kind_of_model_is_refused_clearly(run, tmp_path, capsys
     (other / "config.json").write_text(json.dumps(config))
     assert main(["plot", "--run", str(other), "--out", str(tmp_path / "x.png")]) == 2
     assert "trained a model of its own kind (halting)" in capsys.readouterr().err
+
+
+def test_a_restart_removes_the_worst_samples(run, tmp_path):
+    import shutil
+
+    from openclrs.training.evaluate import load_run_config
+    from openclrs.training.loop import train
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "worst").mkdir(exist_ok=True)
+    (copy / "worst" / "worst.json").write_text("{}")
+    config = load_run_config(str(copy))
+    config.out_dir, config.steps = str(copy), 1
+    train(config, restart=True, log=open(os.devnull, "w"))
+    assert not (copy / "worst").exists()  # pictures of the earlier model go with it

@@ -69,8 +69,9 @@ from .config import TrainConfig
 from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import TrainingDiverged, derive_seed
 
-# What a restart removes besides the run machinery's own files.
-OUTPUTS = ("results.json", "test_scores.png", "training_curves.png", "tb")
+# What a restart removes besides the run machinery's own files (worst/: the
+# pictures `openclrs evaluate --plot-worst` draws of this run's model).
+OUTPUTS = ("results.json", "test_scores.png", "training_curves.png", "tb", "worst")
 
 
 # -------------------------------------------------------------------- data
