@@ -254,8 +254,19 @@ class DiagnosedModel:
         if not split:
             return ids + self.tokenize(body, specials=False)
         for ch in body:
-            ids += self.tokenize(ch, specials=False)
+            ids += self._character(ch)
         return ids
+
+    def _character(self, ch: str) -> list[int]:
+        """The token of ``ch`` as it appears inside a text: the vocabulary's
+        own piece when there is one (a SentencePiece tokenizer would turn a
+        lone ``"1"`` into ``"▁1"``), else ``ch`` tokenised alone."""
+        if self.kind == "hf":
+            tid = self.tokenizer.convert_tokens_to_ids(ch)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id \
+                    and self.tokenizer.decode([tid]) == ch:
+                return [tid]
+        return self.tokenize(ch, specials=False)
 
     def token_strings(self, ids) -> list[str]:
         """Each id's token as a string (to see how digits were cut)."""
