@@ -278,6 +278,7 @@ def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     runs.refuse_old_format(run_dir, "train it again (openclrs train --restart)")
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
+    config.validate()  # (the device among the rest: one this machine has)
     # A run whose model a capability supplied (training.loop.ModelFactory) records
     # that capability's settings beside "train"; pictures cannot rebuild its model.
     recorded = files.read_json(os.path.join(run_dir, runs.CONFIG), "run config", runs.FIX)
@@ -348,6 +349,8 @@ def predict_run_sample(run_dir: str, algorithm: str | None = None, split: str = 
     n = 64 split, as ``openclrs evaluate`` reads it), ``val`` (the run's
     validation set) or ``sampled`` (trace ``index`` of a fresh
     ``Sampler(algorithm, length, seed, **options)``)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     model, config, step = load_run_model(run_dir, checkpoint, device)
     algorithm = run_algorithm(config, algorithm)
     if split == "sampled":
