@@ -95,6 +95,28 @@ def run_baseline(algorithm, steps, runs_dir, data_root) -> dict:
             "oracle_test_score": trained["algorithms"][algorithm]["test_score"]}
 
 
+def table(results: dict) -> str:
+    """The results as a Markdown table (test split, n = 64)."""
+    budgets = sorted({k for e in results["entries"].values() for k in e
+                      if k.startswith("fixed_") and k.endswith("n_test_score")},
+                     key=lambda k: float(k[6:-12]))
+    head = ["algorithm", "halting", "steps", "learned", "oracle"] + \
+        [f"fixed {k[6:-12]}·n" for k in budgets] + \
+        ["mean abs(T̂−T)/T", "early", "late", "mean T̂", "mean T", "cap", "train time"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    pct = lambda x: "-" if x is None else f"{100 * x:.2f}%"  # noqa: E731
+    for e in results["entries"].values():
+        h = e.get("halting_stats", {})
+        row = [e["algorithm"], e["halting"], str(e["steps"]), pct(e.get("learned_test_score")),
+               pct(e["oracle_test_score"])] + [pct(e.get(k)) for k in budgets]
+        row += ([f"{h['halting_error']:.2f}", pct(h["early"]), pct(h["late"]),
+                 f"{h['mean_steps']:.2f}", f"{h['mean_true_steps']:.2f}", str(h["max_steps"])]
+                if h else ["-"] * 6)
+        row.append(f"{e['train_seconds'] / 60:.0f} min")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algorithms", nargs="+", default=["bfs", "bellman_ford"])
@@ -108,7 +130,12 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", default="/tmp/halting-runs", help="run folders")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "halting_clrs.json"))
+    parser.add_argument("--table", action="store_true", help="print the results as a table")
     args = parser.parse_args(argv)
+    if args.table:
+        with open(args.out) as f:
+            print(table(json.load(f)))
+        return
 
     results = {"entries": {}}
     if os.path.exists(args.out):
