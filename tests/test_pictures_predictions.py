@@ -344,6 +344,10 @@ def test_a_run_of_another_kind_of_model_is_refused_clearly(run, tmp_path, capsys
     (other / "config.json").write_text(json.dumps(config))
     assert main(["plot", "--run", str(other), "--out", str(tmp_path / "x.png")]) == 2
     assert "trained a model of its own kind (halting)" in capsys.readouterr().err
+    assert main(["evaluate", "--run", str(other), "--plot-worst", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "trained a model of its own kind (halting)" in captured.err
+    assert "checkpoint:" not in captured.out  # refused before the evaluation
 
 
 def test_a_restart_removes_the_worst_samples(run, tmp_path):

@@ -23,8 +23,8 @@ from .. import files
 from ..extras import pyplot
 from ..files import atomic_write
 from ..specs import Type
-from .predictions import (PredictedTrace, load_run_model, predict_trace, split_batches,
-                          split_sample_scores, split_trace, worst_samples)
+from .predictions import (PredictedTrace, load_run_model, predict_trace, refuse_other_models,
+                          split_batches, split_sample_scores, split_trace, worst_samples)
 from .trace import WRONG_COLOUR, State, _heat_columns, chosen_steps, draw_heatmap, draw_state
 
 
@@ -169,7 +169,8 @@ def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "te
     with files.atomic_directory(staging) as tmp:
         for algorithm in algorithms or config.algorithms:
             batches = split_batches(config, algorithm, split)
-            scores = split_sample_scores(model, batches, max_memory)["score"]
+            budget = config.max_memory if max_memory is None else max_memory  # as evaluate's
+            scores = split_sample_scores(model, batches, budget)["score"]
             entries = []
             for rank, i in enumerate(worst_samples(scores, k), start=1):
                 name = f"{algorithm}-{rank:02d}-sample{i}.png"
@@ -187,10 +188,12 @@ def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "te
 
 def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
     """The folder :func:`plot_worst` would write (default: the run's
-    ``worst/``), checked: ``k`` >= 1, and no folder of the user's in the way.
+    ``worst/``), checked: ``k`` >= 1, a plain reasoner's run, and no folder
+    of the user's in the way.
     (The command line calls it before evaluating, to fail early.)"""
     if k < 1:
         raise ValueError(f"--plot-worst {k}: give a number of samples, 1 or more")
+    refuse_other_models(run_dir)
     folder = folder or os.path.join(run_dir, "worst")
     if os.path.isdir(folder) and os.listdir(folder) and \
             not os.path.exists(os.path.join(folder, WORST_INDEX)):

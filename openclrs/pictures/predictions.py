@@ -268,7 +268,6 @@ def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     checkpoint folder), loaded and verified as ``openclrs evaluate`` does."""
     import os
 
-    from .. import files
     from ..training import runs
     from ..training.evaluate import load_run_config
     from ..training.loop import build_model, load_weights
@@ -279,19 +278,32 @@ def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     config = load_run_config(run_dir)
     config.device, config.progress = device, False
     config.validate()  # (the device among the rest: one this machine has)
-    # A run whose model a capability supplied (training.loop.ModelFactory) records
-    # that capability's settings beside "train"; pictures cannot rebuild its model.
-    recorded = files.read_json(os.path.join(run_dir, runs.CONFIG), "run config", runs.FIX)
-    other = sorted(set(recorded) - PLAIN_RUN_KEYS)
-    if other:
-        raise ValueError(f"{run_dir} trained a model of its own kind ({', '.join(other)}); "
-                         "its predictions cannot be drawn here, only a plain reasoner's")
+    refuse_other_models(run_dir)
     saved = runs.load_checkpoint(run_dir, checkpoint,
                                  fix="train the run again, or use another --checkpoint")
     model = build_model(config).to(device)
     load_weights(saved, model, config)
     model.eval()
     return model, config, saved.step
+
+
+def refuse_other_models(run_dir: str) -> None:
+    """A clear error for a run whose model a capability supplied
+    (:class:`openclrs.training.loop.ModelFactory`): its ``config.json`` holds
+    that capability's settings beside ``train``, and pictures cannot rebuild
+    its model."""
+    import os
+
+    from .. import files
+    from ..training import runs
+
+    path = os.path.join(run_dir, runs.CONFIG)
+    if not os.path.exists(path):
+        return  # (load_run_config says so)
+    other = sorted(set(files.read_json(path, "run config", runs.FIX)) - PLAIN_RUN_KEYS)
+    if other:
+        raise ValueError(f"{run_dir} trained a model of its own kind ({', '.join(other)}); "
+                         "its predictions cannot be drawn here, only a plain reasoner's")
 
 
 def run_algorithm(config, algorithm: str | None) -> str:
