@@ -53,7 +53,7 @@ import numpy as np
 
 from .extras import require
 from .footprint import SampleTooLarge, available_memory
-from .sparse import Graph, SparseTrace, estimate_hint_bytes, is_connected
+from .sparse import Graph, SparseTrace, estimate_hint_bytes, is_connected, sorted_unique
 
 Rng = np.random.RandomState
 
@@ -167,7 +167,7 @@ def delaunay(rng: Rng, n: int) -> Graph:
     triangles = spatial.Delaunay(points).simplices.astype(np.int64)
     a = triangles[:, [0, 1, 2]].ravel()
     b = triangles[:, [1, 2, 0]].ravel()
-    keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    keys = sorted_unique(np.minimum(a, b) * n + np.maximum(a, b))
     return Graph.undirected(n, keys // n, keys % n)
 
 

@@ -96,25 +96,24 @@ class _Tree:
     "am I a leaf now?" in O(1) instead of scanning its neighbours."""
 
     def __init__(self, n, S, R, rev):
-        self.on = np.zeros(len(S), dtype=bool)
-        self.waiting = np.zeros(n, dtype=np.int64)
-        self.S, self.R, self.rev = S, R, rev
+        # Python lists: the flood and echo loops touch one entry at a time.
+        self.on = [False] * len(S)
+        self.waiting = [0] * n
+        self.S, self.R, self.rev = S.tolist(), R.tolist(), rev.tolist()
 
     def set(self, k: int, value: bool) -> None:
         on = self.on
         if on[k] == value:
             return
         rk = self.rev[k]
-        if rk == k:  # a self-loop never counts
-            on[k] = value
-            return
-        back = rk >= 0 and on[rk]
-        step = 1 if value else -1
-        if not back:
-            self.waiting[self.S[k]] += step
-        if back:
-            self.waiting[self.R[k]] -= step
         on[k] = value
+        if rk == k:  # a self-loop never counts
+            return
+        step = 1 if value else -1
+        if rk >= 0 and on[rk]:
+            self.waiting[self.R[k]] -= step
+        else:
+            self.waiting[self.S[k]] += step
 
 
 def eccentricity(graph: Graph, s, hints: bool = True) -> SparseTrace:
@@ -206,7 +205,7 @@ def eccentricity(graph: Graph, s, hints: bool = True) -> SparseTrace:
         next_phase = phase.copy()
         next_echo = echo.copy()
         messages = np.zeros(n, dtype=np.int64)
-        waiting_before = tree.waiting.copy()  # the round reads the old tree
+        waiting_before = tree.waiting[:]  # the round reads the old tree
         active = np.flatnonzero((~phase & ~visited & ((flood > 0) | is_source))
                                 | (phase & ~leaf)).tolist()
         for node in active:
