@@ -272,6 +272,23 @@ def test_plot_run_command(run, tmp_path, capsys):
                  "--out", str(tmp_path / "t.png")]) == 0
 
 
+def test_view_run_command(run, tmp_path, capsys):
+    """`openclrs view --run` on a real run folder: the page embeds the same
+    prediction (wrong masks, scores) that `plot --run` draws."""
+    from openclrs.pictures.viewer import read_viewer_data
+
+    page = tmp_path / "p.html"
+    assert main(["view", "--run", run, "--index", "4", "--out", str(page)]) == 0
+    out = capsys.readouterr().out
+    p = predict_run_sample(run, "bfs", "test", 4)
+    assert out.startswith(f"{page}\n") and f"{100 * p.score:.2f}%" in out
+    data = read_viewer_data(page.read_text())
+    assert data["algorithm"] == "bfs" and len(data["steps"]) == p.truth.length
+    assert data["output"]["score"] == pytest.approx(p.score, abs=1e-4)
+    assert main(["view", "--run", run, "--index", "32", "--out", str(tmp_path / "q.html")]) == 2
+    assert "out of range" in capsys.readouterr().err and not (tmp_path / "q.html").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["--index", "32"], "--index 32 is out of range: the test split has 32 samples"),
     (["--algorithm", "dfs"], "this run was trained on ['bfs'], not 'dfs'"),
@@ -293,7 +310,7 @@ def test_plot_bad_input(tmp_path, capsys):
     assert main(["plot", "bfs", "--split", "test", "--out", out]) == 2
     assert "--split goes only with --run DIR" in capsys.readouterr().err
     assert main(["plot", "--out", out]) == 2
-    assert "name the algorithm to draw" in capsys.readouterr().err
+    assert "name the algorithm to plot" in capsys.readouterr().err
 
 
 def test_evaluate_plot_worst(run, tmp_path, capsys):

@@ -16,20 +16,26 @@ from .engine import sampled_trace
 RUN_ONLY = ("split", "checkpoint", "algorithm_flag")
 
 
-def cmd_plot(args) -> int:
-    if args.run is not None:
-        return plot_run(args)
+def sampled_args(args, command: str, suffix: str):
+    """Check that the options of a trained run come only with ``--run``
+    and that an algorithm is named; the sampled trace the rest names."""
     given = [f"--{n.split('_')[0]}" for n in RUN_ONLY if getattr(args, n) is not None]
     if given:
         raise ValueError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} only "
                          "with --run DIR (a trained run's predictions)")
     if args.algorithm is None:
-        raise ValueError("name the algorithm to draw (openclrs plot ALGO --out FILE.png), or "
-                         "give --run DIR to draw a run's predictions")
+        raise ValueError(f"name the algorithm to {command} (openclrs {command} ALGO --out "
+                         f"FILE.{suffix}), or give --run DIR for a run's predictions")
+    args.length = 8 if args.length is None else args.length
+    return sampled_trace(args)
+
+
+def cmd_plot(args) -> int:
+    if args.run is not None:
+        return plot_run(args)
     from ..pictures import animate_trace, plot_trace
 
-    args.length = 8 if args.length is None else args.length
-    trace = sampled_trace(args)
+    trace = sampled_args(args, "plot", "png")
     written = [plot_trace(trace, args.algorithm, args.out, most_steps=args.steps or 6)]
     if args.gif:
         written.append(animate_trace(trace, args.algorithm, args.gif))
@@ -64,11 +70,42 @@ def plot_run(args) -> int:
     from ..pictures.compare import plot_predictions
 
     predicted = run_sample(args)
-    path = plot_predictions(predicted, args.out, most_steps=args.steps or 4)
-    print(f"{path}\n{predicted.algorithm} {predicted.source}: output score "
-          f"{100 * predicted.score:.2f}%, {predicted.wrong_count('outputs')} output "
-          f"element(s) wrong")
+    print(plot_predictions(predicted, args.out, most_steps=args.steps or 4))
+    print(summary(predicted))
     return 0
+
+
+def summary(predicted) -> str:
+    return (f"{predicted.algorithm} {predicted.source}: output score "
+            f"{100 * predicted.score:.2f}%, {predicted.wrong_count('outputs')} output "
+            f"element(s) wrong")
+
+
+def add_sample_options(p, command: str, suffix: str) -> None:
+    """The options ``plot`` and ``view`` share: which trace (sampled, or a
+    run's sample with its predictions) and where to write it."""
+    p.add_argument("algorithm", nargs="?", type=algorithm_name,
+                   help=f"the algorithm to sample and {command} (with --run: optional, as "
+                        "--algorithm)")
+    p.add_argument("--length", type=positive_int,
+                   help="problem size (default 8; with --run: a sampled trace of this size)")
+    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--index", type=nonnegative_int, default=0,
+                   help="which sample: of the seed's stream, or with --run of the split "
+                        "(default 0, the first)")
+    p.add_argument("--option", action=KeyValues,
+                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
+    p.add_argument("--out", required=True, metavar=f"FILE.{suffix}",
+                   help=f"the {suffix.upper()} file to write")
+    run = p.add_argument_group("predictions of a trained run")
+    run.add_argument("--run", metavar="DIR", help="a training run folder (openclrs train --out)")
+    run.add_argument("--algorithm", dest="algorithm_flag", type=algorithm_name, metavar="ALGO",
+                     help="which of the run's algorithms (default: its only one)")
+    run.add_argument("--split", choices=("test", "val", "sampled"),
+                     help="test: the canonical n=64 split (default), val: the run's "
+                          "validation set, sampled: a fresh trace (--length, --seed, --option)")
+    run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
 
 
 def register(sub) -> None:
@@ -80,29 +117,10 @@ def register(sub) -> None:
                     "trained run's predicted hints and outputs beside the truth, step by "
                     "step, what the scorer counts as wrong in red. Needs matplotlib "
                     "(pip install \"openclrs[plots]\").")
-    p.add_argument("algorithm", nargs="?", type=algorithm_name,
-                   help="the algorithm to sample and draw (with --run: optional, as --algorithm)")
-    p.add_argument("--length", type=positive_int,
-                   help="problem size (default 8; with --run: draw a sampled trace of this size)")
-    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
-    p.add_argument("--index", type=nonnegative_int, default=0,
-                   help="which sample: of the seed's stream, or with --run of the split "
-                        "(default 0, the first)")
-    p.add_argument("--option", action=KeyValues,
-                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
-    p.add_argument("--out", required=True, metavar="FILE.png", help="the PNG to write")
+    add_sample_options(p, "draw", "png")
     p.add_argument("--gif", metavar="FILE.gif", help="also an animation, one frame per hint step")
     p.add_argument("--steps", type=positive_int,
                    help="hint steps in the PNG, spread evenly (default 6; with --run 4)")
-    run = p.add_argument_group("predictions of a trained run")
-    run.add_argument("--run", metavar="DIR", help="a training run folder (openclrs train --out)")
-    run.add_argument("--algorithm", dest="algorithm_flag", type=algorithm_name, metavar="ALGO",
-                     help="which of the run's algorithms (default: its only one)")
-    run.add_argument("--split", choices=("test", "val", "sampled"),
-                     help="test: the canonical n=64 split (default), val: the run's "
-                          "validation set, sampled: a fresh trace (--length, --seed, --option)")
-    run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
-    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
     p.set_defaults(func=cmd_plot)
     register_view(sub)
 
@@ -115,37 +133,15 @@ def cmd_view(args) -> int:
     from ..pictures.viewer import write_viewer
 
     if args.run is None:
-        given = [f"--{n.split('_')[0]}" for n in RUN_ONLY if getattr(args, n) is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} only "
-                             "with --run DIR (a trained run's predictions)")
-        if args.algorithm is None:
-            raise ValueError("name the algorithm to view (openclrs view ALGO --out FILE.html), "
-                             "or give --run DIR to view a run's predictions")
-        args.length = 8 if args.length is None else args.length
-        sample = sampled_trace(args)
+        sample = sampled_args(args, "view", "html")
         options = "".join(f" {k}={v}" for k, v in args.option.items())
         source = f"sampled n={args.length} seed={args.seed} #{args.index}{options}"
         write_viewer(args.out, sample, source=source)
         print(f"{args.out}\n{args.algorithm} {source}: {sample.length} hint steps")
         return 0
-    if args.algorithm and args.algorithm_flag and args.algorithm != args.algorithm_flag:
-        raise ValueError(f"two algorithms given: {args.algorithm} and --algorithm "
-                         f"{args.algorithm_flag}")
-    from ..pictures.predictions import predict_run_sample
-
-    split = args.split or ("sampled" if args.length is not None else "test")
-    if split != "sampled" and (args.length is not None or args.option):
-        raise ValueError(f"--length and --option pick a sampled trace: give --split sampled, "
-                         f"not {split}")
-    predicted = predict_run_sample(
-        args.run, args.algorithm or args.algorithm_flag, split, args.index,
-        args.checkpoint or "best", args.device, length=args.length, seed=args.seed,
-        options=args.option)
+    predicted = run_sample(args)
     write_viewer(args.out, predicted)
-    print(f"{args.out}\n{predicted.algorithm} {predicted.source}: output score "
-          f"{100 * predicted.score:.2f}%, {predicted.wrong_count('outputs')} output "
-          f"element(s) wrong")
+    print(f"{args.out}\n{summary(predicted)}")
     return 0
 
 
@@ -157,24 +153,5 @@ def register_view(sub) -> None:
                     "--run, a trained run's predicted hints and outputs beside the truth, "
                     "what the scorer counts as wrong in red, each step's score. Everything "
                     "is inline (no server, no network): open it from a file:// URL.")
-    p.add_argument("algorithm", nargs="?", type=algorithm_name,
-                   help="the algorithm to sample and view (with --run: optional, as --algorithm)")
-    p.add_argument("--length", type=positive_int,
-                   help="problem size (default 8; with --run: view a sampled trace of this size)")
-    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
-    p.add_argument("--index", type=nonnegative_int, default=0,
-                   help="which sample: of the seed's stream, or with --run of the split "
-                        "(default 0, the first)")
-    p.add_argument("--option", action=KeyValues,
-                   help="sampler option, e.g. p=0.3 (repeatable, each KEY once)")
-    p.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
-    run = p.add_argument_group("predictions of a trained run")
-    run.add_argument("--run", metavar="DIR", help="a training run folder (openclrs train --out)")
-    run.add_argument("--algorithm", dest="algorithm_flag", type=algorithm_name, metavar="ALGO",
-                     help="which of the run's algorithms (default: its only one)")
-    run.add_argument("--split", choices=("test", "val", "sampled"),
-                     help="test: the canonical n=64 split (default), val: the run's "
-                          "validation set, sampled: a fresh trace (--length, --seed, --option)")
-    run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
-    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
+    add_sample_options(p, "view", "html")
     p.set_defaults(func=cmd_view)
