@@ -224,25 +224,37 @@ def _relax_literal(S, R, W, d, pi, reached):
     return new_d, new_pi, new_reached
 
 
-def _relax(S, R, W, d, pi, reached):
-    """One round, vectorised over edges: each node's candidates
-    ``d[u] + w(u, v)`` from reached ``u``; the first (lowest-``u``) minimum
-    wins; a first-reached node takes it, a reached one only when smaller."""
-    valid = np.flatnonzero(reached[S])
-    cand = d[S[valid]] + W[valid]
-    r = R[valid]
-    order = np.lexsort((cand, r))  # stable: equal candidates stay in sender order
-    r = r[order]
-    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else r
-    nodes = r[first]
-    best = cand[order][first]
-    arg = S[valid][order][first]
-    update = ~reached[nodes] | (best < d[nodes])
-    new_d, new_pi, new_reached = d.copy(), pi.copy(), reached.copy()
-    new_d[nodes[update]] = best[update]
-    new_pi[nodes[update]] = arg[update]
-    new_reached[nodes] = True
-    return new_d, new_pi, new_reached
+class _Relaxer:
+    """Rounds of relaxation vectorised over edges grouped by receiver (then
+    sender): each node's candidates ``d[u] + w(u, v)`` from reached ``u``;
+    the first (lowest-``u``) minimum wins; a first-reached node takes it, a
+    reached one only when it is smaller. Group minima by ``reduceat``, O(E)
+    per round with no sort."""
+
+    def __init__(self, S, R, W):
+        order = np.lexsort((S, R))
+        self.S, self.R, self.W = S[order], R[order], W[order]
+        self.starts = np.flatnonzero(np.r_[True, self.R[1:] != self.R[:-1]]) if len(R) \
+            else np.zeros(0, np.intp)
+        self.nodes = self.R[self.starts]
+        self.counts = np.diff(np.r_[self.starts, len(R)])
+        self.positions = np.arange(len(R))
+
+    def __call__(self, d, pi, reached):
+        new_d, new_pi, new_reached = d.copy(), pi.copy(), reached.copy()
+        if not len(self.starts):
+            return new_d, new_pi, new_reached
+        cand = np.where(reached[self.S], d[self.S] + self.W, np.inf)
+        best = np.minimum.reduceat(cand, self.starts)
+        at_best = np.where(cand == np.repeat(best, self.counts), self.positions, len(cand))
+        first = np.minimum.reduceat(at_best, self.starts)
+        offered = best < np.inf
+        nodes, best, first = self.nodes[offered], best[offered], first[offered]
+        update = ~reached[nodes] | (best < d[nodes])
+        new_d[nodes[update]] = best[update]
+        new_pi[nodes[update]] = self.S[first[update]]
+        new_reached[nodes] = True
+        return new_d, new_pi, new_reached
 
 
 def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
@@ -255,7 +267,11 @@ def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
     s = _checks.node(s, n, "s")
     S, R, W = graph.senders, graph.receivers, graph.weights
     safe = not graph.num_edges or float(np.abs(W).max()) * (n + 2) < 1e300
-    relax = _relax if safe else _relax_literal
+    if safe:
+        relax = _Relaxer(S, R, W)
+    else:
+        def relax(d, pi, reached):
+            return _relax_literal(S, R, W, d, pi, reached)
     d = np.zeros(n)
     pi = np.arange(n)
     reached = np.zeros(n, dtype=bool)
@@ -263,7 +279,7 @@ def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
     states = []
     for _ in range(n + 1):
         states.append((d, pi, reached) if hints else None)
-        new_d, pi, reached = relax(S, R, W, d, pi, reached)
+        new_d, pi, reached = relax(d, pi, reached)
         if (new_d == d).all():
             break
         d = new_d
