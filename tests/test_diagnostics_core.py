@@ -299,11 +299,12 @@ def test_cli_collapse_and_oversquash(tiny_hf_models, tmp_path, name, capsys):
     assert (out / "collapse.png").stat().st_size > 0
 
     assert main(["diagnose", "oversquash", option, tiny_hf_models[name], "--out", str(out),
-                 "--lengths", "3", "--dtypes", "float32"]) == 0
+                 "--lengths", "3", "--dtypes", "float32", "--suffix", " ?"]) == 0
     over = _read(out / "oversquash.json")["float32"]
     seq = over["sequences"]["3"]
     assert len(seq["jacobian_norm"]) == len(seq["path_proxy"]) == len(seq["tokens"])
     assert seq["last_digit"] - seq["first_digit"] == 2
+    assert len(seq["tokens"]) == seq["last_digit"] + 3  # the suffix " ?" after the digits
     assert sum(seq["path_proxy"]) == pytest.approx(1.0)
     assert (out / "oversquash.png").exists()
     assert "collapse.json" in capsys.readouterr().out

@@ -5,8 +5,9 @@ character-level tokenizer built here, so that ``AutoTokenizer`` and
 
 The tokenizer has one token per printable ASCII character and newline (so
 every digit, letter and the prompts' punctuation is its own token) plus
-``<pad> <bos> <eos> <unk>``; it puts ``<bos>`` before every text, as Llama's
-and Gemma's do. ``save_tiny_model("gpt2", folder, merge_digits=True)`` gives
+``<pad> <bos> <eos> <unk>`` (and the byte-level spellings of space and
+newline, for the Qwen families' tokenizer class); it puts ``<bos>`` before
+every text, as Llama's and Gemma's do. ``save_tiny_model("gpt2", folder, merge_digits=True)`` gives
 instead a tokenizer that also has the tokens ``11``, ``111`` and ``1111``
 (matched greedily, longest first), to test the merged-digit handling.
 
@@ -35,7 +36,10 @@ def build_tokenizer(merge_digits: bool = False):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    pieces = list(SPECIALS) + list(CHARS) + (list(MERGED) if merge_digits else [])
+    # "Ġ" and "Ċ": space and newline as byte-level tokenizers spell them
+    # (transformers 5 loads a qwen2/qwen3 folder with Qwen2Tokenizer, whose
+    # byte-level pre-tokenizer would otherwise find no token for a space)
+    pieces = list(SPECIALS) + list(CHARS) + ["Ġ", "Ċ"] + (list(MERGED) if merge_digits else [])
     vocab = {p: i for i, p in enumerate(pieces)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     units = [re.escape(m) for m in MERGED] if merge_digits else []

@@ -111,6 +111,9 @@ def add_oversquash_options(p: argparse.ArgumentParser) -> None:
                    help="the digits: all ones, or random digits (default ones)")
     p.add_argument("--prompt", default="Copy the following number: ",
                    help="the text before the digits")
+    p.add_argument("--suffix", default="",
+                   help="text after the digits (default none: the last digit is the "
+                        "differentiated position)")
     p.add_argument("--state", choices=("residual", "normed"), default="residual",
                    help="the differentiated state (default residual: v^(L))")
     p.add_argument("--beta", type=float, default=1.0,

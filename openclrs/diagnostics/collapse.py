@@ -151,8 +151,12 @@ def plot(result: dict, path: str, title: str = "") -> str:
     plt = pyplot()
     dtypes = list(result)
     families = list(result[dtypes[0]]["families"])
-    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.4),
-                             squeeze=False)
+    cols = min(len(families), 2)
+    rows = -(-len(families) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.2 * rows), squeeze=False)
+    axes = [list(grid.flat)]
+    for ax in axes[0][len(families):]:
+        ax.set_visible(False)
     positive = [v for d in dtypes for f in families
                 for v in result[d]["families"][f]["distance_min"] if v > 0]
     floor = min(positive) / 10 if positive else 1e-12

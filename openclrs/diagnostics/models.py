@@ -260,8 +260,9 @@ class DiagnosedModel:
     def _character(self, ch: str) -> list[int]:
         """The token of ``ch`` as it appears inside a text: the vocabulary's
         own piece when there is one (a SentencePiece tokenizer would turn a
-        lone ``"1"`` into ``"▁1"``), else ``ch`` tokenised alone."""
-        if self.kind == "hf":
+        lone ``"1"`` into ``"▁1"``), else ``ch`` tokenised alone (always so
+        for whitespace, which byte-level tokenizers spell ``"Ġ"``)."""
+        if self.kind == "hf" and not ch.isspace():
             tid = self.tokenizer.convert_tokens_to_ids(ch)
             if isinstance(tid, int) and tid != self.tokenizer.unk_token_id \
                     and self.tokenizer.decode([tid]) == ch:

@@ -129,11 +129,14 @@ def digits(n: int, sequence: str = "ones", seed: int = 0) -> str:
 
 
 def measure_sequence(model: DiagnosedModel, prompt: str, body: str, state: str = "residual",
-                     beta: float = 1.0) -> dict:
-    """One sequence (``prompt`` then ``body`` one token per character) in
-    this model's dtype: the ``sequences`` entry of oversquash.json."""
+                     beta: float = 1.0, suffix: str = "") -> dict:
+    """One sequence (``prompt``, then ``body`` one token per character, then
+    ``suffix``, e.g. a question after the digits so that the last digit is
+    not the differentiated position itself) in this model's dtype: the
+    ``sequences`` entry of oversquash.json."""
     ids = model.tokenize_parts(prompt, body)
     first, last = len(ids) - len(body), len(ids) - 1
+    ids += model.tokenize(suffix, specials=False) if suffix else []
     norms = sensitivity(model, model.input_embeddings(ids), state)
     with torch.no_grad():
         proxy = path_proxy(model.attentions(ids), beta)[-1]
@@ -146,7 +149,7 @@ def measure_sequence(model: DiagnosedModel, prompt: str, body: str, state: str =
 
 def measure(model: DiagnosedModel, lengths, prompt: str, sequence: str = "ones",
             dtypes=("float32",), state: str = "residual", beta: float = 1.0,
-            seed: int = 0) -> dict:
+            seed: int = 0, suffix: str = "") -> dict:
     """oversquash.json's content (see the module's docstring)."""
     result = {}
     for dtype in dtypes:
@@ -154,7 +157,7 @@ def measure(model: DiagnosedModel, lengths, prompt: str, sequence: str = "ones",
         result[dtype_name(parse_dtype(dtype))] = {
             "lengths": [int(n) for n in lengths],
             "sequences": {str(n): measure_sequence(twin, prompt, digits(n, sequence, seed),
-                                                   state, beta) for n in lengths}}
+                                                   state, beta, suffix) for n in lengths}}
     return result
 
 
@@ -187,12 +190,13 @@ def plot(result: dict, path: str, title: str = "") -> str:
 
 def diagnose(model: DiagnosedModel, out: str, lengths=(16, 32, 64), sequence: str = "ones",
              prompt: str = "Copy the following number: ", state: str = "residual",
-             beta: float = 1.0, seed: int = 0, dtypes=("float32",), **ignored) -> list:
+             beta: float = 1.0, seed: int = 0, dtypes=("float32",), suffix: str = "",
+             **ignored) -> list:
     """``openclrs diagnose oversquash``: oversquash.json and oversquash.png."""
     if model is None:
         raise ValueError("oversquash needs a model: give --checkpoint or --hf-model")
     os.makedirs(out, exist_ok=True)
-    result = measure(model, lengths, prompt, sequence, dtypes, state, beta, seed)
+    result = measure(model, lengths, prompt, sequence, dtypes, state, beta, seed, suffix)
     json_path = os.path.join(out, "oversquash.json")
     write_json(json_path, result)
     return [json_path, plot(result, os.path.join(out, "oversquash.png"),
