@@ -357,7 +357,12 @@ def dense_edges(adj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def to_sparse(trace: Trace, edges: tuple | None = None, hints: bool = True) -> SparseTrace:
     """A dense trace restricted to ``edges`` (``(senders, receivers)``; by
     default the edges of the rule above, read from its ``adj`` input)."""
-    senders, receivers = dense_edges(trace.inputs["adj"]) if edges is None else edges
+    if edges is None:
+        if "adj" not in trace.inputs:
+            raise ValueError(f"to_sparse needs the trace of a graph algorithm (an 'adj' "
+                             f"input) or explicit edges; {trace.algorithm} has none")
+        edges = dense_edges(trace.inputs["adj"])
+    senders, receivers = edges
     senders = np.asarray(senders, np.int64)
     receivers = np.asarray(receivers, np.int64)
     stores = {}

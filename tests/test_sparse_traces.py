@@ -149,6 +149,8 @@ def test_validation_catches_broken_traces():
         validate_sparse_trace(bad)
     with pytest.raises(ValueError, match="Graph.from_dense"):
         SPARSE_ALGORITHMS["bfs"](np.eye(3), 0)
+    with pytest.raises(ValueError, match="graph algorithm"):
+        to_sparse(dense.insertion_sort([0.3, 0.1]))
 
 
 def test_salsa_specs_stay_out_of_the_clrs_table():
