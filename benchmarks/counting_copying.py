@@ -46,6 +46,7 @@ sys.path.insert(0, ROOT)
 
 TASKS = ("copy_last", "copy_first", "count_ones", "count_bernoulli")
 EVAL_LENGTHS = (1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 96, 128)
+EDGE_LENGTHS = tuple(range(44, 61))  # balanced copies, float32
 COLLAPSE_LENGTHS = (2, 4, 8, 16, 24, 32, 40, 48, 64, 96, 128, 192, 256)
 DTYPES = ("float32", "bfloat16", "float16")
 PAPER = {
@@ -231,6 +232,14 @@ def main(argv=None) -> int:
                                        chosen, EVAL_LENGTHS, args.samples, options=options)
         save(args.out, record)
         print(f"accuracy {key}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    # ... and every n just past the train lengths, where copying breaks down
+    edge = record.setdefault("copy_edge", {})
+    for variant in ("plain", "separators"):
+        if variant not in edge:
+            edge[variant] = tasks.evaluate(
+                model_generator(model, tokenizer, batch_size=50), TASKS[:2], EDGE_LENGTHS,
+                args.samples, options=tasks.variant_options(variant, balanced=True))
+            save(args.out, record)
     tasks.plot_accuracy(accuracy, os.path.join(args.images, "tasks-accuracy.png"),
                         title=f"openclrs LM ({record['train']['parameters']:,} parameters) "
                               "trained on n = 1..48 (shaded)",

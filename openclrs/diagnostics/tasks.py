@@ -324,10 +324,10 @@ def plot_accuracy(results: dict, path: str, title: str | None = None,
     rows = -(-len(tasks) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, task in zip(axes.flat, tasks):
-        for variant, result in results.items():
-            if task in result:
+        for k, (variant, result) in enumerate(results.items()):
+            if task in result:  # one colour per variant in every panel
                 ax.plot(result[task]["lengths"], result[task]["accuracy"], marker="o",
-                        markersize=3, label=variant)
+                        markersize=3, label=variant, color=f"C{k % 10}")
         if train_lengths:
             ax.axvspan(min(train_lengths), max(train_lengths), color="grey", alpha=0.15,
                        linewidth=0, label="train lengths")
