@@ -390,3 +390,36 @@ def test_fill_forward_equals_the_dense_engines_replay():
         init = rng.normal(size=cells)
         expected = replay(init, steps, ev_t.tolist(), ev_c.tolist(), ev_x.tolist()).T
         assert np.array_equal(fill_forward(init, steps, ev_t, ev_c, ev_x), expected)
+
+
+def test_sparse_dataset_builds_resumes_and_loads(tmp_path):
+    from openclrs.data.sparse import build_sparse_dataset, load_sparse_split, salsa_parts
+
+    folder = str(tmp_path / "salsa")
+    parts = salsa_parts("bfs", seed=4, num_samples={"train": 3, "val": 2, "test": 1})
+    assert len(parts) == 17 and [p.split for p in parts[:3]] == ["train", "val", "test_er_16"]
+    assert parts[0].hints and not any(p.hints for p in parts[1:])
+    manifest = build_sparse_dataset(parts, folder, workers=1, progress=False)
+    assert len(manifest["parts"]) == 17
+    train = load_sparse_split(folder, "bfs", "train")
+    for a, b in zip(train, sample_sparse("bfs", "train", num_samples=3, seed=4)):
+        assert_same(a, b)
+    test = load_sparse_split(folder, "bfs", "test_delaunay_1600")
+    assert test[0].num_nodes == 1600 and not test[0].has_hints and test[0].length > 1
+    # A second build finds everything intact and writes nothing.
+    path = tmp_path / "salsa" / "bfs" / "val.safetensors"
+    stamp = path.stat().st_mtime_ns
+    build_sparse_dataset(parts, folder, workers=1, progress=False)
+    assert path.stat().st_mtime_ns == stamp
+    # A damaged file is refused, and the builder rebuilds it.
+    with open(path, "r+b") as f:
+        f.seek(-1, 2)
+        f.write(b"\x01")
+    with pytest.raises(CorruptFileError, match="corrupted"):
+        load_sparse_split(folder, "bfs", "val")
+    build_sparse_dataset(parts, folder, workers=1, progress=False)
+    assert len(load_sparse_split(folder, "bfs", "val")) == 2
+    with pytest.raises(FileNotFoundError, match="no split 'test' of bfs"):
+        load_sparse_split(folder, "bfs", "test")
+    with pytest.raises(ValueError, match="no sparse implementation"):
+        salsa_parts("floyd_warshall")

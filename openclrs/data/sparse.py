@@ -26,20 +26,32 @@ probe is stored flat, the samples one after another: ``num_nodes``,
 slice of every array follows from them. Edges are stored per graph
 (local indices). Traces made without hints store none (``has_hints`` in the
 metadata). Files are written atomically.
+
+**Datasets.** :class:`SparsePart` is a job of the one dataset builder
+(:mod:`openclrs.data.build`: resumable, locked, a manifest with sha256):
+``build_sparse_dataset(salsa_parts("bfs"), folder)`` writes SALSA-CLRS's
+splits of bfs (train with hints, val and the 15 test sets without) from
+seeds, and :func:`load_sparse_split` opens one, checked against the manifest.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..distributions import (LARGE_TEST_SETS, NUM_GRAPHS, TEST_SETS, SparseSampler,
+                             distribution)
+from ..extras import require
 from ..sparse import STEP_INPUTS, SparseTrace, spec_of
 from ..specs import POINTER_TYPES, Location, Stage, Type
+from . import build
+from .build import Manifest, check_name
 from .storage import (CorruptFileError, decode, encode, read_safetensors, sha256_of,
-                      write_safetensors)
+                      write_safetensors, write_safetensors_file)
 
 FORMAT = "openclrs-sparse-traces-v1"
 
@@ -216,43 +228,65 @@ def _stored_shape(name, stage, location, type_, n, e, t) -> tuple:
     return shape
 
 
-def write_sparse_traces(path: str, traces: Sequence[SparseTrace],
-                        recipe: Mapping | None = None) -> tuple[int, str]:
-    """Store sparse traces of one algorithm in one file; returns its size
-    and sha256. ``recipe`` (JSON-able) is kept in the metadata."""
-    traces = list(traces)
-    if not traces:
-        raise ValueError("no traces to store")
-    first = traces[0]
-    spec = first.spec
-    with_hints = first.has_hints
-    classes: dict[str, int] = {}
-    tensors: dict[str, np.ndarray] = {}
-    for t in traces:
-        if t.algorithm != first.algorithm or t.has_hints != with_hints:
+class _SparseEncoder:
+    """Encodes sparse traces one at a time (so a split never has to be held
+    as traces), then joins them into the file's tensors."""
+
+    def __init__(self):
+        self.first: SparseTrace | None = None
+        self.pieces: dict[str, list[np.ndarray]] = {}
+        self.sizes: dict[str, list[int]] = {"num_nodes": [], "num_edges": [], "lengths": []}
+        self.classes: dict[str, int] = {}
+
+    def add(self, trace: SparseTrace) -> None:
+        if self.first is None:
+            self.first = trace
+        elif trace.algorithm != self.first.algorithm or trace.has_hints != self.first.has_hints:
             raise ValueError("all traces of a file must be of one algorithm, all with "
                              "hints or all without")
-    largest = max(t.num_nodes for t in traces)
-    index_type = np.int32 if largest < 2 ** 31 else np.int64
-    tensors["num_nodes"] = np.array([t.num_nodes for t in traces], dtype=np.int64)
-    tensors["num_edges"] = np.array([t.num_edges for t in traces], dtype=np.int64)
-    tensors["lengths"] = np.array([t.length for t in traces], dtype=np.int64)
-    tensors["senders"] = np.concatenate([t.senders for t in traces]).astype(index_type)
-    tensors["receivers"] = np.concatenate([t.receivers for t in traces]).astype(index_type)
-    for name, stage, _, type_, value in first.probes():
-        if type_ == Type.CATEGORICAL:
-            classes[name] = int(value.shape[-1])
-        source = stage + "s"
-        try:
-            pieces = [encode(getattr(t, source)[name], type_, largest).ravel() for t in traces]
-        except ValueError as e:
-            raise ValueError(f"{first.algorithm}.{name}: {e}") from None
-        tensors[f"{stage}.{name}"] = np.concatenate(pieces)
-    metadata = {"format": FORMAT, "algorithm": first.algorithm,
-                "spec": json.dumps({k: list(v) for k, v in spec.items()}),
-                "classes": json.dumps(classes), "has_hints": json.dumps(with_hints),
-                "recipe": json.dumps(dict(recipe or {}))}
-    return write_safetensors(path, tensors, metadata)
+        for key, value in (("num_nodes", trace.num_nodes), ("num_edges", trace.num_edges),
+                           ("lengths", trace.length)):
+            self.sizes[key].append(value)
+        self.pieces.setdefault("senders", []).append(trace.senders)
+        self.pieces.setdefault("receivers", []).append(trace.receivers)
+        for name, stage, _, type_, value in trace.probes():
+            if type_ == Type.CATEGORICAL:
+                self.classes[name] = int(value.shape[-1])
+            try:
+                encoded = encode(value, type_, trace.num_nodes).ravel()
+            except ValueError as e:
+                raise ValueError(f"{trace.algorithm}.{name}: {e}") from None
+            self.pieces.setdefault(f"{stage}.{name}", []).append(encoded)
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        if self.first is None:
+            raise ValueError("no traces to store")
+        out = {k: np.array(v, dtype=np.int64) for k, v in self.sizes.items()}
+        index_type = np.int32 if max(self.sizes["num_nodes"]) < 2 ** 31 else np.int64
+        for key, pieces in self.pieces.items():
+            joined = np.concatenate(pieces)
+            out[key] = joined.astype(index_type) if key in ("senders", "receivers") else joined
+        return out
+
+    def metadata(self, recipe: Mapping | None) -> dict[str, str]:
+        return {"format": FORMAT, "algorithm": self.first.algorithm,
+                "spec": json.dumps({k: list(v) for k, v in self.first.spec.items()}),
+                "classes": json.dumps(self.classes, sort_keys=True),
+                "has_hints": json.dumps(self.first.has_hints),
+                "recipe": json.dumps(dict(recipe or {}), sort_keys=True)}
+
+
+def write_sparse_traces(path: str, traces, recipe: Mapping | None = None,
+                        report=lambda k: None, atomic: bool = True) -> tuple[int, str]:
+    """Store sparse traces of one algorithm (any iterable, encoded as it is
+    consumed) in one file; returns its size and sha256. ``recipe``
+    (JSON-able) is kept in the metadata."""
+    encoder = _SparseEncoder()
+    for trace in traces:
+        encoder.add(trace)
+        report(1)
+    write = write_safetensors if atomic else write_safetensors_file
+    return write(path, encoder.tensors(), encoder.metadata(recipe))
 
 
 class StoredSparseSplit:
@@ -321,3 +355,110 @@ class StoredSparseSplit:
     def batch(self, indices=None, min_steps: int = 0) -> SparseBatch:
         indices = range(len(self)) if indices is None else np.asarray(indices).tolist()
         return collate_sparse([self[i] for i in indices], min_steps)
+
+
+# --------------------------------------------------------------------------
+# Datasets: sparse splits built by the one dataset builder
+# --------------------------------------------------------------------------
+
+MANIFEST = Manifest("manifest.json", FORMAT, "parts")
+
+
+@dataclass(frozen=True)
+class SparsePart:
+    """One file of a sparse dataset: ``num_samples`` traces of ``algorithm``
+    on graphs of the distribution named ``graphs`` (``train``, ``val``,
+    ``er_1600``...; see :func:`openclrs.distributions.distribution`) from the
+    stream of ``seed``, stored as ``ALGORITHM/SPLIT.safetensors``. A job of
+    :func:`openclrs.data.build.build` (resumable, locked, checksummed)."""
+
+    algorithm: str
+    split: str
+    graphs: str
+    seed: int
+    num_samples: int
+    hints: bool = True
+
+    def __post_init__(self):
+        from ..algorithms.sparse_registry import SPARSE_ALGORITHMS
+
+        if self.algorithm not in SPARSE_ALGORITHMS:
+            raise ValueError(f"no sparse implementation of {self.algorithm!r}; available: "
+                             f"{', '.join(SPARSE_ALGORITHMS)}")
+        check_name(self.split, "split name")
+        distribution(self.graphs)  # a clear error for an unknown name
+        for name in ("seed", "num_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (name != "seed"):
+                raise ValueError(f"{name} must be an integer >= {int(name != 'seed')}, "
+                                 f"got {value!r}")
+
+    @property
+    def file(self) -> str:
+        return f"{self.algorithm}/{self.split}.safetensors"
+
+    @property
+    def units(self) -> int:
+        return self.num_samples
+
+    def recipe(self) -> dict:
+        return {"algorithm": self.algorithm, "split": self.split, "graphs": self.graphs,
+                "seed": self.seed, "num_samples": self.num_samples, "hints": self.hints}
+
+    def cost(self) -> float:
+        n = max(distribution(self.graphs).sizes)
+        return self.num_samples * n * (n if self.hints else 1)
+
+    def needs(self) -> tuple:
+        return ()
+
+    def check(self) -> None:
+        if distribution(self.graphs).family == "delaunay":
+            require("scipy.spatial", "sample Delaunay graphs")
+
+    def write(self, path: str, report=lambda k: None, prepared=None) -> dict:
+        sampler = SparseSampler(self.algorithm, self.graphs, self.seed, self.hints)
+        traces = (next(sampler) for _ in range(self.num_samples))
+        write_sparse_traces(path, traces, self.recipe(), report, atomic=False)
+        return {}
+
+
+def salsa_parts(algorithm: str, seed: int = 0, num_samples: Mapping | None = None,
+                large: bool = False) -> list[SparsePart]:
+    """SALSA-CLRS's splits of ``algorithm``: ``train`` (10,000 graphs, with
+    hints), ``val`` (1,000) and the 15 test sets ``test_FAMILY_N`` (1,000
+    each; with ``large``, also n = 4096 and 16384), without hints as SALSA's.
+    ``num_samples`` overrides the counts per split kind (``train``, ``val``,
+    ``test``). Each split has a seed of its own, ``seed + k``."""
+    counts = {**NUM_GRAPHS, **dict(num_samples or {})}
+    tests = list(TEST_SETS) + (list(LARGE_TEST_SETS) if large else [])
+    parts = [SparsePart(algorithm, "train", "train", seed, counts["train"], True),
+             SparsePart(algorithm, "val", "val", seed + 1, counts["val"], False)]
+    parts += [SparsePart(algorithm, f"test_{name}", name, seed + 2 + k, counts["test"], False)
+              for k, name in enumerate(tests)]
+    return parts
+
+
+def build_sparse_dataset(parts, folder: str, workers: int | None = None,
+                         progress: bool = True, verify: bool = True, force: bool = False,
+                         log=None) -> dict:
+    """Build every part that is missing or corrupted into ``folder``;
+    returns the manifest (see :func:`openclrs.data.build.build`)."""
+    return build.build(list(parts), folder, MANIFEST, workers=workers, progress=progress,
+                       verify=verify, force=force, log=log, desc="generating", unit="graph")
+
+
+def load_sparse_split(folder: str, algorithm: str, split: str,
+                      verify: bool = True) -> StoredSparseSplit:
+    """Open a split of a sparse dataset (memory-mapped), checking it against
+    the manifest (its sha256 with ``verify``)."""
+    check_name(split, "split name")
+    file = f"{algorithm}/{split}.safetensors"
+    entry = MANIFEST.read(folder)["parts"].get(file)
+    if entry is None:
+        raise FileNotFoundError(f"no split {split!r} of {algorithm} in {folder}; build it "
+                                "with openclrs.data.sparse.build_sparse_dataset")
+    if not build.is_intact(folder, entry, verify):
+        raise CorruptFileError(f"{os.path.join(folder, file)}: missing, truncated or "
+                               "corrupted; build the dataset again to rebuild it")
+    return StoredSparseSplit(os.path.join(folder, file))

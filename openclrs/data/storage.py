@@ -55,7 +55,7 @@ FORMAT = "openclrs-traces-v1"
 
 _ST_DTYPES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32",
               np.dtype(np.int64): "I64", np.dtype(np.int32): "I32",
-              np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8"}
+              np.dtype(np.int16): "I16", np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8"}
 _NP_DTYPES = {v: k for k, v in _ST_DTYPES.items()}
 
 
