@@ -62,7 +62,7 @@ def test_sparse_er_matches_the_dense_bernoulli_rule():
     # every pair equally likely; the same statistics from dense coin flips.
     n, p, draws = 10, 0.3, 4000
     r = rng(1)
-    sparse_counts, degrees = [], np.zeros(n)
+    sparse_counts = []
     pair_hits = np.zeros((n, n))
     degree_hist = np.zeros(n)
     for _ in range(draws):
@@ -118,7 +118,8 @@ def test_watts_strogatz_rewires_as_networkx_does():
             assert is_connected(g)
     # p = 0: the ring lattice itself.
     ring = D.watts_strogatz(rng(), 12, 4, 0.0)
-    assert undirected_pairs(ring) == {tuple(sorted(e)) for e in nx.watts_strogatz_graph(12, 4, 0).edges}
+    lattice = {tuple(sorted(e)) for e in nx.watts_strogatz_graph(12, 4, 0).edges}
+    assert undirected_pairs(ring) == lattice
     # Rewired edges per graph: ours and networkx's have the same distribution.
     n, k, p, draws = 20, 4, 0.3, 1500
     lattice = {tuple(sorted(e)) for e in nx.watts_strogatz_graph(n, k, 0).edges}
@@ -155,7 +156,8 @@ def test_sampling_is_deterministic():
         b = D.sample_sparse("bfs", name, num_samples=3, seed=7)
         c = D.sample_sparse("bfs", name, num_samples=3, seed=8)
         for x, y in zip(a, b):
-            assert np.array_equal(x.senders, y.senders) and np.array_equal(x.inputs["s"], y.inputs["s"])
+            assert np.array_equal(x.senders, y.senders)
+            assert np.array_equal(x.inputs["s"], y.inputs["s"])
         assert any(x.num_edges != z.num_edges or not np.array_equal(x.senders, z.senders)
                    for x, z in zip(a, c))
 

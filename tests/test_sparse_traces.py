@@ -383,7 +383,8 @@ def test_fill_forward_equals_the_dense_engines_replay():
 
     rng = np.random.default_rng(9)
     for _ in range(50):
-        cells, steps, events = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(0, 30))
+        cells, steps = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+        events = int(rng.integers(0, 30))
         ev_t = np.sort(rng.integers(0, steps, events))
         ev_c = rng.integers(0, cells, events)
         ev_x = rng.integers(-5, 5, events).astype(float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..probes import one_hot, positions
+from ..probes import one_hot
 from ..sparse import Graph, SparseTrace, edge_index_of, edge_keys, make_sparse_trace
 from . import _checks
 from .sparse_graphs import checked_graph, edge_inputs

@@ -29,8 +29,8 @@ from . import _checks
 from ._graphs import NOT_QUEUED, extract_min_published, replay, split_blocks
 
 
-
 def checked_graph(graph) -> Graph:
+    """``graph`` if it is a :class:`~openclrs.sparse.Graph`, else a clear error."""
     if not isinstance(graph, Graph):
         raise ValueError(f"graph must be an openclrs.sparse.Graph, got {type(graph).__name__} "
                          "(Graph.from_dense(A) converts a matrix)")
