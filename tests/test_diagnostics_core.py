@@ -243,12 +243,27 @@ def test_rank_correlation():
 # ---------------------------------------------------------------- synthetic
 
 def test_synthetic_bfloat16_collapses_to_zero_where_float32_separates():
-    curves = synthetic.collapse_curves([8, 12288], encodings=("nope", "rope"))
+    curves = synthetic.collapse_curves([8, 6144, 12288, 16384])
     found = synthetic.zero_where_fp32_separates(curves)
-    for encoding in ("nope", "rope"):
-        assert found[encoding]["length"] is not None
+    for encoding in ("sinusoidal", "rope", "alibi_slow", "nope"):
+        assert found[encoding]["length"] is not None, encoding
         assert found[encoding]["float32_l1_there"] > 0
         assert curves[encoding]["float32"]["l1"][0] > 0.1
+        assert curves[encoding]["float32"]["collapse_length"] is None
+    # ALiBi's standard slope keeps attention local: no decay, no collapse
+    assert found["alibi"]["length"] is None
+    assert curves["alibi"]["float32"]["l1"][-1] > 1e-2
+
+
+def test_causal_mask_in_recorded_states(models):
+    for name in ("openclrs", "qwen3"):
+        m = models[name]
+        a, b = m.tokenize("12345"), m.tokenize("12399")
+        ra, rb = m.run(a), m.run(b)
+        changed = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        for layer_a, layer_b in zip(ra.residual, rb.residual):
+            assert torch.equal(layer_a[:changed], layer_b[:changed])
+            assert not torch.equal(layer_a[changed:], layer_b[changed:])
 
 
 def test_synthetic_softmax_tv_and_counterexample():
