@@ -17,8 +17,9 @@ diagnostics read, through forward hooks (the models' code is not changed):
 the final states back to the token embeddings (the ``x_i`` of the
 over-squashing Jacobians). :meth:`DiagnosedModel.to` gives a copy whose
 weights and activations are in ``float32``, ``bfloat16``, ``float16`` or
-``float64``; all four run on CPU with torch >= 2.1 (matmul, softmax,
-LayerNorm/RMSNorm, scaled-dot-product attention). Two things stay in float32
+``float64``; all four run on CPU (checked with torch 2.13: matmul, softmax,
+LayerNorm/RMSNorm and scaled-dot-product attention compute in bfloat16 and
+float16 there, float16 matmul about 10x slower than float32). Two things stay in float32
 whatever the dtype, as inference engines keep them: the RoPE inverse
 frequencies (buffers named ``inv_freq``; the rotation angles are computed in
 float32 and the cos/sin cast to the dtype), and whatever a model's own code
@@ -232,8 +233,7 @@ class DiagnosedModel:
             if name in kept:
                 owner = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module
                 setattr(owner, name.rsplit(".", 1)[-1], kept[name].clone())
-        twin = DiagnosedModel(module, self.tokenizer, self.kind, self.name)
-        return twin
+        return DiagnosedModel(module, self.tokenizer, self.kind, self.name)
 
     # ------------------------------------------------------------------ tokens
 
