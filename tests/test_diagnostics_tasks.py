@@ -194,6 +194,25 @@ def test_examples_are_deterministic():
     assert all(len(line.replace(",", "")) < 4 or "," in line for line in lines)
 
 
+def test_training_source_mixes_hints_and_fits_its_longest_prompt():
+    source = T.TaskExamples(tasks=list(T.TASKS), lengths=range(1, 13), seed=2, hint_rate=0.5)
+    pairs = [p for step in range(1, 6) for p in source(step, 40)]
+    assert source.longest_prompt() >= max(len(q) + len(a) for q, a in pairs)
+    hinted = sum("*Hint*" in q for q, _ in pairs) / len(pairs)
+    assert 0.35 < hinted < 0.65
+    assert {a for q, a in pairs if q.startswith("What is the last")} == {"0\n\n", "1\n\n"}
+    for q, a in pairs:  # every training answer is the brute-force one
+        task = next(t for t, spec in T.TASKS.items()  # (count_ones reads as count_bernoulli)
+                    if q.startswith(spec.question.format(word="car")) and t != "count_ones")
+        sequence = q.split("\n")[1]
+        e = T.Example(task, 0, q, 0, sequence)
+        every = 3 if "," in sequence else 0
+        assert a == T.answer_text(brute_force(e, T.TaskOptions(separator_every=every))[0])
+    model_cfg, cfg, recipe_source = T.recipe_configs("unused", T.Recipe(max_train_length=10))
+    assert model_cfg.block_size == 4 * recipe_source.longest_prompt()
+    assert recipe_source.lengths == tuple(range(1, 11)) and cfg.out_dir == "unused"
+
+
 def test_bad_task_options_are_refused():
     with pytest.raises(ValueError, match="unknown task 'count_zeros'"):
         T.examples("count_zeros", 3, 1)

@@ -399,9 +399,13 @@ class TaskExamples:
             every = self.separator_every if TASKS[task].kind == "digits" else 0
             options = dataclasses.replace(self.options, separator_every=every,
                                           hint=self.hint_rate > 0)
-            e = make_example(task, max(self.lengths), stream(0),
-                             dataclasses.replace(options, p_word=1.0, p_one=1.0))
-            longest = max(longest, len(e.prompt) + len(answer_text(e.answer)))
+            n = max(self.lengths)  # all ones / all the word: the longest count
+            e = make_example(task, n, stream(0), dataclasses.replace(options, p_word=1.0,
+                                                                      p_one=1.0))
+            # count_word: any word may be the longest distractor instead
+            wider = n * max(0, max(map(len, DISTRACTORS)) - len(self.options.word)) \
+                if task == "count_word" else 0
+            longest = max(longest, len(e.prompt) + wider + len(answer_text(e.answer)))
         return longest
 
     def describe(self) -> dict:
