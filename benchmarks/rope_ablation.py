@@ -192,6 +192,19 @@ def summary(runs: dict) -> dict:
     return out
 
 
+def paired(runs: dict, reference: str = "RoPE θ=10k") -> dict:
+    """Per encoding and measure, the relative difference to ``reference``
+    of each seed both have (same seed: same initialisation and data), in %."""
+    out = {}
+    for name, by_seed in runs.items():
+        seeds = sorted(set(by_seed) & set(runs.get(reference, {})), key=int)
+        if name == reference or not seeds:
+            continue
+        out[name] = {key: [100 * (by_seed[s][key] / runs[reference][s][key] - 1) for s in seeds]
+                     for key in ("ppl", "ppl_4x", "ppl_4x_beyond")}
+    return out
+
+
 def table(results: dict) -> str:
     s = results["summary"]
     context = results["settings"]["context"]
@@ -207,6 +220,15 @@ def table(results: dict) -> str:
             rows.append(f"| {name} | {cell(s[name]['ppl'])} | {cell(s[name]['ppl_4x'])} | "
                         f"{cell(s[name]['ppl_4x_beyond'])} | "
                         f"{'%.4f / %.4f' % paper if paper else '-'} |")
+    differences = results.get("paired", {})
+    if differences:
+        rows += ["", f"Against RoPE θ=10k, per seed (same initialisation and data), in %:", "",
+                 f"| encoding | ppl @ {context} | ppl @ {4 * context} |", "|---|---|---|"]
+        for name in ENCODINGS:
+            if name in differences:
+                d = differences[name]
+                rows.append(f"| {name} | {' / '.join('%+.2f' % x for x in d['ppl'])} | "
+                            f"{' / '.join('%+.2f' % x for x in d['ppl_4x'])} |")
     return "\n".join(rows)
 
 
@@ -220,21 +242,28 @@ def plot(results: dict, path: str) -> None:
                 ("ppl_4x", f"context {4 * context} (4x), all positions"),
                 ("ppl_4x_beyond", f"context {4 * context}, positions >= {context}"))
     for ax, (key, title) in zip(axes, measures):
-        means = [s[n][key]["mean"] for n in names]
-        stds = [s[n][key]["std"] or 0.0 for n in names]
-        ax.bar(range(len(names)), means, yerr=stds, capsize=3,
-               color=["#999999" if n == "NoPE" else "#4c72b0" for n in names])
-        for seed_runs, x in zip((results["runs"][n] for n in names), range(len(names))):
-            ax.plot([x] * len(seed_runs), [r[key] for r in seed_runs.values()], "k.", ms=4)
-        low = min(m - e for m, e in zip(means, stds))
-        high = max(m + e for m, e in zip(means, stds))
-        margin = 0.15 * (high - low) or 0.05 * high
-        ax.set_ylim(low - margin, high + margin)
+        seeds = [[r[key] for r in results["runs"][n].values()] for n in names]
+        colors = ["#999999" if n == "NoPE" else "#4c72b0" for n in names]
+        if key == "ppl":  # mean ± std, linear
+            means = [s[n][key]["mean"] for n in names]
+            stds = [s[n][key]["std"] or 0.0 for n in names]
+            ax.bar(range(len(names)), means, yerr=stds, capsize=3, color=colors)
+            low = min(m - e for m, e in zip(means, stds))
+            high = max(m + e for m, e in zip(means, stds))
+            margin = 0.15 * (high - low) or 0.05 * high
+            ax.set_ylim(low - margin, high + margin)
+        else:  # beyond the training context the seeds differ by orders of magnitude
+            ax.bar(range(len(names)), [math.exp(statistics.fmean(map(math.log, v)))
+                                       for v in seeds], color=colors)
+            ax.set_yscale("log")
+            title += " (log; bars: geometric mean)"
+        for x, values in enumerate(seeds):
+            ax.plot([x] * len(values), values, "k.", ms=5)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
         ax.set_title(title, fontsize=9)
     fig.suptitle(f"p-RoPE ablation: {results['settings']['describe']} "
-                 f"(mean ± std over seeds, dots: seeds)", fontsize=9)
+                 "(dots: seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -290,8 +319,12 @@ def main(argv=None):
                 print(f"{name} seed {seed}: {json.dumps(result)}", flush=True)
                 results["runs"].setdefault(name, {})[str(seed)] = result
                 results["summary"] = summary(results["runs"])
+                results["paired"] = paired(results["runs"])
                 write_json(args.results, results)
     results["summary"] = summary(results["runs"])
+    results["paired"] = paired(results["runs"])
+    if not args.report:
+        write_json(args.results, results)
     print(table(results))
     if results["runs"]:
         plot(results, os.path.splitext(args.results)[0] + ".png")

@@ -266,3 +266,13 @@ def test_checkpoints_saved_before_the_rule_keep_their_behaviour(tmp_path):
     assert json.loads((tmp_path / "new" / "config.json").read_text())["model"][
         "p_rope_rounding"] == "floor"
     assert os.path.exists(tmp_path / "new" / "model.safetensors")
+
+
+@pytest.mark.parametrize("encoding", ["p-rope", "reversed-p-rope", "partial-rope"])
+def test_cached_decoding_equals_the_full_forward(encoding):
+    model = tiny(encoding, p_rope=0.5, rotary_fraction=0.5)
+    idx = torch.randint(4, 100, (2, 12))
+    cache = lm.KVCache()
+    steps = torch.cat([model(idx[:, :7], cache=cache), model(idx[:, 7:9], cache=cache),
+                       model(idx[:, 9:], cache=cache)], dim=1)
+    torch.testing.assert_close(steps, model(idx), atol=1e-5, rtol=1e-5)

@@ -316,8 +316,7 @@ def plot(result: dict, out: str) -> list[str]:
     for ax, data, title in zip(axes[0], (q, k, v), ("queries", "keys", "values (control)")):
         im = ax.imshow(data.mean(1), aspect="auto", cmap="viridis", interpolation="nearest")
         ax.set_title(f"mean ||{title[0]}^(k)||: {title}", fontsize=9)
-        ax.set_xlabel(x_label, fontsize=8)
-        ax.set_ylabel("layer", fontsize=8)
+        _ticks(ax, K, L, x_label, "layer")
         fig.colorbar(im, ax=ax)
     fig.suptitle(f"{name}: chunk norms, mean over heads and {result['tokens']} tokens",
                  fontsize=10)
@@ -332,8 +331,7 @@ def plot(result: dict, out: str) -> list[str]:
             ax = axes[row][col]
             im = ax.imshow(data[layer], aspect="auto", cmap="viridis", interpolation="nearest")
             ax.set_title(f"layer {layer}: mean chunk norm of the {what}", fontsize=9)
-            ax.set_xlabel(x_label, fontsize=8)
-            ax.set_ylabel("head", fontsize=8)
+            _ticks(ax, K, H, x_label, "head")
             fig.colorbar(im, ax=ax)
     fig.tight_layout()
     written.append(_save(fig, plt, os.path.join(out, "rope_heads.png")))
@@ -360,6 +358,15 @@ def plot(result: dict, out: str) -> list[str]:
     fig.tight_layout()
     written.append(_save(fig, plt, os.path.join(out, "rope_positional.png")))
     return written
+
+
+def _ticks(ax, columns: int, rows: int, x_label: str, y_label: str) -> None:
+    """Whole-number ticks (at most ~16 per axis) and the axis labels."""
+    ax.set_xticks(range(0, columns, max(1, columns // 16)))
+    ax.set_yticks(range(0, rows, max(1, rows // 16)))
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel(x_label, fontsize=8)
+    ax.set_ylabel(y_label, fontsize=8)
 
 
 def _save(fig, plt, path: str) -> str:
