@@ -7,6 +7,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+import openclrs
 from openclrs import algorithms as dense
 from openclrs.algorithms.salsa import eccentricity, fast_mis
 from openclrs.algorithms.sparse_registry import SPARSE_ALGORITHMS
@@ -87,6 +88,14 @@ def test_sparse_equals_dense_restricted_on_directed_graphs_with_ties(algorithm):
         sparse = SPARSE_ALGORITHMS[algorithm](Graph.from_dense(A), *args)
         validate_sparse_trace(sparse)
         assert_same(sparse, to_sparse(dense.ALGORITHMS[algorithm](A, *args)))
+
+
+@pytest.mark.parametrize("algorithm", CLRS_SPARSE)
+def test_sparse_equals_dense_on_the_clrs_samplers_inputs(algorithm):
+    for trace in openclrs.sample(algorithm, 10, seed=3, num_samples=6):
+        A = trace.inputs["A"]
+        args = (int(trace.inputs["s"].argmax()),) if "s" in trace.inputs else ()
+        assert_same(SPARSE_ALGORITHMS[algorithm](Graph.from_dense(A), *args), to_sparse(trace))
 
 
 def test_bellman_ford_huge_weights_take_the_literal_round():
