@@ -12,7 +12,7 @@ Scales (every run: an RNN cell of 128 tanh units, Adam, batch 128, N = 20,
 evaluation, 256 test vectors per number of non-zeros):
 
 * ``cpu``: interpolation on 8-element vectors, 1..8 non-zeros; PonderNet
-  λ_p ∈ {0.1, 0.2, 0.5} × 2 seeds, ACT τ ∈ {0, 1e-3, 1e-2}, fixed-step RNNs
+  λ_p ∈ {0.1, 0.2, 0.5} × 2 seeds, ACT τ ∈ {0, 1e-3, 1e-2} × 2 seeds, fixed-step RNNs
   of 1 and 3 steps; extrapolation on 12-element vectors, train 1..6, test
   7..12, PonderNet λ_p = 0.1, ACT τ = 1e-3, fixed 3 steps. 6,000 steps per
   interpolation run and 3,000 per extrapolation run (the CPU budget), at
@@ -71,10 +71,9 @@ def plan(scale: dict) -> list[tuple[str, dict]]:
         for lam in scale["lambdas"]:
             runs.append((f"ponder-l{lam}-s{seed}", {"method": "ponder", "lambda_p": lam,
                                                     "seed": seed, **interpolation}))
-        if seed == scale["seeds"][0] or scale is FULL:
-            for tau in scale["taus"]:
-                runs.append((f"act-t{tau:g}-s{seed}", {"method": "act", "tau": tau, "seed": seed,
-                                                       **interpolation}))
+        for tau in scale["taus"]:
+            runs.append((f"act-t{tau:g}-s{seed}", {"method": "act", "tau": tau, "seed": seed,
+                                                   **interpolation}))
         if seed == scale["seeds"][0]:
             for steps in scale["fixed"]:
                 runs.append((f"fixed-{steps}-s{seed}", {"method": "fixed", "fixed_steps": steps,
