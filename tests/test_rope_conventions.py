@@ -276,3 +276,49 @@ def test_cached_decoding_equals_the_full_forward(encoding):
     steps = torch.cat([model(idx[:, :7], cache=cache), model(idx[:, 7:9], cache=cache),
                        model(idx[:, 9:], cache=cache)], dim=1)
     torch.testing.assert_close(steps, model(idx), atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------- the ablation benchmark's parts
+
+def ablation_module():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "rope_ablation.py")
+    spec = importlib.util.spec_from_file_location("rope_ablation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ablation_corpus_windows_and_perplexity():
+    bench = ablation_module()
+    train_text, valid_text = bench.corpus()
+    tokenizer = CharTokenizer()
+    assert tokenizer.unk_id not in tokenizer.encode(train_text + valid_text)
+    assert len(valid_text) > 40_000 and len(train_text) > 8 * len(valid_text)
+    windows = bench.Windows(train_text, 31, seed=3)
+    assert windows(5, 4) == windows(5, 4) != windows(6, 4)
+    assert all(len(text) == 31 and answer == "" for text, answer in windows(5, 4))
+    # a model whose logits are all 0 predicts uniformly: perplexity = vocabulary size
+    model = tiny("rope", n_layer=1, block_size=16)
+    with torch.no_grad():
+        model.wte.weight.zero_()
+    result = bench.perplexities(model, tokenizer, valid_text, context=16, windows=3)
+    for key in ("ppl", "ppl_4x", "ppl_4x_beyond"):
+        assert result[key] == pytest.approx(tokenizer.vocab_size, rel=1e-5)
+
+
+def test_ablation_runs_resume_from_the_results(tmp_path, capsys):
+    bench = ablation_module()
+    argv = ["--seeds", "0", "--encodings", "NoPE", "0.75-RoPE", "--context", "16",
+            "--layers", "1", "--width", "16", "--steps", "2", "--batch-size", "2",
+            "--eval-windows", "2", "--work", str(tmp_path / "runs"),
+            "--results", str(tmp_path / "ablation.json")]
+    bench.main(argv)
+    first = json.loads((tmp_path / "ablation.json").read_text())
+    assert set(first["runs"]) == {"NoPE", "0.75-RoPE"} and first["paired"] == {}  # no RoPE 10k
+    bench.main(argv)                       # everything done: nothing trained again
+    assert json.loads((tmp_path / "ablation.json").read_text())["runs"] == first["runs"]
+    assert (tmp_path / "ablation.png").exists()
+    with pytest.raises(SystemExit, match="other settings"):
+        bench.main([*argv[:-1], str(tmp_path / "ablation.json"), "--steps", "3"])
