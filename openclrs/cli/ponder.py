@@ -68,5 +68,6 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``ponder`` command group to a top-level CLI's subparsers."""
-    return _add_group(subparsers.add_parser("ponder", help="learned halting: the parity benchmark",
-                                            description=DESCRIPTION))
+    return _add_group(subparsers.add_parser(
+        "ponder", help="learned halting: PonderNet, ACT, fixed steps on the parity task",
+        description=DESCRIPTION))
