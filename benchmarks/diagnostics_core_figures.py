@@ -14,7 +14,8 @@ trained here to count ones (CPU, a few minutes).
 
 Writes benchmarks/results/diagnostics_core_figures.json (each part is kept
 as it finishes; a rerun skips finished parts) and docs/images/diag-collapse.png,
-docs/images/diag-oversquash.png.
+docs/images/diag-oversquash.png (``--pos-encoding none``: the same with a
+``_none`` suffix, the NoPE model).
 """
 
 from __future__ import annotations
@@ -52,11 +53,11 @@ def example(rng: random.Random, max_n: int) -> tuple[str, str]:
     return COUNT_PROMPT + ones, f" {n}"
 
 
-def train(folder: str, steps: int, max_n: int, seed: int = 0) -> dict:
+def train(folder: str, steps: int, max_n: int, seed: int = 0, encoding: str = "rope") -> dict:
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tokenizer = CharTokenizer()
-    model = GPT(LMConfig(n_layer=2, n_head=4, n_embd=64, block_size=512, pos_encoding="rope"))
+    model = GPT(LMConfig(n_layer=2, n_head=4, n_embd=64, block_size=512, pos_encoding=encoding))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     start, losses = time.time(), []
     for step in range(steps):
@@ -74,7 +75,8 @@ def train(folder: str, steps: int, max_n: int, seed: int = 0) -> dict:
             print(f"step {step} loss {sum(losses[-100:]) / len(losses[-100:]):.4f}", flush=True)
     model.eval()
     save_model(folder, model, tokenizer)
-    return {"steps": steps, "max_n": max_n, "seed": seed, "seconds": time.time() - start,
+    return {"steps": steps, "max_n": max_n, "seed": seed, "pos_encoding": encoding,
+            "seconds": time.time() - start,
             "final_loss": sum(losses[-50:]) / 50}
 
 
@@ -94,37 +96,41 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--max-n", type=int, default=48)
     p.add_argument("--max-length", type=int, default=120)
+    p.add_argument("--pos-encoding", default="rope",
+                   help="the LM's positional encoding; not rope: files get a _<encoding> suffix")
     args = p.parse_args(argv)
+    tag = "" if args.pos_encoding == "rope" else f"_{args.pos_encoding}"
+    results_path = RESULTS.replace(".json", f"{tag}.json")
     torch.set_num_threads(1)
-    results = read_json(RESULTS) if os.path.exists(RESULTS) else {}
-    folder = os.path.join(args.work, "model")
+    results = read_json(results_path) if os.path.exists(results_path) else {}
+    folder = os.path.join(args.work, "model" + tag)
     if not os.path.exists(folder):
-        results["training"] = train(folder, args.steps, args.max_n)
+        results["training"] = train(folder, args.steps, args.max_n, encoding=args.pos_encoding)
         results.pop("accuracy", None)
         results.pop("collapse", None)
         results.pop("oversquash", None)
-        write_json(RESULTS, results)
+        write_json(results_path, results)
     gpt, tokenizer, _ = load_model(folder)
     model = DiagnosedModel.from_module(gpt, tokenizer)
-    model.name = "count-ones LM"
+    model.name = f"count-ones LM ({args.pos_encoding})"
     if "accuracy" not in results:
         results["accuracy"] = accuracy(model, args.max_n)
-        write_json(RESULTS, results)
-    out = os.path.join(args.work, "diagnose")
+        write_json(results_path, results)
+    out = os.path.join(args.work, "diagnose" + tag)
     if "collapse" not in results:
         paths = collapse.diagnose(model, out, families=("count_ones", "count_ones_separated",
                                                         "count_random", "copy_ones"),
                                   max_length=args.max_length)
         results["collapse"] = read_json(paths[0])
         results["collapse_info"] = read_json(paths[1])
-        write_json(RESULTS, results)
-        shutil.copyfile(paths[2], os.path.join(IMAGES, "diag-collapse.png"))
+        write_json(results_path, results)
+        shutil.copyfile(paths[2], os.path.join(IMAGES, f"diag-collapse{tag}.png"))
     if "oversquash" not in results:
         paths = oversquash.diagnose(model, out, lengths=(16, 48),
                                     prompt=COUNT_PROMPT, dtypes=("float32", "bfloat16"))
         results["oversquash"] = read_json(paths[0])
-        write_json(RESULTS, results)
-        shutil.copyfile(paths[1], os.path.join(IMAGES, "diag-oversquash.png"))
+        write_json(results_path, results)
+        shutil.copyfile(paths[1], os.path.join(IMAGES, f"diag-oversquash{tag}.png"))
     for dtype, entry in results["collapse"].items():
         print(dtype, {f: c["collapse_length"] for f, c in entry["families"].items()})
     acc = results["accuracy"]
