@@ -179,7 +179,7 @@ def plot(result: dict, path: str, title: str = "") -> str:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
     plt.close(fig)
     return path
 
