@@ -233,6 +233,34 @@ def run_config(model_cfg: LMConfig, cfg: TrainConfig, tokenizer: CharTokenizer,
     return config if data is None else {**config, "data": data}
 
 
+def upgrade_run_config(old: dict) -> dict:
+    """A ``config.json`` of an older openclrs in today's form: the LMConfig
+    fields added since filled in as its model was trained
+    (:meth:`LMConfig.from_dict`)."""
+    if isinstance(old.get("model"), dict):
+        try:
+            old = {**old, "model": asdict(LMConfig.from_dict(old["model"]))}
+        except (TypeError, ValueError):
+            pass  # not a config this version reads: the resume check names the differences
+    return old
+
+
+def resumed_model_config(folder: str, model_cfg: LMConfig) -> LMConfig:
+    """``model_cfg`` with the settings no option chooses (the p-RoPE rounding
+    rule) taken from the run in ``folder``, if there is one, so that a run
+    started before the paper's rule was followed resumes with its own."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.exists(path):
+        return model_cfg
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = upgrade_run_config(json.load(f))
+        rounding = old["model"]["p_rope_rounding"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return model_cfg  # unreadable here: the run's own check reports it
+    return dataclasses.replace(model_cfg, p_rope_rounding=rounding)
+
+
 def describe_source(examples) -> dict:
     """``{"examples": examples.describe(), "loss_on": ...}``, checked: what
     ``config.json`` records of an example source given to :func:`train`."""
@@ -350,8 +378,11 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
         raise ValueError("give lengths (--lengths: examples generated on the fly) or data "
                          "files (--data)")
 
+    if resume:
+        model_cfg = resumed_model_config(cfg.out_dir, model_cfg)
     run = Run(cfg.out_dir, run_config(model_cfg, cfg, tokenizer, data), ignore=RESUMABLE_CHANGES,
-              outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log)
+              outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log,
+              upgrade=upgrade_run_config)
     with run.session(restart=not resume):
         # --- the model, the optimizer, and where we are
         torch.manual_seed(cfg.seed)

@@ -488,13 +488,18 @@ class Run:
     (files or folders) of the trainer's own results in the folder, removed
     by a restart. ``writer=False`` (torchrun ranks but 0) reads checkpoints
     but never writes or locks. ``keep``: how many of the newest checkpoint
-    folders to keep besides those a pointer names.
+    folders to keep besides those a pointer names. ``upgrade(old) -> dict``
+    brings a ``config.json`` written by an older openclrs to today's form
+    (fields added since, with the values its model was trained with) before
+    the resume check compares it.
     """
 
     def __init__(self, folder: str, config: dict, *, ignore: Iterable[str] = (),
                  outputs: Iterable[str] = (), writer: bool = True, keep: int = 0,
-                 fix: str = FIX, log=sys.stderr):
+                 fix: str = FIX, log=sys.stderr,
+                 upgrade: Callable[[dict], dict] | None = None):
         self.folder = folder
+        self.upgrade = upgrade
         self.config = _json_roundtrip(config)
         self.ignore = set(ignore)
         self.outputs = tuple(outputs)
@@ -566,6 +571,8 @@ class Run:
         old = files.read_json(path, "run config", self.fix)
         if not isinstance(old, dict):
             raise files.CorruptFileError(f"{path} is not a run config; {self.fix}")
+        if self.upgrade is not None:
+            old = _json_roundtrip(self.upgrade(old))
         differ = config_differences(old, self.config, self.ignore)
         if differ:
             shown = ", ".join(differ[:8]) + (" ..." if len(differ) > 8 else "")

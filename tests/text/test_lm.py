@@ -644,3 +644,22 @@ def test_training_files_that_are_not_clrs_text_are_named(tmp_path):
     with pytest.raises(CorruptFileError, match=r"a.jsonl, line 1: not a CLRS-Text record "
                                                r"\(no algo_name\)"):
         lm_train.FileExamples([str(tmp_path)])
+
+
+def test_a_run_from_before_the_p_rope_rule_resumes_with_its_own_rule(tmp_path):
+    """config.json and checkpoints written before LMConfig had p_rope_rounding
+    and rotary_fraction: the run resumes (no --restart needed), keeps the old
+    rounding rule, and its config.json then records it."""
+    run = tmp_path / "old"
+    mcfg = tiny_config("p-rope", p_rope=0.5)
+    lm_train.train(mcfg, quick_train_config(run, steps=3))
+    config = json.loads((run / "config.json").read_text())
+    for name in ("p_rope_rounding", "rotary_fraction"):
+        del config["model"][name]
+    (run / "config.json").write_text(json.dumps(config))
+    resumed, _ = lm_train.train(mcfg, quick_train_config(run, steps=6))
+    assert [s for s, _ in resumed.history] == [4, 5, 6]
+    saved = json.loads((run / "config.json").read_text())["model"]
+    assert saved["p_rope_rounding"] == "round" and saved["rotary_fraction"] == 0.25
+    with pytest.raises(ValueError, match="another config"):
+        lm_train.train(tiny_config("rope"), quick_train_config(run, steps=9))
