@@ -25,10 +25,10 @@ LAYERS = {
     "lm": 5,
     # capabilities: each imports the core, nothing in the core imports them,
     # and none imports another
-    "compat": 6, "pictures": 6, "halting": 6, "diagnostics": 6,
+    "compat": 6, "pictures": 6, "halting": 6, "diagnostics": 6, "transnar": 6,
     "cli": 7, "__main__": 7,
 }
-CAPABILITIES = {"compat", "pictures", "halting", "diagnostics"}
+CAPABILITIES = {"compat", "pictures", "halting", "diagnostics", "transnar"}
 
 
 def modules():

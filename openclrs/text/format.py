@@ -610,13 +610,15 @@ def format_example(algorithm: str, trace: Trace, use_hints: bool = False,
 def generate_examples(algorithm: str, length: int, seed: int = 0, num_samples: int = 1,
                       use_hints: bool = False, float_format: str = "current",
                       truncate_decimals: int | None | str = "auto",
-                      **sampler_kwargs) -> list[dict]:
+                      with_traces: bool = False, **sampler_kwargs) -> list[dict]:
     """CLRS-Text examples straight from the sampler, as the published
     generators make them: ``num_samples`` consecutive samples of one
     ``(algorithm, length, seed)`` stream, each a dict with ``question``,
     ``answer``, ``text`` (the two joined), ``algo_name``, ``length`` and
     ``use_hints``. ``truncate_decimals`` defaults to 3 (``None`` for the
-    legacy float format)."""
+    legacy float format). ``with_traces=True`` also keeps each example's
+    sampled :class:`~openclrs.Trace` under ``"trace"`` (the graph version of
+    the same instance, for models that read both, e.g. TransNAR)."""
     check_float_format(float_format)
     if truncate_decimals == "auto":
         truncate_decimals = 3 if float_format == "current" else None
@@ -625,6 +627,9 @@ def generate_examples(algorithm: str, length: int, seed: int = 0, num_samples: i
     examples = []
     for trace in traces:
         question, answer = format_example(algorithm, trace, use_hints, float_format)
-        examples.append({"text": question + answer, "question": question, "answer": answer,
-                         "algo_name": algorithm, "length": length, "use_hints": use_hints})
+        example = {"text": question + answer, "question": question, "answer": answer,
+                   "algo_name": algorithm, "length": length, "use_hints": use_hints}
+        if with_traces:
+            example["trace"] = trace
+        examples.append(example)
     return examples

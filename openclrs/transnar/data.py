@@ -1,0 +1,106 @@
+"""Paired data: each CLRS-Text example with the graph version of its instance.
+
+TransNAR reads two views of one sampled instance: the Transformer its
+CLRS-Text question, the neural algorithmic reasoner (NAR) the trace's graph
+inputs. Both come from the same :class:`~openclrs.Trace`
+(:func:`openclrs.text.generate_examples` with ``with_traces=True``), so they
+describe the same instance by construction::
+
+    examples = paired_examples("bfs", 5, seed=0, num_samples=4)
+    examples[0].question, examples[0].answer   # the text harness's pair
+    examples[0].trace.inputs                   # the reasoner's graph inputs
+    groups = reasoner_batches([e.trace for e in examples], pred_as_input=True,
+                              enforce_permutations=True)
+
+:class:`PairedExamples` is the training stream: the examples of step ``s``
+are exactly those :class:`openclrs.lm.train.GeneratedExamples` draws for the
+same ``(algorithms, lengths, seed)`` (same questions and answers, same
+order), so a Transformer-only baseline trained with ``openclrs text train``
+on the same seed sees the same data.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from ..data.batching import Batch, collate
+from ..probes import Trace
+from ..text.format import generate_examples
+from ..training.runs import derive_seed
+
+
+class PairedExample(NamedTuple):
+    """One instance in both views. ``(question, answer)`` first, so
+    ``example[:2]`` is what the text harness reads."""
+
+    question: str
+    answer: str
+    algorithm: str
+    length: int
+    trace: Trace
+
+
+def paired_examples(algorithm: str, length: int, seed: int = 0, num_samples: int = 1,
+                    **options) -> list[PairedExample]:
+    """``num_samples`` consecutive examples of one ``(algorithm, length,
+    seed)`` stream, as :func:`~openclrs.text.generate_examples` makes them
+    (``options``: its keywords), each with its sampled trace."""
+    return [PairedExample(e["question"], e["answer"], algorithm, int(length), e["trace"])
+            for e in generate_examples(algorithm, length, seed=seed, num_samples=num_samples,
+                                       with_traces=True, **options)]
+
+
+class PairedExamples:
+    """Fresh paired examples for every step (a training source): each
+    example of step ``s`` picks an ``(algorithm, length)`` uniformly and is
+    drawn from a sampler stream seeded by ``(seed, s)``: the same draws as
+    :class:`openclrs.lm.train.GeneratedExamples` (no hints: TransNAR trains on
+    the no-trace format)."""
+
+    def __init__(self, algorithms: Sequence[str], lengths: Sequence[int], seed: int = 0):
+        from ..specs import check_algorithm
+
+        self.pairs = [(check_algorithm(a), int(n)) for a in algorithms for n in lengths]
+        if not self.pairs:
+            raise ValueError("no (algorithm, length) to train on: give algorithms and lengths")
+        self.seed = seed
+
+    def __call__(self, step: int, batch_size: int) -> list[PairedExample]:
+        rng = np.random.default_rng(derive_seed(self.seed, step))
+        picks = rng.integers(len(self.pairs), size=batch_size)
+        examples = []
+        for k in sorted(set(picks.tolist())):
+            algorithm, length = self.pairs[k]
+            examples += paired_examples(algorithm, length, seed=derive_seed(self.seed, step, k),
+                                        num_samples=int((picks == k).sum()))
+        order = rng.permutation(len(examples))
+        return [examples[i] for i in order]
+
+    def describe(self) -> dict:
+        return {"source": "clrs-text+graphs", "pairs": [list(p) for p in self.pairs],
+                "seed": self.seed}
+
+
+def reasoner_batches(traces: Sequence[Trace], *, pred_as_input: bool,
+                     enforce_permutations: bool) -> list[tuple[list[int], Batch]]:
+    """The traces as the reasoner reads them in evaluation (the transforms
+    of its training run, no random ``pos``), collated in groups of one
+    ``(algorithm, number of nodes)``: ``[(indices into traces, Batch)]``,
+    groups in order of first appearance."""
+    from .. import transforms
+
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, trace in enumerate(traces):
+        groups.setdefault((trace.algorithm, trace.num_nodes), []).append(i)
+    out = []
+    for rows in groups.values():
+        batch = collate([transforms.apply(traces[i], pred_as_input=pred_as_input,
+                                          enforce_permutations=enforce_permutations)
+                         for i in rows])
+        out.append((rows, batch))
+    return out
+
+
+__all__ = ["PairedExample", "PairedExamples", "paired_examples", "reasoner_batches"]

@@ -1,0 +1,267 @@
+"""TransNAR: a Transformer whose tokens cross-attend to a reasoner's embeddings.
+
+Bounsi et al. 2024, "Transformers meet Neural Algorithmic Reasoners"
+(arXiv 2406.09308, §3, Fig. 3, Eq. 3). The language model is an openclrs
+:class:`~openclrs.lm.model.GPT`, wrapped (not changed): after the chosen
+blocks ``t`` a gated cross-attention layer reads the NAR's embeddings
+(:class:`~openclrs.transnar.nar.NAR`). With token states ``x`` (B, T, C),
+node embeddings ``G`` (B, N, H) and edge embeddings ``E`` (B, N, N, E')
+flattened to ``N²`` keys::
+
+    u     = LayerNorm(x)
+    r_G   = softmax((u W_q)(G W_k)ᵀ / √d + mask_G) (G W_v)        per head
+    r_E   = softmax((u W_q')(E W_k')ᵀ / √d + mask_E) (E W_v')      per head
+    x     = x + tanh(α) · W_o [r_G ; r_E]                   (concatenated, mixed)
+    x     = x + tanh(β) · MLP(LayerNorm(x))                 (Flamingo's gated FFN)
+
+``mask_G`` hides padded nodes, ``mask_E`` every edge that touches one; the
+cross-attention has no causal mask (every token sees the whole graph) and
+information flows one way (the NAR never sees the tokens). ``α`` and
+``β`` start at ``gate_init`` (0: the gates are closed, ``tanh(0) = 0``, and
+the logits are bit for bit the plain LM's, whatever the graph).
+
+Readings of what the paper leaves open (transnar.md §2), as implemented:
+
+1. Which NAR state a layer reads: ``nar_states="final"`` (default; what
+   §4.1's discussion implies): every layer reads each sample's final
+   state; ``"per-layer"`` (Eq. 3 as typeset): the layer after block ``t``
+   (0-based) reads the state after NAR step ``min(t, S_b - 1)``.
+2/3. Residuals, LayerNorm and the gate are not in Eq. 3: Flamingo-style
+   gated blocks (pre-LayerNorm, residual, ``tanh`` gate, gated FFN)
+   inserted after the blocks listed in ``layers`` (default: every block).
+4. Standard scaled dot-product attention, ``d`` the head size.
+5. Separate query projections for the node and the edge read (two
+   applications of Eq. 3), their results concatenated and mixed by one
+   linear layer ``W_o`` (§4 "Combining cross-attention contributions").
+   With ``keys="node"`` or ``"edge"`` only that read is made.
+
+The NAR's embeddings, and every layer's keys and values, are computed once
+per example (:meth:`TransNAR.memory`) and reused at every decoding step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..lm.model import GPT, KVCache
+from .nar import NAR, NAR_STATES, NAREmbeddings
+
+KEYS = ("node", "edge", "both")
+
+
+@dataclass
+class TransNARConfig:
+    """The cross-attention's options (the LM's shape is its LMConfig)."""
+
+    layers: tuple | None = field(default=None, metadata={
+        "help": "GPT blocks (0-based) followed by a gated cross-attention layer "
+                "(default: every block)"})
+    keys: str = field(default="both", metadata={"help": "what tokens attend to: node, edge "
+                                                        "or both embeddings"})
+    nar_states: str = field(default="final", metadata={
+        "help": "final: every layer reads the NAR's final state; per-layer: the layer after "
+                "block t reads NAR step t"})
+    gate_init: float = field(default=0.0, metadata={"help": "initial gate parameter "
+                                                            "(tanh(0) = 0: closed)"})
+    n_head: int | None = field(default=None, metadata={"help": "cross-attention heads "
+                                                               "(default: the LM's)"})
+    ffn: bool = field(default=True, metadata={"help": "a gated FFN after each "
+                                                      "cross-attention (Flamingo)"})
+    freeze_nar: bool = field(default=True, metadata={"help": "the NAR takes no gradient "
+                                                             "(the paper's setting)"})
+
+    def __post_init__(self):
+        if self.layers is not None:
+            self.layers = tuple(sorted({int(t) for t in self.layers}))
+            if not self.layers or min(self.layers) < 0:
+                raise ValueError(f"layers must be block indices >= 0, got {self.layers}")
+        if self.keys not in KEYS:
+            raise ValueError(f"keys must be one of {KEYS}, got {self.keys!r}")
+        if self.nar_states not in NAR_STATES:
+            raise ValueError(f"nar_states must be one of {NAR_STATES}, got {self.nar_states!r}")
+        if not math.isfinite(self.gate_init):
+            raise ValueError(f"gate_init must be finite, got {self.gate_init}")
+        if self.n_head is not None and self.n_head < 1:
+            raise ValueError(f"n_head must be positive, got {self.n_head}")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["layers"] = None if self.layers is None else list(self.layers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TransNARConfig":
+        return cls(**data)
+
+
+class GatedCrossAttention(nn.Module):
+    """One gated cross-attention layer (the equations of the module docstring)."""
+
+    def __init__(self, n_embd: int, n_head: int, node_size: int, edge_size: int, keys: str,
+                 gate_init: float = 0.0, ffn: bool = True, bias: bool = False):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} is not a multiple of the {n_head} "
+                             "cross-attention heads")
+        self.n_head = n_head
+        self.reads = ["node", "edge"] if keys == "both" else [keys]
+        self.ln = nn.LayerNorm(n_embd, bias=bias)
+        sizes = {"node": node_size, "edge": edge_size}
+        self.query = nn.ModuleDict({r: nn.Linear(n_embd, n_embd, bias=bias) for r in self.reads})
+        self.key_value = nn.ModuleDict({r: nn.Linear(sizes[r], 2 * n_embd, bias=bias)
+                                        for r in self.reads})
+        self.mix = nn.Linear(len(self.reads) * n_embd, n_embd, bias=bias)
+        self.gate = nn.Parameter(torch.tensor(float(gate_init)))
+        if ffn:
+            self.ln_ffn = nn.LayerNorm(n_embd, bias=bias)
+            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd, bias=bias), nn.GELU(),
+                                     nn.Linear(4 * n_embd, n_embd, bias=bias))
+            self.gate_ffn = nn.Parameter(torch.tensor(float(gate_init)))
+        else:
+            self.mlp = None
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, M, C = x.shape
+        return x.view(B, M, self.n_head, C // self.n_head).transpose(1, 2)
+
+    def memory(self, nodes: torch.Tensor, edges: torch.Tensor, node_mask: torch.Tensor
+               ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``{read: (keys, values (B, heads, M, d), mask (B, 1, 1, M))}``: what
+        this layer attends to, computed once per example."""
+        B, N = node_mask.shape
+        sources = {"node": (nodes, node_mask),
+                   "edge": (edges.reshape(B, N * N, edges.shape[-1]),
+                            (node_mask[:, :, None] & node_mask[:, None, :]).reshape(B, N * N))}
+        out = {}
+        for r in self.reads:
+            x, mask = sources[r]
+            k, v = self.key_value[r](x).chunk(2, dim=-1)
+            out[r] = (self._heads(k), self._heads(v), mask[:, None, None, :])
+        return out
+
+    def forward(self, x: torch.Tensor, memory: dict) -> torch.Tensor:
+        B, T, C = x.shape
+        u = self.ln(x)
+        reads = []
+        for r in self.reads:
+            k, v, mask = memory[r]
+            q = self._heads(self.query[r](u))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            reads.append(y.transpose(1, 2).reshape(B, T, C))
+        x = x + torch.tanh(self.gate) * self.mix(torch.cat(reads, dim=-1))
+        if self.mlp is not None:
+            x = x + torch.tanh(self.gate_ffn) * self.mlp(self.ln_ffn(x))
+        return x
+
+
+class TransNAR(nn.Module):
+    """An LM (``lm``, a GPT) and a reasoner (``nar``) joined by gated
+    cross-attention layers. ``model(idx, memory, ...)`` gives logits as
+    ``GPT.forward`` does, with ``memory = model.memory(model.embed(traces))``."""
+
+    def __init__(self, lm: GPT, nar: NAR, config: TransNARConfig | None = None):
+        super().__init__()
+        config = config or TransNARConfig()
+        n_layer = lm.config.n_layer
+        layers = range(n_layer) if config.layers is None else config.layers
+        if max(layers) >= n_layer:
+            raise ValueError(f"cross-attention after block {max(layers)}, but the LM has "
+                             f"{n_layer} blocks (0..{n_layer - 1})")
+        if nar.frozen != config.freeze_nar:
+            raise ValueError(f"the NAR is {'frozen' if nar.frozen else 'trainable'} but "
+                             f"freeze_nar={config.freeze_nar}")
+        self.config = config
+        self.lm = lm
+        self.nar = nar
+        lm_cfg = lm.config
+        self.xattn = nn.ModuleDict({
+            str(t): GatedCrossAttention(lm_cfg.n_embd, config.n_head or lm_cfg.n_head,
+                                        nar.node_size, nar.edge_size, config.keys,
+                                        config.gate_init, config.ffn, lm_cfg.bias)
+            for t in layers})
+        for module in self.xattn.values():  # the LM's initialisation (gates excepted)
+            module.apply(GPT._init_weights)
+
+    def embed(self, traces) -> NAREmbeddings:
+        """The NAR's embeddings of the examples' traces."""
+        return self.nar(traces, self.config.nar_states)
+
+    def memory(self, embeddings: NAREmbeddings) -> dict[str, dict]:
+        """Every cross-attention layer's keys, values and masks."""
+        out = {}
+        for name, layer in self.xattn.items():
+            nodes, edges = (embeddings.final() if self.config.nar_states == "final"
+                            else embeddings.step(int(name)))
+            out[name] = layer.memory(nodes, edges, embeddings.mask)
+        return out
+
+    def forward(self, idx: torch.Tensor, memory: dict, positions: torch.Tensor | None = None,
+                valid: torch.Tensor | None = None, cache: KVCache | None = None
+                ) -> torch.Tensor:
+        """Logits ``(B, T, vocab)``; arguments as :meth:`GPT.forward`'s, plus
+        the examples' ``memory`` (rows aligned with ``idx``). The same
+        computation as ``GPT.forward`` with a cross-attention layer after
+        the chosen blocks (a closed gate adds exactly zero)."""
+        lm = self.lm
+        B, T = idx.shape
+        past = cache.length if cache is not None else 0
+        if positions is None:
+            if lm.config.pos_encoding == "random" and past:
+                raise ValueError("with random positions, pass the positions when decoding")
+            positions = lm.default_positions(B, past + T)[:, past:]
+        limit = lm.config.max_positions
+        if limit is not None and positions.numel() and int(positions.max()) >= limit:
+            raise ValueError(f"position {int(positions.max())} is beyond the {limit} "
+                             f"positions of this {lm.config.pos_encoding!r} model")
+        mask = None
+        if valid is not None or past:
+            q_idx = torch.arange(past, past + T, device=idx.device)[:, None]
+            k_idx = torch.arange(past + T, device=idx.device)[None, :]
+            mask = k_idx <= q_idx
+            if valid is not None:
+                mask = (mask & (valid[:, None, :] | (k_idx == q_idx)))[:, None]
+        x = lm.wte(idx)
+        if lm.wpe is not None:
+            x = x + lm.wpe(positions)
+        x = lm.drop(x)
+        for t, block in enumerate(lm.blocks):
+            x = block(x, lm.rotary, positions, mask, cache)
+            layer = self.xattn[str(t)] if str(t) in self.xattn else None
+            if layer is not None:
+                x = layer(x, memory[str(t)])
+        if cache is not None:
+            cache.length = past + T
+        return lm.lm_head(lm.ln_f(x))
+
+    def bind(self, memory: dict) -> "Bound":
+        """This model with ``memory`` fixed: called and inspected as a GPT
+        is (what :mod:`openclrs.lm.decode` drives)."""
+        return Bound(self, memory)
+
+
+class Bound:
+    """A :class:`TransNAR` and its examples' memory, with the GPT interface
+    that greedy decoding uses (``config``, ``wte``, ``default_positions``,
+    ``model(idx, positions, valid, cache)``)."""
+
+    def __init__(self, model: TransNAR, memory: dict):
+        self.model, self.memory = model, memory
+        self.config, self.wte = model.lm.config, model.lm.wte
+        self.default_positions = model.lm.default_positions
+
+    def __call__(self, idx, positions=None, valid=None, cache=None):
+        return self.model(idx, self.memory, positions, valid, cache)
+
+
+def select_memory(memory: dict, rows: torch.Tensor) -> dict:
+    """The memory of some examples (``rows`` index the batch)."""
+    return {name: {r: tuple(x.index_select(0, rows) for x in kvm) for r, kvm in layer.items()}
+            for name, layer in memory.items()}
+
+
+__all__ = ["GatedCrossAttention", "KEYS", "TransNAR", "TransNARConfig", "select_memory"]

@@ -1,0 +1,332 @@
+"""TransNAR: paired data, the NAR's embeddings, gated cross-attention,
+decoding and training (tiny models, CPU, seconds)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from openclrs import sample
+from openclrs.lm.config import LMConfig, TrainConfig as LMTrainConfig
+from openclrs.lm.decode import greedy_decode as lm_greedy_decode
+from openclrs.lm.model import GPT
+from openclrs.lm.tokenizer import CharTokenizer
+from openclrs.lm.train import GeneratedExamples
+from openclrs.models.config import ModelConfig
+from openclrs.text.format import generate_examples
+from openclrs.training import runs
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import build_model, save_checkpoint, RunState, make_optimizer
+from openclrs.transnar.data import PairedExamples, paired_examples
+from openclrs.transnar.decode import greedy_decode
+from openclrs.transnar.model import TransNAR, TransNARConfig
+from openclrs.transnar.nar import NAR
+from openclrs.transnar.train import load_transnar, train, transnar_loss
+
+ALGORITHMS = ["bfs", "insertion_sort"]
+
+
+def assert_traces_equal(a, b):
+    for part in ("inputs", "hints", "outputs"):
+        x, y = getattr(a, part), getattr(b, part)
+        assert list(x) == list(y)
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k])
+
+
+# ---------------------------------------------------------------- paired data
+
+def test_generate_examples_keeps_traces_without_changing_the_text():
+    plain = generate_examples("bfs", 5, seed=3, num_samples=3)
+    paired = generate_examples("bfs", 5, seed=3, num_samples=3, with_traces=True)
+    assert "trace" not in plain[0]
+    assert [{k: v for k, v in e.items() if k != "trace"} for e in paired] == plain
+    for e, t in zip(paired, sample("bfs", 5, seed=3, num_samples=3, truncate_decimals=3)):
+        assert_traces_equal(e["trace"], t)
+
+
+def test_paired_examples_agree_with_sample_and_generate_examples():
+    examples = paired_examples("insertion_sort", 6, seed=11, num_samples=4)
+    texts = generate_examples("insertion_sort", 6, seed=11, num_samples=4)
+    traces = sample("insertion_sort", 6, seed=11, num_samples=4, truncate_decimals=3)
+    for e, text, trace in zip(examples, texts, traces):
+        assert (e.question, e.answer) == (text["question"], text["answer"])
+        assert (e.algorithm, e.length) == ("insertion_sort", 6)
+        assert_traces_equal(e.trace, trace)
+    # the graph inputs are those the question states
+    key = " ".join(repr(float(v)) for v in examples[0].trace.inputs["key"])
+    assert f"key: [{key}]" in examples[0].question
+
+
+def test_training_stream_is_the_text_harness_stream():
+    paired = PairedExamples(ALGORITHMS, [4, 5], seed=7)
+    text = GeneratedExamples(ALGORITHMS, [4, 5], seed=7)
+    for step in (1, 2):
+        assert [e[:2] for e in paired(step, 6)] == text(step, 6)
+    for a, b in zip(paired(3, 5), paired(3, 5)):  # a function of (seed, step)
+        assert a[:4] == b[:4]
+        assert_traces_equal(a.trace, b.trace)
+
+
+# ------------------------------------------------------------- the reasoner
+
+def tiny_reasoner_run(folder, processor="triplet_gmpnn"):
+    """A reasoner run folder with one checkpoint (2 Adam steps on random
+    data), as ``openclrs train`` writes it."""
+    config = TrainConfig(algorithms=ALGORITHMS, out_dir=str(folder), steps=2, progress=False,
+                         model=ModelConfig(hidden_size=8, processor=processor,
+                                           nb_triplet_fts=4)).validate()
+    torch.manual_seed(0)
+    model = build_model(config)
+    optimizer = make_optimizer(model, config)
+    run = runs.Run(str(folder), {"train": config.to_dict()})
+    with run.session():
+        from openclrs.transnar.data import reasoner_batches
+        for step in (1, 2):
+            traces = [e.trace for e in paired_examples("bfs", 4, seed=step, num_samples=4)]
+            (_, batch), = reasoner_batches(traces, pred_as_input=True, enforce_permutations=True)
+            optimizer.zero_grad()
+            model.loss(batch)[0].backward()
+            optimizer.step()
+        save_checkpoint(run, model, optimizer, config, RunState(step=2),
+                        pointers=("last", "best"))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def nar_run(tmp_path_factory):
+    return tiny_reasoner_run(tmp_path_factory.mktemp("nar"))
+
+
+@pytest.fixture(scope="module")
+def nar(nar_run):
+    return NAR.from_run(nar_run)
+
+
+def mixed_examples():
+    return (paired_examples("bfs", 4, seed=1, num_samples=2)
+            + paired_examples("insertion_sort", 6, seed=2, num_samples=2)
+            + paired_examples("bfs", 5, seed=3, num_samples=1))
+
+
+def test_nar_embeddings_padded_and_equal_to_each_example_alone(nar):
+    examples = mixed_examples()
+    together = nar([e.trace for e in examples], "per-layer")
+    B, S, N, H = together.nodes.shape
+    assert (B, N, H) == (5, 6, 8) and together.edges.shape[-1] == nar.edge_size
+    assert together.mask.sum(1).tolist() == [4, 4, 6, 6, 5]
+    for i, e in enumerate(examples):
+        alone = nar([e.trace], "per-layer")
+        n, s = e.trace.num_nodes, alone.nodes.shape[1]
+        assert together.steps[i] == alone.steps[0] == s
+        torch.testing.assert_close(together.nodes[i, :s, :n], alone.nodes[0, :, :n])
+        torch.testing.assert_close(together.edges[i, :s, :n, :n], alone.edges[0, :, :n, :n])
+        assert not together.nodes[i, :, n:].any() and not together.edges[i, :, n:].any()
+        # past its last step a sample keeps its last state; final = last step
+        torch.testing.assert_close(together.nodes[i, s - 1:], together.nodes[i, s - 1:s]
+                                   .expand(S - s + 1, -1, -1))
+        final = nar([e.trace], "final")
+        torch.testing.assert_close(final.nodes[0, 0, :n], alone.nodes[0, -1, :n])
+
+
+def test_nar_final_state_is_the_reasoners_own_last_step(nar):
+    """The hidden state after each sample's last step is the one from
+    which the reasoner decodes its outputs."""
+    from openclrs.transnar.data import reasoner_batches
+
+    examples = paired_examples("bfs", 5, seed=4, num_samples=3)
+    emb = nar([e.trace for e in examples])
+    (_, batch), = reasoner_batches([e.trace for e in examples], pred_as_input=True,
+                                   enforce_permutations=True)
+    reasoner = nar.reasoner
+    seen = {}
+
+    def keep(module, args, output):
+        seen.setdefault("hidden", []).append(output[0])
+
+    handle = reasoner.processor.register_forward_hook(keep)
+    with torch.no_grad():
+        reasoner(batch, repred=True, hints=False)
+    handle.remove()
+    # forward runs the longest samples first; every step's hidden of a sample
+    # appears as a row: its final one must be among the recorded states
+    last = [h for h in seen["hidden"]]
+    for b in range(3):
+        assert any(torch.allclose(emb.nodes[b, 0], h[r], atol=1e-6)
+                   for h in last for r in range(h.shape[0]))
+
+
+# ------------------------------------------------------------------ the model
+
+def tiny_lm(seed=0, **kw):
+    torch.manual_seed(seed)
+    options = dict(n_layer=2, n_head=2, n_embd=32, block_size=256, vocab_size=CharTokenizer()
+                   .vocab_size)
+    options.update(kw)
+    return GPT(LMConfig(**options)).eval()
+
+
+def tokens(examples, tok=CharTokenizer()):
+    rows = [tok.encode(e.question + e.answer, bos=True) for e in examples]
+    T = max(map(len, rows))
+    return torch.tensor([r + [tok.pad_id] * (T - len(r)) for r in rows])
+
+
+@pytest.mark.parametrize("keys", ["node", "edge", "both"])
+@pytest.mark.parametrize("states", ["final", "per-layer"])
+def test_closed_gate_gives_the_plain_lms_logits_bit_for_bit(nar, keys, states):
+    lm = tiny_lm()
+    model = TransNAR(lm, nar, TransNARConfig(keys=keys, nar_states=states)).eval()
+    examples = mixed_examples()
+    idx = tokens(examples)
+    memory = model.memory(model.embed([e.trace for e in examples]))
+    positions = lm.default_positions(*idx.shape)
+    with torch.no_grad():
+        assert torch.equal(model(idx, memory, positions), lm(idx, positions))
+
+
+def test_gradients_with_the_gate_closed_and_the_nar_frozen(nar):
+    model = TransNAR(tiny_lm(), nar, TransNARConfig(layers=(1,)))
+    model.train()
+    assert not nar.reasoner.training  # frozen: evaluation mode whatever train() says
+    examples = mixed_examples()
+    loss = transnar_loss(model, examples, CharTokenizer())
+    loss.backward()
+    layer = model.xattn["1"]
+    assert layer.gate.grad is not None and layer.gate.grad.abs() > 0
+    # tanh'(0) = 1 but the gate multiplies them by tanh(0) = 0: no gradient
+    assert not layer.key_value["node"].weight.grad.any()
+    assert not layer.mix.weight.grad.any()
+    assert all(p.grad is None and not p.requires_grad for p in nar.parameters())
+
+
+def test_open_gate_reads_the_graph_and_only_its_real_nodes(nar):
+    lm = tiny_lm()
+    torch.manual_seed(1)
+    model = TransNAR(lm, nar, TransNARConfig(gate_init=0.5)).eval()
+    examples = mixed_examples()
+    idx = tokens(examples)
+    positions = lm.default_positions(*idx.shape)
+    emb = model.embed([e.trace for e in examples])
+    with torch.no_grad():
+        base = model(idx, model.memory(emb), positions)
+        assert not torch.equal(base, lm(idx, positions))
+        # garbage in the padded nodes and edges changes nothing
+        padded = ~emb.mask
+        noisy = type(emb)(emb.nodes.clone(), emb.edges.clone(), emb.mask, emb.steps)
+        noisy.nodes[padded[:, None].expand(-1, noisy.nodes.shape[1], -1)] = 1e3
+        edge_pad = ~emb.edge_mask
+        noisy.edges[edge_pad[:, None].expand(-1, noisy.edges.shape[1], -1, -1)] = -1e3
+        torch.testing.assert_close(model(idx, model.memory(noisy), positions), base)
+        # changing a real node's embedding changes the logits of that example only
+        noisy.nodes[0, :, 0] += 1.0
+        changed = model(idx, model.memory(noisy), positions)
+        assert not torch.allclose(changed[0], base[0])
+        torch.testing.assert_close(changed[1:], base[1:])
+
+
+def test_one_way_flow_tokens_do_not_change_the_nar(nar):
+    model = TransNAR(tiny_lm(), nar, TransNARConfig(gate_init=1.0))
+    examples = mixed_examples()
+    a = model.embed([e.trace for e in examples])
+    b = model.embed([e.trace for e in examples])
+    assert torch.equal(a.nodes, b.nodes) and torch.equal(a.edges, b.edges)
+
+
+def test_node_relabelling_leaves_logits_unchanged(nar):
+    """Permuting the nodes of the graph (features consistently) and the
+    order of the keys: attention over a set, same logits."""
+    lm = tiny_lm()
+    torch.manual_seed(2)
+    model = TransNAR(lm, nar, TransNARConfig(gate_init=0.7)).eval()
+    examples = paired_examples("bfs", 5, seed=9, num_samples=1)
+    idx = tokens(examples)
+    emb = model.embed([e.trace for e in examples])
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    permuted = type(emb)(emb.nodes[:, :, perm], emb.edges[:, :, perm][:, :, :, perm],
+                         emb.mask[:, perm], emb.steps)
+    positions = lm.default_positions(*idx.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx, model.memory(permuted), positions),
+                                   model(idx, model.memory(emb), positions))
+
+
+def test_per_layer_reads_step_t(nar):
+    lm = tiny_lm(n_layer=3)
+    model = TransNAR(lm, nar, TransNARConfig(nar_states="per-layer"))
+    emb = model.embed([e.trace for e in paired_examples("insertion_sort", 5, 0, 1)])
+    memory = model.memory(emb)
+    for t in range(3):
+        layer = model.xattn[str(t)]
+        k, _, _ = layer.memory(emb.nodes[:, t], emb.edges[:, t], emb.mask)["node"]
+        assert torch.equal(memory[str(t)]["node"][0], k)
+
+
+def test_bad_options_are_refused(nar):
+    with pytest.raises(ValueError, match="keys"):
+        TransNARConfig(keys="graph")
+    with pytest.raises(ValueError, match="nar_states"):
+        TransNARConfig(nar_states="middle")
+    with pytest.raises(ValueError, match="block 5"):
+        TransNAR(tiny_lm(), nar, TransNARConfig(layers=(5,)))
+
+
+# ----------------------------------------------------------------- decoding
+
+def test_greedy_decoding_with_cache_matches_full_recompute(nar):
+    lm = tiny_lm(pos_encoding="rope")
+    torch.manual_seed(3)
+    model = TransNAR(lm, nar, TransNARConfig(gate_init=0.9)).eval()
+    tok = CharTokenizer()
+    examples = mixed_examples()
+    answers = greedy_decode(model, tok, examples, max_new_tokens=12, batch_size=2)
+    # no cache, one example at a time, by hand
+    for e, answer in zip(examples, answers):
+        ids = tok.encode(e.question, bos=True)
+        memory = model.memory(model.embed([e.trace]))
+        out = []
+        with torch.no_grad():
+            for _ in range(12):
+                scores = model(torch.tensor([ids + out]), memory)[0, -1]
+                scores[[tok.pad_id, tok.bos_id]] = float("-inf")
+                out.append(int(scores.argmax()))
+                if out[-1] == tok.eos_id or tok.decode(out).endswith("\n\n"):
+                    break
+        text = tok.decode([t for t in out if t != tok.eos_id])
+        assert answer == text[:text.find("\n\n") + 2] if "\n\n" in text else answer == text
+    # the closed gate decodes as the plain LM
+    closed = TransNAR(lm, nar, TransNARConfig()).eval()
+    assert greedy_decode(closed, tok, examples, 12) == lm_greedy_decode(
+        lm, tok, [e.question for e in examples], 12)
+
+
+# ----------------------------------------------------------------- training
+
+def test_tiny_transnar_trains_and_resumes(nar_run, tmp_path):
+    lm_cfg = LMConfig(n_layer=2, n_head=2, n_embd=32, block_size=256)
+    cfg = LMTrainConfig(out_dir=str(tmp_path / "tn"), algorithms=("bfs",), lengths=(4,),
+                        steps=12, batch_size=8, learning_rate=1e-2, min_lr=1e-2, warmup_steps=0,
+                        checkpoint_every=6, log_every=1, progress=False)
+    xcfg = TransNARConfig(gate_init=0.1)
+    model, tok = train(lm_cfg, cfg, xcfg, nar_run)
+    losses = [v for _, v in model.history]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    # the frozen NAR's weights are exactly the run's
+    reference = NAR.from_run(nar_run)
+    for (name, p), q in zip(model.nar.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(p, q), name
+    # a resumed run takes exactly the uninterrupted run's steps (a constant
+    # learning rate: the schedule's length is the run's, not the session's)
+    half = LMTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "half"), "steps": 6})
+    train(lm_cfg, half, xcfg, nar_run)
+    resumed, _ = train(lm_cfg, LMTrainConfig(**{**half.__dict__, "steps": 12}), xcfg, nar_run)
+    for a, b in zip(resumed.state_dict().values(), model.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    loaded, _ = load_transnar(cfg.out_dir)
+    for a, b in zip(loaded.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    config = json.loads((tmp_path / "tn" / "config.json").read_text())
+    assert config["transnar"]["gate_init"] == 0.1 and config["nar"]["train"]["algorithms"]
+    with pytest.raises(ValueError, match="differ|changed|other"):
+        train(lm_cfg, cfg, TransNARConfig(gate_init=0.2), nar_run)
