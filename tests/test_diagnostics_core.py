@@ -282,6 +282,12 @@ def test_synthetic_rope_decay():
     assert max(abs(v) for v in decay["gaussian_mean"]) < 0.5  # mean ~ 0 (Prop. 3.2)
 
 
+def test_synthetic_ratios_only_without_a_mask():
+    result = synthetic.ratios_only()
+    assert max(result["no_mask_linf"]) < 1e-12  # '10' == '1100' without mask and positions
+    assert min(result["causal_linf"]) > 1e-3
+
+
 def test_synthetic_diagonal_head():
     diag = synthetic.diagonal_head(norms=(1, 32), trials=50)
     assert diag["rope_min_diagonal"][-1] > 0.99 > diag["rope_min_diagonal"][0]

@@ -47,6 +47,10 @@ and key equal to one vector ``ψ`` gives ``s_ij = ψ^T R^{j-i} ψ``, largest at
 ``[bos, x, x]`` the last two keys are equal, so ``α_33 = α_32 < 1/2`` for any
 weights (checked over random queries and keys of every scale).
 
+**Only ratios without a mask** (Prop. 6.1 / B.9): with no causal mask and no
+positions, ``'10'`` and ``'1100'`` give the same last output (to rounding);
+with the causal mask they differ.
+
 ``synthetic.json``::
 
     {"collapse": {encoding: {dtype: {"lengths", "l1", "linf", "collapse_length"}}},
@@ -55,7 +59,8 @@ weights (checked over random queries and keys of every scale).
                                                    "all_lengths": [n, ...]}},
      "softmax_tv": {"lengths", "tv_mean", "tv_min", "tv_max", "alternating"},
      "rope_decay": {"distances", "ones", "gaussian_mean", "gaussian_abs_mean"},
-     "diagonal_head": {"norms", "rope_min_diagonal", "nope_max_last_diagonal"}}
+     "diagonal_head": {"norms", "rope_min_diagonal", "nope_max_last_diagonal"},
+     "ratios_only": {"pairs", "no_mask_linf", "causal_linf"}}
 
 and the PNGs ``synthetic_collapse.png``, ``synthetic_tv.png``,
 ``synthetic_rope.png``, ``synthetic_diagonal.png``.
@@ -237,6 +242,38 @@ def diagonal_head(norms=(1, 2, 4, 8, 16, 32), length: int = 64, d: int = 64, tri
             "rope_min_diagonal": rope_min, "nope_max_last_diagonal": nope_max}
 
 
+def ratios_only(d: int = 64, seed: int = 0) -> dict:
+    """Prop. 6.1 / B.9: without a causal mask and without positions, the last
+    token sees only token *ratios*: ``'10'`` and ``'1100'`` get the same output
+    (to rounding), so counting is impossible. Two layers (Gaussian
+    projections ``W ~ N(0, I/d)``, tokens ``'0'``, ``'1'`` Gaussian, float64):
+    with the causal mask the first layer's states depend on each token's
+    prefix and the pairs differ (one layer would not show it: the last row
+    of a causal mask is full)."""
+    g = torch.Generator().manual_seed(seed)
+    embed = torch.randn(2, d, generator=g, dtype=torch.float64)
+    weights = torch.randn(2, 3, d, d, generator=g, dtype=torch.float64) / math.sqrt(d)
+
+    def output(text: str, causal: bool) -> torch.Tensor:
+        x = embed[[int(c) for c in text]]
+        T = len(text)
+        for wq, wk, wv in weights:
+            h = torch.nn.functional.layer_norm(x, (d,))
+            scores = (h @ wq) @ (h @ wk).T / math.sqrt(d)
+            if causal:
+                scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(),
+                                            float("-inf"))
+            x = x + scores.softmax(-1) @ (h @ wv)
+        return torch.nn.functional.layer_norm(x, (d,))[-1]
+
+    pairs = [("10", "1100"), ("10", "111000"), ("110", "111100")]
+    return {"pairs": [list(p) for p in pairs],
+            "no_mask_linf": [(output(a, False) - output(b, False)).abs().max().item()
+                             for a, b in pairs],
+            "causal_linf": [(output(a, True) - output(b, True)).abs().max().item()
+                            for a, b in pairs]}
+
+
 def _save(fig, path: str) -> str:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     pyplot().close(fig)
@@ -330,7 +367,8 @@ def measure(max_length: int = 65536, dtypes=("float32", "bfloat16"), seeds: int 
             "bf16_zero_where_fp32_separates": zero_where_fp32_separates(curves),
             "softmax_tv": softmax_tv([n for n in lengths if n >= 200] or [200], seeds=seeds),
             "rope_decay": rope_decay(seed=seed),
-            "diagonal_head": diagonal_head(seed=seed)}
+            "diagonal_head": diagonal_head(seed=seed),
+            "ratios_only": ratios_only(seed=seed)}
 
 
 def diagnose(model, out: str, max_length: int = 65536, seeds: int = 5,
