@@ -19,7 +19,9 @@ The strings are those of the published CLRS-Text benchmark
 * :func:`parse_answer` / :func:`parse_trace`: an answer back into arrays.
 * :func:`score`, :class:`Scoreboard`, :func:`aggregate`: exact match, parse
   success, shape match and per-element accuracy, averaged by
-  ``(algorithm, length)``.
+  ``(algorithm, length)``; :func:`paper_score`: TransNAR's shape, parse and
+  CLRS scores (each on its own: a right-shaped answer with a letter in it
+  has shape 1, parse 0).
 """
 
 from .. import lazy_exports
@@ -33,7 +35,8 @@ _EXPORTS = {
         "predecessors_to_order", "trace_arrays", "trace_fields")},
     **{name: "parse" for name in ("ParseError", "detect_hints", "extract_answer",
                                   "parse_answer", "parse_trace", "try_parse_answer")},
-    **{name: "scoring" for name in ("METRICS", "Score", "Scoreboard", "aggregate", "compare",
+    **{name: "scoring" for name in ("METRICS", "PAPER_METRICS", "PaperScore", "Score",
+                                    "Scoreboard", "aggregate", "compare", "paper_score",
                                     "score")},
     # CLRS-Text datasets on disk: the published train/eval splits, sharded
     # (splits, shards, writers, reading; built by openclrs.data.build).

@@ -23,6 +23,7 @@ caller error (``ValueError``).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
@@ -30,7 +31,8 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from ..specs import check_algorithm
-from .parse import ParseError, detect_hints, parse_answer, tokenize
+from .parse import (ParseError, _answer_layout, _number, _Reader, _split_trace, _unwrap,
+                    detect_hints, parse_answer, tokenize)
 
 METRICS = ("exact_match", "parsed", "shape_match", "accuracy")
 
@@ -113,6 +115,139 @@ def score(algorithm: str, predicted_answer, true_answer: str,
 
 
 # --------------------------------------------------------------------------
+# The TransNAR paper's three scores.
+# --------------------------------------------------------------------------
+#
+# Bounsi et al. 2024 (arXiv 2406.09308, §4 "Evaluation metrics") score an
+# answer three ways, each on its own: its shape, its characters, its values.
+# :func:`score` above reads a prediction strictly (an answer that does not
+# parse has no shape); here the shape is read even when some elements are
+# not numbers, so that an answer of the right length with one letter in it
+# scores shape 1, parse 0 -- the separation the paper's figures rely on.
+
+PAPER_METRICS = ("shape_score", "parse_score", "clrs_score")
+
+# a loose token: punctuation, or any run of other non-space characters
+# (which may or may not be a number)
+_LOOSE_TOKEN = re.compile(r"\s*(?:(?P<punct>[\[\](),|])|(?P<word>[^\s\[\](),|]+))")
+
+
+@dataclass(frozen=True)
+class PaperScore:
+    """The scores of one predicted answer as TransNAR defines them:
+
+    * ``shape_score`` (0 or 1): the answer has the true shape: as many
+      fields as the truth, each of the true rank and size (a vector of n
+      elements, an n x n matrix with rectangular rows, a single value),
+      whatever its elements are;
+    * ``parse_score`` (0 or 1): the answer is free of illicit characters:
+      it is made of numbers, the punctuation ``[ ] ( ) , |`` and whitespace
+      only (:func:`~openclrs.text.parse.tokenize` reads it);
+    * ``clrs_score``: the fraction of elements equal to the truth, 0 when
+      the shape score is 0. An element that is not a number of the field's
+      kind (a letter, ``1.5`` for an index) counts as wrong (reading A of
+      clrs-text-scores.md; ``zero_unparsed=True``: reading B, a parse score
+      of 0 also zeroes the CLRS score).
+    """
+
+    shape_score: float
+    parse_score: float
+    clrs_score: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _loose_items(text: str) -> list:
+    tokens, pos, end = [], 0, len(text.rstrip())
+    while pos < end:
+        m = _LOOSE_TOKEN.match(text, pos)
+        tokens.append(m.group("punct") or m.group("word"))
+        pos = m.end()
+    return _Reader(tokens).sequence()
+
+
+def _element(token, is_float: bool):
+    """The number a loose token stands for, or None (illicit, or not of the kind)."""
+    if not isinstance(token, str):
+        return None
+    try:
+        if tokenize(token) != [token]:
+            return None
+        return _number(token, is_float)
+    except ParseError:
+        return None
+
+
+def _loose_field(item, rank: int, is_float: bool):
+    """``(shape, elements)`` of one field read loosely (None: no shape)."""
+    if rank == 0:
+        return ((), [_element(item, is_float)]) if isinstance(item, str) else None
+    if not isinstance(item, list):
+        return None
+    if rank == 1:
+        if not all(isinstance(t, str) for t in item):
+            return None
+        return (len(item),), [_element(t, is_float) for t in item]
+    if not all(isinstance(row, list) and all(isinstance(t, str) for t in row) for row in item):
+        return None
+    if len({len(row) for row in item}) > 1:
+        return None
+    width = len(item[0]) if item else 0
+    return (len(item), width), [_element(t, is_float) for row in item for t in row]
+
+
+def paper_score(algorithm: str, predicted_answer, true_answer: str,
+                use_hints: bool | None = None, atol: float = 0.0,
+                zero_unparsed: bool = False) -> PaperScore:
+    """Shape, parse and CLRS scores of one predicted answer (see
+    :class:`PaperScore`). With hints, only the final answer (after the last
+    ``|``) is scored. ``atol``: tolerance of float elements. A prediction
+    never raises; a true answer that does not parse is a ``ValueError``."""
+    check_algorithm(algorithm)
+    if use_hints is None:
+        use_hints = detect_hints(true_answer)
+    try:
+        truth = parse_answer(algorithm, true_answer, use_hints)
+    except ParseError as e:
+        raise ValueError(f"the true answer does not parse as {algorithm}: {e}") from None
+    if not isinstance(predicted_answer, str):
+        return PaperScore(0.0, 0.0, 0.0)
+    text = _split_trace(predicted_answer)[1] if use_hints else predicted_answer
+    try:
+        tokenize(text)
+        parse_ok = True
+    except ParseError:
+        parse_ok = False
+    names, kinds = _answer_layout(algorithm, use_hints)
+    try:
+        items = _unwrap(_loose_items(text), algorithm, use_hints, "answer")
+    except ParseError:
+        items = None
+    fields = None
+    if items is not None and len(items) == len(names):
+        fields = [_loose_field(item, rank, is_float)
+                  for item, (rank, is_float) in zip(items, kinds)]
+    if fields is None or any(f is None or f[0] != truth[name].shape
+                             for f, name in zip(fields, names)):
+        return PaperScore(0.0, float(parse_ok), 0.0)
+    if zero_unparsed and not parse_ok:
+        return PaperScore(1.0, 0.0, 0.0)
+    correct = total = 0
+    for (_, elements), name in zip(fields, names):
+        true_values = truth[name].reshape(-1).tolist()
+        for value, true_value in zip(elements, true_values):
+            total += 1
+            if value is None:
+                continue
+            if isinstance(value, float) or isinstance(true_value, float):
+                correct += value == true_value or abs(value - true_value) <= atol
+            else:
+                correct += value == true_value
+    return PaperScore(1.0, float(parse_ok), correct / total if total else 1.0)
+
+
+# --------------------------------------------------------------------------
 # Aggregation.
 # --------------------------------------------------------------------------
 
@@ -179,4 +314,5 @@ def aggregate(records: Iterable) -> dict[tuple[str, int], dict]:
     return board.summary()
 
 
-__all__ = ["METRICS", "Score", "Scoreboard", "aggregate", "compare", "score"]
+__all__ = ["METRICS", "PAPER_METRICS", "PaperScore", "Score", "Scoreboard", "aggregate",
+           "compare", "paper_score", "score"]
