@@ -100,6 +100,13 @@ def test_tokenisation_of_digit_runs(tmp_path, models):
     assert "1111" in merging.token_strings(merging.tokenize("x 111111"))
     split = merging.token_strings(merging.tokenize_parts("x ", "111111"))
     assert split[-6:] == ["1"] * 6
+    pair = make_family("count_ones").pair(6)
+    as_text, per_digit = (collapse.pair_ids(merging, pair, split) for split in (False, True))
+    assert len(per_digit[1]) - len(per_digit[0]) == 1  # one more '1' token
+    assert len(as_text[0]) < len(per_digit[0])  # '111111' cut into '1111' '11'
+    log = collapse.tokenisation_log(merging, [make_family("count_ones")], [6], True)
+    assert log["merges_digit_runs"] and log["count_ones"]["tokens_b_as_text"] < \
+        log["count_ones"]["tokens_b"]
     assert not models["qwen2"].merges_digit_runs()
     assert models["openclrs"].token_strings(models["openclrs"].tokenize("a1")) == \
         ["<bos>", "a", "1"]
