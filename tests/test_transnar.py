@@ -130,31 +130,42 @@ def test_nar_embeddings_padded_and_equal_to_each_example_alone(nar):
         torch.testing.assert_close(final.nodes[0, 0, :n], alone.nodes[0, -1, :n])
 
 
-def test_nar_final_state_is_the_reasoners_own_last_step(nar):
-    """The hidden state after each sample's last step is the one from
-    which the reasoner decodes its outputs."""
+def test_nar_final_state_is_what_the_reasoner_decodes_its_outputs_from(nar):
+    """Each sample's final node and edge embeddings are the state from
+    which ``Reasoner.forward`` decodes that sample's outputs (samples of
+    different trace lengths in one batch)."""
+    from openclrs.models.model import processor_steps
+    from openclrs.specs import Stage
     from openclrs.transnar.data import reasoner_batches
 
-    examples = paired_examples("bfs", 5, seed=4, num_samples=3)
-    emb = nar([e.trace for e in examples])
-    (_, batch), = reasoner_batches([e.trace for e in examples], pred_as_input=True,
-                                   enforce_permutations=True)
+    examples = paired_examples("bfs", 5, seed=4, num_samples=4)
+    traces = [e.trace for e in examples]
+    assert len({t.length for t in traces}) > 1
+    emb = nar(traces)
+    (_, batch), = reasoner_batches(traces, pred_as_input=True, enforce_permutations=True)
     reasoner = nar.reasoner
-    seen = {}
+    seen = []
+    decode = reasoner._decode
 
-    def keep(module, args, output):
-        seen.setdefault("hidden", []).append(output[0])
+    def spy(algorithm, spec, stage, state, repred):
+        if stage == Stage.OUTPUT:
+            seen.append(state)
+        return decode(algorithm, spec, stage, state, repred)
 
-    handle = reasoner.processor.register_forward_hook(keep)
-    with torch.no_grad():
-        reasoner(batch, repred=True, hints=False)
-    handle.remove()
-    # forward runs the longest samples first; every step's hidden of a sample
-    # appears as a row: its final one must be among the recorded states
-    last = [h for h in seen["hidden"]]
-    for b in range(3):
-        assert any(torch.allclose(emb.nodes[b, 0], h[r], atol=1e-6)
-                   for h in last for r in range(h.shape[0]))
+    reasoner._decode = spy
+    try:
+        with torch.no_grad():
+            reasoner(batch, repred=True, hints=False)
+    finally:
+        del reasoner._decode
+    state, = seen
+    # forward decodes the samples sorted by last step, longest first
+    last = processor_steps(torch.as_tensor(batch.lengths)) - 1
+    order = torch.argsort(last, descending=True, stable=True)
+    H = nar.node_size
+    torch.testing.assert_close(emb.nodes[order, 0], state.node[..., -H:])
+    edges = torch.cat([state.edge.dense(), state.edge_msgs], dim=-1)
+    torch.testing.assert_close(emb.edges[order, 0], edges)
 
 
 # ------------------------------------------------------------------ the model
@@ -224,6 +235,61 @@ def test_open_gate_reads_the_graph_and_only_its_real_nodes(nar):
         changed = model(idx, model.memory(noisy), positions)
         assert not torch.allclose(changed[0], base[0])
         torch.testing.assert_close(changed[1:], base[1:])
+
+
+def test_node_and_edge_reads_are_concatenated_then_mixed(nar):
+    """With the edge values zeroed, a node+edge layer is the node-only layer
+    whose mixing matrix is the node half of its own."""
+    lm = tiny_lm()
+    torch.manual_seed(4)
+    both = TransNAR(lm, nar, TransNARConfig(keys="both", gate_init=0.8)).eval()
+    node = TransNAR(lm, nar, TransNARConfig(keys="node", gate_init=0.8)).eval()
+    edge = TransNAR(lm, nar, TransNARConfig(keys="edge", gate_init=0.8)).eval()
+    C = lm.config.n_embd
+    with torch.no_grad():
+        for name, layer in both.xattn.items():
+            for other, read, half in ((node.xattn[name], "node", slice(0, C)),
+                                      (edge.xattn[name], "edge", slice(C, 2 * C))):
+                other.load_state_dict({k: v for k, v in layer.state_dict().items()
+                                       if k.startswith(("ln", "gate", "mlp"))}, strict=False)
+                other.query[read].load_state_dict(layer.query[read].state_dict())
+                other.key_value[read].load_state_dict(layer.key_value[read].state_dict())
+                other.mix.weight.copy_(layer.mix.weight[:, half])
+    examples = mixed_examples()
+    idx = tokens(examples)
+    positions = lm.default_positions(*idx.shape)
+    emb = both.embed([e.trace for e in examples])
+    with torch.no_grad():
+        for zeroed, alone in (("edge", node), ("node", edge)):
+            for layer in both.xattn.values():  # values of the other read -> 0
+                layer.key_value[zeroed].weight[C:] = 0
+            torch.testing.assert_close(both(idx, both.memory(emb), positions),
+                                       alone(idx, alone.memory(emb), positions))
+            torch.manual_seed(4)
+            fresh = TransNAR(lm, nar, TransNARConfig(keys="both", gate_init=0.8))
+            both.load_state_dict(fresh.state_dict())
+
+
+def test_a_fine_tuned_nar_gets_gradients(nar_run):
+    nar = NAR.from_run(nar_run, frozen=False)
+    model = TransNAR(tiny_lm(), nar, TransNARConfig(gate_init=0.5, freeze_nar=False))
+    model.train()
+    transnar_loss(model, mixed_examples(), CharTokenizer()).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in nar.reasoner.processor.parameters())
+    with pytest.raises(ValueError, match="trainable but freeze_nar=True"):
+        TransNAR(tiny_lm(), nar, TransNARConfig())
+
+
+def test_a_processor_without_edge_messages_gives_its_edge_features():
+    from openclrs.models.model import Reasoner
+
+    torch.manual_seed(0)
+    reasoner = Reasoner.from_algorithms(["bfs"], ModelConfig(hidden_size=8, processor="mpnn"))
+    nar = NAR(reasoner)
+    assert nar.edge_size == 8
+    emb = nar([e.trace for e in paired_examples("bfs", 4, seed=0, num_samples=2)])
+    assert emb.edges.shape == (2, 1, 4, 4, 8) and emb.edges.abs().sum() > 0
 
 
 def test_one_way_flow_tokens_do_not_change_the_nar(nar):
