@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..kernels import amax1
+from ..segments import segment_max, segment_sum
 
 BIG_NUMBER = 1e6
 # On the CPU, a masked max computes messages on the edges alone
@@ -56,6 +57,12 @@ class Aggregation(nn.Module):
         # One message per receiver: its sum and mean are itself.
         return messages.self_loops()
 
+    def over_edge_list(self, msgs: torch.Tensor, senders: torch.Tensor,
+                       receivers: torch.Tensor, num_nodes: int) -> torch.Tensor:
+        """The same reduction on an edge list: ``msgs`` (E, F) of the edges
+        ``senders[k] -> receivers[k]``, reduced per receiver, (num_nodes, F)."""
+        raise NotImplementedError
+
     def extra_repr(self) -> str:
         return self.name
 
@@ -91,6 +98,10 @@ class MaxAggregation(Aggregation):
         where = (b * n + j)[:, None].expand_as(msgs)
         return out.scatter_reduce(0, where, msgs, "amax", include_self=True).view(bsz, n, -1)
 
+    def over_edge_list(self, msgs, senders, receivers, num_nodes):
+        # As over_edges: a receiver's max is bounded below by the fill.
+        return segment_max(msgs, receivers, num_nodes, fill=-BIG_NUMBER)
+
     def over_self(self, messages):
         # As the published masked max on self-loops: the other nodes' -BIG_NUMBER
         # fill bounds each message below.
@@ -111,6 +122,9 @@ class SumAggregation(Aggregation):
             return msgs.sum(dim=1)
         return (msgs * mask.to(msgs.dtype)[..., None]).sum(dim=1)
 
+    def over_edge_list(self, msgs, senders, receivers, num_nodes):
+        return segment_sum(msgs, receivers, num_nodes)
+
 
 class MeanAggregation(Aggregation):
     """The mean over senders."""
@@ -125,6 +139,11 @@ class MeanAggregation(Aggregation):
         # The published code divides by the row sums of adj although it sums
         # messages over columns; equal for the symmetric adjacency.
         return (msgs * weights[..., None]).sum(dim=1) / weights.sum(dim=-1, keepdim=True)
+
+    def over_edge_list(self, msgs, senders, receivers, num_nodes):
+        # Divided by the out-degree, as the dense row sums above.
+        count = torch.bincount(senders, minlength=num_nodes).to(msgs.dtype)
+        return segment_sum(msgs, receivers, num_nodes) / count[:, None]
 
 
 AGGREGATIONS: dict[str, type[Aggregation]] = {

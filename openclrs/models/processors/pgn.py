@@ -13,6 +13,7 @@ from torch import nn
 
 from ..features import Features, project, self_edges
 from ..layers import Activation, Linear, activation as _activation, mlp
+from ..segments import SparseGraph
 from .aggregation import make_aggregation
 from .base import COMPLETE, SELF, Processor
 from .gating import Gate
@@ -86,6 +87,10 @@ class PGN(Processor):
             msgs = self.aggregation.over_self(messages)
         else:
             msgs = self.aggregation(messages, self.mask(adj))
+        return self.update(z, hidden, msgs), tri_msgs
+
+    def update(self, z: torch.Tensor, hidden: torch.Tensor, msgs: torch.Tensor) -> torch.Tensor:
+        """The new node states from ``z``, the old states and the reduced messages."""
         ret = self.o1(z) + self.o2(msgs)
         if self.activation is not None:
             ret = self.activation(ret)
@@ -93,7 +98,34 @@ class PGN(Processor):
             ret = self.ln(ret)
         if self.gate is not None:
             ret = self.gate(ret, hidden, z, msgs)
-        return ret, tri_msgs
+        return ret
+
+    def forward_sparse(self, node_fts: torch.Tensor, edge_fts: Features,
+                       graph_fts: torch.Tensor, graph: SparseGraph,
+                       hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward` on an edge list, with the same weights: node
+        features (N, H), edge features (E, H) (or factored), graph features
+        (G, H), ``graph`` a :class:`~..segments.SparseGraph`, states (N, H);
+        returns states (N, H) and triplet edge messages (E, H) or None.
+
+        The message of edge (i, j) is the dense one; node j reduces the
+        messages of its in-edges (its self-loop included), in O(E) memory.
+        Where the graph allows messages: the edges (the complete graph of
+        :class:`MPNN` becomes the graph's edges, as in SALSA-CLRS); Deep Sets
+        the self-loops. Triplets: see :meth:`~.triplets.TripletMessages.sparse`.
+        """
+        z = torch.cat([node_fts, hidden], dim=-1)
+        tri_msgs = (None if self.triplets is None
+                    else self.triplets.sparse(z, edge_fts, graph_fts, graph))
+        senders, receivers = graph.senders, graph.receivers
+        if self.adjacency == SELF:
+            loops = graph.self_loops
+            edge_fts, senders, receivers = edge_fts[loops], senders[loops], receivers[loops]
+        to_receiver = self.m_1(z) + self.m_g(graph_fts)[graph.node_graph]
+        msgs = self.transform(project(self.m_e, edge_fts,
+                                      add=to_receiver[receivers] + self.m_2(z)[senders]))
+        msgs = self.aggregation.over_edge_list(msgs, senders, receivers, graph.num_nodes)
+        return self.update(z, hidden, msgs), tri_msgs
 
 
 @dataclass

@@ -1,0 +1,364 @@
+"""A trained :class:`~.model.Reasoner` evaluated on sparse graphs.
+
+The same encoders, processor and decoders (the same weights) as the dense
+forward, run on a :class:`~openclrs.data.sparse.SparseBatch`: node features
+``(N, H)`` over the batch's concatenated graphs, edge features ``(E, H)`` on
+its edges only, graph features ``(G, H)``; messages on edges reduced per
+receiver (:meth:`~.processors.pgn.PGN.forward_sparse`); nothing ``N x N``.
+Memory and time are ``O((N + E) H)`` per step.
+
+What changes from the dense forward, probe kind by kind:
+
+* **Node pointers.** A node points along one of its out-edges (its
+  self-loop included). Fed to the encoders, a pointer is 1 on edge
+  ``(i, pi(i))`` (the dense one-hot row restricted to the edges; soft: the
+  probabilities of a :func:`~.segments.segment_softmax` over i's out-edges).
+  Decoded, it is one logit per edge, the dense logit of that pair; its
+  softmax and argmax run over each node's out-edges. The dense decoder
+  scores every node; the ``*_mask`` processors (``inf_bias``) push the
+  non-edges below every edge, so their dense argmax is the sparse one.
+  Pointers that leave the edges (topological_sort's ``topo``,
+  strongly_connected_components' ``scc_id``:
+  :func:`~openclrs.sparse.off_edge_pointers`) cannot be expressed: their
+  targets are not on the edge list and their predictions never equal them.
+* **Graph pointers** point to a node of their graph (softmax/argmax per graph).
+* **Node mask_one** probes: softmax/argmax over the nodes of each graph;
+  edge mask_one: over each node's out-edges.
+* **Adjacency.** The processor's graph is the edge list itself (the support
+  of ``adj`` and its transpose, with self-loops). The dense model adds the
+  edges of confident pointers and of edge masks to it, which are edges of
+  that list whenever pointers stay on edges (the ground truth of the
+  supported algorithms; the predictions of the sparse decoders, and of the
+  dense ``*_mask`` kinds under hard feedback).
+* **Processors**: the MPNN/PGN family (gated, triplet, Deep Sets); MPNN's
+  complete graph becomes the graph's edges; triplets take the max over the
+  triplets the graph allows (equal to dense on complete graphs).
+  Attention and memory-network processors, edge pointers and permutation
+  pointers are not supported (a clear error).
+
+So on a small graph the sparse evaluation agrees with the dense one to float
+tolerance for a graph-adjacency processor (PGN, gated, ``*_mask``), exactly
+as long as no dense pointer leaves the edges: always for outputs without
+hints, and with hints under hard feedback of the ``*_mask`` kinds (tested in
+``tests/test_sparse_models.py``).
+
+Evaluation only (no gradients needed, no teacher forcing): hints are the
+batch's at step 0, the model's own predictions after; every graph runs
+``max(1, L - 1)`` steps (L its ``length``) and its outputs are read after
+its last, as :meth:`~.model.Reasoner.forward` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, NamedTuple
+
+import numpy as np
+import torch
+
+from ..specs import Location, Stage, Type
+from .decoders import (EdgeDecoder, GraphDecoder, GraphPointerDecoder, NodeDecoder,
+                       NodePermutationDecoder, NodePointerDecoder, ProbeDecoder, _values,
+                       postprocess)
+from .encoders import NODE_POINTERS
+from .features import AffineFeatures, project
+from .processors.pgn import PGN
+from .segments import (SparseGraph, segment_argmax, segment_max, segment_one_hot,
+                       segment_softmax)
+
+
+class SparseState(NamedTuple):
+    """What the decoders read at one step, on a sparse batch: node state
+    (N, 3H), edge features (E, ...) factored, edge messages (E, M) or None,
+    graph features (G, H) and the graph."""
+
+    node: torch.Tensor
+    edge: AffineFeatures
+    edge_msgs: torch.Tensor | None
+    graph_fts: torch.Tensor
+    graph: SparseGraph
+
+
+class SparsePredictions(NamedTuple):
+    """Logits: ``outputs[name]`` (N | E | G, ...) from each graph's last
+    step; ``hints[name]`` (S, N | E | G, ...), ``hints[name][t]`` predicting
+    the hints of step t + 1, zeros past a graph's last step (empty unless
+    asked). Node pointers are one logit per edge."""
+
+    outputs: dict[str, torch.Tensor]
+    hints: dict[str, torch.Tensor]
+
+
+def graph_of(batch) -> SparseGraph:
+    """The :class:`SparseGraph` of a torch :class:`SparseBatch`."""
+    return SparseGraph(batch.senders, batch.receivers, batch.batch, batch.num_graphs)
+
+
+# ------------------------------------------------------------------ decoders
+
+def _node_values(dec: NodeDecoder, x: SparseState) -> torch.Tensor:
+    return _values(dec.type_, dec.node(x.node))
+
+
+def _node_pointer(dec: NodePointerDecoder, x: SparseState) -> torch.Tensor:
+    # Edge k = (i, j) scores i -> j: score(max(source(h_i), target(h_j) + edge(e_ji))).
+    g = x.graph
+    edge = project(dec.edge, x.edge, x.edge_msgs)[g.reverse]
+    to_j = dec.target(x.node)[g.receivers] + edge
+    return dec.score(torch.maximum(dec.source(x.node)[g.senders], to_j)).squeeze(-1)
+
+
+def _edge_values(dec: EdgeDecoder, x: SparseState) -> torch.Tensor:
+    # Every listed edge is in the processor's adjacency: inf_bias_edge masks nothing.
+    g = x.graph
+    pair = project(dec.edge, x.edge, x.edge_msgs,
+                   add=dec.source(x.node)[g.senders] + dec.target(x.node)[g.receivers])
+    return _values(dec.type_, pair)
+
+
+def _pooled(dec, x: SparseState) -> torch.Tensor:
+    g = x.graph
+    return dec.pooled(segment_max(x.node, g.node_graph, g.num_graphs)) + dec.graph(x.graph_fts)
+
+
+def _graph_values(dec: GraphDecoder, x: SparseState) -> torch.Tensor:
+    return _values(dec.type_, _pooled(dec, x))
+
+
+def _graph_pointer(dec: GraphPointerDecoder, x: SparseState) -> torch.Tensor:
+    return _pooled(dec, x)[x.graph.node_graph].squeeze(-1) + dec.node(x.node).squeeze(-1)
+
+
+SPARSE_DECODERS = {NodeDecoder: _node_values, NodePointerDecoder: _node_pointer,
+                   EdgeDecoder: _edge_values, GraphDecoder: _graph_values,
+                   GraphPointerDecoder: _graph_pointer}
+
+
+def decode_sparse(decoder: ProbeDecoder, state: SparseState) -> torch.Tensor:
+    """A dense decoder's logits on a sparse state, with its own layers."""
+    run = None if isinstance(decoder, NodePermutationDecoder) else SPARSE_DECODERS.get(
+        type(decoder))
+    if run is None:
+        raise NotImplementedError(f"{type(decoder).__name__} has no sparse form "
+                                  "(edge and permutation pointers are dense only)")
+    return run(decoder, state)
+
+
+# ------------------------------------------------- logits <-> fed-back values
+
+def _segments(location: str, type_: str, graph: SparseGraph):
+    """(index, size) of the groups a one-hot probe's softmax runs over, or None."""
+    if type_ == Type.POINTER and location == Location.NODE:
+        return graph.senders, graph.num_nodes                 # a node's out-edges
+    if type_ == Type.POINTER and location == Location.GRAPH:
+        return graph.node_graph, graph.num_graphs             # a graph's nodes
+    if type_ == Type.MASK_ONE and location == Location.NODE:
+        return graph.node_graph, graph.num_graphs
+    if type_ == Type.MASK_ONE and location == Location.EDGE:
+        return graph.senders, graph.num_nodes
+    return None
+
+
+def sparse_postprocess(location: str, type_: str, logits: torch.Tensor, graph: SparseGraph,
+                       *, hard: bool) -> torch.Tensor:
+    """Logits -> the values the encoders read (:func:`~.decoders.postprocess`
+    with the softmaxes of one-hot probes over their segments)."""
+    segments = _segments(location, type_, graph)
+    if segments is None:
+        return postprocess(type_, logits, hard=hard)
+    index, size = segments
+    if hard:
+        return segment_one_hot(logits, index, size)
+    return segment_softmax(logits, index, size)
+
+
+def truth_to_feed(location: str, type_: str, data: torch.Tensor, graph: SparseGraph,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """Batch values -> encoder values: pointers (node indices) become 1 on
+    the edge (i, pi(i)) (node pointers) or on the node (graph pointers)."""
+    if type_ in NODE_POINTERS and location == Location.NODE:
+        return (data[graph.senders] == graph.receivers).to(dtype)
+    if type_ == Type.POINTER and location == Location.GRAPH:
+        nodes = torch.arange(graph.num_nodes, device=data.device)
+        return (data[graph.node_graph] == nodes).to(dtype)
+    if type_ == Type.POINTER:
+        raise NotImplementedError("edge pointers have no sparse form")
+    return data.to(dtype)
+
+
+def sparse_hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch.Tensor],
+                            graph: SparseGraph) -> dict[str, np.ndarray]:
+    """Logits -> numpy predictions in the sparse batch format: pointers as
+    batch-wide node indices, 0/1 masks, one-hots, scalars."""
+    result = {}
+    for name, logits in preds.items():
+        _, location, type_ = spec[name]
+        if type_ == Type.POINTER and location == Location.NODE:
+            best = segment_argmax(logits, graph.senders, graph.num_nodes)
+            value = graph.receivers[best]
+        elif type_ == Type.POINTER and location == Location.GRAPH:
+            value = segment_argmax(logits, graph.node_graph, graph.num_graphs)
+        else:
+            value = sparse_postprocess(location, type_, logits, graph, hard=True)
+        result[name] = value.detach().cpu().numpy()
+    return result
+
+
+# ------------------------------------------------------------------- forward
+
+def _check(model, batch, algorithm):
+    algorithm = batch.algorithm if algorithm is None else algorithm
+    if algorithm not in model.specs:
+        raise ValueError(f"this model has no encoders/decoders for algorithm {algorithm!r}; "
+                         f"it was built for {list(model.specs)}")
+    spec = model.specs[algorithm]
+    batch_spec = {k: tuple(v) for k, v in batch.spec.items()}
+    if batch_spec != dict(spec):
+        differ = sorted(k for k in set(batch_spec) | set(spec)
+                        if batch_spec.get(k) != spec.get(k))
+        raise ValueError(f"{algorithm}: the sparse batch's spec differs from the model's on "
+                         f"{differ}")
+    if not isinstance(model.processor, PGN):
+        raise NotImplementedError(f"processor {model.config.processor!r} has no sparse form; "
+                                  "the MPNN/PGN family (pgn, mpnn, gmpnn, triplet_gmpnn, ...) has")
+    for name, (_, location, type_) in spec.items():
+        if type_ == Type.PERMUTATION_POINTER or (type_ == Type.POINTER
+                                                 and location == Location.EDGE):
+            raise NotImplementedError(f"{algorithm}: probe {name!r} ({location} {type_}) has "
+                                      "no sparse form")
+    return algorithm, spec
+
+
+def _encode(model, algorithm, spec, probes, graph, base=None):
+    """Embed ``probes`` (encoder values) into node, edge and graph features."""
+    encoders = model.encoders[algorithm]
+    if base is None:
+        h = model.config.hidden_size
+        p = next(model.parameters())
+        base = (p.new_zeros(graph.num_nodes, h),
+                AffineFeatures(p.new_zeros(graph.num_edges, 0), p.new_zeros(0, h),
+                               p.new_zeros(h)),
+                p.new_zeros(graph.num_graphs, h))
+    features = {"node": base[0], "graph": base[2]}
+    edges = [base[1]]
+    for name, data in probes.items():
+        encoder = encoders[name]
+        if encoder.target == "edge":
+            edges.append(encoder.affine(data))
+        else:
+            features[encoder.target] = features[encoder.target] + encoder(data)[1]
+    return features["node"], AffineFeatures.concat(edges), features["graph"]
+
+
+@torch.no_grad()
+def sparse_forward(model, batch, algorithm: str | None = None, *,
+                   hints: bool = False, progress=None) -> SparsePredictions:
+    """Evaluate ``model`` (a :class:`~.model.Reasoner`) on a
+    :class:`~openclrs.data.sparse.SparseBatch` (numpy or torch); see the
+    module docstring. ``hints=True`` keeps every step's hint logits (memory
+    ``O(steps (N + E))``); ``progress``, a tqdm bar or None, gets the number
+    of steps as its ``total`` and an ``update(1)`` per step."""
+    algorithm, spec = _check(model, batch, algorithm)
+    cfg = model.config
+    p = next(model.parameters())
+    batch = _on_device(batch, p)
+    graph = graph_of(batch)
+    dtype = p.dtype
+    lengths = batch.lengths
+    num_steps = max(1, int(lengths.max()) - 1)
+    last_step = (lengths - 2).clamp(0, num_steps - 1)          # per graph
+    ends = set(int(s) for s in last_step.tolist())
+
+    inputs = {k: truth_to_feed(spec[k][1], spec[k][2], v, graph, dtype)
+              for k, v in batch.inputs.items()}
+    if cfg.encode_hints and not batch.hints:
+        raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
+                         "graphs with hints=True (or evaluate a model trained with "
+                         "hint_mode='decoded_only' or 'none')")
+    base = _encode(model, algorithm, spec, inputs, graph)
+    hard = cfg.hint_repred_mode in ("hard", "hard_on_eval")
+    by_location = {Location.NODE: graph.node_graph, Location.EDGE: graph.edge_graph,
+                   Location.GRAPH: torch.arange(graph.num_graphs, device=p.device)}
+    # The graph of each row of a probe's logits (node pointers: one per edge).
+    selectors = {k: by_location[Location.EDGE if (loc == Location.NODE and t in NODE_POINTERS)
+                                else loc] for k, (_, loc, t) in spec.items()}
+
+    hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
+    lstm_state = None
+    fed: dict[str, torch.Tensor] = {}
+    if cfg.encode_hints:
+        fed = {k: truth_to_feed(spec[k][1], spec[k][2], v[0], graph, dtype)
+               for k, v in batch.hints.items()}
+    outputs: dict[str, torch.Tensor] = {}
+    history: list[dict[str, torch.Tensor]] = []
+    decoders = model.decoders[algorithm]
+    if progress is not None:
+        progress.total = num_steps
+    for step in range(num_steps):
+        node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, fed, graph, base)
+        new_hidden = hidden
+        for _ in range(cfg.nb_msg_passing_steps):
+            new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts,
+                                                                   graph_fts, graph, new_hidden)
+        if model.lstm is not None:
+            new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
+        state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts,
+                            edge_msgs, graph_fts, graph)
+        hidden = new_hidden
+        preds = {name: decode_sparse(dec, state) for name, dec in decoders.items()
+                 if spec[name][0] == Stage.HINT}
+        if hints:
+            alive = last_step >= step
+            history.append({k: torch.where(_rows(alive[selectors[k]], v), v,
+                                           torch.zeros_like(v)) for k, v in preds.items()})
+        if step in ends:
+            done = last_step == step
+            for name, dec in decoders.items():
+                if spec[name][0] != Stage.OUTPUT:
+                    continue
+                value = decode_sparse(dec, state)
+                here = _rows(done[selectors[name]], value)
+                outputs[name] = torch.where(here, value, outputs.get(name, torch.zeros_like(
+                    value)))
+        if cfg.encode_hints:
+            fed = {k: sparse_postprocess(spec[k][1], spec[k][2], v, graph, hard=hard)
+                   for k, v in preds.items() if k in model.encoders[algorithm]}
+        if progress is not None:
+            progress.update(1)
+    hint_logits = {k: torch.stack([h[k] for h in history]) for k in (history[0] if history
+                                                                       else {})}
+    return SparsePredictions(outputs, hint_logits)
+
+
+def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+def _on_device(batch, param: torch.Tensor):
+    """The batch as torch tensors on the model's device (floats in its dtype)."""
+    if not isinstance(batch.senders, torch.Tensor):
+        return batch.to_torch(device=param.device, float_dtype=param.dtype)
+    if batch.senders.device == param.device:
+        return batch
+    device = param.device
+
+    def move(d):
+        return {k: v.to(device) for k, v in d.items()}
+
+    return dataclasses.replace(batch, senders=batch.senders.to(device),
+                               receivers=batch.receivers.to(device), batch=batch.batch.to(device),
+                               node_ptr=batch.node_ptr.to(device),
+                               edge_ptr=batch.edge_ptr.to(device), inputs=move(batch.inputs),
+                               hints=move(batch.hints), outputs=move(batch.outputs),
+                               lengths=batch.lengths.to(device))
+
+
+@torch.no_grad()
+def sparse_predict(model, batch, algorithm: str | None = None,
+                   progress=None) -> dict[str, np.ndarray]:
+    """Hard output predictions on a sparse batch, in its format (pointers as
+    batch-wide node indices), ready for :mod:`openclrs.training.metrics`."""
+    algorithm, spec = _check(model, batch, algorithm)
+    batch = _on_device(batch, next(model.parameters()))
+    preds = sparse_forward(model, batch, algorithm, progress=progress)
+    return sparse_hard_predictions(spec, preds.outputs, graph_of(batch))

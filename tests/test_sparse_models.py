@@ -1,0 +1,195 @@
+"""Sparse evaluation of dense-trained reasoners (openclrs.models.sparse):
+on the same small graphs it agrees with the dense forward (float64, every
+output and hint logit on the graph's edges), for bfs, dijkstra, mst_prim and
+more, the PGN, gated and triplet kinds; the sparse parts against brute force."""
+
+import numpy as np
+import pytest
+import torch
+
+from openclrs import algorithms as dense_algorithms
+from openclrs.data.batching import collate
+from openclrs.data.sparse import collate_sparse
+from openclrs.distributions import sample_sparse
+from openclrs.models.model import ModelConfig, Reasoner
+from openclrs.models.processors import make_processor
+from openclrs.models.segments import (SparseGraph, segment_argmax, segment_max,
+                                      segment_softmax)
+from openclrs.models.sparse import graph_of, sparse_forward, sparse_predict
+from openclrs.sparse import to_dense, to_sparse
+from openclrs.specs import Location, Type
+
+TOL = 1e-10
+
+
+def tiny(processor, hint_mode="encoded_decoded", **options):
+    return ModelConfig(hidden_size=8, processor=processor, hint_mode=hint_mode,
+                       hint_repred_mode="hard", nb_triplet_fts=4, **options)
+
+
+def model_for(algorithm, config, seed=0):
+    torch.manual_seed(seed)
+    return Reasoner.from_algorithms(algorithm, config).double().eval()
+
+
+def dense_rows(spec, name, value, trace):
+    """A dense logit tensor (one sample, steps first for hints) in the sparse layout."""
+    _, location, type_ = spec[name]
+    if location == Location.EDGE or (location == Location.NODE and type_ == Type.POINTER):
+        return value[..., trace.senders, trace.receivers]
+    return value
+
+
+def assert_agree(model, algorithm, traces, tol=TOL):
+    """Sparse evaluation of the batch of ``traces`` = dense evaluation of
+    each trace alone, outputs and (valid steps of) hints."""
+    spec = model.specs[algorithm]
+    batch = collate_sparse(traces)
+    sparse = sparse_forward(model, batch, hints=True)
+    node_ptr, edge_ptr = batch.node_ptr.tolist(), batch.edge_ptr.tolist()
+    for g, trace in enumerate(traces):
+        dense = model(collate([to_dense(trace)]).to_torch(float_dtype=torch.float64),
+                      repred=True)
+        for name, value in dense.outputs.items():
+            want = dense_rows(spec, name, value[0].detach(), trace)
+            got = _slice(spec, name, sparse.outputs[name], g, node_ptr, edge_ptr, hint=False)
+            torch.testing.assert_close(got, want, rtol=0, atol=tol, msg=name)
+        assert set(dense.hints) == set(sparse.hints)
+        for name, value in dense.hints.items():
+            want = dense_rows(spec, name, value[:, 0].detach(), trace)
+            got = _slice(spec, name, sparse.hints[name], g, node_ptr, edge_ptr, hint=True)
+            torch.testing.assert_close(got[:len(want)], want, rtol=0, atol=tol, msg=name)
+            assert not got[len(want):].any()  # zeros past the graph's last step
+
+
+def _slice(spec, name, value, g, node_ptr, edge_ptr, hint):
+    _, location, type_ = spec[name]
+    if location == Location.EDGE or (location == Location.NODE and type_ == Type.POINTER):
+        a, b = edge_ptr[g], edge_ptr[g + 1]
+    elif location == Location.NODE:
+        a, b = node_ptr[g], node_ptr[g + 1]
+    else:
+        a, b = g, g + 1
+    out = value[:, a:b] if hint else value[a:b]
+    return out[:, 0] if location == Location.GRAPH and hint else (
+        out[0] if location == Location.GRAPH else out)
+
+
+@pytest.mark.parametrize("algorithm", ["bfs", "dijkstra", "mst_prim"])
+@pytest.mark.parametrize("processor", ["pgn_mask", "gpgn_mask"])
+def test_sparse_equals_dense_with_hints(algorithm, processor):
+    # Hard feedback of the *_mask kinds keeps every fed-back pointer on an
+    # edge, so the dense model runs on the same graph as the sparse one.
+    traces = sample_sparse(algorithm, "train", num_samples=3, seed=1)
+    assert_agree(model_for(algorithm, tiny(processor)), algorithm, traces)
+
+
+@pytest.mark.parametrize("algorithm", ["dfs", "bellman_ford", "articulation_points",
+                                       "bridges", "strongly_connected_components"])
+def test_sparse_equals_dense_more_algorithms(algorithm):
+    traces = sample_sparse(algorithm, "train", num_samples=2, seed=2)
+    assert_agree(model_for(algorithm, tiny("gpgn_mask")), algorithm, traces)
+
+
+@pytest.mark.parametrize("processor", ["pgn", "gpgn", "deepsets"])
+@pytest.mark.parametrize("reduction", ["max", "mean", "sum"])
+def test_sparse_equals_dense_without_hints(processor, reduction):
+    # Without hints nothing is fed back: the plain kinds agree too.
+    traces = sample_sparse("dijkstra", "train", num_samples=3, seed=3)
+    config = tiny(processor, hint_mode="none", processor_options={"reduction": reduction})
+    assert_agree(model_for("dijkstra", config), "dijkstra", traces)
+
+
+def test_mpnn_runs_on_the_graph_edges():
+    # MPNN's complete graph becomes the graph's edges: sparse MPNN is dense PGN
+    # with the same weights.
+    traces = sample_sparse("bfs", "train", num_samples=2, seed=4)
+    mpnn = model_for("bfs", tiny("gmpnn", hint_mode="none"))
+    pgn = model_for("bfs", tiny("gpgn", hint_mode="none"), seed=1)
+    pgn.load_state_dict(mpnn.state_dict())
+    batch = collate_sparse(traces)
+    a = sparse_forward(mpnn, batch).outputs["pi"]
+    b = sparse_forward(pgn, batch).outputs["pi"]
+    assert torch.equal(a, b)
+    assert_agree(pgn, "bfs", traces)
+
+
+def test_triplets_equal_dense_on_complete_graphs():
+    rng = np.random.RandomState(0)
+    traces = []
+    for n in (5, 7):
+        A = rng.uniform(0.1, 1.0, (n, n))
+        A = (A + A.T) / 2 * (1 - np.eye(n))
+        traces.append(to_sparse(dense_algorithms.dijkstra(A, 1)))
+    assert_agree(model_for("dijkstra", tiny("triplet_gpgn_mask")), "dijkstra", traces)
+
+
+def test_triplet_messages_against_brute_force():
+    # On a sparse graph, edge (j, k)'s max runs over the i with edges (i, j) and (i, k).
+    torch.manual_seed(0)
+    processor = make_processor("triplet_gpgn", 6, nb_triplet_fts=3).double()
+    trace = sample_sparse("bfs", "train", num_samples=1, seed=5)[0]
+    n, s, r = trace.num_nodes, torch.as_tensor(trace.senders), torch.as_tensor(trace.receivers)
+    graph = SparseGraph(s, r, torch.zeros(n, dtype=torch.long), 1)
+    z = torch.randn(n, 12, dtype=torch.float64)
+    e = torch.randn(graph.num_edges, 6, dtype=torch.float64)
+    g = torch.randn(1, 6, dtype=torch.float64)
+    got = processor.triplets.sparse(z, e, g, graph)
+    t = processor.triplets
+    adj = torch.zeros(n, n, dtype=torch.bool)
+    adj[s, r] = True
+    dense_e = torch.zeros(n, n, 6, dtype=torch.float64)
+    dense_e[s, r] = e
+    for q in range(graph.num_edges):
+        j, k = int(s[q]), int(r[q])
+        cands = [t.t_1(z[i]) + t.t_e_1(dense_e[i, j]) + t.t_e_2(dense_e[i, k])
+                 for i in range(n) if adj[i, j] and adj[i, k]]
+        best = torch.stack(cands).amax(0)
+        want = t.o3(best + t.t_2(z[j]) + t.t_3(z[k]) + t.t_e_3(dense_e[j, k]) + t.t_g(g[0]))
+        want = t.activation(want) if t.activation is not None else want
+        torch.testing.assert_close(got[q], want, rtol=0, atol=1e-12)
+
+
+def test_hard_predictions_are_the_dense_ones():
+    traces = sample_sparse("bfs", "train", num_samples=4, seed=6)
+    model = model_for("bfs", tiny("gpgn_mask"))
+    batch = collate_sparse(traces)
+    got = sparse_predict(model, batch)["pi"]
+    offsets = batch.node_ptr[:-1]
+    for g, trace in enumerate(traces):
+        want = model.predict(collate([to_dense(trace)]).to_torch(float_dtype=torch.float64))
+        a, b = batch.node_ptr[g], batch.node_ptr[g + 1]
+        assert np.array_equal(got[a:b] - offsets[g], want["pi"][0])
+        # every prediction is a neighbour (or the node itself)
+        keys = set(zip(trace.senders.tolist(), trace.receivers.tolist()))
+        assert all((i, int(p)) in keys for i, p in enumerate(got[a:b] - offsets[g]))
+
+
+def test_segment_reductions():
+    logits = torch.tensor([1.0, 3.0, 3.0, -1.0, 0.5, 2.0])
+    index = torch.tensor([0, 0, 0, 2, 2, 3])
+    assert segment_argmax(logits, index, 4).tolist() == [1, -1, 4, 5]   # first on ties
+    assert segment_max(logits, index, 4, fill=-7.0).tolist() == [3.0, -7.0, 0.5, 2.0]
+    p = segment_softmax(logits, index, 4)
+    torch.testing.assert_close(p[:3], torch.softmax(logits[:3], 0))
+    torch.testing.assert_close(p[3:5], torch.softmax(logits[3:5], 0))
+    assert float(p[5]) == 1.0
+
+
+def test_graph_checks_and_errors():
+    trace = sample_sparse("bfs", "train", num_samples=1, seed=7, hints=False)[0]
+    batch = collate_sparse([trace]).to_torch()
+    graph = graph_of(batch)
+    assert torch.equal(graph.senders[graph.reverse], graph.receivers)
+    assert torch.equal(graph.senders[graph.self_loops], torch.arange(graph.num_nodes))
+    with pytest.raises(ValueError, match="hints of step 0"):
+        sparse_forward(Reasoner.from_algorithms("bfs", tiny("pgn")), batch)
+    with pytest.raises(NotImplementedError, match="no sparse form"):
+        sparse_forward(Reasoner.from_algorithms("bfs", tiny("gat", hint_mode="none")), batch)
+    # without hints in the batch, a model trained without hints runs
+    out = sparse_forward(Reasoner.from_algorithms("bfs", tiny("pgn", hint_mode="none")), batch)
+    assert out.outputs["pi"].shape == (trace.num_edges,)
+    one_way = SparseGraph(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]),
+                          torch.zeros(2, dtype=torch.long), 1)
+    with pytest.raises(ValueError, match="symmetric"):
+        one_way.reverse
