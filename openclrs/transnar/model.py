@@ -41,62 +41,13 @@ per example (:meth:`TransNAR.memory`) and reused at every decoding step.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..lm.model import GPT, KVCache
-from .nar import NAR, NAR_STATES, NAREmbeddings
-
-KEYS = ("node", "edge", "both")
-
-
-@dataclass
-class TransNARConfig:
-    """The cross-attention's options (the LM's shape is its LMConfig)."""
-
-    layers: tuple | None = field(default=None, metadata={
-        "help": "GPT blocks (0-based) followed by a gated cross-attention layer "
-                "(default: every block)"})
-    keys: str = field(default="both", metadata={"help": "what tokens attend to: node, edge "
-                                                        "or both embeddings"})
-    nar_states: str = field(default="final", metadata={
-        "help": "final: every layer reads the NAR's final state; per-layer: the layer after "
-                "block t reads NAR step t"})
-    gate_init: float = field(default=0.0, metadata={"help": "initial gate parameter "
-                                                            "(tanh(0) = 0: closed)"})
-    n_head: int | None = field(default=None, metadata={"help": "cross-attention heads "
-                                                               "(default: the LM's)"})
-    ffn: bool = field(default=True, metadata={"help": "a gated FFN after each "
-                                                      "cross-attention (Flamingo)"})
-    freeze_nar: bool = field(default=True, metadata={"help": "the NAR takes no gradient "
-                                                             "(the paper's setting)"})
-
-    def __post_init__(self):
-        if self.layers is not None:
-            self.layers = tuple(sorted({int(t) for t in self.layers}))
-            if not self.layers or min(self.layers) < 0:
-                raise ValueError(f"layers must be block indices >= 0, got {self.layers}")
-        if self.keys not in KEYS:
-            raise ValueError(f"keys must be one of {KEYS}, got {self.keys!r}")
-        if self.nar_states not in NAR_STATES:
-            raise ValueError(f"nar_states must be one of {NAR_STATES}, got {self.nar_states!r}")
-        if not math.isfinite(self.gate_init):
-            raise ValueError(f"gate_init must be finite, got {self.gate_init}")
-        if self.n_head is not None and self.n_head < 1:
-            raise ValueError(f"n_head must be positive, got {self.n_head}")
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["layers"] = None if self.layers is None else list(self.layers)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TransNARConfig":
-        return cls(**data)
+from .config import KEYS, TransNARConfig
+from .nar import NAR, NAREmbeddings
 
 
 class GatedCrossAttention(nn.Module):
@@ -258,10 +209,4 @@ class Bound:
         return self.model(idx, self.memory, positions, valid, cache)
 
 
-def select_memory(memory: dict, rows: torch.Tensor) -> dict:
-    """The memory of some examples (``rows`` index the batch)."""
-    return {name: {r: tuple(x.index_select(0, rows) for x in kvm) for r, kvm in layer.items()}
-            for name, layer in memory.items()}
-
-
-__all__ = ["GatedCrossAttention", "KEYS", "TransNAR", "TransNARConfig", "select_memory"]
+__all__ = ["GatedCrossAttention", "KEYS", "TransNAR", "TransNARConfig"]

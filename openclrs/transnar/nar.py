@@ -40,9 +40,8 @@ from torch import nn
 from ..models.features import AffineFeatures
 from ..models.model import Reasoner, processor_steps
 from ..probes import Trace
+from .config import NAR_STATES
 from .data import reasoner_batches
-
-NAR_STATES = ("final", "per-layer")
 
 
 @dataclass

@@ -38,7 +38,8 @@ from ..lm.train import RESUMABLE_CHANGES, learning_rate, make_batch, make_optimi
 from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
                              load_optimizer_state, optimizer_state, read_checkpoint)
 from .data import PairedExamples
-from .model import TransNAR, TransNARConfig
+from .config import TransNARConfig
+from .model import TransNAR
 from .nar import NAR
 
 MODEL_FORMAT = "openclrs-transnar/1"
