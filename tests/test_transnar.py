@@ -389,10 +389,53 @@ def test_tiny_transnar_trains_and_resumes(nar_run, tmp_path):
     resumed, _ = train(lm_cfg, LMTrainConfig(**{**half.__dict__, "steps": 12}), xcfg, nar_run)
     for a, b in zip(resumed.state_dict().values(), model.state_dict().values()):
         torch.testing.assert_close(a, b)
-    loaded, _ = load_transnar(cfg.out_dir)
+    loaded, _, info = load_transnar(cfg.out_dir)
+    assert info["step"] == 12 and info["train"]["algorithms"] == ["bfs"]
     for a, b in zip(loaded.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
     config = json.loads((tmp_path / "tn" / "config.json").read_text())
     assert config["transnar"]["gate_init"] == 0.1 and config["nar"]["train"]["algorithms"]
     with pytest.raises(ValueError, match="differ|changed|other"):
         train(lm_cfg, cfg, TransNARConfig(gate_init=0.2), nar_run)
+
+
+# ---------------------------------------------------------------- evaluation
+
+def test_evaluate_writes_scores_resumes_and_sets_the_baseline_beside(nar_run, tmp_path):
+    from openclrs.lm.model import save_model
+    from openclrs.transnar import evaluate as ev
+
+    lm_cfg = LMConfig(n_layer=2, n_head=2, n_embd=32, block_size=256)
+    cfg = LMTrainConfig(out_dir=str(tmp_path / "tn"), algorithms=("bfs",), lengths=(4,),
+                        steps=2, batch_size=4, progress=False)
+    train(lm_cfg, cfg, TransNARConfig(), nar_run)
+    baseline = str(tmp_path / "lm")
+    save_model(baseline, tiny_lm(), CharTokenizer())
+    results = ev.evaluate_checkpoint(cfg.out_dir, [4, 5], baseline=baseline, num_samples=3,
+                                     max_new_tokens=8)
+    saved = json.loads((tmp_path / "tn" / "eval.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert [(r["algorithm"], r["length"], r["count"]) for r in saved["rows"]] == \
+        [("bfs", 4, 3), ("bfs", 5, 3)]
+    assert len(saved["baseline_rows"]) == 2 and saved["train_lengths"] == [4]
+    for r in saved["rows"] + saved["baseline_rows"]:
+        assert all(0.0 <= r[k] <= 1.0 for k in ev.SCORES)
+    # a rerun with the same settings scores nothing again
+    def never(*_):
+        raise AssertionError("recomputed a finished group")
+    assert ev.evaluate(never, ["bfs"], [4, 5], done=saved["rows"]) == saved["rows"]
+    table = ev.format_table(saved["rows"], saved["baseline_rows"], [4])
+    assert "base clrs" in table and "(* train length)" in table
+    assert ev.plot_scores(saved["rows"], str(tmp_path / "eval.png"), saved["baseline_rows"], [4])
+    assert (tmp_path / "eval.png").stat().st_size > 0
+
+
+def test_score_group_by_hand():
+    from openclrs.transnar.evaluate import score_group
+
+    examples = paired_examples("bfs", 4, seed=5, num_samples=2)
+    truth = examples[0].answer
+    wrong = truth.replace("[", "[x ", 1)  # one element too many, and a letter
+    row = score_group(examples, [truth, wrong])
+    assert row == {"count": 2, "clrs_score": 0.5, "shape_score": 0.5, "parse_score": 0.5,
+                   "exact_match": 0.5}

@@ -105,9 +105,9 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[TransNAR, CharToken
     return model, CharTokenizer.from_dict(json.loads(meta["tokenizer"]))
 
 
-def load_transnar(path: str, device="cpu") -> tuple[TransNAR, CharTokenizer]:
-    """A TransNAR from a run folder (its latest checkpoint) or one of its
-    checkpoint folders, verified."""
+def load_transnar(path: str, device="cpu") -> tuple[TransNAR, CharTokenizer, dict]:
+    """``(model, tokenizer, {"train": settings, "step": step})`` from a run
+    folder (its latest checkpoint) or one of its checkpoint folders, verified."""
     if os.path.exists(os.path.join(path, MANIFEST)):
         checkpoint = read_checkpoint(path)
     elif os.path.exists(os.path.join(path, POINTERS)):
@@ -116,7 +116,9 @@ def load_transnar(path: str, device="cpu") -> tuple[TransNAR, CharTokenizer]:
             raise FileNotFoundError(f"{path} has no checkpoint yet")
     else:
         raise FileNotFoundError(f"{path} is not a TransNAR run folder or checkpoint folder")
-    return model_from_checkpoint(checkpoint, device)
+    model, tokenizer = model_from_checkpoint(checkpoint, device)
+    return model, tokenizer, {"train": checkpoint.state.get("train", {}),
+                              "step": checkpoint.step}
 
 
 def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str | None = None,
