@@ -439,3 +439,56 @@ def test_score_group_by_hand():
     row = score_group(examples, [truth, wrong])
     assert row == {"count": 2, "clrs_score": 0.5, "shape_score": 0.5, "parse_score": 0.5,
                    "exact_match": 0.5}
+
+
+# ------------------------------------------------------------- command line
+
+def test_cli_train_then_evaluate_beside_a_baseline(nar_run, tmp_path, capsys):
+    from openclrs.cli import main
+    from openclrs.lm.model import save_model
+
+    out = str(tmp_path / "tn")
+    args = ["transnar", "train", "--nar", nar_run, "--algorithms", "bfs", "--lengths", "4",
+            "--steps", "2", "--batch-size", "4", "--n-layer", "1", "--n-head", "2",
+            "--n-embd", "16", "--block-size", "128", "--xattn-keys", "node", "--nar-states",
+            "per-layer", "--gate-init", "0.1", "--eval-lengths", "4", "--eval-samples", "2",
+            "--quiet", "--out", out]
+    assert main(args) == 0
+    config = json.loads((tmp_path / "tn" / "config.json").read_text())
+    assert config["transnar"] == {"layers": None, "keys": "node", "nar_states": "per-layer",
+                                  "gate_init": 0.1, "heads": None, "ffn": True,
+                                  "freeze_nar": True}
+    assert json.loads((tmp_path / "tn" / "eval.json").read_text())["rows"][0]["count"] == 2
+    baseline = str(tmp_path / "lm")
+    save_model(baseline, tiny_lm(n_layer=1, n_embd=16), CharTokenizer())
+    capsys.readouterr()
+    assert main(["transnar", "evaluate", "--checkpoint", out, "--lengths", "4", "5",
+                 "--baseline", baseline, "--num-samples", "2", "--max-new-tokens", "6",
+                 "--quiet", "--out", str(tmp_path / "scores.json")]) == 0
+    table = capsys.readouterr().out
+    assert "base clrs" in table and table.count("bfs") == 2
+    assert (tmp_path / "scores.png").exists()
+
+
+def test_cli_refuses_a_missing_reasoner_clearly(tmp_path, capsys):
+    from openclrs.cli import main
+
+    status = main(["transnar", "train", "--nar", str(tmp_path / "none"), "--algorithms", "bfs",
+                   "--lengths", "4", "--out", str(tmp_path / "tn"), "--quiet"])
+    err = capsys.readouterr().err
+    assert status != 0 and "Traceback" not in err and "none" in err
+    assert not (tmp_path / "tn").exists()
+
+
+def test_help_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom openclrs.cli import main\n"
+            "for page in (['transnar', '--help'], ['transnar', 'train', '--help'],"
+            " ['transnar', 'evaluate', '--help']):\n"
+            "    try:\n        main(page)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -26,6 +26,7 @@ COMMANDS = {
     "text": ("text", "CLRS-Text: the benchmark as language-model text"),
     "diagnose": ("diagnose", "collapse, over-squashing, RoPE and task diagnostics of a causal LM"),
     "ponder": ("ponder", "learned halting: PonderNet, ACT, fixed steps on the parity task"),
+    "transnar": ("transnar", "TransNAR: a Transformer cross-attending to a trained reasoner"),
 }
 DESCRIPTION = "The CLRS algorithmic reasoning benchmark: exact, fast, PyTorch-native."
 

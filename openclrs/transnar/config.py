@@ -24,7 +24,7 @@ class TransNARConfig:
                 "block t reads NAR step t", "choices": NAR_STATES})
     gate_init: float = field(default=0.0, metadata={
         "help": "initial gate parameters alpha (tanh(alpha) = 0: closed)"})
-    n_head: int | None = field(default=None, metadata={
+    heads: int | None = field(default=None, metadata={
         "help": "cross-attention heads (default: the LM's)", "flag": "xattn-heads"})
     ffn: bool = field(default=True, metadata={
         "help": "a gated FFN after each cross-attention (Flamingo)", "flag": "xattn-ffn"})
@@ -42,8 +42,8 @@ class TransNARConfig:
             raise ValueError(f"nar_states must be one of {NAR_STATES}, got {self.nar_states!r}")
         if not math.isfinite(self.gate_init):
             raise ValueError(f"gate_init must be finite, got {self.gate_init}")
-        if self.n_head is not None and self.n_head < 1:
-            raise ValueError(f"n_head must be positive, got {self.n_head}")
+        if self.heads is not None and self.heads < 1:
+            raise ValueError(f"heads must be positive, got {self.heads}")
 
     def to_dict(self) -> dict:
         data = asdict(self)

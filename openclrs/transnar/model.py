@@ -131,7 +131,7 @@ class TransNAR(nn.Module):
         self.nar = nar
         lm_cfg = lm.config
         self.xattn = nn.ModuleDict({
-            str(t): GatedCrossAttention(lm_cfg.n_embd, config.n_head or lm_cfg.n_head,
+            str(t): GatedCrossAttention(lm_cfg.n_embd, config.heads or lm_cfg.n_head,
                                         nar.node_size, nar.edge_size, config.keys,
                                         config.gate_init, config.ffn, lm_cfg.bias)
             for t in layers})
