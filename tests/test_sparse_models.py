@@ -193,3 +193,48 @@ def test_graph_checks_and_errors():
                           torch.zeros(2, dtype=torch.long), 1)
     with pytest.raises(ValueError, match="symmetric"):
         one_way.reverse
+
+
+def test_first_step_batch_gives_the_predictions_of_the_full_batch():
+    from openclrs.training.sparse_evaluate import first_step_batch
+
+    traces = sample_sparse("dijkstra", "train", num_samples=3, seed=8)
+    model = model_for("dijkstra", tiny("triplet_gmpnn"))
+    full = sparse_predict(model, collate_sparse(traces))
+    cut = first_step_batch(traces)
+    assert cut.hints["pi_h"].shape[0] == 1
+    assert cut.lengths.tolist() == [t.length for t in traces]
+    assert np.array_equal(sparse_predict(model, cut)["pi"], full["pi"])
+
+
+def test_evaluate_sparse_scores_fresh_graphs_and_cli(tmp_path):
+    import json
+
+    from openclrs.cli.training import main
+    from openclrs.training.config import TrainConfig
+    from openclrs.training.graph_metrics import GraphScorer
+    from openclrs.training.loop import train
+    from openclrs.training.sparse_evaluate import evaluate_sparse, first_step_batch
+
+    model = model_for("bfs", tiny("gpgn_mask")).float()
+    result = evaluate_sparse(model, "bfs", "ws_40", num_samples=3, seed=1, batch_size=2)
+    traces = sample_sparse("bfs", "ws_40", num_samples=3, seed=1)
+    batch = first_step_batch(traces)
+    want = GraphScorer(model.specs["bfs"]).update(
+        batch.outputs, sparse_predict(model, batch), batch.node_ptr, batch.edge_ptr).result()
+    for key in ("node_accuracy", "graph_accuracy", "score", "pi/node_accuracy"):
+        assert result[key] == pytest.approx(want[key]), key
+    assert result["graphs"] == 3 and result["nodes"] == 40
+
+    run = tmp_path / "run"
+    train(TrainConfig(algorithms=["bfs"], out_dir=str(run), steps=1, batch_size=2,
+                      train_lengths=[4], eval_every=1, test_every=0, seed=0, progress=False,
+                      data_root=str(tmp_path / "data"),
+                      model=ModelConfig(hidden_size=8, processor="gpgn_mask")))
+    out = tmp_path / "sparse.json"
+    assert main(["evaluate", "--run", str(run), "--graph", "er", "--length", "30",
+                 "--num-samples", "2", "--json", str(out), "--quiet"]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["graphs"] == "er_30" and saved["num_samples"] == 2
+    bfs = saved["algorithms"]["bfs"]
+    assert 0 <= bfs["graph_accuracy"] <= bfs["node_accuracy"] <= 1 and bfs["graphs"] == 2

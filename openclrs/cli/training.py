@@ -9,6 +9,7 @@ defaults shown in ``--help``). Examples::
     openclrs train --algorithms bfs dijkstra --out runs/multi --device cuda --bf16
     openclrs evaluate --run runs/bfs300 [--split test|val] [--checkpoint best|last|PATH]
                       [--max-memory 2G]
+    openclrs evaluate --run runs/bfs300 --graph er --length 4096 --num-samples 8
 
 Building the parser imports no torch (``--help`` is instant).
 """
@@ -75,7 +76,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate_sparse(args) -> int:
+    """``evaluate --graph``: fresh sparse graphs (openclrs.training.sparse_evaluate)."""
+    from .. import files
+    from ..training.sparse_evaluate import evaluate_run_sparse, sparse_results_table
+
+    if args.plot_worst:
+        raise ValueError("--plot-worst draws samples of a stored split; it does not apply "
+                         "to --graph")
+    results = evaluate_run_sparse(args.run, args.graph, args.length, args.num_samples,
+                                  seed=args.seed, checkpoint=args.checkpoint,
+                                  device=args.device, batch_size=args.graphs_per_batch,
+                                  progress=not args.quiet)
+    if args.json:
+        files.write_json(args.json, results)
+    print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
+          f"{sparse_results_table(results)}", flush=True)
+    return 0
+
+
 def cmd_evaluate(args) -> int:
+    if args.graph is not None:
+        return cmd_evaluate_sparse(args)
     from .. import files
     from ..training.allocator import keep_freed_memory
     from ..training.evaluate import evaluate_run
@@ -158,6 +180,20 @@ def register(subparsers) -> None:
     p.add_argument("--plot-dir", metavar="DIR",
                    help="where --plot-worst writes (default: the run's worst/ folder, "
                         "replaced as a whole)")
+    sparse = p.add_argument_group(
+        "sparse graphs", "evaluate on fresh graphs of SALSA-CLRS's test families instead of "
+                         "a stored split, the model run sparse (node accuracy, graph accuracy "
+                         "and the CLRS score; see openclrs.training.sparse_evaluate)")
+    sparse.add_argument("--graph", choices=("er", "ws", "delaunay"),
+                        help="graph family: Erdos-Renyi, Watts-Strogatz or Delaunay")
+    sparse.add_argument("--length", type=positive_int, default=1600,
+                        help="nodes per graph (default: 1600)")
+    sparse.add_argument("--num-samples", type=positive_int, default=8,
+                        help="graphs to sample (default: 8)")
+    sparse.add_argument("--seed", type=seed32, default=0, help="sampling seed (default: 0)")
+    sparse.add_argument("--graphs-per-batch", type=positive_int, default=1,
+                        help="graphs run together (default: 1)")
+    sparse.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
 

@@ -256,8 +256,8 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     """Evaluate ``model`` (a :class:`~.model.Reasoner`) on a
     :class:`~openclrs.data.sparse.SparseBatch` (numpy or torch); see the
     module docstring. ``hints=True`` keeps every step's hint logits (memory
-    ``O(steps (N + E))``); ``progress``, a tqdm bar or None, gets the number
-    of steps as its ``total`` and an ``update(1)`` per step."""
+    ``O(steps (N + E))``); ``progress``, a tqdm bar or None, is reset to the
+    number of steps and gets an ``update(1)`` per step."""
     algorithm, spec = _check(model, batch, algorithm)
     cfg = model.config
     p = next(model.parameters())
@@ -293,7 +293,7 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     history: list[dict[str, torch.Tensor]] = []
     decoders = model.decoders[algorithm]
     if progress is not None:
-        progress.total = num_steps
+        progress.reset(total=num_steps)
     for step in range(num_steps):
         node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, fed, graph, base)
         new_hidden = hidden

@@ -1,0 +1,145 @@
+"""Evaluate a trained run on freshly sampled sparse graphs of any size.
+
+``evaluate_run_sparse(run_dir, graph="er", length=4096, num_samples=8)``
+rebuilds the run's model and checkpoint (as :func:`.evaluate.evaluate_run`
+does), samples ``num_samples`` graphs of SALSA-CLRS's test family
+``graph`` (``er``, ``ws`` or ``delaunay``; :mod:`openclrs.distributions`) with
+``length`` nodes from ``seed``, runs each algorithm of the run on them
+(:mod:`openclrs.algorithms.sparse_registry`), evaluates the model sparse
+(:func:`openclrs.models.sparse.sparse_predict`) and scores it with SALSA's
+per-graph metrics and the CLRS score (:class:`.graph_metrics.GraphScorer`).
+
+A model that encodes hints needs the hints of step 0 only: each graph is
+sampled with hints and cut to its first step as soon as it is sampled
+(:func:`first_step_batch`), so a batch holds no trajectory. The
+step-per-node algorithms' hints are O(n^2) while they are sampled (Dijkstra
+at n = 4096: about 0.7 GiB for a moment); the sampler refuses graphs whose
+hints would not fit in memory. Models trained without encoded hints
+(``hint_mode`` ``decoded_only`` or ``none``, as SALSA's baselines) need none.
+
+The result (also what ``openclrs evaluate --graph ... --json PATH`` writes)::
+
+    {"run": ..., "checkpoint": folder, "step": step, "graphs": "er_4096",
+     "num_samples": 8, "seed": 0,
+     "algorithms": {algorithm: {"node_accuracy": mean over graphs,
+                                "graph_accuracy": share of graphs all right,
+                                "score": CLRS score (pooled),
+                                "<output>/<metric>": ..., "graphs": 8,
+                                "nodes": mean nodes, "edges": mean edges,
+                                "seconds": model time}}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Sequence
+
+import numpy as np
+
+from ..data.sparse import collate_sparse
+from ..distributions import FAMILIES, SparseSampler
+from ..sparse import SparseTrace
+from . import runs
+from .graph_metrics import GraphScorer
+
+
+def first_step_batch(traces: Sequence[SparseTrace]):
+    """:func:`~openclrs.data.sparse.collate_sparse` of ``traces`` keeping
+    only the hints of step 0 (all a model evaluated on its own predictions
+    reads) and each trace's full ``length`` (the steps to run)."""
+    cut = [dataclasses.replace(t, hints={k: v[:1] for k, v in t.hints.items()}, length=1)
+           if t.has_hints else t for t in traces]
+    batch = collate_sparse(cut)
+    batch.lengths = np.array([t.length for t in traces], dtype=np.int64)
+    return batch
+
+
+def evaluate_sparse(model, algorithm: str, graphs: str, num_samples: int, seed: int = 0,
+                    batch_size: int = 1, progress: bool = False) -> dict:
+    """Score ``model`` on ``num_samples`` fresh graphs of distribution
+    ``graphs`` (``er_4096``, ``delaunay_1600``...), ``batch_size`` graphs per
+    forward; see the module docstring for the result."""
+    from ..models.sparse import sparse_predict
+
+    if num_samples < 1 or batch_size < 1:
+        raise ValueError("num_samples and batch_size must be positive")
+    encode_hints = model.config.encode_hints
+    sampler = SparseSampler(algorithm, graphs, seed, hints=encode_hints)
+    scorer = GraphScorer(model.specs[algorithm])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"{algorithm} {graphs}", unit="step", leave=False)
+    seconds, nodes, edges = 0.0, 0, 0
+    done = 0
+    while done < num_samples:
+        size = min(batch_size, num_samples - done)
+        traces = []
+        for _ in range(size):
+            trace = next(sampler)
+            if trace.has_hints:  # keep step 0 only, before sampling the next graph
+                trace = dataclasses.replace(trace, hints={k: v[:1].copy()
+                                                          for k, v in trace.hints.items()})
+            traces.append(trace)
+        batch = first_step_batch(traces)
+        nodes += batch.num_nodes
+        edges += batch.num_edges
+        start = time.perf_counter()
+        if bar is not None:
+            bar.set_postfix(graph=f"{done + 1}/{num_samples}")
+        predictions = sparse_predict(model, batch, algorithm, progress=bar)
+        seconds += time.perf_counter() - start
+        scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
+        done += size
+    if bar is not None:
+        bar.close()
+    result = scorer.result()
+    result.update(nodes=nodes / num_samples, edges=edges / num_samples, seconds=seconds)
+    return result
+
+
+def evaluate_run_sparse(run_dir: str, graph: str, length: int, num_samples: int,
+                        seed: int = 0, checkpoint: str = "best", device: str = "cpu",
+                        algorithms: Sequence[str] | None = None, batch_size: int = 1,
+                        progress: bool = False) -> dict:
+    """A run's checkpoint on fresh sparse graphs (module docstring)."""
+    from .evaluate import load_run_config
+    from .loop import build_model, load_weights
+
+    if graph not in FAMILIES:
+        raise ValueError(f"unknown graph family {graph!r}; expected one of "
+                         f"{', '.join(FAMILIES)}")
+    if length < 2:
+        raise ValueError(f"--length must be at least 2 nodes, got {length}")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"no run folder at {run_dir}")
+    config = load_run_config(run_dir)
+    config.device, config.progress = device, False
+    algorithms = list(algorithms or config.algorithms)
+    for a in algorithms:
+        if a not in config.algorithms:
+            raise ValueError(f"this run was trained on {config.algorithms}, not {a!r}")
+    saved = runs.load_checkpoint(run_dir, checkpoint,
+                                 fix="train the run again, or use another --checkpoint")
+    model = build_model(config).to(device)
+    load_weights(saved, model, config)
+    model.eval()
+    name = f"{graph}_{length}"
+    return {"run": run_dir, "checkpoint": saved.path, "step": saved.step, "graphs": name,
+            "num_samples": num_samples, "seed": seed,
+            "algorithms": {a: evaluate_sparse(model, a, name, num_samples, seed, batch_size,
+                                              progress) for a in algorithms}}
+
+
+def sparse_results_table(results: dict) -> str:
+    """The printed summary: one line per algorithm."""
+    lines = [f"graphs: {results['num_samples']} x {results['graphs']} (seed {results['seed']})",
+             f"{'algorithm':<24}{'node acc':>10}{'graph acc':>11}{'CLRS score':>12}"
+             f"{'seconds':>10}"]
+    for a, r in results["algorithms"].items():
+        lines.append(f"{a:<24}{r.get('node_accuracy', float('nan')):>10.4f}"
+                     f"{r['graph_accuracy']:>11.4f}{r['score']:>12.4f}{r['seconds']:>10.1f}")
+    return "\n".join(lines)
