@@ -492,3 +492,44 @@ def test_help_imports_nothing_heavy():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+# ------------------------------------------------- Hugging Face causal LMs
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_hf_closed_gate_is_the_original_model_and_decodes_with_memory(nar, tmp_path, family):
+    pytest.importorskip("transformers")
+    import transformers
+
+    from openclrs.transnar.huggingface import HFTransNAR, hf_greedy_decode
+    from tests.tiny_hf import save_tiny_model
+
+    folder = save_tiny_model(family, str(tmp_path / family))
+    lm = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    examples = mixed_examples()
+    batch = tokenizer([e.question for e in examples], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        original = lm(**batch).logits
+    closed = HFTransNAR(lm, nar, TransNARConfig())
+    memory = closed.memory(closed.embed([e.trace for e in examples]))
+    with torch.no_grad():
+        assert torch.equal(closed(batch["input_ids"], memory,
+                                  attention_mask=batch["attention_mask"]).logits, original)
+    # open gates change the logits, and decoding reads each example's graph
+    lm2 = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    torch.manual_seed(5)
+    opened = HFTransNAR(lm2, nar, TransNARConfig(gate_init=1.0, layers=(1,)))
+    memory = opened.memory(opened.embed([e.trace for e in examples]))
+    with torch.no_grad():
+        changed = opened(batch["input_ids"], memory, attention_mask=batch["attention_mask"])
+    assert not torch.allclose(changed.logits, original)
+    answers = hf_greedy_decode(opened, tokenizer, examples[:2], max_new_tokens=6)
+    # the first decoded token is the argmax of the full forward pass
+    one = tokenizer([examples[0].question], return_tensors="pt")
+    with torch.no_grad():
+        first = opened(one["input_ids"], opened.memory(opened.embed([examples[0].trace])))
+    token = int(first.logits[0, -1].argmax())
+    assert answers[0].startswith(tokenizer.decode([token]))
+    with pytest.raises(RuntimeError, match="without memory"):
+        lm2(**batch)
