@@ -1,0 +1,232 @@
+"""TransNAR against its Transformer-only baseline (issue 18's reproduction, scaled down).
+
+1. A multi-task reasoner (Triplet-GMPNN, ``openclrs train``) is trained on
+   ``--algorithms`` and the ``--control`` at the published train lengths
+   (n <= 16) and frozen.
+2. For every seed, two LMs of one configuration are trained on the same
+   examples (no traces, ``--lengths``, random positions by default) for the
+   same steps: the baseline (``openclrs.lm.train``, what ``openclrs text
+   train`` runs) and TransNAR (``openclrs.transnar.train``: the same LM with
+   gated cross-attention to the reasoner).
+3. Both are scored at ``--eval-lengths`` with the paper's shape, parse and
+   CLRS scores and exact match (``openclrs.transnar.evaluate``).
+
+Results go to the JSON file (default ``benchmarks/results/transnar.json``)
+after every (arm, seed, algorithm, length); what is there is skipped, and an
+interrupted training resumes from its run folder (run the same command
+again). The summary gives mean and standard deviation over seeds per
+(algorithm, length, arm); the plot shows CLRS and shape score against length::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/transnar.py --runs /tmp/transnar-runs
+    python benchmarks/transnar.py --smoke --runs /tmp/tn-smoke --out /tmp/tn-smoke.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from openclrs import files
+from openclrs.extras import pyplot
+from openclrs.lm import train as lm_train
+from openclrs.lm.config import LMConfig, TrainConfig as LMTrainConfig
+from openclrs.lm.evaluate import EVAL_SEED
+from openclrs.models.config import ModelConfig
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import train as train_reasoner
+from openclrs.transnar import evaluate as tn_evaluate
+from openclrs.transnar import train as tn_train
+from openclrs.transnar.config import TransNARConfig
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ARMS = ("baseline", "transnar")
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count()}
+
+
+def nar_run(args) -> str:
+    """Train (or resume) the reasoner; its run folder."""
+    out = os.path.join(args.runs, "nar")
+    if not os.path.exists(os.path.join(out, "results.json")):
+        train_reasoner(TrainConfig(
+            algorithms=list(args.algorithms) + list(args.control), out_dir=out,
+            steps=args.nar_steps, batch_size=args.nar_batch_size, seed=args.seeds[0],
+            eval_every=args.nar_steps, test_every=0, progress=not args.quiet,
+            data_root=os.path.join(args.runs, "data"),
+            model=ModelConfig(hidden_size=args.nar_hidden)))
+    return out
+
+
+def lm_settings(args, arm: str, seed: int) -> tuple[LMConfig, LMTrainConfig]:
+    lm_cfg = LMConfig(n_layer=args.n_layer, n_embd=args.n_embd, n_head=args.n_head,
+                      block_size=args.block_size, pos_encoding=args.pos_encoding,
+                      max_random_position=args.max_random_position)
+    cfg = LMTrainConfig(out_dir=os.path.join(args.runs, f"{arm}-seed{seed}"),
+                        algorithms=tuple(args.algorithms) + tuple(args.control),
+                        lengths=tuple(args.lengths), steps=args.steps,
+                        batch_size=args.batch_size, learning_rate=args.lr,
+                        warmup_steps=args.warmup, seed=seed, checkpoint_every=args.steps // 4 or 1,
+                        progress=not args.quiet)
+    return lm_cfg, cfg
+
+
+def run_arm(args, arm: str, seed: int, nar: str, results: dict, save) -> None:
+    key = f"{arm}/seed{seed}"
+    entry = results["entries"].setdefault(key, {"arm": arm, "seed": seed, "rows": []})
+    lm_cfg, cfg = lm_settings(args, arm, seed)
+    if "train_seconds" not in entry:
+        start = time.perf_counter()
+        if arm == "baseline":
+            model, tokenizer = lm_train.train(lm_cfg, cfg)
+            parameters = model.num_parameters()
+        else:
+            model, tokenizer = tn_train.train(lm_cfg, cfg, TransNARConfig(
+                keys=args.keys, nar_states=args.nar_states), nar)
+            parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        entry.update(train_seconds=time.perf_counter() - start, parameters=parameters,
+                     final_loss=float(np.mean([v for _, v in model.history[-20:]]))
+                     if model.history else None)
+        save()
+    if arm == "baseline":
+        model, tokenizer, _ = lm_train.load_lm(cfg.out_dir)
+        generate = tn_evaluate.lm_generator(model, tokenizer, args.eval_batch_size)
+    else:
+        model, tokenizer, _ = tn_train.load_transnar(cfg.out_dir)
+        generate = tn_evaluate.transnar_generator(model, tokenizer, args.eval_batch_size)
+
+    def keep(rows):
+        entry["rows"] = rows
+        save()
+    entry["rows"] = tn_evaluate.evaluate(
+        generate, list(args.algorithms) + list(args.control), args.eval_lengths,
+        args.eval_samples, EVAL_SEED, progress=not args.quiet, done=entry["rows"],
+        on_group=keep)
+    save()
+
+
+def summarize(results: dict) -> list[dict]:
+    """Mean and std over seeds per (algorithm, length, arm)."""
+    groups: dict[tuple, list[dict]] = {}
+    for entry in results["entries"].values():
+        for r in entry["rows"]:
+            groups.setdefault((r["algorithm"], r["length"], entry["arm"]), []).append(r)
+    out = []
+    for (algorithm, length, arm), rows in sorted(groups.items()):
+        row = {"algorithm": algorithm, "length": length, "arm": arm, "seeds": len(rows)}
+        for k in tn_evaluate.SCORES:
+            values = [r[k] for r in rows]
+            row[k] = float(np.mean(values))
+            row[f"{k}_std"] = float(np.std(values))
+        out.append(row)
+    return out
+
+
+def plot(summary: list[dict], path: str, train_lengths) -> None:
+    plt = pyplot("plot the TransNAR benchmark")
+    algorithms = sorted({r["algorithm"] for r in summary})
+    metrics = ("clrs_score", "shape_score")
+    fig, axes = plt.subplots(len(metrics), len(algorithms), squeeze=False,
+                             figsize=(3.6 * len(algorithms), 3.2 * len(metrics)), sharey=True)
+    for j, algorithm in enumerate(algorithms):
+        for i, metric in enumerate(metrics):
+            ax = axes[i][j]
+            for arm, style in zip(ARMS, ("--", "-")):
+                rows = sorted((r for r in summary if r["algorithm"] == algorithm
+                               and r["arm"] == arm), key=lambda r: r["length"])
+                if rows:
+                    xs = [r["length"] for r in rows]
+                    ax.errorbar(xs, [r[metric] for r in rows],
+                                yerr=[r[f"{metric}_std"] for r in rows], fmt="o" + style,
+                                capsize=3, label=arm)
+            for n in train_lengths:
+                ax.axvspan(n - 0.5, n + 0.5, color="grey", alpha=0.15, linewidth=0)
+            ax.set_title(f"{algorithm}: {metric}", fontsize="small")
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            if i == len(metrics) - 1:
+                ax.set_xlabel("length (shaded: train lengths)")
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--algorithms", nargs="+", default=["bfs", "topological_sort"])
+    p.add_argument("--control", nargs="*", default=["binary_search"],
+                   help="algorithms where the paper saw no gain (index search)")
+    p.add_argument("--lengths", nargs="+", type=int, default=[4, 5, 6, 7, 8, 12])
+    p.add_argument("--eval-lengths", nargs="+", type=int, default=[10, 12, 14, 16])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    p.add_argument("--nar-steps", type=int, default=500)
+    p.add_argument("--nar-batch-size", type=int, default=32)
+    p.add_argument("--nar-hidden", type=int, default=64)
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--block-size", type=int, default=1024)
+    p.add_argument("--pos-encoding", default="random")
+    p.add_argument("--max-random-position", type=int, default=2048)
+    p.add_argument("--keys", default="both", choices=("node", "edge", "both"))
+    p.add_argument("--nar-states", default="final", choices=("final", "per-layer"))
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--eval-samples", type=int, default=50)
+    p.add_argument("--eval-batch-size", type=int, default=50)
+    p.add_argument("--runs", default="runs/transnar-bench", help="run folders")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "transnar.json"))
+    p.add_argument("--smoke", action="store_true",
+                   help="a minute-long check that every part runs (tiny everything)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.nar_steps, args.nar_hidden, args.steps, args.warmup = 2, 16, 4, 0
+        args.n_layer, args.n_embd, args.n_head, args.batch_size = 1, 32, 2, 4
+        args.eval_samples, args.eval_lengths, args.lengths = 2, [5], [4]
+        args.algorithms, args.seeds = ["bfs"], [0]
+
+    settings = {k: v for k, v in vars(args).items() if k not in ("quiet", "out", "runs")}
+    results = {"machine": machine(), "settings": settings, "entries": {}}
+    if os.path.exists(args.out):
+        old = files.read_json(args.out, "benchmark results", fix="delete it to start afresh")
+        if old.get("settings") != settings:
+            raise SystemExit(f"{args.out} holds results of other settings; use another --out")
+        results = old
+
+    def save():
+        results["summary"] = summarize(results)
+        files.write_json(args.out, results)
+
+    start = time.perf_counter()
+    nar = nar_run(args)
+    results["nar"] = files.read_json(os.path.join(nar, "results.json"), "reasoner results",
+                                     fix="train the reasoner again")
+    results["nar_seconds"] = results.get("nar_seconds") or time.perf_counter() - start
+    save()
+    for seed in args.seeds:
+        for arm in ARMS:
+            run_arm(args, arm, seed, nar, results, save)
+    save()
+    plot(results["summary"], os.path.splitext(args.out)[0] + ".png", args.lengths)
+    width = max(len(a) for a in list(args.algorithms) + list(args.control))
+    for r in results["summary"]:
+        print(f"{r['algorithm']:<{width}} n={r['length']:<3} {r['arm']:<9} "
+              f"clrs {r['clrs_score']:.3f}±{r['clrs_score_std']:.3f}  "
+              f"shape {r['shape_score']:.3f}±{r['shape_score_std']:.3f}  "
+              f"parse {r['parse_score']:.3f}  exact {r['exact_match']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
