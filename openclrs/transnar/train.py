@@ -132,8 +132,6 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
     ``nar_run``, or a :class:`NAR` given as ``nar`` (its weights are
     recorded in every checkpoint either way). Data: ``cfg.algorithms`` at
     ``cfg.lengths``, generated on the fly (no hints, no data files)."""
-    from tqdm.auto import tqdm
-
     log = log or sys.stderr
     if cfg.data_files or cfg.use_hints:
         raise ValueError("TransNAR trains on examples generated on the fly, without hints: "
@@ -169,48 +167,63 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
         optimizer = make_optimizer(model, cfg)
         if last is not None:
             load_optimizer_state(optimizer, last.tensors, last.state["optimizer"])
-        model.train()
-        metrics = run.metrics(resume_step=step if last is not None else None)
-        history = []
-        bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
-                   desc="transnar", file=log)
-        start, smoothed = time.perf_counter() - seconds, None
-        try:
-            while step < cfg.steps:
-                step += 1
-                torch.manual_seed(derive_seed(cfg.seed, step, 1))
-                generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
-                lr = learning_rate(step, cfg)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss = transnar_loss(model, examples(step, cfg.batch_size), tokenizer,
-                                     cfg.device, generator)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(
-                        [p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
-                optimizer.step()
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDiverged(f"step {step}: the loss is {value}; training "
-                                           "diverged (try a lower --lr)")
-                history.append((step, value))
-                smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-                bar.update(1)
-                bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
-                if step % cfg.log_every == 0 or step == cfg.steps:
-                    metrics.append({"step": step, "loss": value, "lr": lr,
-                                    "seconds": time.perf_counter() - start})
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                    save_checkpoint(run, step, model, tokenizer, optimizer, cfg,
-                                    {"train_seconds": time.perf_counter() - start})
-        finally:
-            bar.close()
+        history = fit(run, cfg, model, optimizer, step, seconds,
+                      lambda examples, generator: transnar_loss(model, examples, tokenizer,
+                                                                cfg.device, generator),
+                      lambda step, state: save_checkpoint(run, step, model, tokenizer,
+                                                          optimizer, cfg, state),
+                      examples, log)
     model.eval()
     model.history = history
     return model, tokenizer
 
 
-__all__ = ["MODEL_FORMAT", "load_transnar", "model_from_checkpoint", "save_checkpoint",
+def fit(run: Run, cfg: TrainConfig, model, optimizer, step: int, seconds: float, loss_of, save,
+        examples, log) -> list[tuple[int, float]]:
+    """Steps ``step + 1 .. cfg.steps`` of ``model`` (any TransNAR): the
+    examples, dropout noise and random positions of a step are functions of
+    ``(cfg.seed, step)``; ``loss_of(examples, generator)`` gives the loss,
+    ``save(step, state)`` writes a checkpoint. Returns ``[(step, loss)]``."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    metrics = run.metrics(resume_step=step if step else None)
+    history = []
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
+               desc="transnar", file=log)
+    start, smoothed = time.perf_counter() - seconds, None
+    try:
+        while step < cfg.steps:
+            step += 1
+            torch.manual_seed(derive_seed(cfg.seed, step, 1))  # dropout noise of this step
+            generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
+            lr = learning_rate(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = loss_of(examples(step, cfg.batch_size), generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+            optimizer.step()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"step {step}: the loss is {value}; training "
+                                       "diverged (try a lower --lr)")
+            history.append((step, value))
+            smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                metrics.append({"step": step, "loss": value, "lr": lr,
+                                "seconds": time.perf_counter() - start})
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save(step, {"train_seconds": time.perf_counter() - start})
+    finally:
+        bar.close()
+    return history
+
+
+__all__ = ["MODEL_FORMAT", "fit", "load_transnar", "model_from_checkpoint", "save_checkpoint",
            "train", "transnar_loss"]
