@@ -238,3 +238,9 @@ def test_evaluate_sparse_scores_fresh_graphs_and_cli(tmp_path):
     assert saved["graphs"] == "er_30" and saved["num_samples"] == 2
     bfs = saved["algorithms"]["bfs"]
     assert 0 <= bfs["graph_accuracy"] <= bfs["node_accuracy"] <= 1 and bfs["graphs"] == 2
+
+
+def test_lstm_and_several_message_passing_steps():
+    traces = sample_sparse("mst_prim", "train", num_samples=2, seed=9)
+    config = tiny("gpgn_mask", use_lstm=True, nb_msg_passing_steps=2)
+    assert_agree(model_for("mst_prim", config), "mst_prim", traces)
