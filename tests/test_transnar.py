@@ -533,3 +533,53 @@ def test_hf_closed_gate_is_the_original_model_and_decodes_with_memory(nar, tmp_p
     assert answers[0].startswith(tokenizer.decode([token]))
     with pytest.raises(RuntimeError, match="without memory"):
         lm2(**batch)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_hf_transnar_trains_resumes_and_reloads(nar_run, tmp_path, family):
+    pytest.importorskip("transformers")
+    from openclrs.transnar.huggingface import hf_batch, load_hf_transnar, train_hf
+    from tests.tiny_hf import save_tiny_model
+
+    folder = save_tiny_model(family, str(tmp_path / family))
+    cfg = LMTrainConfig(out_dir=str(tmp_path / "run"), algorithms=("bfs",), lengths=(4,),
+                        steps=8, batch_size=4, learning_rate=3e-3, min_lr=3e-3,
+                        warmup_steps=0, checkpoint_every=4, log_every=1, progress=False)
+    xcfg = TransNARConfig(gate_init=0.1, layers=(1,))
+    model, tokenizer = train_hf(folder, cfg, xcfg, nar_run)
+    losses = [v for _, v in model.history]
+    assert np.mean(losses[-2:]) < np.mean(losses[:2])
+    # the loss is on the answer and <eos> only
+    examples = paired_examples("bfs", 4, seed=0, num_samples=2)
+    ids, mask, targets = hf_batch(examples, tokenizer)
+    answer = tokenizer(examples[0].answer, add_special_tokens=False)["input_ids"]
+    assert targets[0][targets[0] != -100].tolist() == answer + [tokenizer.eos_token_id]
+    # resume = uninterrupted; the checkpoint reloads every weight
+    half = LMTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "half"), "steps": 4})
+    train_hf(folder, half, xcfg, nar_run)
+    resumed, _ = train_hf(folder, LMTrainConfig(**{**half.__dict__, "steps": 8}), xcfg, nar_run)
+    loaded, _, info = load_hf_transnar(cfg.out_dir)
+    assert info["step"] == 8
+    for (name, a), b, c in zip(model.state_dict().items(), resumed.state_dict().values(),
+                               loaded.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+        assert torch.equal(a, c), name
+
+
+def test_cli_trains_and_evaluates_a_hugging_face_transnar(nar_run, tmp_path, capsys):
+    pytest.importorskip("transformers")
+    from openclrs.cli import main
+    from tests.tiny_hf import save_tiny_model
+
+    folder = save_tiny_model("gpt2", str(tmp_path / "gpt2"))
+    out = str(tmp_path / "tn")
+    assert main(["transnar", "train", "--nar", nar_run, "--hf-model", folder, "--algorithms",
+                 "bfs", "--lengths", "4", "--steps", "2", "--batch-size", "2", "--quiet",
+                 "--out", out]) == 0
+    assert json.loads((tmp_path / "tn" / "config.json").read_text())["hf_model"] == folder
+    capsys.readouterr()
+    assert main(["transnar", "evaluate", "--checkpoint", out, "--lengths", "4",
+                 "--num-samples", "2", "--max-new-tokens", "4", "--quiet", "--no-plot"]) == 0
+    assert "bfs" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "tn" / "eval.json").read_text())["rows"]
+    assert rows[0]["count"] == 2

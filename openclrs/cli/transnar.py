@@ -7,6 +7,8 @@ trained reasoner (TransNAR, Bounsi et al. 2024; :mod:`openclrs.transnar`)::
     openclrs text train --algorithms bfs --lengths 4 5 6 7 8 12 --pos-encoding random \\
         --out runs/base                                                 # the baseline
     openclrs transnar evaluate --checkpoint runs/tn --baseline runs/base --lengths 10 12 14
+    openclrs transnar train --nar runs/nar --hf-model path/to/gpt2 --algorithms bfs \
+        --lengths 4 5 6 --out runs/tn-gpt2                            # a local HF causal LM
 
 Running ``train`` again with the same ``--out`` resumes. Building the parser
 imports no torch.
@@ -46,8 +48,14 @@ def cmd_train(args) -> int:
     lm_cfg = args.model_from_args(args)
     cfg = args.train_from_args(args, progress=not args.quiet)
     xcfg = args.transnar_from_args(args)
-    model, _ = train(lm_cfg, cfg, xcfg, args.nar, nar_checkpoint=args.nar_checkpoint,
-                     resume=args.resume)
+    if args.hf_model:
+        from ..transnar.huggingface import train_hf
+
+        model, _ = train_hf(args.hf_model, cfg, xcfg, args.nar,
+                            nar_checkpoint=args.nar_checkpoint, resume=args.resume)
+    else:
+        model, _ = train(lm_cfg, cfg, xcfg, args.nar, nar_checkpoint=args.nar_checkpoint,
+                         resume=args.resume)
     if not args.quiet:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"{trainable:,} trainable parameters; checkpoints in {cfg.out_dir}",
@@ -97,6 +105,10 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="the reasoner: an `openclrs train` run folder trained on the algorithms")
     p.add_argument("--nar-checkpoint", default="best",
                    help="which of its checkpoints: best (default), last, or a folder")
+    p.add_argument("--hf-model", default=None, metavar="PATH",
+                   help="a local Hugging Face causal LM folder to train (every weight) with the "
+                        "cross-attention, instead of a new openclrs LM (the language-model "
+                        "options are then not used)")
     data = p.add_argument_group("data and optimisation")
     train_from_args = add_dataclass_arguments(data, TrainConfig, {
         "algorithms": {"type": algorithm_name}, "lengths": {"type": positive_int},
@@ -126,7 +138,8 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     "score against length, with a Transformer-only `openclrs text train` run "
                     "beside it when given --baseline.")
     p.add_argument("--checkpoint", required=True,
-                   help="a `transnar train` run folder (its latest checkpoint) or checkpoint")
+                   help="a `transnar train` run folder (its latest checkpoint) or checkpoint "
+                        "(openclrs or Hugging Face LM)")
     p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N", required=True)
     p.add_argument("--baseline", default=None, metavar="CHECKPOINT",
                    help="a Transformer-only `openclrs text train` run on the same data")

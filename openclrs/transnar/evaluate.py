@@ -43,6 +43,37 @@ def lm_generator(model, tokenizer, batch_size: int = 64, seed: int = 0):
     return run
 
 
+def hf_transnar_generator(model, tokenizer, batch_size: int = 16):
+    """The same for a Hugging Face TransNAR (:mod:`openclrs.transnar.huggingface`)."""
+    from .huggingface import hf_greedy_decode
+
+    def run(examples, max_new_tokens):
+        return hf_greedy_decode(model, tokenizer, examples, max_new_tokens, batch_size)
+    return run
+
+
+def load_generator(checkpoint: str, device="cpu", batch_size: int = 64):
+    """``(generate_fn, {"train", "step", ...})`` of a ``transnar train`` run
+    or checkpoint folder, openclrs LM or Hugging Face LM alike."""
+    from ..training.runs import CONFIG, MANIFEST, read_checkpoint
+    from .huggingface import HF_FORMAT, load_hf_transnar
+    from .train import load_transnar
+
+    if os.path.exists(os.path.join(checkpoint, MANIFEST)):
+        kind = read_checkpoint(checkpoint).metadata.get("format")
+    elif os.path.exists(os.path.join(checkpoint, CONFIG)):
+        kind = read_json(os.path.join(checkpoint, CONFIG), "run config",
+                         fix="give a `transnar train` run folder").get("format")
+    else:
+        raise FileNotFoundError(f"{checkpoint} is not a `transnar train` run folder or "
+                                "checkpoint folder")
+    if kind == HF_FORMAT:
+        model, tokenizer, info = load_hf_transnar(checkpoint, device)
+        return hf_transnar_generator(model, tokenizer, min(batch_size, 16)), info
+    model, tokenizer, info = load_transnar(checkpoint, device)
+    return transnar_generator(model, tokenizer, batch_size), info
+
+
 def score_group(examples, predictions) -> dict:
     """Means of :data:`SCORES` over one group's examples."""
     from ..text.parse import extract_answer
@@ -156,10 +187,9 @@ def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str
     settings resumes. Returns its content."""
     from ..devices import check_device
     from ..lm.train import load_lm
-    from .train import load_transnar
 
     device = check_device(device, "device (--device)")
-    model, tokenizer, info = load_transnar(checkpoint, device)
+    generate, info = load_generator(checkpoint, device, batch_size)
     train_cfg = info["train"]
     algorithms = list(algorithms or train_cfg.get("algorithms", ()))
     if not algorithms:
@@ -182,7 +212,7 @@ def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str
             write_json(out, results)
         return write
 
-    results["rows"] = evaluate(transnar_generator(model, tokenizer, batch_size), algorithms,
+    results["rows"] = evaluate(generate, algorithms,
                                lengths, num_samples, seed, max_new_tokens, progress,
                                results["rows"], save("rows"))
     if baseline is not None:
@@ -195,5 +225,6 @@ def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str
     return results
 
 
-__all__ = ["SCORES", "evaluate", "evaluate_checkpoint", "format_table", "lm_generator",
-           "plot_scores", "score_group", "transnar_generator"]
+__all__ = ["SCORES", "evaluate", "evaluate_checkpoint", "format_table", "hf_transnar_generator",
+           "lm_generator", "load_generator", "plot_scores", "score_group",
+           "transnar_generator"]

@@ -131,4 +131,184 @@ def hf_greedy_decode(model: HFTransNAR, tokenizer, examples, max_new_tokens: int
     return outputs
 
 
-__all__ = ["HFTransNAR", "decoder_layers", "hf_greedy_decode"]
+# --------------------------------------------------------------------------
+# Training: the loop of openclrs.transnar.train on the same run folders.
+# --------------------------------------------------------------------------
+
+HF_FORMAT = "openclrs-transnar-hf/1"
+
+
+def hf_batch(examples, tokenizer, device="cpu"):
+    """``(input_ids, attention_mask, targets)`` ``(B, T)`` for next-token
+    prediction of ``question answer <eos>`` in the model's own tokens
+    (the question with the tokenizer's special tokens, e.g. ``<bos>``; the
+    answer without), right-padded; targets are ``-100`` except on the
+    answer and ``<eos>``."""
+    rows = []
+    for e in examples:
+        q = tokenizer(e.question)["input_ids"]
+        a = tokenizer(e.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        tokens = q + a
+        rows.append((tokens[:-1], [-100] * (len(q) - 1) + a))
+    T = max(len(x) for x, _ in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
+        else tokenizer.eos_token_id
+    ids = torch.full((len(rows), T), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    targets = torch.full((len(rows), T), -100, dtype=torch.long)
+    for r, (x, y) in enumerate(rows):
+        ids[r, :len(x)], mask[r, :len(x)] = torch.tensor(x), 1
+        targets[r, :len(y)] = torch.tensor(y)
+    return ids.to(device), mask.to(device), targets.to(device)
+
+
+def hf_loss(model: HFTransNAR, examples, tokenizer, device="cpu") -> torch.Tensor:
+    """Mean cross-entropy of the answer tokens (and ``<eos>``)."""
+    ids, mask, targets = hf_batch(examples, tokenizer, device)
+    memory = model.memory(model.embed([e.trace for e in examples]))
+    logits = model(ids, memory, attention_mask=mask).logits
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(),
+                                       targets.reshape(-1), ignore_index=-100)
+
+
+def _weights(model: nn.Module) -> dict:
+    """The state dict without the second name of a tied tensor (safetensors
+    refuses shared memory; loading ties them again)."""
+    seen, out = set(), {}
+    for name, tensor in model.state_dict().items():
+        if tensor.numel():
+            key = (tensor.data_ptr(), tensor.shape, tensor.stride())
+            if key in seen:
+                continue
+            seen.add(key)
+        out[name] = tensor
+    return out
+
+
+def _build(hf_path: str, meta_nar: dict, xcfg: TransNARConfig, device):
+    from ..lm.huggingface import load_hf_model
+    from ..training.config import TrainConfig as NARTrainConfig
+    from ..training.loop import build_model
+
+    lm, tokenizer = load_hf_model(hf_path, device)
+    nar = NAR(build_model(NARTrainConfig.from_dict(meta_nar["train"])),
+              pred_as_input=meta_nar["pred_as_input"],
+              enforce_permutations=meta_nar["enforce_permutations"], frozen=xcfg.freeze_nar,
+              train_config=meta_nar["train"]).to(device)
+    return HFTransNAR(lm, nar, xcfg), tokenizer
+
+
+def _load_weights(model: HFTransNAR, checkpoint) -> None:
+    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
+    untied = [k for k in missing if k not in _tied_names(model)]
+    if untied or unexpected:
+        raise ValueError(f"{checkpoint.path}: the weights do not fit this model (missing "
+                         f"{untied[:3]}, unexpected {unexpected[:3]}); was the Hugging Face "
+                         "model folder changed?")
+
+
+def _tied_names(model: nn.Module) -> set[str]:
+    return set(model.state_dict()) - set(_weights(model))
+
+
+def load_hf_transnar(path: str, device="cpu"):
+    """``(model, tokenizer, {"train", "step", "hf_model"})`` of a ``train_hf``
+    run folder or checkpoint folder; the Hugging Face model's folder (as
+    recorded) gives the architecture and tokenizer, the checkpoint every
+    weight."""
+    import json
+    import os
+
+    from ..training.runs import MANIFEST, POINTERS, Run, read_checkpoint
+
+    if os.path.exists(os.path.join(path, MANIFEST)):
+        checkpoint = read_checkpoint(path)
+    elif os.path.exists(os.path.join(path, POINTERS)):
+        checkpoint = Run(path, {}, writer=False).load("last")
+        if checkpoint is None:
+            raise FileNotFoundError(f"{path} has no checkpoint yet")
+    else:
+        raise FileNotFoundError(f"{path} is not a TransNAR run folder or checkpoint folder")
+    meta = checkpoint.metadata
+    if meta.get("format") != HF_FORMAT:
+        raise ValueError(f"{checkpoint.path} is not a Hugging Face TransNAR checkpoint "
+                         f"(format {meta.get('format')!r})")
+    hf_path = meta["hf_model"]
+    model, tokenizer = _build(hf_path, json.loads(meta["nar"]),
+                              TransNARConfig.from_dict(json.loads(meta["transnar"])), device)
+    _load_weights(model, checkpoint)
+    model.eval()
+    return model, tokenizer, {"train": checkpoint.state.get("train", {}),
+                              "step": checkpoint.step, "hf_model": hf_path}
+
+
+def train_hf(hf_path: str, cfg, xcfg: TransNARConfig, nar_run: str, *,
+             nar_checkpoint: str = "best", resume: bool = True, log=None):
+    """Train a local Hugging Face causal LM (every weight) with TransNAR
+    cross-attention to the reasoner of ``nar_run``, on paired examples of
+    ``cfg.algorithms`` at ``cfg.lengths`` (an :class:`openclrs.lm.config.TrainConfig`:
+    optimizer, schedule, steps, seed, out_dir), on the run folders of
+    :mod:`openclrs.training.runs` (exact resume; checkpoints hold every
+    weight, the NAR's included; the model folder gives the architecture and
+    tokenizer). Returns ``(model, tokenizer)``."""
+    import json
+    import os
+    import sys
+    from dataclasses import asdict
+
+    from ..lm.train import RESUMABLE_CHANGES, make_optimizer
+    from ..training.runs import Run, load_optimizer_state, optimizer_state
+    from .data import PairedExamples
+    from .train import fit
+
+    log = log or sys.stderr
+    if cfg.data_files or cfg.use_hints:
+        raise ValueError("TransNAR trains on examples generated on the fly, without hints: "
+                         "give lengths, not data files or hints")
+    cfg.check_device()
+    nar = NAR.from_run(nar_run, nar_checkpoint, frozen=xcfg.freeze_nar)
+    meta_nar = {"train": nar.train_config, "pred_as_input": nar.pred_as_input,
+                "enforce_permutations": nar.enforce_permutations}
+    examples = PairedExamples(cfg.algorithms, cfg.lengths, cfg.seed)
+    missing = sorted(set(cfg.algorithms) - set(nar.reasoner.algorithms))
+    if missing:
+        raise ValueError(f"the reasoner was trained on {list(nar.reasoner.algorithms)}, "
+                         f"not on {missing}")
+    hf_path = os.path.abspath(hf_path)
+    torch.manual_seed(cfg.seed)
+    model, tokenizer = _build(hf_path, meta_nar, xcfg, cfg.device)
+    model.nar.load_state_dict(nar.state_dict())
+    config = {"format": HF_FORMAT, "hf_model": hf_path,
+              "hf_config": json.loads(model.lm.config.to_json_string()),
+              "train": asdict(cfg), "transnar": xcfg.to_dict(),
+              "nar": {"run": os.path.abspath(nar_run), "train": nar.train_config}}
+    run = Run(cfg.out_dir, config, ignore=RESUMABLE_CHANGES + ("nar.run",),
+              outputs=("eval.json", "eval.png"), keep=cfg.keep_checkpoints, log=log)
+    metadata = {"format": HF_FORMAT, "hf_model": hf_path,
+                "transnar": json.dumps(xcfg.to_dict()), "nar": json.dumps(meta_nar)}
+    with run.session(restart=not resume):
+        step, seconds = 0, 0.0
+        last = run.load("last")
+        if last is not None:
+            _load_weights(model, last)
+            step, seconds = last.step, last.state.get("train_seconds", 0.0)
+            print(f"resuming {cfg.out_dir} from step {step}", file=log)
+        optimizer = make_optimizer(model, cfg)
+        if last is not None:
+            load_optimizer_state(optimizer, last.tensors, last.state["optimizer"])
+
+        def save(step, state):
+            tensors, optimizer_json = optimizer_state(optimizer)
+            run.save(step, weights=_weights(model), metadata=metadata, tensors=tensors,
+                     state={"optimizer": optimizer_json, "train": asdict(cfg), **state})
+
+        history = fit(run, cfg, model, optimizer, step, seconds,
+                      lambda batch, generator: hf_loss(model, batch, tokenizer, cfg.device),
+                      save, examples, log)
+    model.eval()
+    model.history = history
+    return model, tokenizer
+
+
+__all__ = ["HF_FORMAT", "HFTransNAR", "decoder_layers", "hf_batch", "hf_greedy_decode",
+           "hf_loss", "load_hf_transnar", "train_hf"]
