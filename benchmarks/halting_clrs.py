@@ -123,7 +123,7 @@ def main(argv=None) -> None:
     parser.add_argument("--kinds", nargs="+", default=["learned"],
                         choices=("learned", "termination"))
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--budgets", type=float, nargs="+", default=[1.0, 5.0],
+    parser.add_argument("--budgets", type=float, nargs="*", default=[1.0, 5.0],
                         help="fixed budgets c: ceil(c * n) processor steps")
     parser.add_argument("--baseline", action="store_true",
                         help="also a plain run scored with oracle and fixed budgets")
