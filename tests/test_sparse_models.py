@@ -244,3 +244,24 @@ def test_lstm_and_several_message_passing_steps():
     traces = sample_sparse("mst_prim", "train", num_samples=2, seed=9)
     config = tiny("gpgn_mask", use_lstm=True, nb_msg_passing_steps=2)
     assert_agree(model_for("mst_prim", config), "mst_prim", traces)
+
+
+def test_gradients_equal_the_dense_ones():
+    # The basis of sparse training: a loss of the sparse logits has the dense gradients.
+    trace = sample_sparse("dijkstra", "train", num_samples=1, seed=10)[0]
+    model = model_for("dijkstra", tiny("gpgn_mask", hint_mode="decoded_only"))
+    weights = torch.randn(trace.num_edges, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(0))
+    sparse = sparse_forward(model, collate_sparse([trace]), hints=True)
+    loss = (sparse.outputs["pi"] * weights).sum() + sparse.hints["d"].square().sum()
+    sparse_grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+    dense = model(collate([to_dense(trace)]).to_torch(float_dtype=torch.float64), repred=True)
+    steps = dense.hints["d"].shape[0]
+    loss = ((dense.outputs["pi"][0][trace.senders, trace.receivers] * weights).sum()
+            + dense.hints["d"][:steps].square().sum())
+    dense_grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+    for (name, _), a, b in zip(model.named_parameters(), sparse_grads, dense_grads):
+        if a is None or b is None:
+            assert a is None and b is None, name
+            continue
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)

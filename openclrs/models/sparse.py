@@ -250,7 +250,6 @@ def _encode(model, algorithm, spec, probes, graph, base=None):
     return features["node"], AffineFeatures.concat(edges), features["graph"]
 
 
-@torch.no_grad()
 def sparse_forward(model, batch, algorithm: str | None = None, *,
                    hints: bool = False, progress=None) -> SparsePredictions:
     """Evaluate ``model`` (a :class:`~.model.Reasoner`) on a
