@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 import torch
@@ -37,6 +36,7 @@ from openclrs.lm import train as lm_train
 from openclrs.lm.config import LMConfig, TrainConfig as LMTrainConfig
 from openclrs.lm.evaluate import EVAL_SEED
 from openclrs.models.config import ModelConfig
+from openclrs.training import runs
 from openclrs.training.config import TrainConfig
 from openclrs.training.loop import train as train_reasoner
 from openclrs.transnar import evaluate as tn_evaluate
@@ -84,7 +84,6 @@ def run_arm(args, arm: str, seed: int, nar: str, results: dict, save) -> None:
     entry = results["entries"].setdefault(key, {"arm": arm, "seed": seed, "rows": []})
     lm_cfg, cfg = lm_settings(args, arm, seed)
     if "train_seconds" not in entry:
-        start = time.perf_counter()
         if arm == "baseline":
             model, tokenizer = lm_train.train(lm_cfg, cfg)
             parameters = model.num_parameters()
@@ -92,9 +91,11 @@ def run_arm(args, arm: str, seed: int, nar: str, results: dict, save) -> None:
             model, tokenizer = tn_train.train(lm_cfg, cfg, TransNARConfig(
                 keys=args.keys, nar_states=args.nar_states), nar)
             parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        entry.update(train_seconds=time.perf_counter() - start, parameters=parameters,
-                     final_loss=float(np.mean([v for _, v in model.history[-20:]]))
-                     if model.history else None)
+        # from the run folder: right also when the run was trained before this call
+        losses = [r["loss"] for r in runs.read_metrics(os.path.join(cfg.out_dir, runs.METRICS))]
+        last = runs.load_checkpoint(cfg.out_dir, "last")
+        entry.update(train_seconds=last.state["train_seconds"], parameters=parameters,
+                     final_loss=float(np.mean(losses[-20:])), first_loss=float(losses[0]))
         save()
     if arm == "baseline":
         model, tokenizer, _ = lm_train.load_lm(cfg.out_dir)
@@ -209,11 +210,10 @@ def main(argv=None) -> None:
         results["summary"] = summarize(results)
         files.write_json(args.out, results)
 
-    start = time.perf_counter()
     nar = nar_run(args)
     results["nar"] = files.read_json(os.path.join(nar, "results.json"), "reasoner results",
                                      fix="train the reasoner again")
-    results["nar_seconds"] = results.get("nar_seconds") or time.perf_counter() - start
+    results["nar_seconds"] = results["nar"].get("train_seconds")
     save()
     for seed in args.seeds:
         for arm in ARMS:
