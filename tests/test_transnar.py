@@ -69,6 +69,31 @@ def test_training_stream_is_the_text_harness_stream():
         assert_traces_equal(a.trace, b.trace)
 
 
+def test_stored_records_are_paired_with_their_traces(tmp_path):
+    from openclrs.cli import main
+    from openclrs.text import data_files, read_jsonl
+    from openclrs.transnar.data import pair_records
+
+    out = str(tmp_path / "text")
+    assert main(["text", "generate", "--algorithms", "bfs", "insertion_sort", "--lengths", "4",
+                 "5", "--num-samples", "3", "--seed", "7", "--name", "mine", "--workers", "1",
+                 "--quiet", "--out", out]) == 0
+    records = [r for f in data_files(out, "mine") for r in read_jsonl(f)]
+    assert len(records) == 12
+    paired = pair_records(records)
+    for r, e in zip(records, paired):
+        assert (e.question, e.answer, e.algorithm, e.length) == \
+            (r["question"], r["answer"], r["algo_name"], r["length"])
+        truth = sample(r["algo_name"], r["length"], seed=r["seed"], num_samples=r["index"] + 1,
+                       truncate_decimals=3)[-1]
+        assert_traces_equal(e.trace, truth)
+    bad = dict(records[0], answer="[0 0 0 0]\n\n")
+    with pytest.raises(ValueError, match="record 1 .*cannot be paired"):
+        pair_records([records[1], bad])
+    with pytest.raises(ValueError, match="no seed"):
+        pair_records([{k: v for k, v in records[0].items() if k != "seed"}])
+
+
 # ------------------------------------------------------------- the reasoner
 
 def tiny_reasoner_run(folder, processor="triplet_gmpnn"):

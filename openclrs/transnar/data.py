@@ -12,6 +12,8 @@ describe the same instance by construction::
     groups = reasoner_batches([e.trace for e in examples], pred_as_input=True,
                               enforce_permutations=True)
 
+:func:`pair_records` pairs stored records (``openclrs text generate``'s
+files, which keep each example's seed and index) with their traces.
 :class:`PairedExamples` is the training stream: the examples of step ``s``
 are exactly those :class:`openclrs.lm.train.GeneratedExamples` draws for the
 same ``(algorithms, lengths, seed)`` (same questions and answers, same
@@ -83,6 +85,39 @@ class PairedExamples:
                 "seed": self.seed}
 
 
+def pair_records(records) -> list[PairedExample]:
+    """Paired examples of stored CLRS-Text records (``openclrs text
+    generate``'s JSONL or Parquet rows: ``question``, ``answer``,
+    ``algo_name``, ``length``, ``use_hints``, ``seed``, ``index``): each
+    record's trace is sampled again from its place in its stream, and its
+    text checked against the record's (a record written with other sampler
+    options or another float format is refused, naming it)."""
+    records = list(records)
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(records):
+        missing = [k for k in ("question", "answer", "algo_name", "length", "seed", "index")
+                   if k not in r]
+        if missing:
+            raise ValueError(f"record {i} has no {', '.join(missing)}: give records written "
+                             "by `openclrs text generate`")
+        key = (r["algo_name"], int(r["length"]), int(r["seed"]), bool(r.get("use_hints")))
+        groups.setdefault(key, []).append(i)
+    out: list[PairedExample | None] = [None] * len(records)
+    for (algorithm, length, seed, use_hints), rows in groups.items():
+        stream = generate_examples(algorithm, length, seed=seed,
+                                   num_samples=max(int(records[i]["index"]) for i in rows) + 1,
+                                   use_hints=use_hints, with_traces=True)
+        for i in rows:
+            r, e = records[i], stream[int(records[i]["index"])]
+            if (e["question"], e["answer"]) != (r["question"], r["answer"]):
+                raise ValueError(f"record {i} ({algorithm}, n={length}, seed {seed}, index "
+                                 f"{r['index']}) is not the example its stream gives with the "
+                                 "default sampler options and float format: it cannot be "
+                                 "paired with its trace")
+            out[i] = PairedExample(r["question"], r["answer"], algorithm, length, e["trace"])
+    return out
+
+
 def reasoner_batches(traces: Sequence[Trace], *, pred_as_input: bool,
                      enforce_permutations: bool) -> list[tuple[list[int], Batch]]:
     """The traces as the reasoner reads them in evaluation (the transforms
@@ -103,4 +138,5 @@ def reasoner_batches(traces: Sequence[Trace], *, pred_as_input: bool,
     return out
 
 
-__all__ = ["PairedExample", "PairedExamples", "paired_examples", "reasoner_batches"]
+__all__ = ["PairedExample", "PairedExamples", "pair_records", "paired_examples",
+           "reasoner_batches"]
