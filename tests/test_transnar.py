@@ -94,6 +94,33 @@ def test_stored_records_are_paired_with_their_traces(tmp_path):
         pair_records([{k: v for k, v in records[0].items() if k != "seed"}])
 
 
+def test_stored_files_train_a_transnar_on_the_text_harness_draws(nar_run, tmp_path):
+    from openclrs.cli import main
+    from openclrs.lm.train import FileExamples
+    from openclrs.transnar.data import FilePairedExamples
+
+    out = str(tmp_path / "text")
+    assert main(["text", "generate", "--algorithms", "bfs", "--lengths", "4", "5",
+                 "--num-samples", "4", "--seed", "3", "--name", "mine", "--workers", "1",
+                 "--quiet", "--out", out]) == 0
+    from openclrs.text import data_files
+
+    shards = tuple(data_files(out, "mine"))
+    paired, text = FilePairedExamples(shards, ["bfs"], seed=2), FileExamples(shards, ["bfs"], 2)
+    assert paired.lengths == {4, 5}
+    for step in (1, 2):
+        assert [e[:2] for e in paired(step, 5)] == text(step, 5)
+    cfg = LMTrainConfig(out_dir=str(tmp_path / "tn"), algorithms=("bfs",), data_files=shards,
+                        steps=2, batch_size=4, progress=False)
+    train(LMConfig(n_layer=1, n_head=2, n_embd=16, block_size=128), cfg, TransNARConfig(),
+          nar_run)
+    assert json.loads((tmp_path / "tn" / "config.json").read_text())["train"]["lengths"] == [4, 5]
+    with pytest.raises(ValueError, match="not both"):
+        train(LMConfig(n_layer=1, n_head=2, n_embd=16), LMTrainConfig(
+            **{**cfg.__dict__, "lengths": (4,), "out_dir": str(tmp_path / "x")}),
+            TransNARConfig(), nar_run)
+
+
 # ------------------------------------------------------------- the reasoner
 
 def tiny_reasoner_run(folder, processor="triplet_gmpnn"):

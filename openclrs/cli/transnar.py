@@ -98,9 +98,9 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         description="Train a small decoder-only Transformer on CLRS-Text (no traces), its "
                     "tokens cross-attending to the embeddings of a trained reasoner (--nar, an "
                     "`openclrs train` run folder) run on each example's graph. The reasoner is "
-                    "frozen unless --no-freeze-nar. Examples are generated on the fly, the same "
-                    "ones `openclrs text train` draws for the same seed. Running the same "
-                    "command again resumes.")
+                    "frozen unless --no-freeze-nar. Examples are generated on the fly (or read "
+                    "from --data), the same ones `openclrs text train` draws for the same seed. "
+                    "Running the same command again resumes.")
     p.add_argument("--nar", required=True, metavar="RUN_DIR",
                    help="the reasoner: an `openclrs train` run folder trained on the algorithms")
     p.add_argument("--nar-checkpoint", default="best",
@@ -112,7 +112,9 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     data = p.add_argument_group("data and optimisation")
     train_from_args = add_dataclass_arguments(data, TrainConfig, {
         "algorithms": {"type": algorithm_name}, "lengths": {"type": positive_int},
-        "seed": {"type": seed32}, "data_files": {"cli": False}, "use_hints": {"cli": False}})
+        "seed": {"type": seed32}, "use_hints": {"cli": False},
+        "data_files": {"help": "`openclrs text generate` JSONL files or folders of them, "
+                               "paired with their traces, instead of on-the-fly examples"}})
     model = p.add_argument_group("language model")
     model_from_args = add_dataclass_arguments(
         model, LMConfig, {"p_rope": {"type": fraction}, "rotary_fraction": {"type": fraction}})

@@ -118,6 +118,48 @@ def pair_records(records) -> list[PairedExample]:
     return out
 
 
+class FilePairedExamples:
+    """A training source over stored records (``openclrs text generate``'s
+    JSONL files, or folders of them), each paired with its trace when
+    loaded (:func:`pair_records`); each step draws ``batch_size`` of them at
+    random: the same files, order and draws as
+    :class:`openclrs.lm.train.FileExamples`, so a baseline trained with
+    ``openclrs text train --data`` on the same seed sees the same examples."""
+
+    def __init__(self, paths: Sequence[str], algorithms: Sequence[str] | None = None,
+                 seed: int = 0):
+        import glob
+        import os
+
+        from ..text.reading import read_jsonl
+
+        files = []
+        for path in paths:
+            files += sorted(glob.glob(os.path.join(path, "*.jsonl"))) if os.path.isdir(path) \
+                else [path]
+        if not files:
+            raise ValueError(f"no JSONL files in {list(paths)}")
+        chosen = set(algorithms or ())
+        records = [r for path in files for r in read_jsonl(path)
+                   if isinstance(r, dict) and (not chosen or r.get("algo_name") in chosen)]
+        if not records:
+            raise ValueError(f"no examples of {sorted(chosen)} in {files}")
+        self.examples = pair_records(records)
+        self.lengths = {e.length for e in self.examples}
+        self.files, self.seed = files, seed
+
+    def __call__(self, step: int, batch_size: int) -> list[PairedExample]:
+        rng = np.random.default_rng(derive_seed(self.seed, step))
+        return [self.examples[i] for i in rng.integers(len(self.examples), size=batch_size)]
+
+    def describe(self) -> dict:
+        import os
+
+        return {"source": "clrs-text-files+graphs",
+                "files": [os.path.abspath(f) for f in self.files],
+                "examples": len(self.examples), "seed": self.seed}
+
+
 def reasoner_batches(traces: Sequence[Trace], *, pred_as_input: bool,
                      enforce_permutations: bool) -> list[tuple[list[int], Batch]]:
     """The traces as the reasoner reads them in evaluation (the transforms
@@ -138,5 +180,6 @@ def reasoner_batches(traces: Sequence[Trace], *, pred_as_input: bool,
     return out
 
 
-__all__ = ["PairedExample", "PairedExamples", "pair_records", "paired_examples",
+__all__ = ["FilePairedExamples", "PairedExample", "PairedExamples", "pair_records",
+           "paired_examples",
            "reasoner_batches"]

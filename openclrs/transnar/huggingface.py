@@ -246,7 +246,8 @@ def train_hf(hf_path: str, cfg, xcfg: TransNARConfig, nar_run: str, *,
              nar_checkpoint: str = "best", resume: bool = True, log=None):
     """Train a local Hugging Face causal LM (every weight) with TransNAR
     cross-attention to the reasoner of ``nar_run``, on paired examples of
-    ``cfg.algorithms`` at ``cfg.lengths`` (an :class:`openclrs.lm.config.TrainConfig`:
+    ``cfg.algorithms`` at ``cfg.lengths`` or of the files ``cfg.data_files``
+    (an :class:`openclrs.lm.config.TrainConfig`:
     optimizer, schedule, steps, seed, out_dir), on the run folders of
     :mod:`openclrs.training.runs` (exact resume; checkpoints hold every
     weight, the NAR's included; the model folder gives the architecture and
@@ -258,18 +259,16 @@ def train_hf(hf_path: str, cfg, xcfg: TransNARConfig, nar_run: str, *,
 
     from ..lm.train import RESUMABLE_CHANGES, make_optimizer
     from ..training.runs import Run, load_optimizer_state, optimizer_state
-    from .data import PairedExamples
-    from .train import fit
+    from .train import fit, training_source
 
     log = log or sys.stderr
-    if cfg.data_files or cfg.use_hints:
-        raise ValueError("TransNAR trains on examples generated on the fly, without hints: "
-                         "give lengths, not data files or hints")
+    if cfg.use_hints:
+        raise ValueError("TransNAR trains on the no-trace format: no hints")
+    examples, cfg = training_source(cfg)
     cfg.check_device()
     nar = NAR.from_run(nar_run, nar_checkpoint, frozen=xcfg.freeze_nar)
     meta_nar = {"train": nar.train_config, "pred_as_input": nar.pred_as_input,
                 "enforce_permutations": nar.enforce_permutations}
-    examples = PairedExamples(cfg.algorithms, cfg.lengths, cfg.seed)
     missing = sorted(set(cfg.algorithms) - set(nar.reasoner.algorithms))
     if missing:
         raise ValueError(f"the reasoner was trained on {list(nar.reasoner.algorithms)}, "

@@ -37,7 +37,7 @@ from ..lm.tokenizer import CharTokenizer
 from ..lm.train import RESUMABLE_CHANGES, learning_rate, make_batch, make_optimizer
 from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
                              load_optimizer_state, optimizer_state, read_checkpoint)
-from .data import PairedExamples
+from .data import FilePairedExamples, PairedExamples
 from .config import TransNARConfig
 from .model import TransNAR
 from .nar import NAR
@@ -121,6 +121,22 @@ def load_transnar(path: str, device="cpu") -> tuple[TransNAR, CharTokenizer, dic
                               "step": checkpoint.step}
 
 
+def training_source(cfg: TrainConfig):
+    """``(examples, cfg)``: paired examples of ``cfg.algorithms`` at
+    ``cfg.lengths`` generated on the fly, or of the stored files
+    ``cfg.data_files`` (then ``cfg.lengths``, if not given, records theirs)."""
+    if cfg.data_files:
+        if cfg.lengths:
+            raise ValueError("give lengths (examples generated on the fly) or data files, "
+                             "not both")
+        examples = FilePairedExamples(cfg.data_files, cfg.algorithms, cfg.seed)
+        return examples, dataclasses.replace(cfg, lengths=tuple(sorted(examples.lengths)))
+    if not cfg.lengths:
+        raise ValueError("give lengths (--lengths: examples generated on the fly) or data "
+                         "files (--data)")
+    return PairedExamples(cfg.algorithms, cfg.lengths, cfg.seed), cfg
+
+
 def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str | None = None,
           *, nar: NAR | None = None, nar_checkpoint: str = "best", resume: bool = True,
           tokenizer: CharTokenizer | None = None, log=None) -> tuple[TransNAR, CharTokenizer]:
@@ -131,11 +147,12 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
     The NAR: the ``nar_checkpoint`` of the ``openclrs train`` run folder
     ``nar_run``, or a :class:`NAR` given as ``nar`` (its weights are
     recorded in every checkpoint either way). Data: ``cfg.algorithms`` at
-    ``cfg.lengths``, generated on the fly (no hints, no data files)."""
+    ``cfg.lengths``, generated on the fly, or the records of ``cfg.data_files``
+    (:func:`training_source`); no hints."""
     log = log or sys.stderr
-    if cfg.data_files or cfg.use_hints:
-        raise ValueError("TransNAR trains on examples generated on the fly, without hints: "
-                         "give lengths, not data files or hints")
+    if cfg.use_hints:
+        raise ValueError("TransNAR trains on the no-trace format: no hints")
+    examples, cfg = training_source(cfg)
     if (nar is None) == (nar_run is None):
         raise ValueError("give the reasoner as nar_run (a run folder) or nar (a NAR), one of them")
     if nar is None:
@@ -146,7 +163,6 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
     tokenizer = tokenizer or CharTokenizer()
     lm_cfg = dataclasses.replace(lm_cfg, vocab_size=tokenizer.vocab_size)
     cfg.check_device()
-    examples = PairedExamples(cfg.algorithms, cfg.lengths, cfg.seed)
     missing = sorted(set(cfg.algorithms) - set(nar.reasoner.algorithms))
     if missing:
         raise ValueError(f"the reasoner was trained on {list(nar.reasoner.algorithms)}, "
@@ -225,5 +241,5 @@ def fit(run: Run, cfg: TrainConfig, model, optimizer, step: int, seconds: float,
     return history
 
 
-__all__ = ["MODEL_FORMAT", "fit", "load_transnar", "model_from_checkpoint", "save_checkpoint",
+__all__ = ["MODEL_FORMAT", "fit", "load_transnar", "training_source", "model_from_checkpoint", "save_checkpoint",
            "train", "transnar_loss"]
