@@ -585,6 +585,8 @@ def test_hf_closed_gate_is_the_original_model_and_decodes_with_memory(nar, tmp_p
     assert answers[0].startswith(tokenizer.decode([token]))
     with pytest.raises(RuntimeError, match="without memory"):
         lm2(**batch)
+    with torch.no_grad():
+        assert torch.equal(opened.remove_hooks()(**batch).logits, original)
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama"])

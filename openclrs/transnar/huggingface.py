@@ -69,8 +69,15 @@ class HFTransNAR(nn.Module):
             module.apply(GPT._init_weights)
         self.xattn.to(dtype=dtype, device=next(lm.parameters()).device)
         self._memory: dict | None = None
-        for t in chosen:
-            layers[t].register_forward_hook(self._hook(str(t)))
+        self._hooks = [layers[t].register_forward_hook(self._hook(str(t))) for t in chosen]
+
+    def remove_hooks(self) -> nn.Module:
+        """Take the cross-attention out of the LM (which runs as it did
+        before) and return it; this wrapper is unusable afterwards."""
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
+        return self.lm
 
     def _hook(self, name: str):
         def add_read(module, args, output):
