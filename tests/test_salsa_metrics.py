@@ -88,3 +88,30 @@ def test_graph_accuracy_needs_every_output_and_matches_clrs_on_one_graph():
     assert m["all"]["graph_accuracy"][0] == 0.0
     # a single graph's F1 is the CLRS pooled F1 (tp=1, fp=1 -> 2/3)
     assert m["b"]["node_f1"][0] == pytest.approx(evaluate(spec, outputs, preds)["b"])
+
+
+def test_clrs_score_takes_one_mask_one_argmax_per_graph_on_sparse_batches():
+    # topological_sort's topo_head: two 3-node graphs, the second predicted wrong.
+    # The CLRS score must take the argmax within each graph (as on a dense
+    # batch), not one over all six nodes (which would score 1.0 here).
+    spec = SPECS["topological_sort"]
+    node_ptr = np.array([0, 3, 6])
+    truth = {"topo": np.array([0, 0, 1, 3, 3, 4]),
+             "topo_head": np.array([0, 1, 0, 0, 0, 1], dtype=float)}
+    pred = {"topo": truth["topo"].copy(),
+            "topo_head": np.array([0.1, 0.9, 0.0, 0.0, 0.6, 0.3])}
+    result = GraphScorer(spec).update(truth, pred, node_ptr).result()
+    assert result["topo_head/graph_accuracy"] == 0.5
+    assert result["score"] == pytest.approx((1.0 + 0.5) / 2)
+    # Same numbers as the dense batch of the same two graphs.
+    dense_truth = {k: v.reshape(2, 3) - (np.array([[0], [3]]) if k == "topo" else 0)
+                   for k, v in truth.items()}
+    dense_pred = {k: v.reshape(2, 3) - (np.array([[0], [3]]) if k == "topo" else 0)
+                  for k, v in pred.items()}
+    assert evaluate(spec, dense_truth, dense_pred)["score"] == pytest.approx(result["score"])
+    # Graphs of different sizes pad their rows; a pad is never the argmax.
+    ptr = np.array([0, 2, 6])
+    truth2 = {"topo": np.array([0, 0, 2, 2, 3, 4]),
+              "topo_head": np.array([0, 1, 0, 0, 1, 0], dtype=float)}
+    pred2 = {"topo": truth2["topo"], "topo_head": np.array([-5.0, -4.0, -9, -9, -1, -9])}
+    assert GraphScorer(spec).update(truth2, pred2, ptr).result()["score"] == 1.0

@@ -128,6 +128,29 @@ def graph_metrics(spec: Mapping[str, tuple], outputs: Mapping[str, np.ndarray],
     return result
 
 
+def _graph_rows(spec: Mapping[str, tuple], arrays: Mapping[str, np.ndarray],
+                node_ptr) -> dict[str, np.ndarray]:
+    """``arrays`` with every node ``mask_one`` output of a sparse batch as one
+    row per graph, ``(B, max nodes)``, so the pooled CLRS scorer takes one
+    argmax per graph (as on a dense batch) rather than one over all the
+    batch's nodes. Rows are padded with -inf, which no argmax picks and
+    which is not the -1 that marks a row unlabelled."""
+    ptr = np.asarray(node_ptr)
+    sizes = np.diff(ptr)
+    out = dict(arrays)
+    for name, (stage, location, type_) in spec.items():
+        if stage != Stage.OUTPUT or location != Location.NODE or type_ != Type.MASK_ONE:
+            continue
+        if name not in arrays:
+            continue
+        values = np.asarray(arrays[name], dtype=np.float64)
+        rows = np.full((len(sizes), int(sizes.max(initial=0))), -np.inf)
+        column = np.arange(len(values)) - np.repeat(ptr[:-1], sizes)
+        rows[np.repeat(np.arange(len(sizes)), sizes), column] = values
+        out[name] = rows
+    return out
+
+
 class GraphScorer:
     """SALSA-CLRS's metrics and the CLRS score over a split, batch by batch.
 
@@ -149,6 +172,9 @@ class GraphScorer:
         for probe, metrics in per_graph.items():
             for metric, values in metrics.items():
                 self.parts.setdefault(probe, {}).setdefault(metric, []).append(values)
+        if node_ptr is not None:
+            outputs, predictions = (_graph_rows(self.spec, x, node_ptr)
+                                    for x in (outputs, predictions))
         self.clrs.update(outputs, predictions)
         return self
 
