@@ -7,6 +7,9 @@ writes a dataset, manifest, checkpoint, log or plot goes through here.
   it when complete. A reader sees the old file or the new one, whole.
 * :func:`atomic_directory`: the same for a folder of files (a checkpoint):
   built under a temporary name, renamed into place as one unit.
+* :func:`replace_directory`: a complete folder put in place of an earlier
+  one in a single step (Linux's ``renameat2`` exchange), the old one then
+  removed: a reader sees the old folder or the new one, never neither.
 * :func:`folder_lock`: an exclusive ``fcntl`` lock on a folder, so that two
   processes writing the same dataset or run never interleave; the second
   one waits (saying which process it waits for) or fails with that message.
@@ -157,6 +160,61 @@ def atomic_directory(path: str) -> Iterator[str]:
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+RENAME_EXCHANGE = 2   # renameat2's flag: swap two paths in one step (Linux >= 3.15)
+AT_FDCWD = -100       # renameat2's "relative to the working directory"
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the paths ``a`` and ``b`` atomically; False where the system or
+    the file system cannot (not Linux, an old kernel or C library, a file
+    system without the exchange), with nothing changed."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, f"cannot put {a} in place of {b}: {os.strerror(code)}")
+
+
+def replace_directory(new: str, path: str) -> None:
+    """Put the complete folder ``new`` (built beside ``path``, e.g. under
+    :func:`temporary_name`) at ``path``, in place of the folder there, if
+    any, which is then removed. With the exchange of Linux's ``renameat2``
+    the swap is one step: a reader, or a process killed at any moment,
+    sees the old folder or the new one. Elsewhere the old folder is first
+    renamed aside (to a temporary name a sweep removes) and put back if the
+    second rename fails. ``new`` is gone afterwards, also on failure."""
+    try:
+        if not os.path.lexists(path):
+            os.rename(new, path)
+            return
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise NotADirectoryError(f"{path} is not a folder; it is not replaced")
+        if _exchange(new, path):  # new is now the old folder
+            shutil.rmtree(new, ignore_errors=True)
+            return
+        old = temporary_name(path)
+        os.rename(path, old)
+        try:
+            os.rename(new, path)
+        except BaseException:
+            os.rename(old, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
         raise
 
 

@@ -100,3 +100,74 @@ def test_users_files_survive_generate_and_train_into_their_folder(tmp_path, monk
     pytest.importorskip("torch")
     assert main(["text", "train", *common, "--steps", "1", "--out", "."]) == 0
     _unchanged(".", made)
+
+
+# ------------------------------------------------------------ replace_directory
+
+def _folder(path, **contents):
+    os.makedirs(path)
+    for name, text in contents.items():
+        with open(os.path.join(path, name), "w") as f:
+            f.write(text)
+    return path
+
+
+def _contents(path):
+    return {n: open(os.path.join(path, n)).read() for n in sorted(os.listdir(path))}
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_replace_directory_puts_the_new_folder_in_place_of_the_old(tmp_path, monkeypatch,
+                                                                   exchange):
+    if not exchange:  # a system without renameat2's exchange
+        monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    target = _folder(str(tmp_path / "worst"), **{"a.png": "old", "old.json": "x"})
+    new = _folder(files.temporary_name(target), **{"b.png": "new"})
+    files.replace_directory(new, target)
+    assert _contents(target) == {"b.png": "new"}
+    assert sorted(os.listdir(tmp_path)) == ["worst"]  # no old folder or temporary left
+    # no folder there yet: a plain rename
+    other = _folder(str(tmp_path / "fresh.tmp"), **{"c": "1"})
+    files.replace_directory(other, str(tmp_path / "fresh"))
+    assert _contents(str(tmp_path / "fresh")) == {"c": "1"}
+
+
+def test_replace_directory_exchange_is_one_step(tmp_path, monkeypatch):
+    """Where renameat2 exists, the swap never renames the old folder aside
+    (the moment in which neither exists)."""
+    target = _folder(str(tmp_path / "worst"), old="1")
+    new = _folder(files.temporary_name(target), new="2")
+    if not files._exchange(new, target):
+        pytest.skip("no renameat2 exchange on this system")
+    files._exchange(new, target)  # swapped twice: as it was
+    renames = []
+    real = os.rename
+    monkeypatch.setattr(os, "rename", lambda a, b: renames.append((a, b)) or real(a, b))
+    files.replace_directory(new, target)
+    assert renames == [] and _contents(target) == {"new": "2"}
+    assert sorted(os.listdir(tmp_path)) == ["worst"]
+
+
+def test_replace_directory_keeps_the_old_folder_when_the_move_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    target = _folder(str(tmp_path / "worst"), old="1")
+    new = _folder(files.temporary_name(target), new="2")
+    real = os.rename
+    def rename(a, b):
+        if a == new:
+            raise OSError(28, "No space left on device")
+        real(a, b)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError, match="No space"):
+        files.replace_directory(new, target)
+    assert _contents(target) == {"old": "1"}
+    assert sorted(os.listdir(tmp_path)) == ["worst"]  # the new folder removed
+
+
+def test_replace_directory_refuses_a_file_in_the_way(tmp_path):
+    target = tmp_path / "worst"
+    target.write_text("mine")
+    new = _folder(str(tmp_path / "new"), a="1")
+    with pytest.raises(NotADirectoryError, match="worst is not a folder"):
+        files.replace_directory(new, str(target))
+    assert target.read_text() == "mine" and not os.path.exists(new)
