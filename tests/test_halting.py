@@ -108,6 +108,34 @@ def test_kl_with_zero_probabilities():
     assert torch.isfinite(p.grad).all()
 
 
+def test_kl_with_per_sample_caps_is_each_sample_cut_to_its_length():
+    """After a sample's cap both p and its prior are 0: those steps add 0
+    (not 0 · (log tiny − log 0) = NaN), in the value and in the gradient."""
+    lengths = torch.tensor([2, 4, 6])
+    lambdas = random_lambdas(steps=6, batch=3, seed=3).requires_grad_()
+    p = halting_distribution(lambdas, lengths=lengths)
+    prior = geometric_prior_per_sample(0.3, lengths, 6, dtype=torch.float64)
+    kl = kl_divergence(p, prior)
+    for b, n in enumerate(lengths.tolist()):
+        alone = halting_distribution(lambdas[:n, b:b + 1].detach())
+        expected = kl_divergence(alone, geometric_prior(0.3, n, dtype=torch.float64))
+        torch.testing.assert_close(kl[b:b + 1], expected, rtol=0, atol=1e-14)
+    step_losses = torch.rand(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    loss, parts = ponder_loss(p, step_losses, lambda_p=0.3, beta=0.5, prior=prior)
+    assert torch.isfinite(loss) and torch.isfinite(parts["kl"])
+    loss.backward()
+    assert torch.isfinite(lambdas.grad).all()
+    assert lambdas.grad[lengths[0]:, 0].abs().sum() == 0          # steps past the cap: no gradient
+
+    def capped_loss(lam):
+        p = halting_distribution(lam, lengths=lengths)
+        return ponder_loss(p, step_losses, lambda_p=0.3, beta=0.5, prior=prior)[0]
+    assert torch.autograd.gradcheck(capped_loss, (lambdas.detach().clone().requires_grad_(),))
+    # p > 0 where the prior is 0 stays +inf: the KL is infinite there, as it should be
+    assert kl_divergence(torch.tensor([[0.5], [0.5]], dtype=torch.float64),
+                         torch.tensor([1.0, 0.0], dtype=torch.float64)).item() == math.inf
+
+
 # ---------------------------------------------------------------- loss, expected steps, gradients
 
 def test_ponder_loss_parts_by_hand():
@@ -281,3 +309,10 @@ def test_termination_head_pools_one_graph_only():
     # by hand: max_i w_node·h_i + w_mean·mean_i h_i + b
     by_hand = (states[0] @ head.node.weight[0]).max() + head.mean(states[0].mean(0))[0]
     torch.testing.assert_close(alone[0], by_hand)
+
+
+def test_termination_head_refuses_a_graph_with_no_node():
+    head = TerminationHead(4)
+    mask = torch.tensor([[True, False], [False, False]])
+    with pytest.raises(ValueError, match=r"no node in graph\(s\) \[1\]"):
+        head(torch.randn(2, 2, 4), mask)

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from openclrs.cli import main
 from openclrs.halting.act import act_halting, weighted_output
-from openclrs.halting.parity import (ParityRNN, evaluate, parity_batch, parity_targets,
-                                     parity_vectors, predict, train, training_loss)
+from openclrs.halting.parity import (ParityRNN, config_from_run, evaluate, parity_batch,
+                                     parity_targets, parity_vectors, predict, train,
+                                     training_loss)
 from openclrs.halting.parity_config import ParityConfig
 from openclrs.halting.ponder import geometric_prior
 
@@ -143,6 +144,17 @@ def test_a_resume_with_other_settings_is_refused(tmp_path):
     train(tiny(tmp_path, steps=3))
     with pytest.raises(ValueError, match="lambda_p"):
         train(tiny(tmp_path, steps=6, lambda_p=0.5))
+
+
+def test_a_run_config_with_unknown_settings_is_refused(tmp_path):
+    cfg = tiny(tmp_path, steps=3)
+    train(cfg)
+    assert config_from_run(cfg.out).hidden == cfg.hidden
+    path = os.path.join(cfg.out, "config.json")
+    saved = json.load(open(path))
+    json.dump({**saved, "curriculum": "easy-first", "warmup": 10}, open(path, "w"))
+    with pytest.raises(ValueError, match="does not know: curriculum, warmup"):
+        config_from_run(cfg.out)
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):

@@ -64,9 +64,8 @@ from ..training.runs import (Run, TrainingDiverged, derive_seed, load_checkpoint
                              load_optimizer_state, optimizer_state)
 from .act import act_halting, weighted_output
 from .parity_config import ParityConfig
-from .ponder import (HaltingHead, expected_steps, gather_steps, geometric_prior,
-                     halting_distribution, kl_divergence, sample_halting_step,
-                     threshold_halting_step)
+from .ponder import (HaltingHead, gather_steps, halting_distribution, ponder_loss,
+                     sample_halting_step, threshold_halting_step)
 
 MODEL_FORMAT = "openclrs-parity/1"
 RESULTS, PLOT = "results.json", "parity.png"
@@ -185,13 +184,10 @@ def training_loss(model: ParityRNN, x: Tensor, y: Tensor, cfg: ParityConfig) -> 
         logits, lambdas = model.unroll(x, cfg.max_steps, _ponder_stop(cfg.epsilon))
         p = halting_distribution(lambdas)
         step_losses = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
-        prior = geometric_prior(cfg.lambda_p, p.shape[0], dtype=p.dtype, device=p.device)
-        reconstruction = (p * step_losses).sum(0).mean()
-        kl = kl_divergence(p, prior).mean()
-        loss = reconstruction + cfg.beta * kl
+        loss, parts = ponder_loss(p, step_losses, lambda_p=cfg.lambda_p, beta=cfg.beta)
         correct = ((logits > 0).to(y.dtype) == y).to(p.dtype)
-        stats = {"accuracy": (p * correct).sum(0).mean(), "steps": expected_steps(p).mean(),
-                 "kl": kl, "reconstruction": reconstruction}
+        stats = {"accuracy": (p * correct).sum(0).mean(), "steps": parts["expected_steps"],
+                 "kl": parts["kl"], "reconstruction": parts["reconstruction"]}
     elif cfg.method == "act":
         logits, units = model.unroll(x, cfg.max_steps, _act_stop(cfg.act_epsilon))
         halting = act_halting(units, cfg.act_epsilon)
@@ -282,7 +278,14 @@ def config_from_run(folder: str, **changes) -> ParityConfig:
         raise ValueError(f"{folder} is not a parity run (no {MODEL_FORMAT} config.json); give a "
                          "folder made by `openclrs ponder train`")
     known = {f.name for f in dataclasses.fields(ParityConfig)}
-    return ParityConfig(**{**{k: v for k, v in saved.items() if k in known}, **changes})
+    unknown = sorted(set(saved) - known - {"format"})
+    if unknown:
+        # A setting this version does not know would be dropped silently and
+        # the run evaluated as if trained without it: refuse instead.
+        raise ValueError(f"{folder}/{CONFIG} has settings this version of openclrs does not "
+                         f"know: {', '.join(unknown)}; it was made by another version (use "
+                         "that version, or retrain the run)")
+    return ParityConfig(**{**{k: v for k, v in saved.items() if k != "format"}, **changes})
 
 
 def model_from_checkpoint(checkpoint, cfg: ParityConfig, device="cpu") -> ParityRNN:

@@ -139,7 +139,11 @@ def kl_divergence(p: Tensor, prior: Tensor) -> Tensor:
     ``prior`` is (N,) (one for every sample) or (N, B).
 
     Terms with p_n = 0 contribute 0 (0 log 0 = 0; log p is taken of p clamped
-    at the smallest positive float, so the gradient stays finite there); a
+    at the smallest positive float, so the gradient stays finite there),
+    also where prior_n = 0 too: the steps after a sample's own cap, where
+    both p (:func:`halting_distribution` with ``lengths``) and the prior
+    (:func:`geometric_prior_per_sample`) are 0, would otherwise give
+    0 · (log tiny − log 0) = 0 · ∞ = NaN, in the value and the gradient. A
     step with p_n > 0 but prior_n = 0 gives +inf, as it should. Note that
     ``kl_divergence(prior, p)`` is the reverse KL and differs in general.
     """
@@ -148,6 +152,10 @@ def kl_divergence(p: Tensor, prior: Tensor) -> Tensor:
         prior = prior[:, None]
     prior = prior.to(p)
     tiny = torch.finfo(p.dtype).tiny
+    # log 1 = 0 where p = prior = 0, so the term is 0 and its gradient finite
+    # (a masked torch.where on the result would still back-propagate 0 · ∞).
+    both_zero = (p == 0) & (prior == 0)
+    prior = torch.where(both_zero, torch.ones_like(prior), prior)
     return (p * (torch.log(p.clamp_min(tiny)) - torch.log(prior))).sum(0)
 
 

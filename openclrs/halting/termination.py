@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 
 class TerminationHead(nn.Module):
-    """node states (B, V, H), mask (B, V) bool or None -> halting logits (B,)."""
+    """node states (B, V, H), mask (B, V) bool or None -> halting logits (B,).
+    Every graph needs at least one node (one True in its mask row)."""
 
     def __init__(self, hidden_size: int):
         super().__init__()
@@ -47,6 +48,12 @@ class TerminationHead(nn.Module):
             if mask.shape != scores.shape:
                 raise ValueError(f"mask must be (batch, nodes) = {tuple(scores.shape)}; got "
                                  f"{tuple(mask.shape)}")
+            empty = ~mask.any(1)
+            if bool(empty.any()):
+                # No node to pool: the max would be −inf and the loss NaN.
+                raise ValueError(f"mask leaves no node in graph(s) "
+                                 f"{empty.nonzero().flatten().tolist()} of the batch; every "
+                                 "graph needs at least one unmasked node")
             weights = mask.to(node_states.dtype)
             count = weights.sum(1, keepdim=True).clamp_min(1)
             mean = (node_states * weights[..., None]).sum(1) / count
