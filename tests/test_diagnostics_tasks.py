@@ -369,3 +369,15 @@ def test_diagnose_tasks_train_then_evaluate(tmp_path):
     assert main(args) == 0  # resumes: nothing left to train
     assert main(["diagnose", "tasks", "--hf-model", str(tmp_path), "--train", "--out",
                  str(out)]) != 0
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gemma", "gemma2", "gemma3", "qwen2", "qwen3"])
+def test_diagnose_tasks_on_every_hf_family(tiny_hf_models, tmp_path, family):
+    """`openclrs diagnose tasks` on a tiny model of each supported Hugging Face
+    family (Llama above): greedy answers decoded and scored, one task, two lengths."""
+    out = tmp_path / family
+    assert main(["diagnose", "tasks", "--hf-model", tiny_hf_models[family], "--out", str(out),
+                 "--dtypes", "float32", "--tasks", "copy_last", "--variants", "plain",
+                 "--lengths", "2", "5", "--samples", "2", "--max-new-tokens", "3"]) == 0
+    row = _read(out)["results"]["float32"]["plain"]["copy_last"]
+    assert row["lengths"] == [2, 5] and all(0 <= a <= 1 for a in row["accuracy"])
