@@ -53,6 +53,23 @@ def test_kind_detection(tiny_hf_models, tmp_path):
         detect_kind(str(tmp_path / "missing"))
 
 
+def test_from_hf_loads_through_load_hf_model(tiny_hf_models, tmp_path):
+    """DiagnosedModel.from_hf is lm.huggingface.load_hf_model with eager
+    attention and float32: the same errors, the safe settings kept."""
+    from openclrs.lm.huggingface import load_hf_model
+
+    m = DiagnosedModel.from_hf(tiny_hf_models["llama"])
+    assert m.kind == "hf" and m.dtype == torch.float32 and not m.module.training
+    assert m.module.config._attn_implementation == "eager"
+    with pytest.raises(ValueError, match="no config.json"):
+        DiagnosedModel.from_hf(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"not": "a model"}')
+    with pytest.raises(ValueError, match="could not be loaded as a Hugging Face causal LM"):
+        DiagnosedModel.from_hf(str(tmp_path))
+    with pytest.raises(ValueError, match="trust_remote_code, use_safetensors cannot be changed"):
+        load_hf_model(tiny_hf_models["llama"], trust_remote_code=True, use_safetensors=False)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_recorded_forward_is_consistent(models, name):
     m = models[name]

@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from ..extras import require
 from ..lm.decode import greedy_decode
-from ..lm.huggingface import hf_greedy_decode
+from ..lm.huggingface import hf_greedy_decode, load_hf_model
 from ..lm.model import CONFIG_FILE, MODEL_FILE, GPT
 from ..lm.train import load_lm
 from ..training.runs import MANIFEST, POINTERS
@@ -193,19 +192,8 @@ class DiagnosedModel:
         """A local Hugging Face causal LM, in float32 with eager attention (so
         that attention weights exist); safetensors weights only, no code from
         the folder runs, nothing is downloaded."""
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise ValueError(f"{path} is not a Hugging Face model folder (no config.json); "
-                             "give the folder that save_pretrained wrote")
-        transformers = require("transformers", "diagnose a Hugging Face model")
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                path, local_files_only=True, use_safetensors=True, trust_remote_code=False,
-                attn_implementation="eager", dtype=torch.float32)
-        except (OSError, ValueError, KeyError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{path} could not be loaded as a Hugging Face causal LM with its "
-                             f"tokenizer (safetensors weights only): {first}") from None
+        model, tokenizer = load_hf_model(path, purpose="diagnose a Hugging Face model",
+                                         attn_implementation="eager", dtype=torch.float32)
         return cls(model, tokenizer, "hf", name=os.path.basename(os.path.normpath(path)))
 
     @classmethod

@@ -10,21 +10,37 @@ import torch
 from ..extras import require
 from .decode import STOP
 
-def load_hf_model(path: str, device: str | torch.device = "cpu"):
+# What keeps loading safe (local files, safetensors, no code from the folder):
+# a caller may not override these.
+SAFE_LOADING = {"local_files_only": True, "use_safetensors": True, "trust_remote_code": False}
+
+
+def load_hf_model(path: str, device: str | torch.device = "cpu", *,
+                  purpose: str = "evaluate a Hugging Face model", **from_pretrained):
     """``(model, tokenizer)`` of a local Hugging Face causal LM (``transformers``
-    is imported here only; nothing is downloaded)."""
+    is imported here only; nothing is downloaded), in eval mode on ``device``.
+
+    ``from_pretrained``: more keyword arguments for
+    ``AutoModelForCausalLM.from_pretrained``, e.g. ``attn_implementation="eager"``
+    (so that attention weights exist) or ``dtype=torch.float32``; those of
+    :data:`SAFE_LOADING` are refused. ``purpose`` goes into the
+    missing-``transformers`` message."""
+    overridden = sorted(set(from_pretrained) & set(SAFE_LOADING))
+    if overridden:
+        raise ValueError(f"load_hf_model always loads with {SAFE_LOADING}; "
+                         f"{', '.join(overridden)} cannot be changed")
     if not os.path.isdir(path):
         raise ValueError(f"{path} is not a folder with a Hugging Face model")
     if not os.path.exists(os.path.join(path, "config.json")):
         raise ValueError(f"{path} is not a Hugging Face model folder (it has no config.json); "
                          "give the folder that save_pretrained wrote")
-    transformers = require("transformers", "evaluate a Hugging Face model")
+    transformers = require("transformers", purpose)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
         # safetensors weights only: a pytorch_model.bin is a pickle, which
         # transformers would unpickle; no code from the folder runs either.
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, trust_remote_code=False)
+            path, **SAFE_LOADING, **from_pretrained)
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path} could not be loaded as a Hugging Face causal LM with its "
