@@ -53,7 +53,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from openclrs.extras import pyplot  # noqa: E402
-from openclrs.files import read_json, write_json  # noqa: E402
+from openclrs.files import atomic_write, read_json, write_json  # noqa: E402
 from openclrs.lm.config import LMConfig, TrainConfig  # noqa: E402
 from openclrs.lm.tokenizer import CLRS_TEXT_CHARS, CharTokenizer  # noqa: E402
 from openclrs.lm.train import train  # noqa: E402
@@ -265,7 +265,7 @@ def plot(results: dict, path: str) -> None:
     fig.suptitle(f"p-RoPE ablation: {results['settings']['describe']} "
                  "(dots: seeds)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
 
 

@@ -118,7 +118,9 @@ def plot(results: dict, path: str) -> None:
         ax.legend()
     fig.suptitle("bfs, 8 graphs, Triplet-GMPNN (hidden 128), one CPU thread")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from openclrs.files import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
 
 
 def table(results: dict) -> str:

@@ -219,7 +219,9 @@ def plot(results: dict, path: str) -> None:
     fig.suptitle("Sparse traces without hints (solid) against the dense engine (dashed), "
                  "one graph each")
     fig.tight_layout(rect=(0, 0.16, 1, 1))
-    fig.savefig(path, dpi=110)
+    from openclrs.files import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
 
 if __name__ == "__main__":
