@@ -3,6 +3,8 @@ on the same small graphs it agrees with the dense forward (float64, every
 output and hint logit on the graph's edges), for bfs, dijkstra, mst_prim and
 more, the PGN, gated and triplet kinds; the sparse parts against brute force."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -23,8 +25,9 @@ TOL = 1e-10
 
 
 def tiny(processor, hint_mode="encoded_decoded", **options):
+    options.setdefault("hint_repred_mode", "hard")
     return ModelConfig(hidden_size=8, processor=processor, hint_mode=hint_mode,
-                       hint_repred_mode="hard", nb_triplet_fts=4, **options)
+                       nb_triplet_fts=4, **options)
 
 
 def model_for(algorithm, config, seed=0):
@@ -265,3 +268,89 @@ def test_gradients_equal_the_dense_ones():
             assert a is None and b is None, name
             continue
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)
+
+
+def _training_agreement(config, seed):
+    """Sparse and dense training-mode forwards (repred=False) of one graph
+    from the same random state: logits and parameter gradients."""
+    trace = sample_sparse("dijkstra", "train", num_samples=1, seed=10)[0]
+    model = model_for("dijkstra", config)
+    spec = model.specs["dijkstra"]
+    weights = torch.randn(trace.num_edges, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(seed)
+    sparse = sparse_forward(model, collate_sparse([trace]), repred=False, hints=True)
+    torch.manual_seed(seed)
+    dense = model(collate([to_dense(trace)]).to_torch(float_dtype=torch.float64), repred=False)
+    results = []
+    for preds in (sparse, dense):
+        pi = preds.outputs["pi"]
+        if preds is dense:
+            pi = dense_rows(spec, "pi", pi[0], trace)
+        loss = (pi * weights).sum() + preds.hints["d"].square().sum()
+        results.append((pi, torch.autograd.grad(loss, list(model.parameters()),
+                                                allow_unused=True)))
+    (a_pi, a_grads), (b_pi, b_grads) = results
+    return a_pi, b_pi, a_grads, b_grads, model
+
+
+def test_training_mode_dropout_and_teacher_forcing_match_the_dense_forward():
+    # One graph: the sparse forward draws the dense forward's random numbers
+    # (teacher forcing per graph, then dropout), so training mode agrees exactly.
+    config = tiny("gpgn_mask", dropout=0.3, hint_teacher_forcing=0.5)
+    a_pi, b_pi, a_grads, b_grads, model = _training_agreement(config, seed=3)
+    torch.testing.assert_close(a_pi, b_pi, rtol=0, atol=TOL)
+    for (name, _), a, b in zip(model.named_parameters(), a_grads, b_grads):
+        if a is None or b is None:
+            assert a is None and b is None, name
+            continue
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)
+    # Dropout and forcing act: evaluation mode gives other logits.
+    evaluated = sparse_forward(model, collate_sparse(
+        sample_sparse("dijkstra", "train", num_samples=1, seed=10)), repred=True)
+    assert not torch.allclose(evaluated.outputs["pi"], a_pi)
+
+
+def test_repred_defaults_to_the_model_mode_and_hard_on_eval_is_soft_in_training():
+    traces = sample_sparse("bfs", "train", num_samples=2, seed=4)
+    batch = collate_sparse(traces)
+    model = model_for("bfs", tiny("gpgn_mask", hint_teacher_forcing=0.0,
+                                  hint_repred_mode="hard_on_eval"))
+    soft = model_for("bfs", tiny("gpgn_mask", hint_teacher_forcing=0.0,
+                                 hint_repred_mode="soft"))
+    hard = model_for("bfs", tiny("gpgn_mask", hint_teacher_forcing=0.0))
+    train_logits = sparse_forward(model.train(), batch).outputs["pi"]
+    torch.testing.assert_close(train_logits, sparse_forward(soft, batch, repred=False)
+                               .outputs["pi"], rtol=0, atol=0)
+    eval_logits = sparse_forward(model.eval(), batch).outputs["pi"]
+    torch.testing.assert_close(eval_logits, sparse_forward(hard, batch, repred=True)
+                               .outputs["pi"], rtol=0, atol=0)
+    assert not torch.allclose(train_logits, eval_logits)
+
+
+def test_teacher_forcing_needs_every_step_of_hints():
+    traces = sample_sparse("bfs", "train", num_samples=2, seed=4)
+    batch = collate_sparse(traces)
+    cut = dataclasses.replace(batch, hints={k: v[:1] for k, v in batch.hints.items()})
+    model = model_for("bfs", tiny("gpgn_mask", hint_teacher_forcing=1.0))
+    with pytest.raises(ValueError, match="teacher forcing.*repred=True"):
+        sparse_forward(model, cut, repred=False)
+    sparse_forward(model, cut, repred=True)      # evaluation needs step 0 only
+    # Full forcing feeds the truth of every step: each graph's hints as if alone.
+    full = sparse_forward(model, batch, repred=False, hints=True)
+    alone = sparse_forward(model, collate_sparse(traces[:1]), repred=False, hints=True)
+    n = traces[0].num_edges
+    steps = alone.hints["pi_h"].shape[0]
+    torch.testing.assert_close(full.hints["pi_h"][:steps, :n], alone.hints["pi_h"],
+                               rtol=0, atol=TOL)
+
+
+def test_evaluate_sparse_puts_the_model_in_eval_mode():
+    from openclrs.training.sparse_evaluate import evaluate_sparse
+
+    model = model_for("bfs", tiny("gpgn_mask", dropout=0.5)).train()
+    first = evaluate_sparse(model, "bfs", "er_12", num_samples=2, seed=1)
+    assert not model.training
+    second = evaluate_sparse(model.train(), "bfs", "er_12", num_samples=2, seed=1)
+    assert {k: v for k, v in first.items() if k != "seconds"} == {
+        k: v for k, v in second.items() if k != "seconds"}

@@ -494,8 +494,11 @@ class Reasoner(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _prepare(self, batch, algorithm):
-        """Check the algorithm and the batch's spec; batch -> tensors on our device."""
+    def checked_spec(self, batch, algorithm: str | None = None
+                     ) -> tuple[str, Mapping[str, tuple]]:
+        """``(algorithm, spec)``: ``algorithm`` (default ``batch.algorithm``)
+        checked against the model's, the batch's spec (dense or sparse)
+        against the model's spec for it; a clear error otherwise."""
         algorithm = batch.algorithm if algorithm is None else algorithm
         if algorithm not in self.specs:
             hint = ""
@@ -513,6 +516,11 @@ class Reasoner(nn.Module):
                             if batch_spec.get(k) != spec.get(k))
             raise ValueError(f"{algorithm}: the batch's spec differs from the model's on "
                              f"{differ} (were both made with the same transforms options?)")
+        return algorithm, spec
+
+    def _prepare(self, batch, algorithm):
+        """Check the algorithm and the batch's spec; batch -> tensors on our device."""
+        algorithm, spec = self.checked_spec(batch, algorithm)
         device = self._device
         first = next(iter(batch.inputs.values()))
         if not isinstance(first, torch.Tensor):

@@ -42,10 +42,17 @@ as long as no dense pointer leaves the edges: always for outputs without
 hints, and with hints under hard feedback of the ``*_mask`` kinds (tested in
 ``tests/test_sparse_models.py``).
 
-Evaluation only (no gradients needed, no teacher forcing): hints are the
-batch's at step 0, the model's own predictions after; every graph runs
+Evaluation (``repred=True``, what :func:`sparse_predict` runs): hints are
+the batch's at step 0, the model's own predictions after; every graph runs
 ``max(1, L - 1)`` steps (L its ``length``) and its outputs are read after
-its last, as :meth:`~.model.Reasoner.forward` does.
+its last, as :meth:`~.model.Reasoner.forward` does. Training mode
+(``repred=False``) adds what the dense forward does then: dropout, teacher
+forcing per graph, soft feedback under ``hint_repred_mode="hard_on_eval"``.
+The forward is differentiable. Under hard feedback (``"hard"``) a loss of
+its logits has the dense forward's parameter gradients (tested, with
+dropout and teacher forcing, on one graph and one seed); soft feedback of
+a node pointer is a softmax over its out-edges, where the dense one spreads
+some probability over non-edges too, so the two differ there.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..specs import Location, Stage, Type
 from .decoders import (EdgeDecoder, GraphDecoder, GraphPointerDecoder, NodeDecoder,
@@ -207,17 +215,10 @@ def sparse_hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch
 # ------------------------------------------------------------------- forward
 
 def _check(model, batch, algorithm):
-    algorithm = batch.algorithm if algorithm is None else algorithm
-    if algorithm not in model.specs:
-        raise ValueError(f"this model has no encoders/decoders for algorithm {algorithm!r}; "
-                         f"it was built for {list(model.specs)}")
-    spec = model.specs[algorithm]
-    batch_spec = {k: tuple(v) for k, v in batch.spec.items()}
-    if batch_spec != dict(spec):
-        differ = sorted(k for k in set(batch_spec) | set(spec)
-                        if batch_spec.get(k) != spec.get(k))
-        raise ValueError(f"{algorithm}: the sparse batch's spec differs from the model's on "
-                         f"{differ}")
+    """``(algorithm, spec)`` checked by :meth:`~.model.Reasoner.checked_spec`,
+    then what only the sparse form needs: a PGN-family processor, no edge or
+    permutation pointers."""
+    algorithm, spec = model.checked_spec(batch, algorithm)
     if not isinstance(model.processor, PGN):
         raise NotImplementedError(f"processor {model.config.processor!r} has no sparse form; "
                                   "the MPNN/PGN family (pgn, mpnn, gmpnn, triplet_gmpnn, ...) has")
@@ -251,14 +252,29 @@ def _encode(model, algorithm, spec, probes, graph, base=None):
 
 
 def sparse_forward(model, batch, algorithm: str | None = None, *,
-                   hints: bool = False, progress=None) -> SparsePredictions:
-    """Evaluate ``model`` (a :class:`~.model.Reasoner`) on a
+                   repred: bool | None = None, hints: bool = False,
+                   progress=None) -> SparsePredictions:
+    """Run ``model`` (a :class:`~.model.Reasoner`) on a
     :class:`~openclrs.data.sparse.SparseBatch` (numpy or torch); see the
-    module docstring. ``hints=True`` keeps every step's hint logits (memory
+    module docstring.
+
+    ``repred`` (default: ``not model.training``) is evaluation mode, as in
+    :meth:`~.model.Reasoner.forward`: the model's own hint predictions fed
+    back (hard under ``hint_repred_mode`` ``"hard"`` or ``"hard_on_eval"``),
+    no dropout. ``repred=False`` is training mode: dropout on the processed
+    node state, hints fed back hard only under ``"hard"`` (softmaxes over
+    each probe's segments otherwise), and teacher forcing: with probability
+    ``hint_teacher_forcing`` per graph and step, the graph is fed its
+    ground-truth hints of that step instead (which then needs the batch's
+    hints of every step). On a batch of one graph this draws the random
+    numbers the dense forward draws, in its order.
+
+    ``hints=True`` keeps every step's hint logits (memory
     ``O(steps (N + E))``); ``progress``, a tqdm bar or None, is reset to the
     number of steps and gets an ``update(1)`` per step."""
     algorithm, spec = _check(model, batch, algorithm)
     cfg = model.config
+    repred = (not model.training) if repred is None else bool(repred)
     p = next(model.parameters())
     batch = _on_device(batch, p)
     graph = graph_of(batch)
@@ -274,31 +290,59 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
         raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
                          "graphs with hints=True (or evaluate a model trained with "
                          "hint_mode='decoded_only' or 'none')")
+    forcing = 0.0 if repred or not cfg.encode_hints else cfg.hint_teacher_forcing
+    if forcing > 0:
+        have = min(int(v.shape[0]) for v in batch.hints.values())
+        if have < num_steps:
+            raise ValueError(f"teacher forcing (hint_teacher_forcing={forcing}, repred=False) "
+                             f"feeds the ground-truth hints of steps 0..{num_steps - 1}, but "
+                             f"the batch holds {have} step(s) of hints: sample the graphs with "
+                             "their full hints, or pass repred=True")
     base = _encode(model, algorithm, spec, inputs, graph)
-    hard = cfg.hint_repred_mode in ("hard", "hard_on_eval")
+    mode = cfg.hint_repred_mode
+    hard = mode == "hard" or (mode == "hard_on_eval" and repred)
     by_location = {Location.NODE: graph.node_graph, Location.EDGE: graph.edge_graph,
                    Location.GRAPH: torch.arange(graph.num_graphs, device=p.device)}
     # The graph of each row of a probe's logits (node pointers: one per edge).
     selectors = {k: by_location[Location.EDGE if (loc == Location.NODE and t in NODE_POINTERS)
                                 else loc] for k, (_, loc, t) in spec.items()}
 
+    def truth_at(step):
+        return {k: truth_to_feed(spec[k][1], spec[k][2], v[step], graph, dtype)
+                for k, v in batch.hints.items()}
+
+    def to_feed(step, preds):
+        """The hints the encoders see at ``step`` (Reasoner._hints_to_feed)."""
+        if not cfg.encode_hints:
+            return {}
+        if step == 0:
+            return truth_at(0)
+        decoded = {k: sparse_postprocess(spec[k][1], spec[k][2], v, graph, hard=hard)
+                   for k, v in preds.items() if k in model.encoders[algorithm]}
+        if forcing <= 0:
+            return decoded
+        if forcing >= 1:
+            return truth_at(step)
+        force = torch.rand(graph.num_graphs, device=p.device) < forcing
+        return {k: torch.where(_rows(force[selectors[k]], v), v, decoded[k])
+                for k, v in truth_at(step).items()}
+
     hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
     lstm_state = None
-    fed: dict[str, torch.Tensor] = {}
-    if cfg.encode_hints:
-        fed = {k: truth_to_feed(spec[k][1], spec[k][2], v[0], graph, dtype)
-               for k, v in batch.hints.items()}
+    preds: dict[str, torch.Tensor] = {}
     outputs: dict[str, torch.Tensor] = {}
     history: list[dict[str, torch.Tensor]] = []
     decoders = model.decoders[algorithm]
     if progress is not None:
         progress.reset(total=num_steps)
     for step in range(num_steps):
+        fed = to_feed(step, preds)
         node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, fed, graph, base)
         new_hidden = hidden
         for _ in range(cfg.nb_msg_passing_steps):
             new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts,
                                                                    graph_fts, graph, new_hidden)
+        new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
         if model.lstm is not None:
             new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
         state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts,
@@ -319,9 +363,6 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
                 here = _rows(done[selectors[name]], value)
                 outputs[name] = torch.where(here, value, outputs.get(name, torch.zeros_like(
                     value)))
-        if cfg.encode_hints:
-            fed = {k: sparse_postprocess(spec[k][1], spec[k][2], v, graph, hard=hard)
-                   for k, v in preds.items() if k in model.encoders[algorithm]}
         if progress is not None:
             progress.update(1)
     hint_logits = {k: torch.stack([h[k] for h in history]) for k in (history[0] if history
@@ -359,5 +400,5 @@ def sparse_predict(model, batch, algorithm: str | None = None,
     batch-wide node indices), ready for :mod:`openclrs.training.metrics`."""
     algorithm, spec = _check(model, batch, algorithm)
     batch = _on_device(batch, next(model.parameters()))
-    preds = sparse_forward(model, batch, algorithm, progress=progress)
+    preds = sparse_forward(model, batch, algorithm, repred=True, progress=progress)
     return sparse_hard_predictions(spec, preds.outputs, graph_of(batch))

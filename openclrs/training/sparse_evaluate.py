@@ -32,7 +32,6 @@ The result (also what ``openclrs evaluate --graph ... --json PATH`` writes)::
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Sequence
 
@@ -41,7 +40,6 @@ import numpy as np
 from ..data.sparse import collate_sparse
 from ..distributions import FAMILIES, SparseSampler
 from ..sparse import SparseTrace
-from . import runs
 from .graph_metrics import GraphScorer
 
 
@@ -65,6 +63,7 @@ def evaluate_sparse(model, algorithm: str, graphs: str, num_samples: int, seed: 
 
     if num_samples < 1 or batch_size < 1:
         raise ValueError("num_samples and batch_size must be positive")
+    model.eval()  # evaluation mode throughout (sparse_predict runs repred=True too)
     encode_hints = model.config.encode_hints
     sampler = SparseSampler(algorithm, graphs, seed, hints=encode_hints)
     scorer = GraphScorer(model.specs[algorithm])
@@ -106,27 +105,18 @@ def evaluate_run_sparse(run_dir: str, graph: str, length: int, num_samples: int,
                         algorithms: Sequence[str] | None = None, batch_size: int = 1,
                         progress: bool = False) -> dict:
     """A run's checkpoint on fresh sparse graphs (module docstring)."""
-    from .evaluate import load_run_config
-    from .loop import build_model, load_weights
+    from .evaluate import load_run
 
     if graph not in FAMILIES:
         raise ValueError(f"unknown graph family {graph!r}; expected one of "
                          f"{', '.join(FAMILIES)}")
     if length < 2:
         raise ValueError(f"--length must be at least 2 nodes, got {length}")
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"no run folder at {run_dir}")
-    config = load_run_config(run_dir)
-    config.device, config.progress = device, False
+    model, config, saved = load_run(run_dir, checkpoint, device)  # (a plain reasoner's)
     algorithms = list(algorithms or config.algorithms)
     for a in algorithms:
         if a not in config.algorithms:
             raise ValueError(f"this run was trained on {config.algorithms}, not {a!r}")
-    saved = runs.load_checkpoint(run_dir, checkpoint,
-                                 fix="train the run again, or use another --checkpoint")
-    model = build_model(config).to(device)
-    load_weights(saved, model, config)
-    model.eval()
     name = f"{graph}_{length}"
     return {"run": run_dir, "checkpoint": saved.path, "step": saved.step, "graphs": name,
             "num_samples": num_samples, "seed": seed,
@@ -143,3 +133,25 @@ def sparse_results_table(results: dict) -> str:
         lines.append(f"{a:<24}{r.get('node_accuracy', float('nan')):>10.4f}"
                      f"{r['graph_accuracy']:>11.4f}{r['score']:>12.4f}{r['seconds']:>10.1f}")
     return "\n".join(lines)
+
+
+def evaluate_and_report_sparse(run_dir: str, graph: str, length: int, num_samples: int,
+                               seed: int = 0, checkpoint: str = "best", device: str = "cpu",
+                               batch_size: int = 1, progress: bool = False,
+                               json_path: str | None = None, out=None) -> dict:
+    """``openclrs evaluate --graph``: :func:`evaluate_run_sparse`, the results
+    written to ``json_path`` before the table is printed to ``out``
+    (default: stdout). Returns the results."""
+    import sys
+
+    from .. import files
+
+    results = evaluate_run_sparse(run_dir, graph, length, num_samples, seed=seed,
+                                  checkpoint=checkpoint, device=device, batch_size=batch_size,
+                                  progress=progress)
+    if json_path:
+        files.write_json(json_path, results)
+    print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
+          f"{sparse_results_table(results)}", file=sys.stdout if out is None else out,
+          flush=True)
+    return results
