@@ -12,8 +12,8 @@ pytest.importorskip("transformers")
 
 from openclrs.cli import main  # noqa: E402
 from openclrs.diagnostics import collapse, oversquash, synthetic  # noqa: E402
-from openclrs.diagnostics.families import (Family, make_family, separated,  # noqa: E402
-                                           template_family)
+from openclrs.diagnostics.families import (Family, make_family, random_digits,  # noqa: E402
+                                           separated, template_family)
 from openclrs.diagnostics.models import DiagnosedModel, detect_kind  # noqa: E402
 from openclrs.lm.config import LMConfig  # noqa: E402
 from openclrs.lm.model import GPT  # noqa: E402
@@ -153,6 +153,10 @@ def test_families():
     assert len(r.a.body) == 5 and r.b.body == r.a.body + "1" and r.a.body.endswith("1")
     assert separated("1111111", ",", 3) == "111,111,1"
     assert make_family("copy_ones_separated").pair(3).b.body == "111,1"
+    # the random digits are pinned: the README's count_random figures were made with them
+    assert make_family("count_random", seed=0).pair(12).a.body == "748526057471"
+    assert random_digits(10, 3, 16) == "3453992886"
+    assert oversquash.digits(16, "random", 3) == random_digits(16, 3, 16)   # one stream for both
     t = template_family("Say {seq}!", unit="ab").pair(2)
     assert t.a.text == "Say abab!" and t.b.text == "Say ababab!"
     with pytest.raises(ValueError, match="seq"):

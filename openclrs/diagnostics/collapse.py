@@ -48,9 +48,9 @@ import os
 
 import torch
 
-from ..extras import pyplot
-from ..files import atomic_write, write_json
+from ..files import write_json
 from .families import Family, Pair, make_family, template_family
+from .figures import save_figure, subplots
 from .models import DiagnosedModel, dtype_name, parse_dtype
 
 KEYS = ("distance", "distance_min", "distance_max", "linf", "l1", "linf_other", "l1_other",
@@ -148,12 +148,11 @@ def tokenisation_log(model: DiagnosedModel, families: list, lengths,
 
 def plot(result: dict, path: str, title: str = "") -> str:
     """collapse.png: ``distance`` against ``n``, one panel per family."""
-    plt = pyplot()
     dtypes = list(result)
     families = list(result[dtypes[0]]["families"])
     cols = min(len(families), 2)
     rows = -(-len(families) // cols)
-    fig, grid = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.2 * rows), squeeze=False)
+    fig, grid = subplots(rows, cols, figsize=(4.6 * cols, 3.2 * rows), squeeze=False)
     axes = [list(grid.flat)]
     for ax in axes[0][len(families):]:
         ax.set_visible(False)
@@ -176,12 +175,7 @@ def plot(result: dict, path: str, title: str = "") -> str:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("last-token L∞ distance, mean over heads\n(0 drawn at the bottom)")
     axes[0][0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80, title=title)
 
 
 def diagnose(model: DiagnosedModel, out: str, families=("count_ones",), template=(),

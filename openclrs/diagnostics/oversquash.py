@@ -43,13 +43,13 @@ line per dtype) and the path proxy against position, log scale.
 from __future__ import annotations
 
 import os
-import random
 
 import numpy as np
 import torch
 
-from ..extras import pyplot
-from ..files import atomic_write, write_json
+from ..files import write_json
+from .families import random_digits
+from .figures import save_figure, subplots
 from .models import DiagnosedModel, dtype_name, parse_dtype
 
 
@@ -123,8 +123,7 @@ def digits(n: int, sequence: str = "ones", seed: int = 0) -> str:
     if sequence == "ones":
         return "1" * n
     if sequence == "random":
-        rng = random.Random(seed * 1_000_003 + n)
-        return "".join(rng.choice("0123456789") for _ in range(n))
+        return random_digits(n, seed, n)
     raise ValueError(f"sequence must be 'ones' or 'random', got {sequence!r}")
 
 
@@ -162,10 +161,9 @@ def measure(model: DiagnosedModel, lengths, prompt: str, sequence: str = "ones",
 
 
 def plot(result: dict, path: str, title: str = "") -> str:
-    plt = pyplot()
     dtypes = list(result)
     lengths = result[dtypes[0]]["lengths"]
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 3.4), squeeze=False)
+    fig, axes = subplots(1, len(lengths), figsize=(4.2 * len(lengths), 3.4), squeeze=False)
     for ax, n in zip(axes[0], lengths):
         for dtype in dtypes:
             s = result[dtype]["sequences"][str(n)]
@@ -180,12 +178,7 @@ def plot(result: dict, path: str, title: str = "") -> str:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("share of sensitivity (sums to 1)")
     axes[0][0].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, title=title)
 
 
 def diagnose(model: DiagnosedModel, out: str, lengths=(16, 32, 64), sequence: str = "ones",

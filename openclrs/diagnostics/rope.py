@@ -59,8 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..extras import pyplot
 from ..files import write_json
+from .figures import save_figure, subplots
 
 SCHEMA = "openclrs-diagnose-rope/1"
 
@@ -305,26 +305,24 @@ def _nan_none(a: np.ndarray) -> list:
 
 def plot(result: dict, out: str) -> list[str]:
     """The three PNGs of the module's docstring; their paths."""
-    plt = pyplot()
     q, k, v = (np.asarray(result[n]) for n in ("q_norm", "k_norm", "v_norm"))
     L, H, K = q.shape
     name = result["model"].get("name") or result["model"].get("family", "")
     x_label = "frequency chunk k (0 = fastest)" if result["rotary"] else "chunk k of the head"
     written = []
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 0.35 * L + 2.2), squeeze=False)
+    fig, axes = subplots(1, 3, figsize=(15, 0.35 * L + 2.2), squeeze=False)
     for ax, data, title in zip(axes[0], (q, k, v), ("queries", "keys", "values (control)")):
         im = ax.imshow(data.mean(1), aspect="auto", cmap="viridis", interpolation="nearest")
         ax.set_title(f"mean ||{title[0]}^(k)||: {title}", fontsize=9)
         _ticks(ax, K, L, x_label, "layer")
         fig.colorbar(im, ax=ax)
-    fig.suptitle(f"{name}: chunk norms, mean over heads and {result['tokens']} tokens",
-                 fontsize=10)
-    fig.tight_layout()
-    written.append(_save(fig, plt, os.path.join(out, "rope_norms.png")))
+    written.append(save_figure(fig, os.path.join(out, "rope_norms.png"), dpi=110,
+                               title=f"{name}: chunk norms, mean over heads and "
+                                     f"{result['tokens']} tokens"))
 
     shown = sorted({0, L - 1})
-    fig, axes = plt.subplots(len(shown), 2, figsize=(11, (0.3 * H + 1.8) * len(shown)),
+    fig, axes = subplots(len(shown), 2, figsize=(11, (0.3 * H + 1.8) * len(shown)),
                              squeeze=False)
     for row, layer in enumerate(shown):
         for col, (data, what) in enumerate(((q, "queries"), (k, "keys"))):
@@ -333,10 +331,9 @@ def plot(result: dict, out: str) -> list[str]:
             ax.set_title(f"layer {layer}: mean chunk norm of the {what}", fontsize=9)
             _ticks(ax, K, H, x_label, "head")
             fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    written.append(_save(fig, plt, os.path.join(out, "rope_heads.png")))
+    written.append(save_figure(fig, os.path.join(out, "rope_heads.png"), dpi=110))
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig, ax = subplots(figsize=(5.5, 4.2))
     diag, prev = np.asarray(result["diagonal_score"]), np.asarray(result["previous_token_score"])
     if result.get("high_share") is not None:
         share = np.array([[np.nan if x is None else x for x in row]
@@ -355,8 +352,7 @@ def plot(result: dict, out: str) -> list[str]:
         ax.set_title(f"{name}: positional scores", fontsize=9)
     ax.axhline(result["positional_threshold"], color="grey", lw=0.8, ls="--")
     ax.set_ylabel("max(diagonal, previous-token) attention", fontsize=8)
-    fig.tight_layout()
-    written.append(_save(fig, plt, os.path.join(out, "rope_positional.png")))
+    written.append(save_figure(fig, os.path.join(out, "rope_positional.png"), dpi=110))
     return written
 
 
@@ -367,14 +363,6 @@ def _ticks(ax, columns: int, rows: int, x_label: str, y_label: str) -> None:
     ax.tick_params(labelsize=7)
     ax.set_xlabel(x_label, fontsize=8)
     ax.set_ylabel(y_label, fontsize=8)
-
-
-def _save(fig, plt, path: str) -> str:
-    from ..files import atomic_write
-
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return path
 
 
 # ---------------------------------------------------------------- the command

@@ -73,8 +73,8 @@ import os
 
 import torch
 
-from ..extras import pyplot
-from ..files import atomic_write, write_json
+from ..files import write_json
+from .figures import save_figure, subplots
 from .models import dtype_name, parse_dtype
 
 ENCODINGS = ("sinusoidal", "rope", "alibi", "alibi_slow", "nope")
@@ -274,15 +274,8 @@ def ratios_only(d: int = 64, seed: int = 0) -> dict:
                             for a, b in pairs]}
 
 
-def _save(fig, path: str) -> str:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    pyplot().close(fig)
-    return path
-
-
 def plot_collapse(curves: dict, path: str) -> str:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(3.3 * len(curves), 3.0), squeeze=False,
+    fig, axes = subplots(1, len(curves), figsize=(3.3 * len(curves), 3.0), squeeze=False,
                              sharey=True)
     positive = [v for e in curves.values() for c in e.values() for v in c["l1"] if v > 0]
     floor = min(positive) / 10 if positive else 1e-12
@@ -299,13 +292,11 @@ def plot_collapse(curves: dict, path: str) -> str:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("L1 ‖y_n − y*_{n+1}‖ (0 at the bottom)")
     axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_tv(tv: dict, path: str) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig, ax = subplots(figsize=(4.2, 3.0))
     ax.plot(tv["lengths"], tv["tv_mean"], label=f"noise on first {tv['k']}")
     ax.fill_between(tv["lengths"], tv["tv_min"], tv["tv_max"], alpha=0.3)
     ax.plot(tv["lengths"], tv["alternating"], "--", label="(1 0 1 0 ..) vs (0 1 0 1 ..)")
@@ -315,13 +306,11 @@ def plot_tv(tv: dict, path: str) -> str:
     ax.set_ylabel("‖softmax(x) − softmax(x*)‖₁")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_rope(decay: dict, path: str) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig, ax = subplots(figsize=(4.2, 3.0))
     ax.plot(decay["distances"], decay["ones"], label="q = k = ones")
     ax.plot(decay["distances"], decay["gaussian_abs_mean"], label="Gaussian: E|qᵀRʳk|")
     ax.plot(decay["distances"], decay["gaussian_mean"], label="Gaussian: E qᵀRʳk")
@@ -329,13 +318,11 @@ def plot_rope(decay: dict, path: str) -> str:
     ax.set_ylabel("score qᵀRʳk")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_diagonal(diag: dict, path: str) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig, ax = subplots(figsize=(4.2, 3.0))
     ax.plot(diag["norms"], diag["rope_min_diagonal"], marker="o", label="RoPE, q = k = ψ: min α_ii")
     ax.plot(diag["norms"], diag["nope_max_last_diagonal"], marker="s",
             label="NoPE on [bos, x, x]: best α_33")
@@ -345,8 +332,7 @@ def plot_diagonal(diag: dict, path: str) -> str:
     ax.set_ylabel("diagonal attention")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=100)
 
 
 def default_lengths(max_length: int) -> list:

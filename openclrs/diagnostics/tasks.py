@@ -315,14 +315,12 @@ def plot_accuracy(results: dict, path: str, title: str | None = None,
                   train_lengths=None) -> str:
     """One panel per task: accuracy against ``n``, one line per variant.
     ``results``: ``{variant: evaluate(...)}``; train lengths shaded."""
-    from ..extras import pyplot
-    from ..files import atomic_write
+    from .figures import save_figure, subplots
 
-    plt = pyplot("plot the task accuracies")
     tasks = [t for t in TASKS if any(t in r for r in results.values())]
     cols = min(3, len(tasks))
     rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, task in zip(axes.flat, tasks):
         for k, (variant, result) in enumerate(results.items()):
             if task in result:  # one colour per variant in every panel
@@ -340,12 +338,7 @@ def plot_accuracy(results: dict, path: str, title: str | None = None,
         ax.set_visible(False)
     axes.flat[0].set_ylabel("accuracy")
     axes.flat[0].legend(fontsize="small")
-    if title:
-        fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, title=title, title_size="medium")
 
 
 # --------------------------------------------------------------------------
