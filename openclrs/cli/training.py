@@ -76,59 +76,70 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_evaluate_sparse(args) -> int:
-    """``evaluate --graph``: fresh sparse graphs (openclrs.training.sparse_evaluate)."""
-    from .. import files
-    from ..training.sparse_evaluate import evaluate_run_sparse, sparse_results_table
+# evaluate's options for sparse graphs, and what they are without --graph
+SPARSE_DEFAULTS = {"length": 1600, "num_samples": 8, "seed": 0, "graphs_per_batch": 1}
+# evaluate's options for a stored split, which --graph does not read
+STORED_ONLY = ("split", "max_memory", "plot_worst", "plot_dir")
 
-    if args.plot_worst:
-        raise ValueError("--plot-worst draws samples of a stored split; it does not apply "
-                         "to --graph")
-    results = evaluate_run_sparse(args.run, args.graph, args.length, args.num_samples,
-                                  seed=args.seed, checkpoint=args.checkpoint,
-                                  device=args.device, batch_size=args.graphs_per_batch,
-                                  progress=not args.quiet)
-    if args.json:
-        files.write_json(args.json, results)
-    print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
-          f"{sparse_results_table(results)}", flush=True)
-    return 0
+
+def _flags(args, names) -> list[str]:
+    return ["--" + n.replace("_", "-") for n in names if getattr(args, n) is not None]
+
+
+def check_evaluate_options(args) -> None:
+    """Refuse the options given that this evaluation would not read (every
+    one of them named), then fill in the defaults of those it does."""
+    if args.graph is None:
+        stray = _flags(args, SPARSE_DEFAULTS)
+        if stray:
+            raise ValueError(f"{', '.join(stray)} apply to fresh sparse graphs only: add "
+                             "--graph er|ws|delaunay, or leave them out to score a stored split")
+        if args.plot_dir is not None and args.plot_worst is None:
+            raise ValueError("--plot-dir says where --plot-worst writes: give --plot-worst K "
+                             "too, or leave it out")
+        args.split = "test" if args.split is None else args.split
+        return
+    stray = _flags(args, STORED_ONLY)
+    if stray:
+        raise ValueError(f"{', '.join(stray)} apply to a stored split, not to --graph "
+                         "(fresh graphs are sampled): leave them out, or --graph out")
+    for name, default in SPARSE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
+def run_kinds() -> list:
+    """The capabilities whose runs ``evaluate`` rebuilds (their model and
+    their own figures), as :class:`~openclrs.training.evaluate.RunKind`."""
+    from ..halting.training import NAME, factory, halting_table, with_halting
+    from ..training.evaluate import RunKind
+
+    return [RunKind(NAME, factory=lambda s: factory(HaltingConfig.from_dict(s)),
+                    finish=lambda r, split, s: with_halting(r, split,
+                                                            HaltingConfig.from_dict(s)),
+                    table=halting_table)]
 
 
 def cmd_evaluate(args) -> int:
-    if args.graph is not None:
-        return cmd_evaluate_sparse(args)
-    from .. import files
-    from ..training.allocator import keep_freed_memory
-    from ..training.evaluate import evaluate_run
-    from ..training.loop import results_table
+    check_evaluate_options(args)
+    if args.graph is not None:  # fresh sparse graphs (openclrs.training.sparse_evaluate)
+        from ..training.sparse_evaluate import evaluate_and_report_sparse
 
-    from ..halting.training import evaluate_halting_run, halting_table, run_halting
+        evaluate_and_report_sparse(args.run, args.graph, args.length, args.num_samples,
+                                   seed=args.seed, checkpoint=args.checkpoint,
+                                   device=args.device, batch_size=args.graphs_per_batch,
+                                   progress=not args.quiet, json_path=args.json)
+        return 0
+    from ..training.evaluate import evaluate_and_report
 
-    if args.plot_worst:  # a folder in the way is said before the evaluation, not after
-        from ..pictures.compare import check_worst_folder
-
-        check_worst_folder(args.run, args.plot_worst, args.plot_dir)
-    keep_freed_memory()
-    halting = run_halting(args.run)  # a halting run: learned and oracle scores side by side
-    evaluate = evaluate_run if halting is None else evaluate_halting_run
-    results = evaluate(args.run, split=args.split, checkpoint=args.checkpoint,
-                       device=args.device, max_memory=args.max_memory)
-    if args.json:  # saved before anything is printed: a closed pipe loses nothing
-        files.write_json(args.json, results)
-    print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
-          f"{results_table(results)}", flush=True)
+    worst = None
     if args.plot_worst:  # the K worst-scored samples, predictions beside the truth
-        from ..pictures.compare import plot_worst
+        from ..pictures.compare import worst_plotter
 
-        worst = plot_worst(args.run, args.plot_worst, args.plot_dir, split=args.split,
-                           checkpoint=args.checkpoint, device=args.device,
-                           max_memory=args.max_memory)
-        count = sum(len(a["worst"]) for a in worst["algorithms"].values())
-        print(f"the {count} worst-scored {args.split} samples drawn in {worst['folder']}",
-              flush=True)
-    if halting is not None:
-        print(halting_table(results, args.split), flush=True)
+        worst = worst_plotter(args.run, args.plot_worst, args.plot_dir, args.checkpoint)
+    evaluate_and_report(args.run, split=args.split, checkpoint=args.checkpoint,
+                        device=args.device, max_memory=args.max_memory, json_path=args.json,
+                        kinds=run_kinds(), worst=worst)
     return 0
 
 
@@ -163,7 +174,7 @@ def register(subparsers) -> None:
         description="Score a run's checkpoint (verified against its manifest) on a stored "
                     "split and print the table `train` prints, with the published scores.")
     p.add_argument("--run", required=True, help="run folder")
-    p.add_argument("--split", choices=("test", "val"), default="test",
+    p.add_argument("--split", choices=("test", "val"),
                    help="test: the canonical n=64 split; val: the run's validation set "
                         "(default: test)")
     p.add_argument("--checkpoint", default="best",
@@ -186,13 +197,15 @@ def register(subparsers) -> None:
                          "and the CLRS score; see openclrs.training.sparse_evaluate)")
     sparse.add_argument("--graph", choices=("er", "ws", "delaunay"),
                         help="graph family: Erdos-Renyi, Watts-Strogatz or Delaunay")
-    sparse.add_argument("--length", type=positive_int, default=1600,
-                        help="nodes per graph (default: 1600)")
-    sparse.add_argument("--num-samples", type=positive_int, default=8,
-                        help="graphs to sample (default: 8)")
-    sparse.add_argument("--seed", type=seed32, default=0, help="sampling seed (default: 0)")
-    sparse.add_argument("--graphs-per-batch", type=positive_int, default=1,
-                        help="graphs run together (default: 1)")
+    sparse.add_argument("--length", type=positive_int,
+                        help=f"nodes per graph (default: {SPARSE_DEFAULTS['length']})")
+    sparse.add_argument("--num-samples", type=positive_int,
+                        help=f"graphs to sample (default: {SPARSE_DEFAULTS['num_samples']})")
+    sparse.add_argument("--seed", type=seed32,
+                        help=f"sampling seed (default: {SPARSE_DEFAULTS['seed']})")
+    sparse.add_argument("--graphs-per-batch", type=positive_int,
+                        help=f"graphs run together (default: "
+                             f"{SPARSE_DEFAULTS['graphs_per_batch']})")
     sparse.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 

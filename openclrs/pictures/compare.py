@@ -15,7 +15,6 @@ the sample's score) and how many elements are wrong.
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 
@@ -23,8 +22,8 @@ from .. import files
 from ..extras import pyplot
 from ..files import atomic_write
 from ..specs import Type
-from .predictions import (PredictedTrace, load_run_model, predict_trace, refuse_other_models,
-                          split_batches, split_sample_scores, split_trace, worst_samples)
+from .predictions import (PredictedTrace, predict_trace, refuse_other_models, split_trace,
+                          worst_samples)
 from .trace import WRONG_COLOUR, State, _heat_columns, chosen_steps, draw_heatmap, draw_state
 
 
@@ -149,7 +148,8 @@ WORST_INDEX = "worst.json"   # what a --plot-worst folder holds besides its pict
 
 def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "test",
                checkpoint: str = "best", device: str = "cpu", algorithms=None,
-               max_memory: int | None = None, most_steps: int = 4) -> dict:
+               max_memory: int | None = None, most_steps: int = 4,
+               evaluation=None) -> dict:
     """The ``k`` worst-scored samples of ``split`` per algorithm of a run,
     as :func:`plot_predictions` PNGs in ``folder`` (default: the run's
     ``worst/``): ``<algorithm>-<rank>-sample<index>.png``, rank 1 the worst,
@@ -157,33 +157,65 @@ def plot_worst(run_dir: str, k: int, folder: str | None = None, split: str = "te
 
     Samples are ranked by their own output score
     (:func:`openclrs.training.metrics.sample_scores`: each sample scored
-    alone; ties keep the split's order). The folder is written as one unit:
-    built under a temporary name, then put in place of an earlier one (which
-    must be such a folder: it holds ``worst.json``, or nothing)."""
+    alone; ties keep the split's order). ``evaluation``: an
+    :class:`openclrs.training.evaluate.Evaluation` of this run made with
+    ``per_sample=True`` (``openclrs evaluate --plot-worst``), whose model,
+    batches and scores are used instead of loading and scoring again (its
+    split and algorithms then decide). The folder is written as one unit
+    under the lock of the folder it is in (the run's, by default): built
+    under a temporary name, then put in place of an earlier one
+    (:func:`openclrs.files.replace_directory`; which must be such a folder:
+    it holds ``worst.json``, or nothing)."""
+    from ..training.evaluate import evaluate_loaded, load_run
+
     folder = check_worst_folder(run_dir, k, folder)
-    model, config, step = load_run_model(run_dir, checkpoint, device)
     pyplot("draw the worst samples")  # before the scoring: a missing matplotlib says so now
+    if evaluation is None:
+        run = load_run(run_dir, checkpoint, device)
+        evaluation = evaluate_loaded(run_dir, run, split, algorithms, max_memory,
+                                     per_sample=True)
+    if evaluation.sample_scores is None:
+        raise ValueError("plot_worst needs an evaluation made with per_sample=True")
+    model, split, step = evaluation.run.model, evaluation.split, evaluation.run.step
     index = {"run": run_dir, "checkpoint": checkpoint, "step": step, "split": split,
              "algorithms": {}}
-    staging = files.temporary_name(folder)
-    with files.atomic_directory(staging) as tmp:
-        for algorithm in algorithms or config.algorithms:
-            batches = split_batches(config, algorithm, split)
-            budget = config.max_memory if max_memory is None else max_memory  # as evaluate's
-            scores = split_sample_scores(model, batches, budget)["score"]
-            entries = []
-            for rank, i in enumerate(worst_samples(scores, k), start=1):
-                name = f"{algorithm}-{rank:02d}-sample{i}.png"
-                source = (f"{run_dir} ({checkpoint} checkpoint, step {step}), {split} split "
-                          f"#{i}, worst {rank} of {len(scores)}")
-                predicted = predict_trace(model, split_trace(batches, i, split), source)
-                plot_predictions(predicted, os.path.join(tmp, name), most_steps)
-                entries.append({"file": name, "index": i, "score": float(scores[i])})
-            index["algorithms"][algorithm] = {"samples": len(scores), "worst": entries}
-        files.write_json(os.path.join(tmp, WORST_INDEX), index)
-    _replace_folder(staging, folder)
+    with files.folder_lock(os.path.dirname(os.path.abspath(folder)), wait=False,
+                           what="--plot-dir"):
+        check_worst_folder(run_dir, k, folder)  # (again, now that no one else writes)
+        staging = files.temporary_name(folder)
+        with files.atomic_directory(staging) as tmp:
+            for algorithm, batches in evaluation.batches.items():
+                scores = evaluation.sample_scores[algorithm]["score"]
+                entries = []
+                for rank, i in enumerate(worst_samples(scores, k), start=1):
+                    name = f"{algorithm}-{rank:02d}-sample{i}.png"
+                    source = (f"{run_dir} ({checkpoint} checkpoint, step {step}), {split} "
+                              f"split #{i}, worst {rank} of {len(scores)}")
+                    predicted = predict_trace(model, split_trace(batches, i, split), source)
+                    plot_predictions(predicted, os.path.join(tmp, name), most_steps)
+                    entries.append({"file": name, "index": i, "score": float(scores[i])})
+                index["algorithms"][algorithm] = {"samples": len(scores), "worst": entries}
+            files.write_json(os.path.join(tmp, WORST_INDEX), index)
+        files.replace_directory(staging, folder)
     index["folder"] = folder
     return index
+
+
+def worst_plotter(run_dir: str, k: int, folder: str | None = None,
+                  checkpoint: str = "best", most_steps: int = 4):
+    """``openclrs evaluate --plot-worst``'s hook: the folder checked now
+    (before the evaluation, not after), then a function of the evaluation
+    (:func:`openclrs.training.evaluate.evaluate_and_report`) that draws the
+    pictures (:func:`plot_worst`) and gives the line printed about them."""
+    check_worst_folder(run_dir, k, folder)
+
+    def draw(evaluation) -> str:
+        worst = plot_worst(run_dir, k, folder, checkpoint=checkpoint, most_steps=most_steps,
+                           evaluation=evaluation)
+        count = sum(len(a["worst"]) for a in worst["algorithms"].values())
+        return f"the {count} worst-scored {evaluation.split} samples drawn in {worst['folder']}"
+
+    return draw
 
 
 def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
@@ -203,24 +235,6 @@ def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
         raise NotADirectoryError(f"{folder} exists and is not a folder; give another "
                                  "--plot-dir")
     return folder
-
-
-def _replace_folder(new: str, folder: str) -> None:
-    """Put the complete folder ``new`` at ``folder``, the old one (if any)
-    moved aside first and removed after: a reader sees one or the other."""
-    old = None
-    if os.path.lexists(folder):
-        old = files.temporary_name(folder)
-        os.rename(folder, old)
-    try:
-        os.rename(new, folder)
-    except BaseException:
-        shutil.rmtree(new, ignore_errors=True)
-        if old is not None:
-            os.rename(old, folder)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _limits(truth, pred) -> tuple[float, float]:

@@ -64,7 +64,6 @@ from ..training import metrics
 
 SCALAR_TOLERANCE = 1e-2
 SPLITS = ("test", "val", "sampled")
-PLAIN_RUN_KEYS = {"train", "parameters", "processes"}  # a plain reasoner run's config.json
 
 
 @dataclass
@@ -265,25 +264,12 @@ def compare(truth: Trace, predicted: Trace, source: str = "",
 
 def load_run_model(run_dir: str, checkpoint: str = "best", device: str = "cpu"):
     """``(model, config, step)``: a run's checkpoint (``best``, ``last`` or a
-    checkpoint folder), loaded and verified as ``openclrs evaluate`` does."""
-    import os
+    checkpoint folder), loaded and verified as ``openclrs evaluate`` does
+    (:func:`openclrs.training.evaluate.load_run`)."""
+    from ..training.evaluate import load_run
 
-    from ..training import runs
-    from ..training.evaluate import load_run_config
-    from ..training.loop import build_model, load_weights
-
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"no run folder at {run_dir}")
-    runs.refuse_old_format(run_dir, "train it again (openclrs train --restart)")
-    config = load_run_config(run_dir)
-    config.device, config.progress = device, False
-    config.validate()  # (the device among the rest: one this machine has)
-    refuse_other_models(run_dir)
-    saved = runs.load_checkpoint(run_dir, checkpoint,
-                                 fix="train the run again, or use another --checkpoint")
-    model = build_model(config).to(device)
-    load_weights(saved, model, config)
-    model.eval()
+    refuse_other_models(run_dir)  # (the message of pictures)
+    model, config, saved = load_run(run_dir, checkpoint, device)
     return model, config, saved.step
 
 
@@ -292,15 +278,9 @@ def refuse_other_models(run_dir: str) -> None:
     (:class:`openclrs.training.loop.ModelFactory`): its ``config.json`` holds
     that capability's settings beside ``train``, and pictures cannot rebuild
     its model."""
-    import os
+    from ..training.evaluate import run_capability
 
-    from .. import files
-    from ..training import runs
-
-    path = os.path.join(run_dir, runs.CONFIG)
-    if not os.path.exists(path):
-        return  # (load_run_config says so)
-    other = sorted(set(files.read_json(path, "run config", runs.FIX)) - PLAIN_RUN_KEYS)
+    other = sorted(run_capability(run_dir))
     if other:
         raise ValueError(f"{run_dir} trained a model of its own kind ({', '.join(other)}); "
                          "its predictions cannot be drawn here, only a plain reasoner's")
