@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 
 from openclrs.cli import main  # noqa: E402
 from openclrs.diagnostics import collapse, oversquash, synthetic  # noqa: E402
-from openclrs.diagnostics.families import (Family, make_family, random_digits,  # noqa: E402
+from openclrs.diagnostics.families import (make_family, random_digits,  # noqa: E402
                                            separated, template_family)
 from openclrs.diagnostics.models import DiagnosedModel, detect_kind  # noqa: E402
 from openclrs.lm.config import LMConfig  # noqa: E402

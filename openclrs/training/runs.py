@@ -86,7 +86,7 @@ import shutil
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
