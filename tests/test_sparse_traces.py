@@ -386,20 +386,28 @@ def test_storage_refuses_damaged_files(tmp_path):
         StoredSparseSplit(path, expected_sha256=digest)
 
 
-def test_fill_forward_equals_the_dense_engines_replay():
+def test_replay_against_a_step_by_step_loop():
+    # The one event-log replay of the dense and sparse engines (_graphs.replay).
     from openclrs.algorithms._graphs import replay
-    from openclrs.algorithms.sparse_depth_first import fill_forward
 
     rng = np.random.default_rng(9)
     for _ in range(50):
         cells, steps = int(rng.integers(1, 6)), int(rng.integers(1, 9))
         events = int(rng.integers(0, 30))
-        ev_t = np.sort(rng.integers(0, steps, events))
+        ev_t = np.sort(rng.integers(0, steps + 2, events))   # some past the last step
         ev_c = rng.integers(0, cells, events)
         ev_x = rng.integers(-5, 5, events).astype(float)
         init = rng.normal(size=cells)
-        expected = replay(init, steps, ev_t.tolist(), ev_c.tolist(), ev_x.tolist()).T
-        assert np.array_equal(fill_forward(init, steps, ev_t, ev_c, ev_x), expected)
+        expected = np.empty((steps, cells))
+        row = init.copy()
+        for t in range(steps):
+            for k in range(events):          # in time order, the later change wins
+                if ev_t[k] == t:
+                    row[ev_c[k]] = ev_x[k]
+            expected[t] = row
+        assert np.array_equal(replay(init, steps, ev_t, ev_c, ev_x), expected)
+        assert np.array_equal(replay(init, steps, ev_t.tolist(), ev_c.tolist(),
+                                     ev_x.tolist()), expected)
 
 
 def test_sparse_dataset_builds_resumes_and_loads(tmp_path):

@@ -1,7 +1,13 @@
 """Graph machinery shared by the shortest-path, spanning-tree and flow
 algorithms: checked weight matrices, the event log replay that rebuilds
-per-step hints, the best-first loop of Dijkstra and Prim, and the round of
-Bellman-Ford relaxation that Ford-Fulkerson's search also runs.
+per-step hints, adjacency lists, the best-first loop of Dijkstra and Prim,
+the two phases of DAG shortest paths, and the round of Bellman-Ford
+relaxation that Ford-Fulkerson's search also runs.
+
+The walks (:func:`best_first_walk`, :func:`dag_walk`) take edges sorted by
+sender then receiver, so the dense algorithms (a matrix's nonzero entries,
+:func:`matrix_edges`) and the sparse ones (a ``sparse.Graph``'s edge list,
+:mod:`.sparse_graphs`) run one implementation step for step.
 
 ``A`` is a weighted adjacency matrix: ``A[u, v] != 0`` is an edge from ``u``
 to ``v`` of that weight.
@@ -10,10 +16,11 @@ to ``v`` of that weight.
 from __future__ import annotations
 
 import heapq
+from typing import NamedTuple
 
 import numpy as np
 
-from ..probes import Trace, graph, make_trace, one_hot, positions
+from ..probes import Trace, graph, make_trace, one_hot, one_hots, positions
 from . import _checks
 
 # The published extract-min adds this much to the keys of nodes that are not
@@ -47,57 +54,82 @@ def graph_inputs(A: np.ndarray, s: int | None = None) -> dict:
     return inputs
 
 
-def replay(init, steps: int, ev_t: list, ev_c: list, ev_x: list) -> np.ndarray:
-    """The value of a row of cells at each of ``steps`` recorded steps.
+def replay(init, steps: int, ev_t, ev_c, ev_x, dtype=np.float64) -> np.ndarray:
+    """The value of a row of cells at each of ``steps`` recorded steps,
+    ``(steps, cells)`` in ``dtype``.
 
-    ``init`` (float64, one value per cell) is the row at step 0; event ``k``
-    says that from step ``ev_t[k]`` on, cell ``ev_c[k]`` holds ``ev_x[k]``.
+    ``init`` (one value per cell) is the row at step 0; event ``k`` says
+    that from step ``ev_t[k]`` on, cell ``ev_c[k]`` holds ``ev_x[k]``.
     Events are listed in the order they happened; when one cell changes
-    twice at one step the later change wins. Several per-node arrays can be
-    replayed at once as consecutive blocks of cells (pointers and 0/1 flags
-    are exact as floats); see :func:`split_blocks`.
+    twice at one step the later change wins, and changes from step
+    ``steps`` on show nowhere. Several per-node arrays can be replayed at
+    once as consecutive blocks of cells (pointers and 0/1 flags are exact
+    as floats); see :func:`split_blocks`.
 
-    Built per cell, not per step: sorting the changes by cell (stably, so
-    time order is kept) turns each cell's history into runs of constant
-    value, and one ``np.repeat`` writes every run. Returns ``(cells,
-    steps)``: the transpose of the hint layout.
+    Values live in one table, ``init`` then the events; an index array
+    points each (step, cell) at its entry. Event indices grow with time and
+    exceed every initial one, so a running maximum down the time axis
+    carries each cell's last change forward: two passes over the output.
     """
-    c, e = len(init), len(ev_t)
-    cells = np.empty(c + e, dtype=np.intp)
-    cells[:c] = np.arange(c)
-    cells[c:] = np.fromiter(ev_c, np.intp, e)
-    starts = np.zeros(c + e, dtype=np.intp)
-    starts[c:] = np.fromiter(ev_t, np.intp, e)
-    values = np.empty(c + e)
-    values[:c] = init
-    values[c:] = np.fromiter(ev_x, np.float64, e)
-    order = np.argsort(cells * (steps + 1) + starts, kind="stable")
-    starts = starts[order]
-    cells = cells[order]
-    ends = np.empty_like(starts)
-    ends[:-1] = starts[1:]
-    ends[-1] = steps
-    ends[:-1][cells[1:] != cells[:-1]] = steps
-    return np.repeat(values[order], ends - starts).reshape(c, steps)
+    cells = len(init)
+    ev_t = np.asarray(ev_t, dtype=np.int64).reshape(-1)
+    ev_c = np.asarray(ev_c, dtype=np.int64).reshape(-1)
+    ev_x = np.asarray(ev_x, dtype=np.float64).reshape(-1)
+    shown = ev_t < steps
+    if not shown.all():
+        ev_t, ev_c, ev_x = ev_t[shown], ev_c[shown], ev_x[shown]
+    table = np.concatenate([np.asarray(init, dtype=np.float64), ev_x]).astype(dtype)
+    index = np.zeros((steps, cells), dtype=np.int32 if len(table) < 2 ** 31 else np.intp)
+    index[0] = np.arange(cells)
+    # Repeated fancy-index writes leave the winner unspecified; keep the last.
+    key = ev_t * cells + ev_c
+    last = len(key) - 1 - np.unique(key[::-1], return_index=True)[1]
+    index[ev_t[last], ev_c[last]] = cells + last
+    np.maximum.accumulate(index, axis=0, out=index)
+    return table[index]
 
 
 def split_blocks(replayed: np.ndarray, n: int, *dtypes) -> list:
     """Cut a :func:`replay` result into ``n``-cell blocks, one per dtype,
     each in the hint layout ``(steps, n)``."""
-    return [np.ascontiguousarray(replayed[k * n:(k + 1) * n].T, dtype=dtype)
+    return [np.ascontiguousarray(replayed[:, k * n:(k + 1) * n], dtype=dtype)
             for k, dtype in enumerate(dtypes)]
 
 
-def adjacency_lists(W: np.ndarray):
-    """Out-edges as flat Python lists: node ``u``'s targets and weights are
-    ``targets[starts[u]:starts[u + 1]]`` (ascending) and the same slice of
-    ``weights``."""
+# --------------------------------------------------------- adjacency lists
+
+def matrix_edges(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(senders, receivers, weights)`` of the nonzero entries of ``W``,
+    sorted by sender, then receiver (the layout of a sparse ``Graph``)."""
     n = W.shape[0]
     flat = W.ravel()
     cells = np.flatnonzero(flat)
-    starts = np.searchsorted(cells, np.arange(0, n * n + 1, n)).tolist()
-    return starts, (cells % n).tolist(), flat[cells].tolist()
+    return cells // n, cells % n, flat[cells]
 
+
+def csr_lists(n: int, senders, receivers, weights=None):
+    """Out-edges as flat Python lists, from edges sorted by sender then
+    receiver: node ``u``'s targets are ``targets[starts[u]:starts[u + 1]]``
+    (ascending) and its weights the same slice of ``weights`` (None when
+    ``weights`` is)."""
+    starts = np.searchsorted(np.asarray(senders), np.arange(n + 1)).tolist()
+    return (starts, np.asarray(receivers).tolist(),
+            None if weights is None else np.asarray(weights).tolist())
+
+
+def neighbour_lists(n: int, senders, receivers) -> list[list[int]]:
+    """Each node's out-neighbours, ascending (edges sorted by sender, then
+    receiver)."""
+    starts, targets, _ = csr_lists(n, senders, receivers)
+    return [targets[starts[u]:starts[u + 1]] for u in range(n)]
+
+
+def adjacency_lists(W: np.ndarray):
+    """:func:`csr_lists` of the nonzero entries of a weight matrix."""
+    return csr_lists(W.shape[0], *matrix_edges(W))
+
+
+# ------------------------------------------------------------- best first
 
 def extract_min_published(keys: list, queued: list) -> int:
     """The published extract-min, literally: argsort of the keys with the
@@ -107,10 +139,29 @@ def extract_min_published(keys: list, queued: list) -> int:
     return int(np.argsort(vals)[0])
 
 
-def best_first(A: np.ndarray, s: int, algorithm: str) -> Trace:
+class BestFirstWalk(NamedTuple):
+    """What :func:`best_first_walk` did: ``us`` the extracted node of each
+    step (``s`` at step 0), the final parents, the step at which each node
+    joined (``enter``) and left (``leave``) the queue (``n + 1``: never),
+    and the logged changes ``(step, node, key, parent)`` (empty unless kept)."""
+
+    us: list
+    pi: list
+    enter: list
+    leave: list
+    ev_t: list
+    ev_v: list
+    ev_key: list
+    ev_pi: list
+
+
+def best_first_walk(n: int, s: int, senders, receivers, weights, prim: bool,
+                    keep: bool = True) -> BestFirstWalk:
     """Dijkstra's and Prim's shared loop (they differ only in a node's key:
     its distance from ``s``, or the weight of its cheapest edge into the
-    tree).
+    tree), on the edges ``senders -> receivers`` of ``weights`` sorted by
+    sender then receiver: a matrix's nonzero entries (:func:`matrix_edges`)
+    or a sparse graph's edge list run the same steps.
 
     At most ``n`` extractions, one step each, after the initial step. A node
     enters the queue when first reached and leaves it, marked, when
@@ -124,12 +175,10 @@ def best_first(A: np.ndarray, s: int, algorithm: str) -> Trace:
     published argsort itself decides, since its order among equal keys is
     numpy's, not necessarily the lowest index.
     """
-    prim = algorithm == "mst_prim"
-    n = A.shape[0]
-    W = as_float64(A)
-    starts, targets, weights = adjacency_lists(W)
-    bound = float(np.abs(W).max()) * n if n else 0.0
+    weights = np.asarray(weights)
+    bound = float(np.abs(weights).max()) * n if len(weights) else 0.0
     fast = bound < NOT_QUEUED / 10
+    starts, targets, weights = csr_lists(n, senders, receivers, weights)
 
     key = [0.0] * n
     pi = list(range(n))
@@ -179,29 +228,183 @@ def best_first(A: np.ndarray, s: int, algorithm: str) -> Trace:
                 continue
             key[v] = new
             pi[v] = u
-            ev_t.append(t)
-            ev_v.append(v)
-            ev_key.append(new)
-            ev_pi.append(u)
+            if keep:
+                ev_t.append(t)
+                ev_v.append(v)
+                ev_key.append(new)
+                ev_pi.append(u)
             if fast:
                 push(heap, (new, v))
+    return BestFirstWalk(us, pi, enter, leave, ev_t, ev_v, ev_key, ev_pi)
 
-    steps = len(us)
+
+def best_first_hints(n: int, prim: bool, walk: BestFirstWalk) -> dict:
+    """The hints of a kept :func:`best_first_walk`, in the dense layout."""
+    steps = len(walk.us)
     time = np.arange(steps)[:, None]
-    leave_at = np.array(leave)
+    leave_at = np.array(walk.leave)
     pi_h, key_h = split_blocks(
-        replay(np.concatenate([np.arange(n), np.zeros(n)]), steps, ev_t + ev_t,
-                ev_v + [v + n for v in ev_v], ev_pi + ev_key),
+        replay(np.concatenate([np.arange(n), np.zeros(n)]), steps, walk.ev_t + walk.ev_t,
+               walk.ev_v + [v + n for v in walk.ev_v], walk.ev_pi + walk.ev_key),
         n, np.int64, np.float64)
-    return make_trace(
-        algorithm,
-        inputs=graph_inputs(A, s),
-        hints={"pi_h": pi_h, "key" if prim else "d": key_h,
-               "mark": leave_at <= time,
-               "in_queue": (np.array(enter) <= time) & (time < leave_at),
-               "u": one_hot(us, n)},
-        outputs={"pi": np.array(pi)},
-    )
+    return {"pi_h": pi_h, "key" if prim else "d": key_h,
+            "mark": leave_at <= time,
+            "in_queue": (np.array(walk.enter) <= time) & (time < leave_at),
+            "u": one_hot(walk.us, n)}
+
+
+def best_first(A: np.ndarray, s: int, algorithm: str) -> Trace:
+    """Dijkstra's or Prim's trace on a weight matrix (:func:`best_first_walk`)."""
+    prim = algorithm == "mst_prim"
+    n = A.shape[0]
+    walk = best_first_walk(n, s, *matrix_edges(as_float64(A)), prim)
+    return make_trace(algorithm, inputs=graph_inputs(A, s),
+                      hints=best_first_hints(n, prim, walk),
+                      outputs={"pi": np.array(walk.pi)})
+
+
+# ------------------------------------------------ DAG shortest paths' walk
+
+class DagWalk(NamedTuple):
+    """What :func:`dag_walk` did: the number of steps, the first step of
+    phase 1, per-step scalars (list head, ``u``, ``v``, ``s_last``; empty
+    unless kept), the logged changes of the per-node arrays as cells of
+    the blocks pi, d, topo, s_prev, color (empty unless kept), the step
+    from which each node is marked (-1: never) and the final parents."""
+
+    steps: int
+    walk_from: int
+    heads: list
+    us: list
+    vs: list
+    lasts: list
+    ev_t: list
+    ev_c: list
+    ev_x: list
+    marked_at: list
+    pi: list
+
+
+def dag_walk(n: int, s: int, senders, receivers, weights, keep: bool = True) -> DagWalk:
+    """``dag_shortest_paths``' two phases (its docstring in
+    :mod:`.shortest_paths`) on edges sorted by sender then receiver: a
+    matrix's nonzero entries or a sparse graph's edge list run the same
+    steps. Each node's out-edges are scanned with a cursor: nodes only
+    leave the white set, so the lowest white target is found by moving it
+    forward."""
+    starts, targets, weights = csr_lists(n, senders, receivers, weights)
+    # Every change of a per-node array is logged as (step, cell, value), the
+    # arrays being blocks of cells: pi, d, topo, s_prev, color (see replay).
+    PI, D, TOPO, PREV, COLOR = (k * n for k in range(5))
+    ev_t, ev_c, ev_x = [], [], []
+    heads, us, vs, lasts = [], [], [], []  # per-step scalars
+    steps = 0
+
+    color = [0] * n
+    topo = list(range(n))
+    s_prev = list(range(n))
+    scan = starts[:n]  # each node's next out-edge to look at
+    topo_head = 0
+    u = v = s_last = s
+
+    def record():
+        nonlocal steps
+        steps += 1
+        if keep:
+            heads.append(topo_head)
+            us.append(u)
+            vs.append(v)
+            lasts.append(s_last)
+
+    def log(cell, value):
+        if keep:
+            ev_t.append(steps)
+            ev_c.append(cell)
+            ev_x.append(value)
+
+    record()
+    while True:
+        if color[u] == 0:
+            color[u] = 1
+            log(COLOR + u, 1)
+            record()
+        end = starts[u + 1]
+        k = scan[u]
+        while k < end and color[targets[k]] != 0:
+            k += 1
+        scan[u] = k
+        if k < end:
+            v = targets[k]
+            color[v] = 1
+            log(COLOR + v, 1)
+            s_prev[v] = s_last
+            log(PREV + v, s_last)
+            s_last = v
+            record()
+        else:
+            v = n - 1
+        if s_last == u:
+            color[u] = 2
+            log(COLOR + u, 2)
+            if color[topo_head] == 2:
+                topo[u] = topo_head
+                log(TOPO + u, topo_head)
+            topo_head = u
+            record()
+            if s_prev[u] == u:
+                break
+            below = s_prev[s_last]
+            s_prev[s_last] = s_last
+            log(PREV + s_last, s_last)
+            s_last = below
+        u = s_last
+    walk_from = steps
+
+    # Phase 1: relax out-edges in topological order.
+    d = [0.0] * n
+    pi = list(range(n))
+    marked_at = [-1] * n  # step from which a node is marked (-1: never)
+    marked_at[topo_head] = walk_from
+    while topo[topo_head] != topo_head:
+        i = topo_head
+        if marked_at[i] < 0:
+            marked_at[i] = steps
+        record()
+        t = steps
+        for k in range(starts[i], starts[i + 1]):
+            j = targets[k]
+            new = d[i] + weights[k]  # d[i] itself moves on a negative self-loop
+            if marked_at[j] < 0 or new < d[j]:
+                d[j] = new
+                pi[j] = i
+                if marked_at[j] < 0:
+                    marked_at[j] = t
+                if keep:
+                    ev_t.extend((t, t))
+                    ev_c.extend((D + j, PI + j))
+                    ev_x.extend((new, i))
+        topo_head = topo[topo_head]
+    record()
+    return DagWalk(steps, walk_from, heads, us, vs, lasts, ev_t, ev_c, ev_x, marked_at, pi)
+
+
+def dag_hints(n: int, walk: DagWalk) -> dict:
+    """The hints of a kept :func:`dag_walk`, in the dense layout."""
+    steps = walk.steps
+    identity = np.arange(n)
+    pi_h, d_h, topo_h, prev_h, color_h = split_blocks(
+        replay(np.concatenate([identity, np.zeros(n), identity, identity, np.zeros(n)]),
+               steps, walk.ev_t, walk.ev_c, walk.ev_x),
+        n, np.int64, np.float64, np.int64, np.int64, np.intp)
+    marked_at = np.array(walk.marked_at)
+    phase = np.zeros(steps)
+    phase[walk.walk_from:] = 1
+    heads, us, vs, lasts = one_hots(n, walk.heads, walk.us, walk.vs, walk.lasts)
+    return {"pi_h": pi_h, "d": d_h,
+            "mark": (marked_at >= 0) & (marked_at <= np.arange(steps)[:, None]),
+            "topo_h": topo_h, "topo_head_h": heads,
+            "color": np.eye(3)[color_h], "s_prev": prev_h,
+            "u": us, "v": vs, "s_last": lasts, "phase": phase}
 
 
 class Relaxer:

@@ -8,7 +8,8 @@ point to themselves, as in the published benchmark.
 The single-source searches run on Python lists and log every change of a
 per-node array as ``(step, node, value)``; the hint arrays are rebuilt from
 those logs at the end (``_graphs.replay``) instead of being copied at every
-step. Bellman-Ford and Floyd-Warshall relax a whole round at once with numpy:
+step. Their loops live in ``_graphs`` (``best_first_walk``, ``dag_walk``),
+shared with the sparse algorithms. Bellman-Ford and Floyd-Warshall relax a whole round at once with numpy:
 within one of their rounds every candidate is computed from the previous
 round's values, so the vector form is the loop, not an approximation of it.
 """
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..probes import Trace, graph, make_trace, one_hots
+from ..probes import Trace, graph, make_trace
 from . import _checks
-from ._graphs import (Relaxer, adjacency_lists, as_float64, best_first, graph_inputs,
-                      replay, split_blocks, weight_matrix)
+from ._graphs import (Relaxer, as_float64, best_first, dag_hints, dag_walk, graph_inputs,
+                      matrix_edges, weight_matrix)
 
 __all__ = ["bellman_ford", "dag_shortest_paths", "dijkstra", "floyd_warshall"]
 
@@ -104,114 +105,9 @@ def dag_shortest_paths(A, s) -> Trace:
     A = weight_matrix(A)
     n = A.shape[0]
     s = _checks.node(s, n, "s")
-    W = as_float64(A)
-    starts, targets, weights = adjacency_lists(W)
-
-    # Every change of a per-node array is logged as (step, cell, value), the
-    # arrays being blocks of cells: pi, d, topo, s_prev, color (see replay).
-    PI, D, TOPO, PREV, COLOR = (k * n for k in range(5))
-    ev_t, ev_c, ev_x = [], [], []
-    heads, us, vs, lasts = [], [], [], []  # per-step scalars
-
-    color = [0] * n
-    topo = list(range(n))
-    s_prev = list(range(n))
-    scan = starts[:n]  # each node's next out-edge to look at
-    topo_head = 0
-    u = v = s_last = s
-
-    def record():
-        heads.append(topo_head)
-        us.append(u)
-        vs.append(v)
-        lasts.append(s_last)
-
-    def log(cell, value):
-        ev_t.append(len(heads))
-        ev_c.append(cell)
-        ev_x.append(value)
-
-    record()
-    while True:
-        if color[u] == 0:
-            color[u] = 1
-            log(COLOR + u, 1)
-            record()
-        end = starts[u + 1]
-        k = scan[u]
-        while k < end and color[targets[k]] != 0:
-            k += 1
-        scan[u] = k
-        if k < end:
-            v = targets[k]
-            color[v] = 1
-            log(COLOR + v, 1)
-            s_prev[v] = s_last
-            log(PREV + v, s_last)
-            s_last = v
-            record()
-        else:
-            v = n - 1
-        if s_last == u:
-            color[u] = 2
-            log(COLOR + u, 2)
-            if color[topo_head] == 2:
-                topo[u] = topo_head
-                log(TOPO + u, topo_head)
-            topo_head = u
-            record()
-            if s_prev[u] == u:
-                break
-            below = s_prev[s_last]
-            s_prev[s_last] = s_last
-            log(PREV + s_last, s_last)
-            s_last = below
-        u = s_last
-    walk_from = len(heads)
-
-    # Phase 1: relax out-edges in topological order.
-    d = [0.0] * n
-    marked_at = [-1] * n  # step from which a node is marked (-1: never)
-    marked_at[topo_head] = walk_from
-    while topo[topo_head] != topo_head:
-        i = topo_head
-        if marked_at[i] < 0:
-            marked_at[i] = len(heads)
-        record()
-        t = len(heads)
-        for k in range(starts[i], starts[i + 1]):
-            j = targets[k]
-            new = d[i] + weights[k]  # d[i] itself moves on a negative self-loop
-            if marked_at[j] < 0 or new < d[j]:
-                d[j] = new
-                if marked_at[j] < 0:
-                    marked_at[j] = t
-                ev_t.extend((t, t))
-                ev_c.extend((D + j, PI + j))
-                ev_x.extend((new, i))
-        topo_head = topo[topo_head]
-    record()
-
-    steps = len(heads)
-    identity = np.arange(n)
-    pi_h, d_h, topo_h, prev_h, color_h = split_blocks(
-        replay(np.concatenate([identity, np.zeros(n), identity, identity, np.zeros(n)]),
-                steps, ev_t, ev_c, ev_x),
-        n, np.int64, np.float64, np.int64, np.int64, np.intp)
-    marked_at = np.array(marked_at)
-    phase = np.zeros(steps)
-    phase[walk_from:] = 1
-    heads, us, vs, lasts = one_hots(n, heads, us, vs, lasts)
-    return make_trace(
-        "dag_shortest_paths",
-        inputs=graph_inputs(A, s),
-        hints={"pi_h": pi_h, "d": d_h,
-               "mark": (marked_at >= 0) & (marked_at <= np.arange(steps)[:, None]),
-               "topo_h": topo_h, "topo_head_h": heads,
-               "color": np.eye(3)[color_h], "s_prev": prev_h,
-               "u": us, "v": vs, "s_last": lasts, "phase": phase},
-        outputs={"pi": pi_h[-1].copy()},
-    )
+    hints = dag_hints(n, dag_walk(n, s, *matrix_edges(as_float64(A))))
+    return make_trace("dag_shortest_paths", inputs=graph_inputs(A, s), hints=hints,
+                      outputs={"pi": hints["pi_h"][-1].copy()})
 
 
 def floyd_warshall(A) -> Trace:

@@ -9,8 +9,10 @@ it instead of an ``n``-bit neighbour mask: nodes only ever leave the white
 set within a pass, so the lowest white neighbour is found by moving the
 cursor forward, O(E) per pass. Instead of copying all per-node hints at
 every step, every change is logged as (step, cell, value) and the hint
-arrays are rebuilt at the end (:func:`fill_forward`); with ``hints=False``
-nothing is logged and memory stays O(n + E).
+arrays are rebuilt at the end (``_graphs.replay``, the dense engine's); with
+``hints=False`` nothing is logged and memory stays O(n + E).
+``dag_shortest_paths`` runs the dense engine's own walk
+(``_graphs.dag_walk``) on the edge list.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from ..probes import one_hot, one_hots
 from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace
 from . import _checks
-from ._graphs import replay, split_blocks
+from ._graphs import dag_hints, dag_walk, neighbour_lists, replay
 from .sparse_graphs import checked_graph, edge_inputs
 
 
@@ -34,38 +36,6 @@ _POINTERS = ("pi_h", "s_prev", "topo_h", "scc_id_h")
 # White, grey and black as one-hot rows, each row one 24-byte item, so that
 # a colour array becomes its one-hot encoding in one gather.
 _ONE_HOT_COLORS = np.eye(3).view(np.dtype((np.void, 24))).ravel()
-
-
-def fill_forward(init: np.ndarray, steps: int, ev_t, ev_c, ev_x,
-                 dtype=np.float64) -> np.ndarray:
-    """``(steps, cells)``: row 0 is ``init``; from step ``ev_t[k]`` on, cell
-    ``ev_c[k]`` holds ``ev_x[k]`` (events in time order, the later of two at
-    one step winning).
-
-    Values live in one table, ``init`` then the events; an index array
-    points each (step, cell) at its entry. Event indices grow with time and
-    exceed every initial one, so a running maximum down the time axis
-    carries each cell's last change forward: two passes over the output
-    (replaying runs cell by cell copies item by item, several times slower).
-    """
-    cells = len(init)
-    table = np.concatenate([init, ev_x]).astype(dtype)
-    index = np.zeros((steps, cells), dtype=np.int32 if len(table) < 2 ** 31 else np.intp)
-    index[0] = np.arange(cells)
-    # Repeated fancy-index writes leave the winner unspecified; keep the last.
-    key = np.asarray(ev_t, np.int64) * cells + ev_c
-    last = len(key) - 1 - np.unique(key[::-1], return_index=True)[1]
-    index[ev_t[last], ev_c[last]] = cells + last
-    np.maximum.accumulate(index, axis=0, out=index)
-    return table[index]
-
-
-def _neighbours(n: int, senders: np.ndarray, receivers: np.ndarray) -> list[list[int]]:
-    """Each node's out-neighbours, ascending (edges sorted by sender, then
-    receiver)."""
-    ptr = np.searchsorted(senders, np.arange(n + 1)).tolist()
-    flat = receivers.tolist()
-    return [flat[ptr[u]:ptr[u + 1]] for u in range(n)]
 
 
 class _EdgeDfs:
@@ -228,8 +198,8 @@ class _EdgeDfs:
             mine = (ev_c >= k * n) & (ev_c < (k + 1) * n)
             init = np.arange(n) if name in _POINTERS else np.zeros(n)
             dtype = np.int64 if name in _POINTERS else np.intp if name == "color" else np.float64
-            out[name] = fill_forward(init, steps, ev_t[mine], ev_c[mine] - k * n, ev_x[mine],
-                                     dtype)
+            out[name] = replay(init, steps, ev_t[mine], ev_c[mine] - k * n, ev_x[mine],
+                               dtype)
         out["color"] = _ONE_HOT_COLORS[out["color"]].view(np.float64).reshape(steps, n, 3)
         roots, us, vs, lasts, clocks, phases = zip(*self.trail)
         names = ["s", "u", "v", "s_last"]
@@ -248,7 +218,7 @@ class _EdgeDfs:
 def _search(graph: Graph, names: tuple[str, ...], hints: bool, **walk) -> tuple:
     n = graph.num_nodes
     search = _EdgeDfs(n, names, hints)
-    search.walk(_neighbours(n, graph.senders, graph.receivers), range(n), **walk)
+    search.walk(neighbour_lists(n, graph.senders, graph.receivers), range(n), **walk)
     senders, receivers, inputs = edge_inputs(graph)
     return search, senders, receivers, inputs
 
@@ -325,7 +295,7 @@ def strongly_connected_components(graph: Graph, hints: bool = True) -> SparseTra
         graph, ("scc_id_h", "color", "d", "f", "s_prev"), hints)
     by_receiver = np.lexsort((graph.senders, graph.receivers))
     search.restart()
-    search.walk(_neighbours(n, graph.receivers[by_receiver], graph.senders[by_receiver]),
+    search.walk(neighbour_lists(n, graph.receivers[by_receiver], graph.senders[by_receiver]),
                 search.finished[::-1], scc=True)
     hint_store = None
     if hints:
@@ -347,116 +317,9 @@ def dag_shortest_paths(graph: Graph, s, hints: bool = True) -> SparseTrace:
     graph = checked_graph(graph)
     n = graph.num_nodes
     s = _checks.node(s, n, "s")
-    starts = graph.indptr().tolist()
-    targets = graph.receivers.tolist()
-    weights = graph.weights.tolist()
-    PI, D, TOPO, PREV, COLOR = (k * n for k in range(5))
-    ev_t, ev_c, ev_x = [], [], []
-    heads, us, vs, lasts = [], [], [], []
-    steps = 0
-
-    color = [0] * n
-    topo = list(range(n))
-    s_prev = list(range(n))
-    scan = starts[:n]
-    topo_head = 0
-    u = v = s_last = s
-
-    def record():
-        nonlocal steps
-        steps += 1
-        if hints:
-            heads.append(topo_head)
-            us.append(u)
-            vs.append(v)
-            lasts.append(s_last)
-
-    def log(cell, value):
-        if hints:
-            ev_t.append(steps)
-            ev_c.append(cell)
-            ev_x.append(value)
-
-    record()
-    while True:
-        if color[u] == 0:
-            color[u] = 1
-            log(COLOR + u, 1)
-            record()
-        end = starts[u + 1]
-        k = scan[u]
-        while k < end and color[targets[k]] != 0:
-            k += 1
-        scan[u] = k
-        if k < end:
-            v = targets[k]
-            color[v] = 1
-            log(COLOR + v, 1)
-            s_prev[v] = s_last
-            log(PREV + v, s_last)
-            s_last = v
-            record()
-        else:
-            v = n - 1
-        if s_last == u:
-            color[u] = 2
-            log(COLOR + u, 2)
-            if color[topo_head] == 2:
-                topo[u] = topo_head
-                log(TOPO + u, topo_head)
-            topo_head = u
-            record()
-            if s_prev[u] == u:
-                break
-            below = s_prev[s_last]
-            s_prev[s_last] = s_last
-            log(PREV + s_last, s_last)
-            s_last = below
-        u = s_last
-    walk_from = steps
-
-    d = [0.0] * n
-    pi = list(range(n))
-    marked_at = [-1] * n
-    marked_at[topo_head] = walk_from
-    while topo[topo_head] != topo_head:
-        i = topo_head
-        if marked_at[i] < 0:
-            marked_at[i] = steps
-        record()
-        t = steps
-        for k in range(starts[i], starts[i + 1]):
-            j = targets[k]
-            new = d[i] + weights[k]
-            if marked_at[j] < 0 or new < d[j]:
-                d[j] = new
-                pi[j] = i
-                if marked_at[j] < 0:
-                    marked_at[j] = t
-                if hints:
-                    ev_t.extend((t, t))
-                    ev_c.extend((D + j, PI + j))
-                    ev_x.extend((new, i))
-        topo_head = topo[topo_head]
-    record()
-
+    walk = dag_walk(n, s, graph.senders, graph.receivers, graph.weights, keep=hints)
     senders, receivers, inputs = edge_inputs(graph)
     inputs["s"] = one_hot(s, n)
-    hint_store = None
-    if hints:
-        identity = np.arange(n)
-        pi_h, d_h, topo_h, prev_h, color_h = split_blocks(
-            replay(np.concatenate([identity, np.zeros(n), identity, identity, np.zeros(n)]),
-                   steps, ev_t, ev_c, ev_x),
-            n, np.int64, np.float64, np.int64, np.int64, np.intp)
-        marked = np.array(marked_at)
-        phase = np.zeros(steps)
-        phase[walk_from:] = 1
-        heads_h, us_h, vs_h, lasts_h = one_hots(n, heads, us, vs, lasts)
-        hint_store = {"pi_h": pi_h, "d": d_h,
-                      "mark": (marked >= 0) & (marked <= np.arange(steps)[:, None]),
-                      "topo_h": topo_h, "topo_head_h": heads_h,
-                      "color": np.eye(3)[color_h], "s_prev": prev_h,
-                      "u": us_h, "v": vs_h, "s_last": lasts_h, "phase": phase}
     return make_sparse_trace("dag_shortest_paths", n, senders, receivers, inputs,
-                             hint_store, {"pi": np.array(pi)}, steps)
+                             dag_hints(n, walk) if hints else None,
+                             {"pi": np.array(walk.pi)}, walk.steps)

@@ -19,14 +19,12 @@ openclrs keeps node indices and every probe.
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 
 from ..probes import one_hot, positions
 from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace, trace_edges
 from . import _checks
-from ._graphs import NOT_QUEUED, extract_min_published, replay, split_blocks
+from ._graphs import best_first_hints, best_first_walk
 
 
 def checked_graph(graph) -> Graph:
@@ -105,92 +103,17 @@ def bfs(graph: Graph, s, hints: bool = True) -> SparseTrace:
 # --------------------------------------------------------------------------
 
 def _best_first(graph: Graph, s: int, algorithm: str, hints: bool) -> SparseTrace:
-    """Dijkstra's and Prim's shared loop on adjacency lists: the dense
-    ``_graphs.best_first`` step for step (a heap of ``(key, node)`` with
-    stale entries skipped; on a tied top, or when weights are too large for
-    the published ``NOT_QUEUED`` offset to be safe, the published argsort
-    over all keys picks the node)."""
+    """Dijkstra's and Prim's shared loop (``_graphs.best_first_walk``, the
+    dense algorithms' own) on the graph's edge list."""
     prim = algorithm == "mst_prim"
     n = graph.num_nodes
-    starts = graph.indptr().tolist()
-    targets = graph.receivers.tolist()
-    weights = graph.weights.tolist()
-    bound = float(np.abs(graph.weights).max()) * n if graph.num_edges else 0.0
-    fast = bound < NOT_QUEUED / 10
-
-    key = [0.0] * n
-    pi = list(range(n))
-    marked = [False] * n
-    queued = [False] * n
-    queued[s] = True
-    enter = [n + 1] * n
-    leave = [n + 1] * n
-    enter[s] = 0
-    us = [s]
-    ev_t, ev_v, ev_key, ev_pi = [], [], [], []
-    heap = [(0.0, s)]
-    push, pop = heapq.heappush, heapq.heappop
-
-    for t in range(1, n + 1):
-        if fast:
-            while heap and (marked[heap[0][1]] or heap[0][0] != key[heap[0][1]]):
-                pop(heap)
-            if not heap:
-                break
-            best, u = pop(heap)
-            while heap and (marked[heap[0][1]] or heap[0][0] != key[heap[0][1]]):
-                pop(heap)
-            if heap and heap[0][0] == best:
-                tied = u
-                u = extract_min_published(key, queued)
-                if u != tied:
-                    push(heap, (best, tied))
-        else:
-            u = extract_min_published(key, queued)
-            if not queued[u]:
-                break
-        marked[u] = True
-        queued[u] = False
-        leave[u] = t
-        us.append(u)
-        ku = key[u]
-        for k in range(starts[u], starts[u + 1]):
-            v = targets[k]
-            if marked[v]:
-                continue
-            new = weights[k] if prim else ku + weights[k]
-            if not queued[v]:
-                queued[v] = True
-                enter[v] = t
-            elif not new < key[v]:
-                continue
-            key[v] = new
-            pi[v] = u
-            if hints:
-                ev_t.append(t)
-                ev_v.append(v)
-                ev_key.append(new)
-                ev_pi.append(u)
-            if fast:
-                push(heap, (new, v))
-
-    steps = len(us)
+    walk = best_first_walk(n, s, graph.senders, graph.receivers, graph.weights, prim,
+                           keep=hints)
     senders, receivers, inputs = edge_inputs(graph)
     inputs["s"] = one_hot(s, n)
-    hint_store = None
-    if hints:
-        time = np.arange(steps)[:, None]
-        leave_at = np.array(leave)
-        pi_h, key_h = split_blocks(
-            replay(np.concatenate([np.arange(n), np.zeros(n)]), steps, ev_t + ev_t,
-                   ev_v + [v + n for v in ev_v], ev_pi + ev_key),
-            n, np.int64, np.float64)
-        hint_store = {"pi_h": pi_h, "key" if prim else "d": key_h,
-                      "mark": leave_at <= time,
-                      "in_queue": (np.array(enter) <= time) & (time < leave_at),
-                      "u": one_hot(us, n)}
-    return make_sparse_trace(algorithm, n, senders, receivers, inputs, hint_store,
-                             {"pi": np.array(pi)}, steps)
+    return make_sparse_trace(algorithm, n, senders, receivers, inputs,
+                             best_first_hints(n, prim, walk) if hints else None,
+                             {"pi": np.array(walk.pi)}, len(walk.us))
 
 
 def dijkstra(graph: Graph, s, hints: bool = True) -> SparseTrace:
