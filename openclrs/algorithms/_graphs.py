@@ -124,11 +124,6 @@ def neighbour_lists(n: int, senders, receivers) -> list[list[int]]:
     return [targets[starts[u]:starts[u + 1]] for u in range(n)]
 
 
-def adjacency_lists(W: np.ndarray):
-    """:func:`csr_lists` of the nonzero entries of a weight matrix."""
-    return csr_lists(W.shape[0], *matrix_edges(W))
-
-
 # ------------------------------------------------------------- best first
 
 def extract_min_published(keys: list, queued: list) -> int:
