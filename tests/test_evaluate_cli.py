@@ -100,17 +100,20 @@ def test_every_loader_refuses_a_capabilitys_run(run, tmp_path, capsys):
 
 
 def test_score_split_is_the_pooled_score_and_the_per_sample_scores(run):
-    from openclrs.pictures.predictions import split_sample_scores
+    import torch
+
     from openclrs.training.loop import score, test_batches
+    from openclrs.training.metrics import sample_scores
 
     model, config, _ = evaluation.load_run(run)
     batches = test_batches(config, "bfs")
     pooled, samples = evaluation.score_split(model, batches, max_memory=1 << 30)
     assert pooled == score(model, batches, max_memory=1 << 30)
-    alone = split_sample_scores(model, batches)
-    assert samples.keys() == alone.keys()
-    for k in alone:
-        assert np.array_equal(samples[k], alone[k]), k
+    with torch.no_grad():  # each whole batch at once, its samples scored one by one
+        alone = [sample_scores(model.specs["bfs"], b.outputs, model.predict(b)) for b in batches]
+    assert samples.keys() == alone[0].keys()
+    for k in samples:
+        assert np.array_equal(samples[k], np.concatenate([a[k] for a in alone])), k
     assert len(samples["score"]) == sum(b.batch_size for b in batches)
 
 

@@ -364,23 +364,10 @@ def split_sample_scores(model, batches, max_memory: int | None = None
     """Per-sample output scores (:func:`openclrs.training.metrics.sample_scores`)
     of every sample of ``batches``, in order: ``{probe: (S,), "score": (S,)}``.
     Predictions as evaluation makes them (``Reasoner.predict``, batches in
-    chunks that fit ``max_memory``)."""
-    from ..training import memory
+    chunks that fit ``max_memory``; :func:`openclrs.training.evaluate.score_split`)."""
+    from ..training.evaluate import score_split
 
-    parts: list[dict] = []
-    was_training = model.training
-    model.eval()
-    try:
-        for batch in batches:
-            for chunk in memory.chunks(model, batch, max_memory):
-                predictions = model.predict(chunk)
-                parts.append(metrics.sample_scores(model.specs[chunk.algorithm],
-                                                   chunk.outputs, predictions))
-    finally:
-        model.train(was_training)
-    if not parts:
-        raise ValueError("no batch to score")
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return score_split(model, batches, max_memory)[1]
 
 
 def worst_samples(scores: np.ndarray, k: int) -> list[int]:

@@ -122,7 +122,8 @@ def score_split(model, batches, max_memory: int | None = None):
     try:
         for batch in batches:
             spec = model.specs[batch.algorithm]
-            scorer = scorer or OutputScorer(spec)
+            if scorer is None:
+                scorer = OutputScorer(spec)
             for chunk in memory.chunks(model, batch, max_memory):
                 predictions = model.predict(chunk)
                 scorer.update(chunk.outputs, predictions)
