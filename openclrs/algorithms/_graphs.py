@@ -54,9 +54,9 @@ def graph_inputs(A: np.ndarray, s: int | None = None) -> dict:
     return inputs
 
 
-def replay(init, steps: int, ev_t, ev_c, ev_x, dtype=np.float64) -> np.ndarray:
+def replay(init, steps: int, ev_t, ev_c, ev_x, dtype=None) -> np.ndarray:
     """The value of a row of cells at each of ``steps`` recorded steps,
-    ``(steps, cells)`` in ``dtype``.
+    ``(steps, cells)``.
 
     ``init`` (one value per cell) is the row at step 0; event ``k`` says
     that from step ``ev_t[k]`` on, cell ``ev_c[k]`` holds ``ev_x[k]``.
@@ -66,27 +66,34 @@ def replay(init, steps: int, ev_t, ev_c, ev_x, dtype=np.float64) -> np.ndarray:
     once as consecutive blocks of cells (pointers and 0/1 flags are exact
     as floats); see :func:`split_blocks`.
 
-    Values live in one table, ``init`` then the events; an index array
-    points each (step, cell) at its entry. Event indices grow with time and
-    exceed every initial one, so a running maximum down the time axis
-    carries each cell's last change forward: two passes over the output.
+    Built per cell, not per step: sorting the changes by cell (stably, so
+    time order is kept) turns each cell's history into runs of constant
+    value, and one ``np.repeat`` writes every run. The float64 result is
+    built cell-major and returned as its transpose (a view); with
+    ``dtype``, as a row-major copy in that dtype.
     """
-    cells = len(init)
-    ev_t = np.asarray(ev_t, dtype=np.int64).reshape(-1)
-    ev_c = np.asarray(ev_c, dtype=np.int64).reshape(-1)
+    c = len(init)
+    ev_t = np.asarray(ev_t, dtype=np.intp).reshape(-1)
+    ev_c = np.asarray(ev_c, dtype=np.intp).reshape(-1)
     ev_x = np.asarray(ev_x, dtype=np.float64).reshape(-1)
     shown = ev_t < steps
     if not shown.all():
         ev_t, ev_c, ev_x = ev_t[shown], ev_c[shown], ev_x[shown]
-    table = np.concatenate([np.asarray(init, dtype=np.float64), ev_x]).astype(dtype)
-    index = np.zeros((steps, cells), dtype=np.int32 if len(table) < 2 ** 31 else np.intp)
-    index[0] = np.arange(cells)
-    # Repeated fancy-index writes leave the winner unspecified; keep the last.
-    key = ev_t * cells + ev_c
-    last = len(key) - 1 - np.unique(key[::-1], return_index=True)[1]
-    index[ev_t[last], ev_c[last]] = cells + last
-    np.maximum.accumulate(index, axis=0, out=index)
-    return table[index]
+    cells = np.concatenate([np.arange(c, dtype=np.intp), ev_c])
+    starts = np.concatenate([np.zeros(c, dtype=np.intp), ev_t])
+    values = np.concatenate([np.asarray(init, dtype=np.float64), ev_x])
+    if not len(cells):
+        replayed = np.zeros((steps, 0))
+    else:
+        order = np.argsort(cells * (steps + 1) + starts, kind="stable")
+        starts = starts[order]
+        cells = cells[order]
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:]
+        ends[-1] = steps
+        ends[:-1][cells[1:] != cells[:-1]] = steps
+        replayed = np.repeat(values[order], ends - starts).reshape(c, steps).T
+    return replayed if dtype is None else np.ascontiguousarray(replayed, dtype=dtype)
 
 
 def split_blocks(replayed: np.ndarray, n: int, *dtypes) -> list:
