@@ -441,3 +441,20 @@ def test_sparse_dataset_builds_resumes_and_loads(tmp_path):
         load_sparse_split(folder, "bfs", "test")
     with pytest.raises(ValueError, match="no sparse implementation"):
         salsa_parts("floyd_warshall")
+
+
+def test_sparse_bellman_ford_shares_the_dense_rounds_and_refuses_negative_cycles():
+    from openclrs.algorithms.sparse_graphs import bellman_ford
+
+    # CLRS figure 24.4 (negative weights, no negative cycle): the dense trace, on edges.
+    s, t, x, y, z = range(5)
+    A = np.zeros((5, 5))
+    for u, v, w in [(s, t, 6), (s, y, 7), (t, x, 5), (t, y, 8), (t, z, -4), (x, t, -2),
+                    (y, x, -3), (y, z, 9), (z, s, 2), (z, x, 7)]:
+        A[u, v] = w
+    assert_same(bellman_ford(Graph.from_dense(A), s), to_sparse(dense.bellman_ford(A, s)))
+    bare = bellman_ford(Graph.from_dense(A), s, hints=False)
+    assert bare.length == dense.bellman_ford(A, s).length
+    A[z, x] = -7                                    # the cycle z -> x -> t -> z weighs -13
+    with pytest.raises(ValueError, match="negative-weight cycle"):
+        bellman_ford(Graph.from_dense(A), s)

@@ -409,6 +409,37 @@ def dag_hints(n: int, walk: DagWalk) -> dict:
             "u": us, "v": vs, "s_last": lasts, "phase": phase}
 
 
+# ------------------------------------------------------------ Bellman-Ford
+
+def relaxation_rounds(relax, n: int, s: int, on_round=None):
+    """Bellman-Ford's rounds from ``s`` until the distances stop changing,
+    ``relax(d, pi, reached) -> (d, pi, reached)`` doing one round (a
+    :class:`Relaxer` on a matrix, or one on an edge list). Calls
+    ``on_round(d, pi, reached)`` with the state before each round, and
+    returns the state after the last one (pointers can still move in that
+    round when a first candidate equals the initial distance 0).
+
+    With no negative cycle reachable from ``s`` the distances settle within
+    ``n - 1`` changing rounds (round ``r`` leaves the best walks of at most
+    ``r`` edges). More than ``n`` changing rounds (one spare, for rounding)
+    mean a negative cycle, on which the published loop never ends, so it
+    raises instead.
+    """
+    d = np.zeros(n)
+    pi = np.arange(n)
+    reached = np.zeros(n, dtype=bool)
+    reached[s] = True
+    for _ in range(n + 1):
+        if on_round is not None:
+            on_round(d, pi, reached)
+        new_d, pi, reached = relax(d, pi, reached)
+        if (new_d == d).all():
+            return d, pi, reached
+        d = new_d
+    raise ValueError("A has a negative-weight cycle reachable from s; "
+                     "Bellman-Ford (as published) would never terminate")
+
+
 class Relaxer:
     """Rounds of Bellman-Ford relaxation on one weight matrix, as the
     published double loop over ``u`` then ``v`` does them.

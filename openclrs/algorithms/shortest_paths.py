@@ -21,38 +21,9 @@ import numpy as np
 from ..probes import Trace, graph, make_trace
 from . import _checks
 from ._graphs import (Relaxer, as_float64, best_first, dag_hints, dag_walk, graph_inputs,
-                      matrix_edges, weight_matrix)
+                      matrix_edges, relaxation_rounds, weight_matrix)
 
 __all__ = ["bellman_ford", "dag_shortest_paths", "dijkstra", "floyd_warshall"]
-
-
-def _bellman_ford_rounds(W: np.ndarray, s: int, on_round=None):
-    """Rounds of relaxation from ``s`` until the distances stop changing.
-    Calls ``on_round(d, pi, reached)`` with the state before each round, and
-    returns the state after the last one (pointers can still move in that
-    round when a first candidate equals the initial distance 0).
-
-    With no negative cycle reachable from ``s`` the distances settle within
-    ``n - 1`` changing rounds (round ``r`` leaves the best walks of at most
-    ``r`` edges). More than ``n`` changing rounds (one spare, for rounding)
-    mean a negative cycle, on which the published loop never ends, so it
-    raises instead.
-    """
-    n = W.shape[0]
-    relax = Relaxer(W)
-    d = np.zeros(n)
-    pi = np.arange(n)
-    reached = np.zeros(n, dtype=bool)
-    reached[s] = True
-    for _ in range(n + 1):
-        if on_round is not None:
-            on_round(d, pi, reached)
-        new_d, pi, reached = relax(d, pi, reached)
-        if (new_d == d).all():
-            return d, pi, reached
-        d = new_d
-    raise ValueError("A has a negative-weight cycle reachable from s; "
-                     "Bellman-Ford (as published) would never terminate")
 
 
 def bellman_ford(A, s) -> Trace:
@@ -66,8 +37,8 @@ def bellman_ford(A, s) -> Trace:
     n = A.shape[0]
     s = _checks.node(s, n, "s")
     states = []
-    _, pi, _ = _bellman_ford_rounds(as_float64(A), s,
-                                    lambda *state: states.append(state))
+    _, pi, _ = relaxation_rounds(Relaxer(as_float64(A)), n, s,
+                                 lambda *state: states.append(state))
     ds, pis, reached = zip(*states)
     return make_trace(
         "bellman_ford",

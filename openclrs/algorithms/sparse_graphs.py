@@ -24,7 +24,7 @@ import numpy as np
 from ..probes import one_hot, positions
 from ..sparse import Graph, SparseTrace, edge_index_of, make_sparse_trace, trace_edges
 from . import _checks
-from ._graphs import best_first_hints, best_first_walk
+from ._graphs import best_first_hints, best_first_walk, relaxation_rounds
 
 
 def checked_graph(graph) -> Graph:
@@ -195,20 +195,9 @@ def bellman_ford(graph: Graph, s, hints: bool = True) -> SparseTrace:
     else:
         def relax(d, pi, reached):
             return _relax_literal(S, R, W, d, pi, reached)
-    d = np.zeros(n)
-    pi = np.arange(n)
-    reached = np.zeros(n, dtype=bool)
-    reached[s] = True
     states = []
-    for _ in range(n + 1):
-        states.append((d, pi, reached) if hints else None)
-        new_d, pi, reached = relax(d, pi, reached)
-        if (new_d == d).all():
-            break
-        d = new_d
-    else:
-        raise ValueError("A has a negative-weight cycle reachable from s; "
-                         "Bellman-Ford (as published) would never terminate")
+    _, pi, _ = relaxation_rounds(relax, n, s,
+                                 lambda *state: states.append(state if hints else None))
     senders, receivers, inputs = edge_inputs(graph)
     inputs["s"] = one_hot(s, n)
     hint_store = None
