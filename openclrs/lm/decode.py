@@ -12,7 +12,7 @@ STOP = "\n\n"  # a CLRS-Text answer ends with a blank line
 
 @torch.no_grad()
 def greedy_decode(model: GPT, tokenizer: CharTokenizer, prompts: list[str],
-             max_new_tokens: int = 256, batch_size: int = 64, seed: int = 0) -> list[str]:
+                  max_new_tokens: int = 256, batch_size: int = 64, seed: int = 0) -> list[str]:
     """Greedy continuations of ``prompts`` (each after ``<bos>``).
 
     A continuation stops at the first blank line (``"\\n\\n"``, kept), at
@@ -26,19 +26,38 @@ def greedy_decode(model: GPT, tokenizer: CharTokenizer, prompts: list[str],
     outputs = [""] * len(prompts)
     generator = torch.Generator().manual_seed(seed)
     encoded = [tokenizer.encode(p, bos=True) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))  # similar lengths together
-    limit = model.config.max_positions
-    for b in range(0, len(order), batch_size):
-        rows = [i for i in order[b:b + batch_size] if limit is None or len(encoded[i]) < limit]
-        if rows:
-            for i, text in zip(rows, _decode_batch(model, tokenizer, [encoded[i] for i in rows],
-                                                     max_new_tokens, generator)):
-                outputs[i] = text
+    for rows in prompt_batches(model, encoded, batch_size):
+        texts = decode_batch(model, tokenizer, [encoded[i] for i in rows], max_new_tokens,
+                             generator)
+        for i, text in zip(rows, texts):
+            outputs[i] = text
     return outputs
 
 
-def _decode_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]],
-                    max_new_tokens: int, generator: torch.Generator) -> list[str]:
+def prompt_batches(model: GPT, encoded: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Indices of the encoded prompts in batches of at most ``batch_size``,
+    shortest first (similar lengths together, little padding); prompts that
+    do not fit the model's positions are left out (their answer is ``""``)."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    limit = model.config.max_positions
+    batches = ([i for i in order[b:b + batch_size] if limit is None or len(encoded[i]) < limit]
+               for b in range(0, len(order), batch_size))
+    return [rows for rows in batches if rows]
+
+
+@torch.no_grad()
+def decode_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]],
+                 max_new_tokens: int, generator: torch.Generator, logits_fn=None) -> list[str]:
+    """Greedy continuations of one batch of encoded prompts (with ``<bos>``),
+    by the rules of :func:`greedy_decode`: left-padded, with a KV cache;
+    ``generator`` draws random positions.
+
+    ``logits_fn(idx, positions, valid, cache) -> logits`` runs the network
+    (default ``model`` itself); a model built around ``model`` (TransNAR,
+    :meth:`openclrs.transnar.model.TransNAR.logits_fn`) passes its own, and
+    ``model`` still gives the positions, the device and the limits.
+    """
+    logits_fn = logits_fn or model
     device = model.wte.weight.device
     B, L = len(encoded), max(len(e) for e in encoded)
     lengths = torch.tensor([len(e) for e in encoded], device=device)
@@ -62,7 +81,7 @@ def _decode_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]]
         positions = positions.clamp(max=limit - 1)
     valid = torch.arange(L + steps, device=device)[None, :] >= start[:, None]
     cache = KVCache()
-    logits = model(idx, positions[:, :L], valid[:, :L], cache)
+    logits = logits_fn(idx, positions[:, :L], valid[:, :L], cache)
     new = torch.empty((B, 0), dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     prev_newline = torch.zeros(B, dtype=torch.bool, device=device)
@@ -78,7 +97,7 @@ def _decode_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]]
         prev_newline = newline
         if bool(done.all()) or t + 1 == steps:
             break
-        logits = model(token[:, None], positions[:, L + t:L + t + 1], valid[:, :L + t + 1], cache)
+        logits = logits_fn(token[:, None], positions[:, L + t:L + t + 1], valid[:, :L + t + 1], cache)
     texts = []
     for row in new.tolist():
         if tokenizer.eos_id in row:
@@ -87,3 +106,6 @@ def _decode_batch(model: GPT, tokenizer: CharTokenizer, encoded: list[list[int]]
         cut = text.find(STOP)
         texts.append(text if cut < 0 else text[:cut + len(STOP)])
     return texts
+
+
+__all__ = ["STOP", "decode_batch", "greedy_decode", "prompt_batches"]

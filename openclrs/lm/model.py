@@ -282,7 +282,8 @@ class GPT(nn.Module):
         return subset.gather(1, k)
 
     def forward(self, idx: torch.Tensor, positions: torch.Tensor | None = None,
-                valid: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
+                valid: torch.Tensor | None = None, cache: KVCache | None = None,
+                after_block=None) -> torch.Tensor:
         """Logits ``(B, T, vocab)`` for tokens ``idx`` ``(B, T)``.
 
         ``positions`` ``(B, T)``: default :meth:`default_positions` (after
@@ -290,6 +291,12 @@ class GPT(nn.Module):
         tokens are real (with left padding; default all); padding is never
         attended to. ``cache``: keys and values of earlier tokens, extended
         with these.
+
+        ``after_block(t, x) -> x``, if given, rewrites the residual stream
+        ``x`` ``(B, T, n_embd)`` after block ``t`` (0-based): the one seam
+        for models built around this one (TransNAR's cross-attention reads),
+        which then need no copy of the positions and masks. ``None`` (the
+        default) is the plain model, bit for bit.
         """
         B, T = idx.shape
         past = cache.length if cache is not None else 0
@@ -315,8 +322,10 @@ class GPT(nn.Module):
         if self.wpe is not None:
             x = x + self.wpe(positions)
         x = self.drop(x)
-        for block in self.blocks:
+        for t, block in enumerate(self.blocks):
             x = block(x, self.rotary, positions, mask, cache)
+            if after_block is not None:
+                x = after_block(t, x)
         if cache is not None:
             cache.length = past + T
         return self.lm_head(self.ln_f(x))

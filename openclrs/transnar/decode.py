@@ -23,16 +23,10 @@ def greedy_decode(model: TransNAR, tokenizer: CharTokenizer, examples,
     outputs = [""] * len(examples)
     generator = torch.Generator().manual_seed(seed)
     encoded = [tokenizer.encode(e.question, bos=True) for e in examples]
-    order = sorted(range(len(examples)), key=lambda i: len(encoded[i]))
-    limit = model.lm.config.max_positions
-    for b in range(0, len(order), batch_size):
-        rows = [i for i in order[b:b + batch_size] if limit is None or len(encoded[i]) < limit]
-        if not rows:
-            continue
+    for rows in lm_decode.prompt_batches(model.lm, encoded, batch_size):
         memory = model.memory(model.embed([examples[i].trace for i in rows]))
-        # (the LM's own batch decoder, driven through a TransNAR bound to this memory)
-        texts = lm_decode._decode_batch(model.bind(memory), tokenizer,
-                                        [encoded[i] for i in rows], max_new_tokens, generator)
+        texts = lm_decode.decode_batch(model.lm, tokenizer, [encoded[i] for i in rows],
+                                       max_new_tokens, generator, model.logits_fn(memory))
         for i, text in zip(rows, texts):
             outputs[i] = text
     return outputs

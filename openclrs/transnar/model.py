@@ -155,58 +155,19 @@ class TransNAR(nn.Module):
                 valid: torch.Tensor | None = None, cache: KVCache | None = None
                 ) -> torch.Tensor:
         """Logits ``(B, T, vocab)``; arguments as :meth:`GPT.forward`'s, plus
-        the examples' ``memory`` (rows aligned with ``idx``). The same
-        computation as ``GPT.forward`` with a cross-attention layer after
-        the chosen blocks (a closed gate adds exactly zero)."""
-        lm = self.lm
-        B, T = idx.shape
-        past = cache.length if cache is not None else 0
-        if positions is None:
-            if lm.config.pos_encoding == "random" and past:
-                raise ValueError("with random positions, pass the positions when decoding")
-            positions = lm.default_positions(B, past + T)[:, past:]
-        limit = lm.config.max_positions
-        if limit is not None and positions.numel() and int(positions.max()) >= limit:
-            raise ValueError(f"position {int(positions.max())} is beyond the {limit} "
-                             f"positions of this {lm.config.pos_encoding!r} model")
-        mask = None
-        if valid is not None or past:
-            q_idx = torch.arange(past, past + T, device=idx.device)[:, None]
-            k_idx = torch.arange(past + T, device=idx.device)[None, :]
-            mask = k_idx <= q_idx
-            if valid is not None:
-                mask = (mask & (valid[:, None, :] | (k_idx == q_idx)))[:, None]
-        x = lm.wte(idx)
-        if lm.wpe is not None:
-            x = x + lm.wpe(positions)
-        x = lm.drop(x)
-        for t, block in enumerate(lm.blocks):
-            x = block(x, lm.rotary, positions, mask, cache)
+        the examples' ``memory`` (rows aligned with ``idx``): ``GPT.forward``
+        itself, its ``after_block`` seam reading the memory after the chosen
+        blocks (a closed gate adds exactly zero)."""
+        def read(t: int, x: torch.Tensor) -> torch.Tensor:
             layer = self.xattn[str(t)] if str(t) in self.xattn else None
-            if layer is not None:
-                x = layer(x, memory[str(t)])
-        if cache is not None:
-            cache.length = past + T
-        return lm.lm_head(lm.ln_f(x))
+            return x if layer is None else layer(x, memory[str(t)])
 
-    def bind(self, memory: dict) -> "Bound":
-        """This model with ``memory`` fixed: called and inspected as a GPT
-        is (what :mod:`openclrs.lm.decode` drives)."""
-        return Bound(self, memory)
+        return self.lm(idx, positions, valid, cache, after_block=read)
 
-
-class Bound:
-    """A :class:`TransNAR` and its examples' memory, with the GPT interface
-    that greedy decoding uses (``config``, ``wte``, ``default_positions``,
-    ``model(idx, positions, valid, cache)``)."""
-
-    def __init__(self, model: TransNAR, memory: dict):
-        self.model, self.memory = model, memory
-        self.config, self.wte = model.lm.config, model.lm.wte
-        self.default_positions = model.lm.default_positions
-
-    def __call__(self, idx, positions=None, valid=None, cache=None):
-        return self.model(idx, self.memory, positions, valid, cache)
+    def logits_fn(self, memory: dict):
+        """``(idx, positions, valid, cache) -> logits`` of this model reading
+        ``memory``: what :func:`openclrs.lm.decode.decode_batch` drives."""
+        return lambda idx, positions, valid, cache: self(idx, memory, positions, valid, cache)
 
 
 __all__ = ["GatedCrossAttention", "KEYS", "TransNAR", "TransNARConfig"]

@@ -207,7 +207,7 @@ def test_greedy_decoding_stops_at_blank_line_eos_and_budget():
         tok.encode("12\n\n34"), tok.encode("[0 1]") + [tok.eos_id] + tok.encode("99"),
         tok.encode("7\n8\n9\n")]))
     model = ScriptedGPT(scripts).eval()
-    out = decode._decode_batch(model, tok, [tok.encode(p, bos=True) for p in prompts], 50,
+    out = decode.decode_batch(model, tok, [tok.encode(p, bos=True) for p in prompts], 50,
                              torch.Generator())
     assert out == ["12\n\n", "[0 1]", "7\n8\n9\n"]
     assert len(model.calls) == 1 + 6  # stops as soon as every row is done (row 2 at 6)
