@@ -9,6 +9,11 @@ import sys
 
 from .arguments import add_dataclass_arguments, algorithm_name, fraction, positive_int, seed32
 
+# the scores `text evaluate` can plot: openclrs.text's METRICS and PAPER_METRICS
+# (spelled out so that parsing arguments imports no library; a test checks them)
+PLOT_METRICS = ("accuracy", "exact_match", "parsed", "shape_match",
+                "clrs_score", "shape_score", "parse_score")
+
 # --------------------------------------------------------------------------
 # `openclrs text train` / `openclrs text evaluate`: the small LM of
 # openclrs.lm (PyTorch), trained and scored on CLRS-Text.
@@ -19,11 +24,12 @@ def _train_lengths(train_cfg: dict) -> dict:
 
 
 def _report(board, train_lengths: dict, out: str, plot: str | None, meta: dict,
-            quiet: bool = False) -> None:
+            quiet: bool = False, metric: str = "accuracy") -> None:
     from ..lm.evaluate import format_table, plot_scores, save_results
 
     save_results(out, board, {**meta, "train_lengths": train_lengths})
-    drawn = plot and plot_scores(board.rows(), plot, train_lengths, title=meta.get("model"))
+    drawn = plot and plot_scores(board.rows(), plot, train_lengths, metric,
+                                 title=meta.get("model"))
     print(format_table(board, train_lengths))
     if not quiet:
         print(f"scores: {out}", file=sys.stderr)
@@ -95,7 +101,7 @@ def cmd_evaluate(args) -> int:
     plot = None if args.no_plot else os.path.splitext(out)[0] + ".png"
     _report(board, train_lengths, out, plot,
             {"model": name, "checkpoint": args.checkpoint, "hf_model": args.hf_model,
-             "num_samples": args.num_samples, "seed": seed}, args.quiet)
+             "num_samples": args.num_samples, "seed": seed}, args.quiet, args.plot_metric)
     return 0
 
 
@@ -133,8 +139,9 @@ def add_lm_commands(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="score a trained LM (or a local Hugging Face model) on CLRS-Text",
         description="Greedy answers to CLRS-Text questions, scored (exact match, parsed, shape, "
-                    "per-element accuracy) per (algorithm, length): a table, a JSON file and a "
-                    "plot of accuracy against length (if matplotlib is installed).")
+                    "per-element accuracy, and the CLRS-Text paper's shape, parse and CLRS "
+                    "scores) per (algorithm, length): a table, a JSON file and a plot of "
+                    "accuracy (or --plot-metric) against length (if matplotlib is installed).")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a `text train` run folder (its latest checkpoint), "
                      "one of its checkpoint folders, or a saved model folder")
@@ -158,6 +165,9 @@ def add_lm_commands(subparsers) -> None:
                    help="scores JSON (default: eval.json in the checkpoint's run folder, or in "
                         "a saved model's folder; with --hf-model, here)")
     p.add_argument("--no-plot", action="store_true", help="no PNG next to the JSON")
+    p.add_argument("--plot-metric", default="accuracy", choices=PLOT_METRICS,
+                   help="the score the PNG shows (default accuracy; clrs_score, shape_score "
+                        "and parse_score are the CLRS-Text paper's)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,19 +1,68 @@
 """Score a CLRS-Text LM (ours, or any local Hugging Face causal LM) by greedy
-decoding: a :class:`~openclrs.text.Scoreboard` per ``(algorithm, length)``,
-a table, a JSON file and a plot of accuracy against length."""
+decoding: a :class:`~openclrs.text.Scoreboard` per ``(algorithm, length)``
+that also keeps the paper's shape, parse and CLRS scores
+(:func:`openclrs.text.paper_score`; :class:`EvaluationBoard`), a table, a
+JSON file and a plot of a score against length."""
 
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
+
+import numpy as np
 
 from ..extras import MissingDependency, install_hint, pyplot, require
 from ..files import atomic_write, write_json
+from ..text.scoring import PAPER_METRICS, Scoreboard, paper_score
 from .decode import greedy_decode
 from .model import GPT
 from .train import load_lm
 from .tokenizer import CharTokenizer
 
 EVAL_SEED = 1_000_003  # a sampler seed no training stream is derived from on purpose
+
+
+class EvaluationBoard(Scoreboard):
+    """A :class:`~openclrs.text.Scoreboard` that also scores every prediction
+    the paper's way (Markeeva et al. 2024, CLRS-Text:
+    :func:`~openclrs.text.paper_score`): its rows and per-algorithm means
+    carry ``shape_score``, ``parse_score`` and ``clrs_score`` (the means of
+    :data:`~openclrs.text.PAPER_METRICS`) beside the Scoreboard's own."""
+
+    def __init__(self):
+        super().__init__()
+        self._paper: dict[tuple[str, int], list[dict]] = defaultdict(list)
+
+    def score(self, algorithm: str, length: int, predicted_answer, true_answer: str,
+              **kwargs):
+        """Score one prediction both ways and record both; returns the
+        Scoreboard's :class:`~openclrs.text.Score` (:meth:`paper` gives the
+        paper's scores of the last one)."""
+        result = super().score(algorithm, length, predicted_answer, true_answer, **kwargs)
+        paper = paper_score(algorithm, predicted_answer, true_answer,
+                            use_hints=kwargs.get("use_hints"))
+        self._paper[(algorithm, int(length))].append(paper.as_dict())
+        return result
+
+    def paper(self, algorithm: str, length: int) -> list[dict]:
+        """The paper's scores of every prediction of one group, in order."""
+        return list(self._paper[(algorithm, int(length))])
+
+    @staticmethod
+    def _paper_means(scores: list[dict]) -> dict:
+        return {m: float(np.mean([s[m] for s in scores])) if scores else 0.0
+                for m in PAPER_METRICS}
+
+    def summary(self) -> dict[tuple[str, int], dict]:
+        return {key: {**row, **self._paper_means(self._paper[key])}
+                for key, row in super().summary().items()}
+
+    def by_algorithm(self) -> dict[str, dict]:
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for (algorithm, _), scores in self._paper.items():
+            groups[algorithm].extend(scores)
+        return {a: {**row, **self._paper_means(groups[a])}
+                for a, row in super().by_algorithm().items()}
 
 
 def model_generator(model: GPT, tokenizer: CharTokenizer, batch_size: int = 64, seed: int = 0):
@@ -40,21 +89,21 @@ def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int
              records: list | None = None):
     """Score greedy answers to ``num_samples`` examples of each ``(algorithm,
     length)`` (sampler stream ``seed``) with :func:`openclrs.text.score`;
-    returns a :class:`~openclrs.text.Scoreboard`.
+    returns an :class:`EvaluationBoard` (a Scoreboard whose rows add the
+    paper's ``shape_score``, ``parse_score`` and ``clrs_score``).
 
     ``generate_fn(prompts, max_new_tokens)`` continues the questions
     (:func:`model_generator`, :func:`hf_generator`). ``max_new_tokens``
     defaults, per group, to twice the longest true answer plus 16 tokens.
     ``records``, if given, receives one dict per example (question, answer,
-    prediction, score).
+    prediction, the Scoreboard's scores and the paper's).
     """
     from tqdm.auto import tqdm
 
     from ..text.format import generate_examples
     from ..text.parse import extract_answer
-    from ..text.scoring import Scoreboard
 
-    board = Scoreboard()
+    board = EvaluationBoard()
     groups = [(a, n) for a in algorithms for n in lengths]
     for algorithm, length in tqdm(groups, disable=not progress, desc="evaluate"):
         examples = generate_examples(algorithm, length, seed=seed, num_samples=num_samples,
@@ -67,22 +116,32 @@ def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int
             if records is not None:
                 records.append({"algorithm": algorithm, "length": length,
                                 "question": e["question"], "answer": e["answer"],
-                                "prediction": p, **result.as_dict()})
+                                "prediction": p, **result.as_dict(),
+                                **board.paper(algorithm, length)[-1]})
     return board
 
 
 def format_table(board, train_lengths: dict | None = None) -> str:
     """The scoreboard as a text table, one row per ``(algorithm, length)``;
-    ``*`` marks train lengths."""
+    ``*`` marks train lengths. The paper's scores (``shape_s``, ``parse_s``,
+    ``clrs``: :class:`EvaluationBoard`) follow the Scoreboard's columns when
+    the rows have them."""
     train_lengths = train_lengths or {}
+    rows = board.rows()
+    paper = bool(rows) and all(m in rows[0] for m in PAPER_METRICS)
     header = f"{'algorithm':<30} {'length':>7} {'count':>6} {'parsed':>7} {'shape':>7} " \
              f"{'exact':>7} {'accuracy':>9}"
+    if paper:
+        header += f" {'shape_s':>7} {'parse_s':>7} {'clrs':>7}"
     lines = [header, "-" * len(header)]
-    for row in board.rows():
+    for row in rows:
         mark = "*" if row["length"] in train_lengths.get(row["algorithm"], ()) else " "
-        lines.append(f"{row['algorithm']:<30} {row['length']:>6}{mark} {row['count']:>6} "
-                     f"{row['parsed']:>7.3f} {row['shape_match']:>7.3f} "
-                     f"{row['exact_match']:>7.3f} {row['accuracy']:>9.3f}")
+        line = (f"{row['algorithm']:<30} {row['length']:>6}{mark} {row['count']:>6} "
+                f"{row['parsed']:>7.3f} {row['shape_match']:>7.3f} "
+                f"{row['exact_match']:>7.3f} {row['accuracy']:>9.3f}")
+        if paper:
+            line += "".join(f" {row[m]:>7.3f}" for m in PAPER_METRICS)
+        lines.append(line)
     if train_lengths:
         lines.append("(* train length)")
     return "\n".join(lines)

@@ -227,6 +227,48 @@ def test_greedy_decoding_stops_at_blank_line_eos_and_budget():
         ["12", "[0", "7\n"]
 
 
+def test_after_block_is_the_one_seam_for_composed_models():
+    model, g = tiny_model("rope"), torch.Generator().manual_seed(1)
+    idx = torch.randint(4, 40, (2, 9), generator=g)
+    valid = torch.ones(2, 9, dtype=torch.bool)
+    valid[0, :3] = False  # left padding: the masked path too
+    seen = []
+
+    def identity(t, x):
+        seen.append((t, tuple(x.shape)))
+        return x
+    with torch.no_grad():
+        for kw in ({}, {"valid": valid}):
+            plain = model(idx, **kw)
+            assert torch.equal(model(idx, after_block=identity, **kw), plain)  # bit for bit
+        assert seen == [(0, (2, 9, 32)), (1, (2, 9, 32))] * 2  # after every block, in order
+        # what it returns is the residual stream the next block reads
+        nudged = model(idx, after_block=lambda t, x: x + (t == 0))
+        assert not torch.allclose(nudged, plain)
+        # the same with a KV cache, one token at a time
+        cache = lm.KVCache()
+        steps = [model(idx[:, :5], cache=cache, after_block=lambda t, x: x + (t == 0))]
+        for j in range(5, 9):
+            steps.append(model(idx[:, j:j + 1], cache=cache,
+                               after_block=lambda t, x: x + (t == 0)))
+        torch.testing.assert_close(torch.cat(steps, 1), nudged, atol=1e-5, rtol=1e-5)
+
+
+def test_decode_batch_drives_any_logits_function():
+    tok, model = tokenizer.CharTokenizer(), tiny_model("rope")
+    prompts = ["minimum:\nkey: [0.1 0.2]\nmin:\n", "x"]
+    encoded = [tok.encode(p, bos=True) for p in prompts]
+    assert decode.prompt_batches(model, encoded, 1) == [[1], [0]]  # shortest first
+    calls = []
+
+    def logits_fn(idx, positions, valid, cache):
+        calls.append(idx.shape)
+        return model(idx, positions, valid, cache)
+    got = decode.decode_batch(model, tok, encoded, 6, torch.Generator(), logits_fn)
+    assert calls and got == decode.decode_batch(model, tok, encoded, 6, torch.Generator())
+    assert got == [decode.greedy_decode(model, tok, [p], 6)[0] for p in prompts]
+
+
 def test_generate_matches_uncached_decoding():
     tok = tokenizer.CharTokenizer()
     prompts = ["minimum:\nkey: [0.1 0.2]\nmin:\n", "bfs:\nA: [[0 1], [1 0]]\npi:\n", "x"]
@@ -445,7 +487,7 @@ def test_evaluation_table_json_and_plot(tmp_path, capsys):
     table = lm_eval.format_table(board, {"minimum": [4], "bfs": [4]})
     lines = table.splitlines()
     assert lines[0].split() == ["algorithm", "length", "count", "parsed", "shape", "exact",
-                                "accuracy"]
+                                "accuracy", "shape_s", "parse_s", "clrs"]  # + the paper's
     assert len(lines) == 2 + 4 + 1
     assert [line.split()[:2] for line in lines[2:6]] == [["bfs", "4*"], ["bfs", "6"],
                                                         ["minimum", "4*"], ["minimum", "6"]]
