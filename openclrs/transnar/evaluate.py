@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
 from ..extras import MissingDependency, install_hint, pyplot
 from ..files import atomic_write, read_json, write_json
 from ..lm.evaluate import EVAL_SEED
@@ -75,17 +73,17 @@ def load_generator(checkpoint: str, device="cpu", batch_size: int = 64):
 
 
 def score_group(examples, predictions) -> dict:
-    """Means of :data:`SCORES` over one group's examples."""
+    """Means of :data:`SCORES` over one group's examples (of one algorithm),
+    scored as ``openclrs text evaluate`` scores them
+    (:class:`openclrs.lm.evaluate.EvaluationBoard`)."""
+    from ..lm.evaluate import EvaluationBoard
     from ..text.parse import extract_answer
-    from ..text.scoring import paper_score, score
 
-    values = {k: [] for k in SCORES}
+    board = EvaluationBoard()
     for e, p in zip(examples, predictions):
-        answer = extract_answer(p)
-        for k, v in paper_score(e.algorithm, answer, e.answer).as_dict().items():
-            values[k].append(v)
-        values["exact_match"].append(float(score(e.algorithm, answer, e.answer).exact_match))
-    return {"count": len(examples), **{k: float(np.mean(v)) for k, v in values.items()}}
+        board.score(e.algorithm, 0, extract_answer(p), e.answer)
+    (row,) = board.rows()
+    return {"count": row["count"], **{k: row[k] for k in SCORES}}
 
 
 def evaluate(generate_fn, algorithms, lengths, num_samples: int = 100, seed: int = EVAL_SEED,

@@ -3,7 +3,8 @@
 Bounsi et al. 2024, "Transformers meet Neural Algorithmic Reasoners"
 (arXiv 2406.09308, §3, Fig. 3, Eq. 3). The language model is an openclrs
 :class:`~openclrs.lm.model.GPT`, wrapped (not changed): after the chosen
-blocks ``t`` a gated cross-attention layer reads the NAR's embeddings
+blocks ``t`` (through ``GPT.forward``'s ``after_block`` seam) a gated
+cross-attention layer reads the NAR's embeddings
 (:class:`~openclrs.transnar.nar.NAR`). With token states ``x`` (B, T, C),
 node embeddings ``G`` (B, N, H) and edge embeddings ``E`` (B, N, N, E')
 flattened to ``N²`` keys::
