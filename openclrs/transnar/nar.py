@@ -114,18 +114,13 @@ class NAR(nn.Module):
                  frozen: bool = True) -> "NAR":
         """The reasoner of an ``openclrs train`` run folder (its ``best``
         checkpoint, or ``last``, or a checkpoint folder), verified."""
-        from ..training import runs
-        from ..training.evaluate import load_run_config
-        from ..training.loop import build_model, load_weights
+        from ..training.evaluate import load_run, load_run_config
 
-        config = load_run_config(run_dir)
-        saved = runs.load_checkpoint(run_dir, checkpoint,
-                                     fix="train the reasoner again, or give another checkpoint")
-        model = build_model(config)
-        load_weights(saved, model, config)
-        return cls(model.to(device), pred_as_input=config.pred_as_input,
+        model, config, _ = load_run(run_dir, checkpoint, device)
+        recorded = load_run_config(run_dir)  # as trained (load_run sets device and progress)
+        return cls(model, pred_as_input=config.pred_as_input,
                    enforce_permutations=config.enforce_permutations, frozen=frozen,
-                   train_config=json.loads(json.dumps(config.to_dict())))
+                   train_config=json.loads(json.dumps(recorded.to_dict())))
 
     @property
     def node_size(self) -> int:
