@@ -111,13 +111,9 @@ def check_evaluate_options(args) -> None:
 def run_kinds() -> list:
     """The capabilities whose runs ``evaluate`` rebuilds (their model and
     their own figures), as :class:`~openclrs.training.evaluate.RunKind`."""
-    from ..halting.training import NAME, factory, halting_table, with_halting
-    from ..training.evaluate import RunKind
+    from ..halting.training import run_kind
 
-    return [RunKind(NAME, factory=lambda s: factory(HaltingConfig.from_dict(s)),
-                    finish=lambda r, split, s: with_halting(r, split,
-                                                            HaltingConfig.from_dict(s)),
-                    table=halting_table)]
+    return [run_kind()]
 
 
 def cmd_evaluate(args) -> int:

@@ -40,6 +40,17 @@ def factory(halting: HaltingConfig) -> ModelFactory:
                         score=score_halting)
 
 
+def run_kind():
+    """How ``openclrs evaluate`` rebuilds a halting run and adds its figures
+    (:class:`~openclrs.training.evaluate.RunKind`)."""
+    from ..training.evaluate import RunKind
+
+    return RunKind(NAME, factory=lambda settings: factory(HaltingConfig.from_dict(settings)),
+                   finish=lambda results, split, settings: with_halting(
+                       results, split, HaltingConfig.from_dict(settings)),
+                   table=halting_table)
+
+
 def train_halting(config: TrainConfig, halting: HaltingConfig, *, restart: bool = False,
                   log=None, hook=None) -> dict:
     """Train (or resume) a halting run; returns its results (with the
