@@ -132,7 +132,7 @@ def main():
         return
 
     results = {}
-    if os.path.exists(args.out) and not args.redo:
+    if os.path.exists(args.out):  # --redo measures the selected rows again, keeps the rest
         with open(args.out) as f:
             results = json.load(f)
     from openclrs.files import write_json
@@ -143,7 +143,7 @@ def main():
             families = args.families if algorithm in SALSA_TASKS else ["er"]
             for family in families:
                 key = f"{algorithm}/{family}_{n}"
-                if key in results:
+                if key in results and not args.redo:
                     continue
                 job = {"algorithm": algorithm, "family": family, "n": n, "seed": args.seed,
                        "repeat": args.repeat}
