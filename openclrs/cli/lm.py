@@ -105,6 +105,28 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def add_lm_options(group):
+    """The language model's options (:class:`~openclrs.lm.config.LMConfig`),
+    for every command that trains one; returns their reader."""
+    from ..lm.config import LMConfig
+
+    return add_dataclass_arguments(
+        group, LMConfig, {"p_rope": {"type": fraction}, "rotary_fraction": {"type": fraction}})
+
+
+def add_run_options(p) -> None:
+    """--restart, the evaluation after training and --quiet, for every
+    command that trains a language model."""
+    p.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
+                   help="start afresh: delete --out's checkpoints, logs and scores first")
+    g = p.add_argument_group("evaluation after training")
+    g.add_argument("--eval-lengths", nargs="+", type=positive_int, metavar="N",
+                   help="evaluate at these lengths when done (writes eval.json, eval.png)")
+    g.add_argument("--eval-samples", type=positive_int, default=100)
+    g.add_argument("--eval-batch-size", type=positive_int, default=64)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_lm_commands(subparsers) -> None:
     """Add ``train`` and ``evaluate`` (the small CLRS-Text LM) to the ``text``
     group's subparsers."""
@@ -116,23 +138,14 @@ def add_lm_commands(subparsers) -> None:
                     "JSONL files (--data, from `openclrs text generate`). Checkpoints go to "
                     "--out; running the same command again resumes from the last one (with the "
                     "same settings; only --steps and the checkpoint/log intervals may change).")
-    from ..lm.config import LMConfig, TrainConfig
+    from ..lm.config import TrainConfig
 
     data = p.add_argument_group("data and optimisation")
     train_from_args = add_dataclass_arguments(data, TrainConfig, {
         "algorithms": {"type": algorithm_name}, "lengths": {"type": positive_int},
         "seed": {"type": seed32}})
-    model = p.add_argument_group("model")
-    model_from_args = add_dataclass_arguments(
-        model, LMConfig, {"p_rope": {"type": fraction}, "rotary_fraction": {"type": fraction}})
-    p.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
-                   help="start afresh: delete --out's checkpoints, logs and scores first")
-    g = p.add_argument_group("evaluation after training")
-    g.add_argument("--eval-lengths", nargs="+", type=positive_int, metavar="N",
-                   help="evaluate at these lengths when done (writes eval.json, eval.png)")
-    g.add_argument("--eval-samples", type=positive_int, default=100)
-    g.add_argument("--eval-batch-size", type=positive_int, default=64)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    model_from_args = add_lm_options(p.add_argument_group("model"))
+    add_run_options(p)
     p.set_defaults(func=cmd_train, train_from_args=train_from_args,
                    model_from_args=model_from_args)
 

@@ -20,7 +20,8 @@ import argparse
 import os
 import sys
 
-from .arguments import add_dataclass_arguments, algorithm_name, fraction, positive_int, seed32
+from .arguments import add_dataclass_arguments, algorithm_name, positive_int, seed32
+from .lm import add_lm_options, add_run_options
 
 DESCRIPTION = ("TransNAR: a Transformer whose tokens cross-attend to the node and edge "
                "embeddings of a trained, frozen reasoner run on the same instance's graph.")
@@ -89,7 +90,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from ..lm.config import LMConfig, TrainConfig
+    from ..lm.config import TrainConfig
     from ..transnar.config import TransNARConfig
 
     sub = parser.add_subparsers(dest="transnar_command", metavar="COMMAND", required=True)
@@ -115,20 +116,11 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "seed": {"type": seed32}, "use_hints": {"cli": False},
         "data_files": {"help": "`openclrs text generate` JSONL files or folders of them, "
                                "paired with their traces, instead of on-the-fly examples"}})
-    model = p.add_argument_group("language model")
-    model_from_args = add_dataclass_arguments(
-        model, LMConfig, {"p_rope": {"type": fraction}, "rotary_fraction": {"type": fraction}})
+    model_from_args = add_lm_options(p.add_argument_group("language model"))
     xattn = p.add_argument_group("cross-attention")
     transnar_from_args = add_dataclass_arguments(xattn, TransNARConfig, {
         "layers": {"type": int}, "heads": {"type": positive_int}})
-    p.add_argument("--restart", "--no-resume", dest="resume", action="store_false",
-                   help="start afresh: delete --out's checkpoints, logs and scores first")
-    g = p.add_argument_group("evaluation after training")
-    g.add_argument("--eval-lengths", nargs="+", type=positive_int, metavar="N",
-                   help="evaluate at these lengths when done (writes eval.json, eval.png)")
-    g.add_argument("--eval-samples", type=positive_int, default=100)
-    g.add_argument("--eval-batch-size", type=positive_int, default=64)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(p)
     p.set_defaults(func=cmd_train, train_from_args=train_from_args,
                    model_from_args=model_from_args, transnar_from_args=transnar_from_args)
 

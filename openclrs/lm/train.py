@@ -65,9 +65,8 @@ import torch
 import torch.nn.functional as F
 
 from ..files import CorruptFileError
-from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
-                             load_optimizer_state, optimizer_state, read_checkpoint,
-                             refuse_old_format)
+from ..training.runs import (Run, TrainingDiverged, checkpoint_at, derive_seed,
+                             load_optimizer_state, optimizer_state, refuse_old_format)
 from .config import LMConfig, TrainConfig
 from .model import GPT, MODEL_FILE, load_model
 from .tokenizer import CharTokenizer
@@ -312,16 +311,11 @@ def load_lm(path: str, device="cpu") -> tuple[GPT, CharTokenizer, dict]:
     (its latest checkpoint, read even while the run is training), one of
     its checkpoint folders, or a folder of :func:`~openclrs.lm.model.save_model`;
     every one verified, a damaged one named in a ``CorruptFileError``."""
-    if os.path.exists(os.path.join(path, MANIFEST)):  # a checkpoint folder
-        checkpoint = read_checkpoint(path)
-    elif os.path.exists(os.path.join(path, POINTERS)):  # a run folder
-        checkpoint = Run(path, {}, writer=False).load("last")
-        if checkpoint is None:
-            raise FileNotFoundError(f"{path} has no checkpoint yet")
-    elif os.path.exists(os.path.join(path, MODEL_FILE)):  # save_model's folder
-        model, tokenizer, saved = load_model(path, device)
-        return model, tokenizer, saved.get("train", {})
-    else:
+    checkpoint = checkpoint_at(path)  # a checkpoint folder, or a run folder's latest
+    if checkpoint is None:
+        if os.path.exists(os.path.join(path, MODEL_FILE)):  # save_model's folder
+            model, tokenizer, saved = load_model(path, device)
+            return model, tokenizer, saved.get("train", {})
         refuse_old_format(path, fix="train it again (--restart in the same folder)")
         raise FileNotFoundError(f"{path} is not a `text train` run folder, one of its "
                                 "checkpoint folders, or a saved model folder")

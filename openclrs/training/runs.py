@@ -696,6 +696,20 @@ class Run:
         return MetricsLog(self.path(METRICS), resume_step, self.fix)
 
 
+def checkpoint_at(path: str) -> Checkpoint | None:
+    """The verified checkpoint at ``path``: a checkpoint folder itself, or a
+    run folder's latest (``last``, read even while the run trains); ``None``
+    where ``path`` is neither. Raises where a run folder has no checkpoint yet."""
+    if os.path.exists(os.path.join(path, MANIFEST)):
+        return read_checkpoint(path)
+    if os.path.exists(os.path.join(path, POINTERS)):
+        checkpoint = Run(path, {}, writer=False).load("last")
+        if checkpoint is None:
+            raise FileNotFoundError(f"{path} has no checkpoint yet")
+        return checkpoint
+    return None
+
+
 def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
     """The checkpoint folder that ``which`` means: a pointer name of the run
     (``best``, ``last``), a checkpoint folder, a file inside one, or another

@@ -224,17 +224,11 @@ def load_hf_transnar(path: str, device="cpu"):
     recorded) gives the architecture and tokenizer, the checkpoint every
     weight."""
     import json
-    import os
 
-    from ..training.runs import MANIFEST, POINTERS, Run, read_checkpoint
+    from ..training.runs import checkpoint_at
 
-    if os.path.exists(os.path.join(path, MANIFEST)):
-        checkpoint = read_checkpoint(path)
-    elif os.path.exists(os.path.join(path, POINTERS)):
-        checkpoint = Run(path, {}, writer=False).load("last")
-        if checkpoint is None:
-            raise FileNotFoundError(f"{path} has no checkpoint yet")
-    else:
+    checkpoint = checkpoint_at(path)
+    if checkpoint is None:
         raise FileNotFoundError(f"{path} is not a TransNAR run folder or checkpoint folder")
     meta = checkpoint.metadata
     if meta.get("format") != HF_FORMAT:

@@ -35,8 +35,8 @@ from ..lm.config import LMConfig, TrainConfig
 from ..lm.model import GPT
 from ..lm.tokenizer import CharTokenizer
 from ..lm.train import RESUMABLE_CHANGES, learning_rate, make_batch, make_optimizer
-from ..training.runs import (MANIFEST, POINTERS, Run, TrainingDiverged, derive_seed,
-                             load_optimizer_state, optimizer_state, read_checkpoint)
+from ..training.runs import (Run, TrainingDiverged, checkpoint_at, derive_seed,
+                             load_optimizer_state, optimizer_state)
 from .data import FilePairedExamples, PairedExamples
 from .config import TransNARConfig
 from .model import TransNAR
@@ -108,13 +108,8 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[TransNAR, CharToken
 def load_transnar(path: str, device="cpu") -> tuple[TransNAR, CharTokenizer, dict]:
     """``(model, tokenizer, {"train": settings, "step": step})`` from a run
     folder (its latest checkpoint) or one of its checkpoint folders, verified."""
-    if os.path.exists(os.path.join(path, MANIFEST)):
-        checkpoint = read_checkpoint(path)
-    elif os.path.exists(os.path.join(path, POINTERS)):
-        checkpoint = Run(path, {}, writer=False).load("last")
-        if checkpoint is None:
-            raise FileNotFoundError(f"{path} has no checkpoint yet")
-    else:
+    checkpoint = checkpoint_at(path)
+    if checkpoint is None:
         raise FileNotFoundError(f"{path} is not a TransNAR run folder or checkpoint folder")
     model, tokenizer = model_from_checkpoint(checkpoint, device)
     return model, tokenizer, {"train": checkpoint.state.get("train", {}),
