@@ -28,19 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
+from sparse_sampling import measure as measure_in_process, peak_mib  # noqa: E402
+
 RESULTS = os.path.join(HERE, "results", "sparse_eval.json")
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(job: dict) -> dict:
@@ -86,14 +82,7 @@ def worker(job: dict) -> dict:
 
 
 def measure(job: dict, timeout: float) -> dict:
-    try:
-        done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or ["killed"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return measure_in_process(job, timeout, script=__file__)
 
 
 def plot(results: dict, path: str) -> None:

@@ -94,9 +94,11 @@ def worker(job: dict) -> dict:
     return out
 
 
-def measure(job: dict, timeout: float) -> dict:
+def measure(job: dict, timeout: float, script: str = __file__) -> dict:
+    """``script --worker JOB`` in a fresh process (its own peak memory): the
+    JSON it prints last, or ``{"error": ...}``."""
     try:
-        done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
+        done = subprocess.run([sys.executable, script, "--worker", json.dumps(job)],
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
