@@ -109,35 +109,43 @@ class GeneratedExamples:
                 "seed": self.seed, "use_hints": self.use_hints}
 
 
+def read_records(paths, algorithms=None) -> tuple[list[str], list[dict]]:
+    """``(files, records)``: the CLRS-Text records (``question``, ``answer``,
+    ``algo_name``) of JSONL files or folders of them, of ``algorithms`` only
+    if given; a record that is not one names its file and line."""
+    from ..text.datasets import read_jsonl
+
+    files = []
+    for path in paths:
+        files += sorted(glob.glob(os.path.join(path, "*.jsonl"))) if os.path.isdir(path) \
+            else [path]
+    if not files:
+        raise ValueError(f"no JSONL files in {list(paths)}")
+    chosen = set(algorithms or ())
+    records = []
+    for path in files:
+        for number, r in enumerate(read_jsonl(path), 1):
+            missing = [k for k in ("question", "answer", "algo_name")
+                       if not isinstance(r, dict) or not isinstance(r.get(k), str)]
+            if missing:
+                raise CorruptFileError(f"{path}, line {number}: not a CLRS-Text record "
+                                       f"(no {', '.join(missing)}); give files made by "
+                                       "`openclrs text generate`")
+            if not chosen or r["algo_name"] in chosen:
+                records.append(r)
+    if not records:
+        raise ValueError(f"no examples of {sorted(chosen)} in {files}")
+    return files, records
+
+
 class FileExamples:
     """Examples of JSONL files (records with ``question``, ``answer`` and
     ``algo_name``); each step draws ``batch_size`` of them at random."""
 
     def __init__(self, paths, algorithms=None, seed: int = 0):
-        from ..text.datasets import read_jsonl
-
-        files = []
-        for path in paths:
-            files += sorted(glob.glob(os.path.join(path, "*.jsonl"))) if os.path.isdir(path) \
-                else [path]
-        if not files:
-            raise ValueError(f"no JSONL files in {list(paths)}")
-        chosen = set(algorithms or ())
-        records = []
-        for path in files:
-            for number, r in enumerate(read_jsonl(path), 1):
-                missing = [k for k in ("question", "answer", "algo_name")
-                           if not isinstance(r, dict) or not isinstance(r.get(k), str)]
-                if missing:
-                    raise CorruptFileError(f"{path}, line {number}: not a CLRS-Text record "
-                                           f"(no {', '.join(missing)}); give files made by "
-                                           "`openclrs text generate`")
-                if not chosen or r["algo_name"] in chosen:
-                    records.append(r)
+        files, records = read_records(paths, algorithms)
         self.examples = [(r["question"], r["answer"]) for r in records]
         self.lengths = {int(r["length"]) for r in records if "length" in r}
-        if not self.examples:
-            raise ValueError(f"no examples of {sorted(chosen)} in {files}")
         self.seed, self.files = seed, files
 
     def describe(self) -> dict:

@@ -128,22 +128,9 @@ class FilePairedExamples:
 
     def __init__(self, paths: Sequence[str], algorithms: Sequence[str] | None = None,
                  seed: int = 0):
-        import glob
-        import os
+        from ..lm.train import read_records
 
-        from ..text.reading import read_jsonl
-
-        files = []
-        for path in paths:
-            files += sorted(glob.glob(os.path.join(path, "*.jsonl"))) if os.path.isdir(path) \
-                else [path]
-        if not files:
-            raise ValueError(f"no JSONL files in {list(paths)}")
-        chosen = set(algorithms or ())
-        records = [r for path in files for r in read_jsonl(path)
-                   if isinstance(r, dict) and (not chosen or r.get("algo_name") in chosen)]
-        if not records:
-            raise ValueError(f"no examples of {sorted(chosen)} in {files}")
+        files, records = read_records(paths, algorithms)
         self.examples = pair_records(records)
         self.lengths = {e.length for e in self.examples}
         self.files, self.seed = files, seed
