@@ -299,6 +299,16 @@ def save_checkpoint(run: Run, step: int, model: GPT, tokenizer: CharTokenizer, o
                     state={"optimizer": optimizer_json, "train": asdict(cfg), **(state or {})})
 
 
+def load_checkpoint_weights(model, checkpoint, tied: str = TIED) -> None:
+    """The checkpoint's weights into ``model``, which must take all of them
+    and miss only the tied output layer ``tied`` (saved once, as the
+    embeddings)."""
+    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
+    if set(missing) != {tied} or unexpected:
+        raise ValueError(f"{checkpoint.path}: the weights do not fit the model its metadata "
+                         f"describes (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def model_from_checkpoint(checkpoint, device="cpu") -> tuple[GPT, CharTokenizer]:
     """The model and tokenizer of a verified checkpoint (in eval mode)."""
     meta = checkpoint.metadata
@@ -306,10 +316,7 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[GPT, CharTokenizer]
         raise ValueError(f"{checkpoint.path} is not a CLRS-Text LM checkpoint "
                          f"(format {meta.get('format')!r})")
     model = GPT(LMConfig.from_dict(json.loads(meta["model"])))
-    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
-    if set(missing) != {TIED} or unexpected:
-        raise ValueError(f"{checkpoint.path}: the weights do not fit the model its metadata "
-                         f"describes (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    load_checkpoint_weights(model, checkpoint)
     model.to(device).eval()
     return model, CharTokenizer.from_dict(json.loads(meta["tokenizer"]))
 

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from ..lm.config import LMConfig, TrainConfig
 from ..lm.model import GPT
 from ..lm.tokenizer import CharTokenizer
-from ..lm.train import RESUMABLE_CHANGES, learning_rate, make_batch, make_optimizer
+from ..lm.train import (RESUMABLE_CHANGES, learning_rate, load_checkpoint_weights, make_batch,
+                        make_optimizer)
 from ..training.runs import (Run, TrainingDiverged, checkpoint_at, derive_seed,
                              load_optimizer_state, optimizer_state)
 from .data import FilePairedExamples, PairedExamples
@@ -97,10 +98,7 @@ def model_from_checkpoint(checkpoint, device="cpu") -> tuple[TransNAR, CharToken
               enforce_permutations=nar_meta["enforce_permutations"], frozen=xcfg.freeze_nar,
               train_config=nar_meta["train"])
     model = TransNAR(GPT(LMConfig.from_dict(json.loads(meta["model"]))), nar, xcfg)
-    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
-    if set(missing) != {TIED} or unexpected:
-        raise ValueError(f"{checkpoint.path}: the weights do not fit the model its metadata "
-                         f"describes (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    load_checkpoint_weights(model, checkpoint, tied=TIED)
     model.to(device).eval()
     return model, CharTokenizer.from_dict(json.loads(meta["tokenizer"]))
 
