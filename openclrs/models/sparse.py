@@ -402,3 +402,107 @@ def sparse_predict(model, batch, algorithm: str | None = None,
     batch = _on_device(batch, next(model.parameters()))
     preds = sparse_forward(model, batch, algorithm, repred=True, progress=progress)
     return sparse_hard_predictions(spec, preds.outputs, graph_of(batch))
+
+
+# ------------------------------------------------------- the step-level view
+
+class SparseStep(NamedTuple):
+    """One step of :func:`sparse_unroll` (``index`` from 0), for every graph
+    of the batch: the decoders' inputs, the new node states ``(N, H)`` and
+    the hint logits decoded from them."""
+
+    index: int
+    state: SparseState
+    hidden: torch.Tensor
+    hints: dict[str, torch.Tensor]
+
+
+def row_graphs(spec: Mapping[str, tuple], name: str, graph: SparseGraph) -> torch.Tensor:
+    """The graph of each row of probe ``name``'s logits: per edge for edge
+    probes and node pointers, per node, or per graph."""
+    _, location, type_ = spec[name]
+    if location == Location.EDGE or (location == Location.NODE and type_ in NODE_POINTERS):
+        return graph.edge_graph
+    if location == Location.NODE:
+        return graph.node_graph
+    return torch.arange(graph.num_graphs, device=graph.node_graph.device)
+
+
+def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
+                  repred: bool | None = None):
+    """Run the processor ``steps`` times on every graph of ``batch`` (a
+    :class:`~openclrs.data.sparse.SparseBatch`), whatever its trace length,
+    yielding a :class:`SparseStep` after each: the step-level view of
+    :func:`sparse_forward`, as :meth:`~.model.Reasoner.unroll` is of the
+    dense forward, for computations that decide themselves how many steps
+    to take (learned halting). Nothing is decoded but the hints the next
+    step is fed; :func:`sparse_decode_outputs` decodes a step's outputs.
+    Stop iterating to stop computing.
+
+    Hints are fed as in :func:`sparse_forward`: the batch's at step 0, then
+    the model's own predictions; under teacher forcing (``repred=False``) a
+    graph is given its ground truth of step t (probability
+    ``hint_teacher_forcing``) only while its trace has one (t < its length).
+    A graph run for its ``max(1, L - 1)`` steps has the outputs
+    :func:`sparse_forward` gives it."""
+    algorithm, spec = _check(model, batch, algorithm)
+    cfg = model.config
+    repred = (not model.training) if repred is None else bool(repred)
+    p = next(model.parameters())
+    batch = _on_device(batch, p)
+    graph = graph_of(batch)
+    if cfg.encode_hints and not batch.hints:
+        raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
+                         "graphs with hints=True")
+    forcing = 0.0 if repred or not cfg.encode_hints else cfg.hint_teacher_forcing
+    have = min((int(v.shape[0]) for v in batch.hints.values()), default=0)
+    hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval" and repred)
+    rows = {k: row_graphs(spec, k, graph) for k in spec}
+    encoders, decoders = model.encoders[algorithm], model.decoders[algorithm]
+
+    def truth_at(step):
+        return {k: truth_to_feed(spec[k][1], spec[k][2], v[step], graph, p.dtype)
+                for k, v in batch.hints.items()}
+
+    def to_feed(step, preds):
+        if not cfg.encode_hints:
+            return {}
+        if step == 0:
+            return truth_at(0)
+        fed = {k: sparse_postprocess(spec[k][1], spec[k][2], v, graph, hard=hard)
+               for k, v in preds.items() if k in encoders}
+        if forcing > 0 and step < have:
+            force = (torch.rand(graph.num_graphs, device=p.device) < forcing) & (
+                batch.lengths > step)
+            fed = {k: torch.where(_rows(force[rows[k]], v), v, fed[k])
+                   for k, v in truth_at(step).items()}
+        return fed
+
+    inputs = {k: truth_to_feed(spec[k][1], spec[k][2], v, graph, p.dtype)
+              for k, v in batch.inputs.items()}
+    base = _encode(model, algorithm, spec, inputs, graph)
+    hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
+    lstm_state, preds = None, {}
+    for step in range(steps):
+        node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, to_feed(step, preds),
+                                                graph, base)
+        new_hidden = hidden
+        for _ in range(cfg.nb_msg_passing_steps):
+            new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts,
+                                                                   graph_fts, graph, new_hidden)
+        new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
+        if model.lstm is not None:
+            new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
+        state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts,
+                            edge_msgs, graph_fts, graph)
+        hidden = new_hidden
+        preds = {name: decode_sparse(dec, state) for name, dec in decoders.items()
+                 if spec[name][0] == Stage.HINT}
+        yield SparseStep(step, state, hidden, preds)
+
+
+def sparse_decode_outputs(model, state: SparseState, algorithm: str) -> dict[str, torch.Tensor]:
+    """Output logits decoded from one step's :class:`SparseState`."""
+    spec = model.specs[algorithm]
+    return {name: decode_sparse(dec, state) for name, dec in model.decoders[algorithm].items()
+            if spec[name][0] == Stage.OUTPUT}
