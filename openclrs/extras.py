@@ -20,6 +20,7 @@ EXTRA_OF = {
     "datasets": "text",
     "transformers": "text",
     "scipy": "graphs",
+    "torch_geometric": "pyg",
 }
 
 

@@ -75,6 +75,12 @@ def cmd_generate(args) -> int:
     from ..data import datasets
 
     root = args.root or datasets.default_root()
+    if args.sparse:
+        return _generate_sparse(args, root)
+    salsa_only = [a for a in args.algorithms or () if a in specs.SALSA_SPECS]
+    if salsa_only or args.large:
+        raise ValueError(f"{', '.join(salsa_only) or '--large'}: SALSA-CLRS's sparse datasets "
+                         "only; add --sparse")
     algorithms = args.algorithms or list(specs.CLRS_30_ALGS)
     if args.lengths:  # a custom set
         # One folder may hold several custom sets; one made with another
@@ -103,6 +109,51 @@ def cmd_generate(args) -> int:
     # a closed output pipe from here on loses a table, never data.
     _summary(parts, manifest, folder, seconds)
     return 0
+
+
+# SALSA-CLRS's six tasks, what ``generate --sparse`` writes by default.
+SALSA_ALGORITHMS = ("bfs", "dfs", "dijkstra", "mst_prim", "fast_mis", "eccentricity")
+
+
+def _generate_sparse(args, root) -> int:
+    """``generate --sparse``: SALSA-CLRS's splits of each algorithm, sparse
+    (``build_sparse_dataset(salsa_parts(alg), folder)``), in ROOT/NAME
+    (default ``salsa``)."""
+    from ..data import datasets
+    from ..data.sparse import build_sparse_dataset, salsa_parts
+
+    stray = [flag for flag, value in (("--lengths", args.lengths), ("--option", args.option),
+                                      ("--truncate-decimals", args.truncate_decimals),
+                                      ("--split", args.split != "custom")) if value]
+    if stray:
+        raise ValueError(f"{', '.join(stray)} do not apply to --sparse (SALSA-CLRS's splits: "
+                         "choose them with --splits, their size with --num-samples)")
+    algorithms = args.algorithms or list(SALSA_ALGORITHMS)
+    counts = ({kind: args.num_samples for kind in specs.SPLITS} if args.num_samples else None)
+    seed = 0 if args.seed is None else args.seed
+    parts = [part for alg in algorithms
+             for part in salsa_parts(alg, seed, counts, large=args.large)
+             if part.split.split("_")[0] in args.splits]
+    folder = datasets.dataset_folder(args.name or "salsa", root)
+    start = time.perf_counter()
+    manifest = build_sparse_dataset(parts, folder, workers=args.workers,
+                                    progress=not args.quiet, force=args.force)
+    seconds = time.perf_counter() - start
+    total_bytes = 0
+    print(f"{'algorithm':<16}{'split':<22}{'graphs':>8}{'hints':>7}{'MiB':>10}")
+    for part in parts:
+        entry = manifest["parts"][part.file]
+        total_bytes += entry["bytes"]
+        print(f"{part.algorithm:<16}{part.split:<22}{entry['num_samples']:>8}"
+              f"{'yes' if entry['hints'] else 'no':>7}{entry['bytes'] / 2**20:>10.1f}")
+    print(f"\n{sum(p.num_samples for p in parts)} graphs, {total_bytes / 2**20:.1f} MiB in "
+          f"{folder} ({seconds:.1f} s)")
+    return 0
+
+
+def generate_algorithm(name: str) -> str:
+    """A CLRS algorithm, or one of SALSA-CLRS's own two (``--sparse``)."""
+    return name if name in specs.SALSA_SPECS else algorithm_name(name)
 
 
 def _summary(parts, manifest, folder, seconds):
@@ -151,14 +202,25 @@ def register(sub) -> None:
                                   "~/.cache/openclrs)")
     p.add_argument("--name", help="dataset folder name inside ROOT (default clrs30, or custom "
                                   "with --lengths); letters, digits, '_' and '.'")
-    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO")
+    p.add_argument("--algorithms", nargs="+", type=generate_algorithm, metavar="ALGO")
     p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=list(specs.SPLITS),
-                   help="canonical splits to write (default all)")
+                   help="canonical (or with --sparse, SALSA-CLRS's) splits to write "
+                        "(default all)")
+    p.add_argument("--sparse", action="store_true",
+                   help="SALSA-CLRS's sparse datasets instead (NAME salsa): per algorithm "
+                        "(default its six: " + ", ".join(SALSA_ALGORITHMS) + ") train (10,000 "
+                        "ER graphs, n <= 16, with hints), val (1,000) and 15 test sets "
+                        "test_FAMILY_N (er/ws/delaunay, n = 16...1600, 1,000 each, no hints); "
+                        "--num-samples sets every split's size, --seed the first split's seed")
+    p.add_argument("--large", action="store_true",
+                   help="with --sparse: also the test sets at n = 4096 and 16384")
     p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
                    help="custom set: problem sizes")
     p.add_argument("--num-samples", type=positive_int, default=None,
-                   help="custom set: samples per algorithm and length (default 1000)")
-    p.add_argument("--seed", type=seed32, default=None, help="custom set: seed (default 0)")
+                   help="custom set: samples per algorithm and length (default 1000); "
+                        "--sparse: graphs per split")
+    p.add_argument("--seed", type=seed32, default=None,
+                   help="custom set or --sparse: seed (default 0)")
     p.add_argument("--split", default="custom",
                    help="custom set: split name, the files' name (default custom; with several "
                         "lengths, custom_nN)")
