@@ -264,8 +264,16 @@ def evaluate(model: ParityRNN, cfg: ParityConfig, samples: int | None = None) ->
 # Checkpoints, training, results.
 # --------------------------------------------------------------------------
 
+# settings added after runs were made with their defaults: left out of a
+# run's config while at the default, so that those runs still resume
+LATER_DEFAULTS = {"lr_decay_steps": 0, "final_lr": 3e-4}
+
+
 def run_config(cfg: ParityConfig) -> dict:
-    return {"format": MODEL_FORMAT, **asdict(cfg)}
+    settings = asdict(cfg)
+    if not cfg.lr_decay_steps:
+        settings = {k: v for k, v in settings.items() if k not in LATER_DEFAULTS}
+    return {"format": MODEL_FORMAT, **settings}
 
 
 def config_from_run(folder: str, **changes) -> ParityConfig:
@@ -348,6 +356,8 @@ def train(cfg: ParityConfig, resume: bool = True, log=None) -> tuple[ParityRNN, 
                 if not math.isfinite(stats["loss"]):
                     raise TrainingDiverged(f"step {step}: the loss is {stats['loss']}; training "
                                            "diverged (try a lower --lr or --grad-clip)")
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.learning_rate(step)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip:

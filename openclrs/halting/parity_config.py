@@ -37,6 +37,10 @@ class ParityConfig:
                         choices=ONES)
     hidden: int = _option("tanh units of the RNN cell", 128)
     lr: float = _option("Adam learning rate", 3e-4)
+    lr_decay_steps: int = _option("cosine decay of the learning rate from --lr to --final-lr "
+                                  "over this many steps, then constant (0: constant --lr, the "
+                                  "paper's parity setting)", 0)
+    final_lr: float = _option("the learning rate at the end of --lr-decay-steps", 3e-4)
     batch: int = _option("batch size", 128)
     max_steps: int = _option("N: the most steps the RNN may ponder (ponder, act)", 20)
     beta: float = _option("ponder: weight of KL(p || geometric prior)", 0.01)
@@ -94,12 +98,29 @@ class ParityConfig:
         if not 0 <= self.epsilon < 1 or not 0 <= self.act_epsilon < 1:
             raise ValueError("epsilon (--epsilon) and act_epsilon (--act-epsilon) must lie in "
                              f"[0, 1); got {self.epsilon}, {self.act_epsilon}")
-        for name in ("lr", "beta", "tau", "grad_clip"):
+        if isinstance(self.lr_decay_steps, bool) or not isinstance(self.lr_decay_steps, int) \
+                or self.lr_decay_steps < 0:
+            raise ValueError("lr_decay_steps (--lr-decay-steps) must be a whole number >= 0; "
+                             f"got {self.lr_decay_steps!r}")
+        for name in ("lr", "final_lr", "beta", "tau", "grad_clip"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} (--{name.replace('_', '-')}) must be >= 0; "
                                  f"got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads (--threads) must be positive; got {self.threads}")
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` (1-based): ``lr``, or
+        with ``lr_decay_steps`` = D > 0, final + (lr − final)·½(1 + cos(π·min(step − 1, D)/D)):
+        ``lr`` at step 1, ``final_lr`` from step D + 1 on. A function of the
+        step only, so a resumed run follows the same schedule and ``steps``
+        can grow without changing it."""
+        if not self.lr_decay_steps:
+            return self.lr
+        import math
+
+        t = min(step - 1, self.lr_decay_steps) / self.lr_decay_steps
+        return self.final_lr + (self.lr - self.final_lr) * 0.5 * (1 + math.cos(math.pi * t))
 
     @property
     def unroll(self) -> int:
