@@ -88,11 +88,13 @@ def test_load_run_refuses_what_it_cannot_build(run, tmp_path):
 
 
 def test_every_loader_refuses_a_capabilitys_run(run, tmp_path, capsys):
-    """The sparse evaluation used to load a halting run as a plain reasoner."""
+    """The sparse evaluation used to load a halting run as a plain reasoner;
+    it now rebuilds it through the halting RunKind, which finds the plain
+    checkpoint without the heads."""
     halting = copy_with(run, tmp_path, halting={"kind": "learned"})
     err = error_of(capsys, "evaluate", "--run", halting, "--graph", "er", "--length", 8,
                    "--num-samples", 1)
-    assert "own kind (halting" in err
+    assert "heads.bfs" in err
     from openclrs.pictures.predictions import load_run_model
 
     with pytest.raises(ValueError, match="own kind"):

@@ -124,7 +124,8 @@ def cmd_evaluate(args) -> int:
         evaluate_and_report_sparse(args.run, args.graph, args.length, args.num_samples,
                                    seed=args.seed, checkpoint=args.checkpoint,
                                    device=args.device, batch_size=args.graphs_per_batch,
-                                   progress=not args.quiet, json_path=args.json)
+                                   progress=not args.quiet, json_path=args.json,
+                                   kinds=run_kinds())
         return 0
     from ..training.evaluate import evaluate_and_report
 

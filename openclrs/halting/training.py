@@ -42,13 +42,16 @@ def factory(halting: HaltingConfig) -> ModelFactory:
 
 def run_kind():
     """How ``openclrs evaluate`` rebuilds a halting run and adds its figures
-    (:class:`~openclrs.training.evaluate.RunKind`)."""
+    (:class:`~openclrs.training.evaluate.RunKind`), on a stored split and on
+    fresh sparse graphs (:mod:`.sparse`)."""
     from ..training.evaluate import RunKind
+    from .sparse import SparseHaltingScorer, sparse_halting_table
 
     return RunKind(NAME, factory=lambda settings: factory(HaltingConfig.from_dict(settings)),
                    finish=lambda results, split, settings: with_halting(
                        results, split, HaltingConfig.from_dict(settings)),
-                   table=halting_table)
+                   table=halting_table, sparse_scorer=SparseHaltingScorer,
+                   sparse_table=sparse_halting_table)
 
 
 def train_halting(config: TrainConfig, halting: HaltingConfig, *, restart: bool = False,

@@ -223,12 +223,41 @@ class RunKind:
     ``factory(settings)`` gives the run's
     :class:`~openclrs.training.loop.ModelFactory`, ``finish(results, split,
     settings)`` the results with the capability's own figures, ``table(results,
-    split)`` the lines printed after the scores."""
+    split)`` the lines printed after the scores. ``sparse_scorer(model,
+    algorithm)``, if given, scores its model on fresh sparse graphs
+    (``evaluate --graph``: an object with ``update(batch, progress)`` and
+    ``result()``, as :class:`~openclrs.training.sparse_evaluate.SparseScorer`)
+    and ``sparse_table(results)`` gives the lines printed after that table."""
 
     name: str
     factory: Callable[[Any], Any]
     finish: Callable[[dict, str, Any], dict] | None = None
     table: Callable[[dict, str], str] | None = None
+    sparse_scorer: Callable[[Any, str], Any] | None = None
+    sparse_table: Callable[[dict], str] | None = None
+
+
+def run_kind_of(run_dir: str, kinds: Sequence[RunKind]):
+    """``(kind, factory, settings)`` of a run folder: the :class:`RunKind`
+    in ``kinds`` whose capability built its model, that kind's
+    :class:`~openclrs.training.loop.ModelFactory` and its settings (all
+    None for a plain reasoner run); a run no kind here rebuilds is refused."""
+    settings = run_capability(run_dir) if os.path.isdir(run_dir) else {}
+    if not settings:
+        return None, None, None
+    known = {k.name: k for k in kinds}
+    names = sorted(settings)
+    if len(names) > 1 or names[0] not in known:
+        raise ValueError(f"{run_dir} trained a model this command cannot rebuild "
+                         f"({', '.join(names)} settings in its {runs.CONFIG})")
+    kind = known[names[0]]
+    try:
+        factory = kind.factory(settings[kind.name])
+    except (TypeError, ValueError) as e:
+        raise files.CorruptFileError(
+            f"{os.path.join(run_dir, runs.CONFIG)}: bad {kind.name} settings ({e}); "
+            f"{runs.FIX}") from None
+    return kind, factory, settings[kind.name]
 
 
 def evaluate_and_report(run_dir: str, split: str = "test", checkpoint: str = "best",
@@ -250,21 +279,8 @@ def evaluate_and_report(run_dir: str, split: str = "test", checkpoint: str = "be
     out = sys.stdout if out is None else out
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected 'test' or 'val'")
-    settings = run_capability(run_dir) if os.path.isdir(run_dir) else {}
-    known = {k.name: k for k in kinds}
-    kind, factory = None, None
-    if settings:
-        names = sorted(settings)
-        if len(names) > 1 or names[0] not in known:
-            raise ValueError(f"{run_dir} trained a model this command cannot rebuild "
-                             f"({', '.join(names)} settings in its {runs.CONFIG})")
-        kind = known[names[0]]
-        try:
-            factory = kind.factory(settings[kind.name])
-        except (TypeError, ValueError) as e:
-            raise files.CorruptFileError(
-                f"{os.path.join(run_dir, runs.CONFIG)}: bad {kind.name} settings ({e}); "
-                f"{runs.FIX}") from None
+    kind, factory, settings = run_kind_of(run_dir, kinds)
+    if kind is not None:
         if worst is not None:
             raise ValueError(f"--plot-worst draws a plain reasoner's predictions, not a "
                              f"{kind.name} run's")
@@ -274,7 +290,7 @@ def evaluate_and_report(run_dir: str, split: str = "test", checkpoint: str = "be
                                  per_sample=worst is not None)
     results = evaluation.results
     if kind is not None and kind.finish is not None:
-        results = evaluation.results = kind.finish(results, split, settings[kind.name])
+        results = evaluation.results = kind.finish(results, split, settings)
     if json_path:
         files.write_json(json_path, results)
     print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"

@@ -27,6 +27,15 @@ The result (also what ``openclrs evaluate --graph ... --json PATH`` writes)::
                                 "<output>/<metric>": ..., "graphs": 8,
                                 "nodes": mean nodes, "edges": mean edges,
                                 "seconds": model time}}}
+
+A run whose model a capability built (``config.json`` holds its settings,
+e.g. a halting run) is evaluated through that capability's
+:class:`~.evaluate.RunKind` (``kinds=``): its ``sparse_scorer`` scores the
+model (a halting run adds, per algorithm, ``oracle_node_accuracy``,
+``oracle_graph_accuracy``, ``oracle_score``, ``oracle_seconds`` and
+``halting``: see :class:`openclrs.halting.sparse.SparseHaltingScorer`), its
+settings are written under its name (``"halting": {...}``), and its
+``sparse_table`` printed after the table; a kind without one is refused.
 """
 
 from __future__ import annotations
@@ -54,19 +63,39 @@ def first_step_batch(traces: Sequence[SparseTrace]):
     return batch
 
 
+class SparseScorer:
+    """A plain reasoner's scores on sparse batches of one algorithm:
+    :func:`~openclrs.models.sparse.sparse_predict` scored by
+    :class:`.graph_metrics.GraphScorer` (``update(batch, progress)``, then
+    ``result()``). A capability's :class:`~.evaluate.RunKind` supplies
+    another with the same two methods."""
+
+    def __init__(self, model, algorithm: str):
+        self.model, self.algorithm = model, algorithm
+        self.scorer = GraphScorer(model.specs[algorithm])
+
+    def update(self, batch, progress=None) -> None:
+        from ..models.sparse import sparse_predict
+
+        predictions = sparse_predict(self.model, batch, self.algorithm, progress=progress)
+        self.scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
+
+    def result(self) -> dict:
+        return self.scorer.result()
+
+
 def evaluate_sparse(model, algorithm: str, graphs: str, num_samples: int, seed: int = 0,
-                    batch_size: int = 1, progress: bool = False) -> dict:
+                    batch_size: int = 1, progress: bool = False, scorer=SparseScorer) -> dict:
     """Score ``model`` on ``num_samples`` fresh graphs of distribution
     ``graphs`` (``er_4096``, ``delaunay_1600``...), ``batch_size`` graphs per
-    forward; see the module docstring for the result."""
-    from ..models.sparse import sparse_predict
-
+    forward, with ``scorer(model, algorithm)`` (:class:`SparseScorer` by
+    default); see the module docstring for the result."""
     if num_samples < 1 or batch_size < 1:
         raise ValueError("num_samples and batch_size must be positive")
     model.eval()  # evaluation mode throughout (sparse_predict runs repred=True too)
     encode_hints = model.config.encode_hints
     sampler = SparseSampler(algorithm, graphs, seed, hints=encode_hints)
-    scorer = GraphScorer(model.specs[algorithm])
+    scorer = scorer(model, algorithm)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -89,9 +118,8 @@ def evaluate_sparse(model, algorithm: str, graphs: str, num_samples: int, seed: 
         start = time.perf_counter()
         if bar is not None:
             bar.set_postfix(graph=f"{done + 1}/{num_samples}")
-        predictions = sparse_predict(model, batch, algorithm, progress=bar)
+        scorer.update(batch, progress=bar)
         seconds += time.perf_counter() - start
-        scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
         done += size
     if bar is not None:
         bar.close()
@@ -103,25 +131,37 @@ def evaluate_sparse(model, algorithm: str, graphs: str, num_samples: int, seed: 
 def evaluate_run_sparse(run_dir: str, graph: str, length: int, num_samples: int,
                         seed: int = 0, checkpoint: str = "best", device: str = "cpu",
                         algorithms: Sequence[str] | None = None, batch_size: int = 1,
-                        progress: bool = False) -> dict:
-    """A run's checkpoint on fresh sparse graphs (module docstring)."""
-    from .evaluate import load_run
+                        progress: bool = False, kinds: Sequence = ()) -> dict:
+    """A run's checkpoint on fresh sparse graphs (module docstring); a run a
+    capability built goes through its :class:`~.evaluate.RunKind` in
+    ``kinds``."""
+    from .evaluate import load_run, run_kind_of
 
     if graph not in FAMILIES:
         raise ValueError(f"unknown graph family {graph!r}; expected one of "
                          f"{', '.join(FAMILIES)}")
     if length < 2:
         raise ValueError(f"--length must be at least 2 nodes, got {length}")
-    model, config, saved = load_run(run_dir, checkpoint, device)  # (a plain reasoner's)
+    kind, factory, settings = run_kind_of(run_dir, kinds)
+    scorer = SparseScorer
+    if kind is not None:
+        if kind.sparse_scorer is None:
+            raise ValueError(f"{run_dir} is a {kind.name} run, which has no evaluation on "
+                             "sparse graphs: leave --graph out to score a stored split")
+        scorer = kind.sparse_scorer
+    model, config, saved = load_run(run_dir, checkpoint, device, factory)
     algorithms = list(algorithms or config.algorithms)
     for a in algorithms:
         if a not in config.algorithms:
             raise ValueError(f"this run was trained on {config.algorithms}, not {a!r}")
     name = f"{graph}_{length}"
-    return {"run": run_dir, "checkpoint": saved.path, "step": saved.step, "graphs": name,
-            "num_samples": num_samples, "seed": seed,
-            "algorithms": {a: evaluate_sparse(model, a, name, num_samples, seed, batch_size,
-                                              progress) for a in algorithms}}
+    results = {"run": run_dir, "checkpoint": saved.path, "step": saved.step, "graphs": name,
+               "num_samples": num_samples, "seed": seed,
+               "algorithms": {a: evaluate_sparse(model, a, name, num_samples, seed, batch_size,
+                                                 progress, scorer) for a in algorithms}}
+    if kind is not None:
+        results[kind.name] = settings
+    return results
 
 
 def sparse_results_table(results: dict) -> str:
@@ -138,20 +178,25 @@ def sparse_results_table(results: dict) -> str:
 def evaluate_and_report_sparse(run_dir: str, graph: str, length: int, num_samples: int,
                                seed: int = 0, checkpoint: str = "best", device: str = "cpu",
                                batch_size: int = 1, progress: bool = False,
-                               json_path: str | None = None, out=None) -> dict:
+                               json_path: str | None = None, out=None,
+                               kinds: Sequence = ()) -> dict:
     """``openclrs evaluate --graph``: :func:`evaluate_run_sparse`, the results
     written to ``json_path`` before the table is printed to ``out``
-    (default: stdout). Returns the results."""
+    (default: stdout), then the run kind's ``sparse_table``. Returns the
+    results."""
     import sys
 
     from .. import files
 
     results = evaluate_run_sparse(run_dir, graph, length, num_samples, seed=seed,
                                   checkpoint=checkpoint, device=device, batch_size=batch_size,
-                                  progress=progress)
+                                  progress=progress, kinds=kinds)
     if json_path:
         files.write_json(json_path, results)
+    out = sys.stdout if out is None else out
     print(f"checkpoint: {results['checkpoint']} (step {results['step']})\n"
-          f"{sparse_results_table(results)}", file=sys.stdout if out is None else out,
-          flush=True)
+          f"{sparse_results_table(results)}", file=out, flush=True)
+    kind = next((k for k in kinds if k.name in results), None)
+    if kind is not None and kind.sparse_table is not None:
+        print(kind.sparse_table(results), file=out, flush=True)
     return results
