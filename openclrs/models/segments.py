@@ -9,8 +9,8 @@ computes is ``O(N + E)`` (``O(sum_i deg(i)^2)`` for triplets): messages live
 on edges and are reduced per receiver with scatter reductions.
 
 The segment reductions (:func:`segment_max`, :func:`segment_softmax`,
-:func:`segment_argmax`) take values ``(M, ...)`` and the segment of each
-row, ``(M,)`` in ``[0, size)``.
+:func:`segment_log_softmax`, :func:`segment_argmax`) take values ``(M, ...)``
+and the segment of each row, ``(M,)`` in ``[0, size)``.
 """
 
 from __future__ import annotations
@@ -129,6 +129,14 @@ def segment_softmax(logits: torch.Tensor, index: torch.Tensor, size: int) -> tor
     top = segment_max(logits, index, size)
     e = torch.exp(logits - top[index])
     return e / segment_sum(e, index, size)[index]
+
+
+def segment_log_softmax(logits: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """The log-softmax of ``logits`` (M, ...) within each segment: what a
+    loss reads (finite for finite logits; the shift by each segment's max
+    is a constant of the result, so it carries no gradient)."""
+    shifted = logits - segment_max(logits.detach(), index, size)[index]
+    return shifted - torch.log(segment_sum(torch.exp(shifted), index, size))[index]
 
 
 def segment_argmax(logits: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:

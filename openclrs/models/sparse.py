@@ -70,9 +70,10 @@ from .decoders import (EdgeDecoder, GraphDecoder, GraphPointerDecoder, NodeDecod
                        postprocess)
 from .encoders import NODE_POINTERS
 from .features import AffineFeatures, project
+from .losses import Layout, total_loss
 from .processors.pgn import PGN
-from .segments import (SparseGraph, segment_argmax, segment_max, segment_one_hot,
-                       segment_softmax)
+from .segments import (SparseGraph, segment_argmax, segment_log_softmax, segment_max,
+                       segment_one_hot, segment_softmax, segment_sum)
 
 
 class SparseState(NamedTuple):
@@ -506,3 +507,94 @@ def sparse_decode_outputs(model, state: SparseState, algorithm: str) -> dict[str
     spec = model.specs[algorithm]
     return {name: decode_sparse(dec, state) for name, dec in model.decoders[algorithm].items()
             if spec[name][0] == Stage.OUTPUT}
+
+
+# --------------------------------------------------------------------- loss
+
+def _along_last(reduce, values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """A segment reduction of the last axis (hints are ``(steps, items)``)."""
+    return reduce(values.movedim(-1, 0), index, size).movedim(0, -1)
+
+
+class SparseLayout(Layout):
+    """Where a sparse batch holds one probe (:class:`~.losses.Layout`):
+    ``rows``, the graph of each row of its loss; for a pointer or
+    mask_one probe, the candidates are the items of the last axis,
+    ``index`` the row (segment) of each, ``size`` the number of rows and,
+    for pointers, ``choice`` the node each candidate names."""
+
+    def __init__(self, rows: torch.Tensor, index: torch.Tensor | None = None, size: int = 0,
+                 choice: torch.Tensor | None = None):
+        self.rows, self.index, self.size, self.choice = rows, index, size, choice
+
+    def log_softmax(self, logits):
+        return _along_last(segment_log_softmax, logits, self.index, self.size)
+
+    def total(self, values):
+        return _along_last(segment_sum, values, self.index, self.size)
+
+    def pointer_nll(self, logits, target):
+        # target[..., index]: each candidate's row's target; the candidate is
+        # the true one where it names that node (1 on edge (i, pi(i))).
+        picked = target[..., self.index] == self.choice
+        found = _along_last(segment_sum, picked.to(torch.int64), self.index, self.size)
+        if bool((found != 1).any()):
+            raise ValueError("a true pointer is not one of its node's out-edges, so a sparse "
+                             "decoder cannot express it (which probes leave the edges: "
+                             "openclrs.sparse.off_edge_pointers)")
+        return -self.total(torch.where(picked, self.log_softmax(logits), 0.0))
+
+    def row_lengths(self, lengths):
+        return lengths[self.rows]
+
+
+def sparse_layouts(graph: SparseGraph):
+    """``(location, type) -> SparseLayout`` of a sparse batch's probes: a
+    node pointer's candidates are its node's out-edges (self-loop
+    included), a graph pointer's and a node mask_one's the graph's nodes, an
+    edge mask_one's its sender's out-edges; other probes have one loss row
+    per item (node, edge or graph)."""
+    graphs = torch.arange(graph.num_graphs, device=graph.senders.device)
+    nodes = torch.arange(graph.num_nodes, device=graph.senders.device)
+    items = {Location.NODE: graph.node_graph, Location.EDGE: graph.edge_graph,
+             Location.GRAPH: graphs}
+
+    def layout_of(location: str, type_: str) -> SparseLayout:
+        segments = _segments(location, type_, graph)
+        if segments is None:
+            return SparseLayout(items[location])
+        index, size = segments
+        per_node = (location, type_) in ((Location.NODE, Type.POINTER),
+                                         (Location.EDGE, Type.MASK_ONE))
+        rows = graph.node_graph if per_node else graphs
+        choice = graph.receivers if location == Location.NODE else nodes
+        return SparseLayout(rows, index, size, choice)
+
+    return layout_of
+
+
+def sparse_loss(model, batch, algorithm: str | None = None
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The training loss of ``model`` (a :class:`~.model.Reasoner`) on a
+    :class:`~openclrs.data.sparse.SparseBatch`: ``(total, {probe: loss})``,
+    :meth:`~.model.Reasoner.loss` on the sparse forward in training mode
+    (``repred=False``).
+
+    The per-probe losses are :mod:`.losses`' (:func:`~.losses.total_loss`)
+    with the candidates of :func:`sparse_layouts`: a node pointer is a
+    cross-entropy over its node's out-edges (self-loop included), a node
+    mask_one over its graph's nodes; masks, scalars and categoricals per
+    node, edge or graph; outputs averaged over every item of the batch,
+    hints over the steps each graph has (``t + 1 < length``). On a complete
+    graph this is the dense loss. On others the dense pointer loss differs
+    by design: its softmax runs over every node, the ``*_mask`` decoders
+    giving non-edges a finite logit (one below the sample's smallest), so it
+    keeps some mass on them; here non-edges are no candidates, as in
+    SALSA-CLRS's loss. Edge probes count the graph's edges only (the dense
+    loss counts every pair)."""
+    algorithm, spec = _check(model, batch, algorithm)
+    batch = _on_device(batch, next(model.parameters()))
+    decode_hints = model.config.decode_hints
+    preds = sparse_forward(model, batch, algorithm, repred=False, hints=decode_hints)
+    return total_loss(spec, batch, preds.outputs, preds.hints if decode_hints else None,
+                      sparse_layouts(graph_of(batch)))

@@ -63,6 +63,10 @@ class TrainConfig:
         True, "decode permutation pointers as permutations (as published)")
     pred_as_input: bool = setting(
         True, "give the 'pred' hint of sorting algorithms as an input (as published)")
+    sparse: bool = setting(
+        False, "train on SALSA-CLRS's graphs in the sparse format (Erdos-Renyi, n drawn from "
+               "the train lengths per graph; validation at the largest), the model run on "
+               "edge lists (openclrs.training.sparse_train)")
     # evaluation
     eval_every: int = setting(50, "validate (and checkpoint) every this many steps")
     test_every: int = setting(500, "test on the canonical n=64 split every this many steps "
@@ -97,6 +101,12 @@ class TrainConfig:
         self.algorithms = list(self.algorithms)
         if not self.algorithms:
             raise ValueError("no algorithm to train on: give --algorithm or --algorithms")
+        if not isinstance(self.sparse, bool):
+            bad("sparse", f"must be true or false, got {self.sparse!r}")
+        if self.sparse:
+            from .sparse_train import check_algorithms
+
+            check_algorithms(self.algorithms)
         self.algorithms = [check_algorithm(a) for a in self.algorithms]
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ValueError(f"repeated algorithm in {self.algorithms}")
@@ -149,7 +159,10 @@ class TrainConfig:
         return transforms.train_lengths(algorithm)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.sparse:  # runs from before the option had no such key: they still resume
+            del data["sparse"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

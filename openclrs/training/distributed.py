@@ -87,26 +87,33 @@ def teardown(context: Context) -> None:
         dist.destroy_process_group()
 
 
-class TrainingLoss(nn.Module):
-    """``model.loss`` as a module's ``forward``: DDP synchronises gradients of
-    what runs through a wrapped module's ``forward``."""
+def _model_loss(model: nn.Module, batch):
+    return model.loss(batch)
 
-    def __init__(self, model: nn.Module):
+
+class TrainingLoss(nn.Module):
+    """``loss(model, batch)`` as a module's ``forward``: DDP synchronises
+    gradients of what runs through a wrapped module's ``forward``."""
+
+    def __init__(self, model: nn.Module, loss=_model_loss):
         super().__init__()
-        self.model = model
+        self.model, self.loss = model, loss
 
     def forward(self, batch):
-        return self.model.loss(batch)[0]
+        return self.loss(self.model, batch)[0]
 
 
-def loss_function(model: nn.Module, context: Context):
+def loss_function(model: nn.Module, context: Context, loss=None):
     """``batch -> loss``; under torchrun, gradients are averaged over ranks.
+    ``loss(model, batch) -> (total, terms)``: default ``model.loss(batch)``
+    (sparse training passes :func:`openclrs.models.sparse.sparse_loss`).
 
     ``find_unused_parameters``: in multi-algorithm training an update runs
     one algorithm's encoders and decoders only.
     """
+    loss = _model_loss if loss is None else loss
     if not context.enabled:
-        return lambda batch: model.loss(batch)[0]
+        return lambda batch: loss(model, batch)[0]
     device_ids = [context.local_rank] if next(model.parameters()).is_cuda else None
-    return nn.parallel.DistributedDataParallel(TrainingLoss(model), device_ids=device_ids,
+    return nn.parallel.DistributedDataParallel(TrainingLoss(model, loss), device_ids=device_ids,
                                                find_unused_parameters=True)

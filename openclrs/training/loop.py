@@ -64,7 +64,7 @@ from ..data.batching import collate
 from ..models.model import Reasoner, count_parameters
 from ..samplers import Sampler
 from ..specs import NUM_SAMPLES_MULTIPLIER
-from . import distributed, memory, runs
+from . import distributed, memory, runs, sparse_train
 from .config import TrainConfig
 from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import TrainingDiverged, derive_seed
@@ -79,7 +79,10 @@ OUTPUTS = ("results.json", "test_scores.png", "training_curves.png", "tb", "wors
 def train_batch(config: TrainConfig, index: int, step: int, shard: slice = slice(None)):
     """The training batch of algorithm ``index`` at ``step``: a function of
     ``(seed, index, step)`` only, so a resumed run sees the same data.
-    ``shard`` keeps part of it (one torchrun process's share)."""
+    ``shard`` keeps part of it (one torchrun process's share). With
+    ``config.sparse``, SALSA-CLRS's sparse graphs (:mod:`.sparse_train`)."""
+    if config.sparse:
+        return sparse_train.train_batch(config, index, step, shard)
     algorithm = config.algorithms[index]
     lengths = config.lengths(algorithm)
     length = lengths[step % len(lengths)]
@@ -125,7 +128,10 @@ def _batches(traces, size):
 
 
 def validation_batches(config: TrainConfig, algorithm: str):
-    """The fixed validation set of ``algorithm`` (see the module docstring)."""
+    """The fixed validation set of ``algorithm`` (see the module docstring;
+    with ``config.sparse``, :func:`.sparse_train.validation_batches`)."""
+    if config.sparse:
+        return sparse_train.validation_batches(config, algorithm)
     if config.val_set == "canonical":
         from ..data.datasets import load_split
 
@@ -159,7 +165,11 @@ def score(model: Reasoner, batches, autocast=nullcontext,
 
     A batch runs in chunks of samples that fit ``max_memory`` bytes (default:
     half the memory available; :mod:`openclrs.training.memory`): the same
-    predictions and metrics whatever the chunks."""
+    predictions and metrics whatever the chunks. Sparse batches
+    (:class:`.sparse_train.SparseBatches`) are scored by
+    :func:`.sparse_train.score` (SALSA-CLRS's metrics too)."""
+    if isinstance(batches, sparse_train.SparseBatches):
+        return sparse_train.score(model, batches, autocast)
     was_training = model.training
     model.eval()
     scorer = None
@@ -391,6 +401,8 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log, restart
     autocast = autocast_of(config)
     torch.manual_seed(config.seed)
     model = (build_model if factory is None else factory.build)(config).to(device)
+    if config.sparse:
+        sparse_train.check_model(model, factory)  # before the run folder is touched
     optimizer = make_optimizer(model, config)
     scorer = None if factory is None else factory.score
 
@@ -430,7 +442,8 @@ def _loop(model, optimizer, config, context, device, autocast, run, state: RunSt
     checkpoints. Returns the training seconds (all sessions)."""
     if config.compile:
         model.compile()  # the per-step modules; see Reasoner.compile
-    loss_of = distributed.loss_function(model, context)
+    loss_of = distributed.loss_function(model, context,
+                                        sparse_train.loss if config.sparse else None)
     start = time.perf_counter() - state.train_seconds
     model.train()
     try:

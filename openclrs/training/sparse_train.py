@@ -1,0 +1,187 @@
+"""``openclrs train --sparse``: the house trainer on SALSA-CLRS's sparse graphs.
+
+The run is an ordinary :mod:`.loop` run of a plain
+:class:`~openclrs.models.model.Reasoner` (same checkpoints, resume,
+``metrics.jsonl``, best checkpoint, progress bar; ``config.json`` records
+``"sparse": true``); what changes is the data, the loss and validation:
+
+* **Training data**: SALSA-CLRS's training distribution
+  (:data:`openclrs.distributions.TRAIN`: Erdos-Renyi, ``n`` drawn per graph
+  from the train lengths, 4 7 11 13 16 by default, ``p`` uniform in
+  ``er_probabilities(16)``, connected), the algorithm run on its edge list
+  (:mod:`openclrs.algorithms.sparse_registry`), hints included, batched as
+  PyTorch Geometric does (:func:`~openclrs.data.sparse.collate_sparse`).
+  Batch ``s`` of algorithm ``k`` is a function of ``(seed, k, s)`` alone
+  (:func:`train_batch`): same seed, same bytes; a resumed run sees the
+  batches an uninterrupted one does. Every step draws fresh graphs (SALSA
+  trains epochs over a stored set of 10,000). ``pos`` is randomised as in
+  the dense recipe (``--random-pos``, default on; not on the canonical
+  validation set).
+* **Loss**: :func:`openclrs.models.sparse.sparse_loss`, the dense losses
+  with node pointers as a cross-entropy over each node's out-edges.
+* **Validation**: the validation distribution at the largest train length
+  (SALSA's: Erdos-Renyi, n = 16), run sparse on each graph's own
+  predictions from the hints of step 0, scored with SALSA's per-graph
+  metrics beside the CLRS score (:class:`.graph_metrics.GraphScorer`:
+  ``score``, ``node_accuracy``, ``graph_accuracy``, ...). ``--val-set
+  sampled``: ``32 x 2`` graphs from the run's seed, as the dense trainer's
+  set; ``canonical``: SALSA's 1,000 validation graphs, the ``val`` part of
+  :func:`openclrs.data.sparse.salsa_parts` (seed 0).
+* **Test**: the canonical dense test split (n = 64), as every run: the
+  trained model is a plain reasoner, ``openclrs evaluate --run DIR`` scores
+  it dense and ``openclrs evaluate --run DIR --graph er --length 1600``
+  sparse.
+
+What cannot train sparse is refused before the run folder is touched, the
+option named: processors outside the MPNN/PGN family (GAT, MemNet),
+algorithms without a sparse trace, pointers that leave the edges
+(topological_sort's ``topo``, ...), ``--halting``.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Sequence
+
+import numpy as np
+
+from ..data.sparse import SparseBatch, collate_sparse, salsa_parts
+from ..distributions import TRAIN, GraphDistribution, SparseSampler, distribution
+from ..specs import NUM_SAMPLES_MULTIPLIER
+from .runs import derive_seed
+
+
+# ------------------------------------------------------------------- checks
+
+def check_algorithms(algorithms: Sequence[str]) -> None:
+    """Refuse algorithms without a sparse trace or whose pointers leave the
+    graph's edges (a sparse decoder scores a node's out-edges only)."""
+    from ..algorithms.sparse_registry import SPARSE_ALGORITHMS
+    from ..sparse import off_edge_pointers
+    from ..specs import SALSA_SPECS
+
+    for algorithm in algorithms:
+        if algorithm in SALSA_SPECS:
+            raise ValueError(f"--sparse: {algorithm} is one of SALSA-CLRS's own algorithms, "
+                             "which openclrs evaluates but does not train yet (a run needs "
+                             "the dense spec and test split of a CLRS algorithm)")
+        if algorithm not in SPARSE_ALGORITHMS:
+            raise ValueError(f"--sparse: {algorithm} has no sparse trace; the algorithms that "
+                             f"train sparse: {', '.join(sorted(SPARSE_ALGORITHMS))}")
+        off = sorted({name for trace in SparseSampler(algorithm, TRAIN, seed=0).take(8)
+                      for name in off_edge_pointers(trace)})
+        if off:
+            raise ValueError(f"--sparse: {algorithm}'s pointer(s) {', '.join(off)} leave the "
+                             "graph's edges, and a sparse decoder scores only a node's "
+                             "out-edges; train it dense (without --sparse)")
+
+
+def check_model(model, factory=None) -> None:
+    """Refuse a model that has no sparse forward (named by its option)."""
+    from ..models.processors.pgn import PGN
+
+    if factory is not None:
+        raise ValueError(f"--sparse trains a plain reasoner; a {factory.name} model "
+                         f"(--{factory.name}) has no sparse training")
+    if not isinstance(model.processor, PGN):
+        raise ValueError(f"--sparse: --processor {model.config.processor} has no sparse form; "
+                         "use one of the MPNN/PGN family (triplet_gmpnn, gpgn_mask, pgn_mask, "
+                         "mpnn, ...)")
+
+
+# --------------------------------------------------------------------- data
+
+def training_graphs(config, algorithm: str) -> GraphDistribution:
+    """SALSA-CLRS's training distribution with ``n`` from the train lengths."""
+    sizes = tuple(config.lengths(algorithm))
+    return GraphDistribution(TRAIN.family, sizes, TRAIN.p_range)
+
+
+def validation_graphs(config, algorithm: str) -> GraphDistribution:
+    """The training distribution at its largest ``n`` (SALSA's ``val``: n = 16)."""
+    return GraphDistribution(TRAIN.family, (max(config.lengths(algorithm)),), TRAIN.p_range)
+
+
+def _random_pos(traces, rng: np.random.RandomState):
+    """Sorted U[0, 1) ``pos`` per graph (:func:`openclrs.transforms.randomize_pos`)."""
+    from dataclasses import replace
+
+    return [replace(t, inputs={**t.inputs, "pos": np.sort(rng.uniform(size=t.num_nodes))})
+            for t in traces]
+
+
+def train_batch(config, index: int, step: int, shard: slice = slice(None)) -> SparseBatch:
+    """The sparse training batch of algorithm ``index`` at ``step``: a
+    function of ``(seed, index, step)`` only (the keys the dense
+    :func:`.loop.train_batch` uses). ``shard`` keeps part of it."""
+    algorithm = config.algorithms[index]
+    traces = SparseSampler(algorithm, training_graphs(config, algorithm),
+                           seed=derive_seed(config.seed, index, step)).take(config.batch_size)
+    if config.random_pos:
+        traces = _random_pos(traces, np.random.RandomState(
+            derive_seed(config.seed, index, step, 1)))
+    return collate_sparse(traces[shard])
+
+
+class SparseBatches(list):
+    """An algorithm's validation batches, sparse (what :func:`.loop.score`
+    hands to :func:`score`)."""
+
+
+def validation_batches(config, algorithm: str) -> SparseBatches:
+    """The fixed sparse validation set of ``algorithm`` (module docstring),
+    each graph cut to its hints of step 0, in batches of
+    ``eval_batch_size`` graphs."""
+    from .sparse_evaluate import first_step_batch
+
+    index = config.algorithms.index(algorithm)
+    if config.val_set == "canonical":
+        part = next(p for p in salsa_parts(algorithm) if p.split == "val")
+        graphs, seed, count = distribution(part.graphs), part.seed, part.num_samples
+    else:
+        graphs = validation_graphs(config, algorithm)
+        seed = derive_seed(config.seed, index, 2**31 - 1)
+        count = 32 * 2 * NUM_SAMPLES_MULTIPLIER.get(algorithm, 1)
+    sampler = SparseSampler(algorithm, graphs, seed=seed)
+    # pos as the dense trainer's: randomised on the sampled set, not on the stored one
+    rng = np.random.RandomState(derive_seed(config.seed, index, 2**31 - 2))
+    random_pos = config.random_pos and config.val_set != "canonical"
+    batches = SparseBatches()
+    for start in range(0, count, config.eval_batch_size):
+        traces = sampler.take(min(config.eval_batch_size, count - start))
+        if random_pos:
+            traces = _random_pos(traces, rng)
+        batches.append(first_step_batch(traces))
+    return batches
+
+
+# ------------------------------------------------------------------ scoring
+
+def score(model, batches: Sequence[SparseBatch], autocast=nullcontext) -> dict[str, float]:
+    """SALSA-CLRS's metrics and the CLRS score of ``model`` on sparse
+    batches, the model in evaluation mode."""
+    from ..models.sparse import sparse_predict
+    from .graph_metrics import GraphScorer
+
+    was_training = model.training
+    model.eval()
+    scorer = None
+    try:
+        for batch in batches:
+            if scorer is None:
+                scorer = GraphScorer(model.specs[batch.algorithm])
+            with autocast():
+                predictions = sparse_predict(model, batch)
+            scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
+    finally:
+        model.train(was_training)
+    if scorer is None:
+        raise ValueError("no batch to score")
+    return scorer.result()
+
+
+def loss(model, batch):
+    """``(total, terms)``: :func:`openclrs.models.sparse.sparse_loss`."""
+    from ..models.sparse import sparse_loss
+
+    return sparse_loss(model, batch)

@@ -1,0 +1,270 @@
+"""Training on SALSA-CLRS's sparse graphs (`openclrs train --sparse`): the
+sparse loss against the dense one (complete graphs) and against a brute-force
+cross-entropy over out-edges (sparse graphs), values and gradients in
+float64; the seeded training stream; the trainer end to end through the
+CLI, resume, multi-task and the clear refusals."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from openclrs.cli.training import main
+from openclrs.data.batching import collate
+from openclrs.data.sparse import collate_sparse, uncollate_sparse
+from openclrs.distributions import GraphDistribution, SparseSampler, sample_sparse
+from openclrs.models.model import ModelConfig, Reasoner
+from openclrs.models.sparse import sparse_loss
+from openclrs.sparse import to_dense
+from openclrs.training import sparse_train
+from openclrs.training.config import TrainConfig
+from openclrs.training.loop import train
+
+TOL = 1e-10
+COMPLETE = GraphDistribution("er", (6,), (1.0, 1.0))  # every pair an edge
+
+
+def model_for(algorithm, processor="gpgn_mask", seed=0, **options):
+    options.setdefault("hint_repred_mode", "hard")
+    torch.manual_seed(seed)
+    config = ModelConfig(hidden_size=8, processor=processor, nb_triplet_fts=4, **options)
+    return Reasoner.from_algorithms(algorithm, config).double().train()
+
+
+def dense_batch(traces):
+    return collate([to_dense(t) for t in traces]).to_torch(float_dtype=torch.float64)
+
+
+def grads(loss, model):
+    return torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+
+
+def assert_same_grads(model, a, b):
+    for (name, _), x, y in zip(model.named_parameters(), a, b):
+        if x is None or y is None:
+            assert x is None and y is None, name
+            continue
+        torch.testing.assert_close(x, y, rtol=0, atol=TOL, msg=name)
+
+
+# ------------------------------------------------------------------ the loss
+
+@pytest.mark.parametrize("algorithm", ["bfs", "dijkstra", "mst_prim"])
+@pytest.mark.parametrize("processor", ["pgn_mask", "gpgn_mask"])
+def test_sparse_loss_equals_the_dense_loss_on_complete_graphs(algorithm, processor):
+    # No non-edges: the dense softmaxes run over the sparse candidates, so
+    # every term (pointers, masks, scalars, mask_one) and every gradient agree.
+    traces = SparseSampler(algorithm, COMPLETE, seed=1).take(3)
+    model = model_for(algorithm, processor)
+    total, terms = sparse_loss(model, collate_sparse(traces))
+    dense_total, dense_terms = model.loss(dense_batch(traces))
+    assert set(terms) == set(dense_terms) and len(terms) >= 3
+    for name in terms:
+        torch.testing.assert_close(terms[name], dense_terms[name], rtol=0, atol=TOL, msg=name)
+    assert_same_grads(model, grads(total, model), grads(dense_total, model))
+
+
+def test_training_mode_dropout_and_teacher_forcing_give_the_dense_gradients():
+    # One graph: the sparse forward draws the dense forward's random numbers.
+    trace = SparseSampler("dijkstra", COMPLETE, seed=3).take(1)
+    model = model_for("dijkstra", dropout=0.3, hint_teacher_forcing=0.5)
+    torch.manual_seed(7)
+    total, _ = sparse_loss(model, collate_sparse(trace))
+    torch.manual_seed(7)
+    dense_total, _ = model.loss(dense_batch(trace))
+    torch.testing.assert_close(total, dense_total, rtol=0, atol=TOL)
+    assert_same_grads(model, grads(total, model), grads(dense_total, model))
+    torch.manual_seed(8)  # dropout acts: other draws, another loss
+    assert not torch.isclose(sparse_loss(model, collate_sparse(trace))[0], total)
+
+
+def _out_edge_nll(logits, target, trace):
+    """Brute force: -log softmax over node i's out-edges of the dense logits
+    (B=1: logits (N, N), target (N,)), per node."""
+    rows = []
+    for i in range(trace.num_nodes):
+        js = torch.as_tensor(trace.receivers[trace.senders == i])
+        row = logits[i, js]
+        rows.append(torch.logsumexp(row, 0) - logits[i, int(target[i])])
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("processor", ["pgn_mask", "gpgn_mask"])
+def test_sparse_pointer_loss_is_a_cross_entropy_over_out_edges(processor):
+    # On a sparse graph the dense pointer softmax keeps mass on non-edges (the
+    # *_mask floor is finite); the sparse loss is SALSA's: over out-edges only.
+    # Against a brute force built from the dense logits: values and gradients.
+    trace = sample_sparse("bfs", "er_12", num_samples=1, seed=5)[0]
+    assert trace.num_edges < trace.num_nodes ** 2
+    model = model_for("bfs", processor)
+    total, terms = sparse_loss(model, collate_sparse([trace]))
+    batch = dense_batch([trace])
+    preds = model(batch, repred=False)
+    dense_total, dense_terms = model.loss(batch)
+    torch.testing.assert_close(terms["reach_h"], dense_terms["reach_h"], rtol=0, atol=TOL)
+    assert abs(float((terms["pi"] - dense_terms["pi"]).detach())) > 1e-3  # the non-edges' mass
+    pi = _out_edge_nll(preds.outputs["pi"][0], batch.outputs["pi"][0], trace).mean()
+    steps = trace.length - 1
+    pi_h = torch.stack([_out_edge_nll(preds.hints["pi_h"][t, 0], batch.hints["pi_h"][t + 1, 0],
+                                      trace) for t in range(steps)]).mean()
+    torch.testing.assert_close(terms["pi"], pi, rtol=0, atol=TOL)
+    torch.testing.assert_close(terms["pi_h"], pi_h, rtol=0, atol=TOL)
+    brute = pi + pi_h + dense_terms["reach_h"]
+    torch.testing.assert_close(total, brute, rtol=0, atol=TOL)
+    assert_same_grads(model, grads(total, model), grads(brute, model))
+
+
+def test_hints_count_up_to_each_graphs_length():
+    # Graphs of different lengths in one batch: each graph's hint loss is its
+    # own steps only, so a batch's hint term is the mean over graphs' valid rows.
+    traces = sample_sparse("bfs", "train", num_samples=4, seed=11)
+    assert len({t.length for t in traces}) > 1
+    model = model_for("bfs", hint_mode="decoded_only")
+    _, terms = sparse_loss(model, collate_sparse(traces))
+    sums, counts = 0.0, 0
+    for t in traces:
+        _, alone = sparse_loss(model, collate_sparse([t]))
+        rows = (t.length - 1) * t.num_nodes
+        sums, counts = sums + alone["reach_h"] * rows, counts + rows
+    torch.testing.assert_close(terms["reach_h"], sums / counts, rtol=0, atol=TOL)
+
+
+def test_a_pointer_off_the_edges_is_refused():
+    trace = sample_sparse("bfs", "er_12", num_samples=1, seed=5)[0]
+    batch = collate_sparse([trace])
+    node = int(trace.senders[0])
+    far = next(j for j in range(trace.num_nodes)
+               if not np.any((trace.senders == node) & (trace.receivers == j)))
+    batch.outputs["pi"] = batch.outputs["pi"].copy()
+    batch.outputs["pi"][node] = far
+    with pytest.raises(ValueError, match="not one of its node's out-edges"):
+        sparse_loss(model_for("bfs"), batch)
+
+
+# ---------------------------------------------------------------- the stream
+
+def config(out, **kw):
+    options = dict(algorithms=["bfs"], out_dir=str(out), steps=8, batch_size=4, eval_every=4,
+                   test_every=0, log_every=1, seed=3, progress=False, sparse=True,
+                   eval_batch_size=16, model=ModelConfig(hidden_size=8, processor="gpgn_mask"))
+    options.update(kw)
+    return TrainConfig(**options)
+
+
+def arrays(batch):
+    out = {"senders": batch.senders, "receivers": batch.receivers, "lengths": batch.lengths}
+    for store in ("inputs", "hints", "outputs"):
+        out.update({f"{store}.{k}": v for k, v in getattr(batch, store).items()})
+    return out
+
+
+def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
+    cfg = config(tmp_path).validate()
+    a, b = sparse_train.train_batch(cfg, 0, 5), sparse_train.train_batch(cfg, 0, 5)
+    assert {k: v.tobytes() for k, v in arrays(a).items()} == {
+        k: v.tobytes() for k, v in arrays(b).items()}
+    other = sparse_train.train_batch(cfg, 0, 6)
+    assert not np.array_equal(other.senders, a.senders) or other.num_nodes != a.num_nodes
+    traces = uncollate_sparse(a)
+    assert a.num_graphs == 4 and a.hints  # with hints, for the hint losses
+    nodes = [t.num_nodes for step in range(12) for t in
+             uncollate_sparse(sparse_train.train_batch(cfg, 0, step))]
+    assert set(nodes) <= {4, 7, 11, 13, 16} and len(set(nodes)) >= 3
+    pos = traces[0].inputs["pos"]
+    assert np.all(np.diff(pos) > 0) and not np.allclose(pos, np.arange(len(pos)) / len(pos))
+    # A torchrun shard is a slice of the same global batch.
+    half = sparse_train.train_batch(cfg, 0, 5, slice(2, 4))
+    want = collate_sparse(traces[2:4])
+    assert {k: v.tobytes() for k, v in arrays(half).items()} == {
+        k: v.tobytes() for k, v in arrays(want).items()}
+    # The validation set: SALSA's n = 16, step-0 hints, fixed.
+    val = sparse_train.validation_batches(cfg, "bfs")
+    assert sum(v.num_graphs for v in val) == 64 and set(np.diff(val[0].node_ptr)) == {16}
+    assert all(h.shape[0] == 1 for h in val[0].hints.values())
+
+
+# ---------------------------------------------------------------- the trainer
+
+def read_metrics(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_train_sparse_cli_loss_falls_and_evaluates_dense_and_sparse(tmp_path, capsys):
+    run, data = tmp_path / "run", tmp_path / "data"
+    assert main(["train", "--algorithm", "bfs", "--sparse", "--steps", "40", "--out", str(run),
+                 "--batch-size", "8", "--eval-every", "20", "--test-every", "0",
+                 "--processor", "gpgn_mask", "--hidden-size", "16", "--lr", "3e-3",
+                 "--log-every", "1", "--data-root", str(data), "--quiet"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["sparse"] is True
+    records = read_metrics(str(run))
+    losses = [r["loss"] for r in records if r["kind"] == "train"]
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+    val = [r for r in records if r["kind"] == "val"][-1]["metrics"]["bfs"]
+    assert val["graphs"] == 64 and 0 <= val["graph_accuracy"] <= val["node_accuracy"] <= 1
+    assert val["score"] == pytest.approx(val["node_accuracy"])  # one pointer output
+    results = json.loads((run / "results.json").read_text())
+    assert "node_accuracy" in results["algorithms"]["bfs"]["val_metrics"]
+    capsys.readouterr()
+    # An ordinary reasoner run: evaluated dense (the canonical test split) and sparse.
+    assert main(["evaluate", "--run", str(run)]) == 0
+    assert "bfs" in capsys.readouterr().out
+    out = tmp_path / "sparse.json"
+    assert main(["evaluate", "--run", str(run), "--graph", "er", "--length", "40",
+                 "--num-samples", "2", "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["algorithms"]["bfs"]["graphs"] == 2
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    data = str(tmp_path / "data")
+    reference = tmp_path / "ref"
+    train(config(reference, data_root=data))
+
+    def kill(step):
+        if step == 6:  # the last checkpoint is at step 4
+            raise Killed
+
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Killed):
+        train(config(resumed, data_root=data), hook=kill)
+    train(config(resumed, data_root=data))
+    assert read_metrics(str(resumed)) == read_metrics(str(reference))
+    # and the run refuses to continue as a dense one
+    with pytest.raises(ValueError, match="sparse"):
+        train(config(resumed, data_root=data, sparse=False, steps=10))
+
+
+def test_multitask_sparse_run(tmp_path):
+    results = train(config(tmp_path / "run", algorithms=["bfs", "dijkstra"], steps=2,
+                           eval_every=2, data_root=str(tmp_path / "data")))
+    assert set(results["algorithms"]) == {"bfs", "dijkstra"}
+    for metrics in results["algorithms"].values():
+        assert "graph_accuracy" in metrics["val_metrics"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": ModelConfig(hidden_size=8, processor="gat")}, "--processor gat"),
+    ({"model": ModelConfig(hidden_size=8, processor="memnet_masked")}, "--processor"),
+    ({"algorithms": ["topological_sort"]}, "topo"),
+    ({"algorithms": ["strongly_connected_components"]}, "scc_id"),
+    ({"algorithms": ["insertion_sort"]}, "no sparse trace"),
+    ({"algorithms": ["fast_mis"]}, "SALSA-CLRS's own"),
+])
+def test_what_cannot_train_sparse_is_refused(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        train(config(tmp_path / "run", **change))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_halting_with_sparse_is_refused_by_the_cli(tmp_path, capsys):
+    assert main(["train", "--algorithm", "bfs", "--sparse", "--halting", "learned",
+                 "--steps", "1", "--out", str(tmp_path / "run"), "--quiet"]) != 0
+    assert "--sparse" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "run")
