@@ -243,7 +243,8 @@ def plot(record: dict, path: str) -> None:
     plt = pyplot("the parity benchmark's plot")
     figure, axes = plt.subplots(2, 2, figsize=(11, 6.5), sharex="col")
     shown = {}
-    for name, run in record["runs"].items():
+    colours = plt.get_cmap("tab20")   # more runs than the default cycle's 10 colours
+    for index, (name, run) in enumerate(sorted(record["runs"].items())):
         if not name.endswith("-s0"):
             continue
         column = 1 if name.startswith("extra-") else 0
@@ -251,9 +252,10 @@ def plot(record: dict, path: str) -> None:
         rows = run["by_nonzeros"]
         counts = [r["nonzeros"] for r in rows]
         style = {"ponder": "-", "act": "--", "fixed": ":"}[run["config"]["method"]]
+        colour = colours(index % 20)
         axes[0][column].plot(counts, [100 * r["accuracy"] for r in rows], style, marker=".",
-                             label=label[:-3])
-        axes[1][column].plot(counts, [r["steps"] for r in rows], style, marker=".")
+                             label=label[:-3], color=colour)
+        axes[1][column].plot(counts, [r["steps"] for r in rows], style, marker=".", color=colour)
         shown[column] = run["config"]
     for column, cfg in shown.items():
         lo, hi = cfg["train_nonzeros"]
@@ -336,6 +338,7 @@ def main(argv=None) -> int:
         plot(record, out_png)
         print(f"{name}: accuracy {100 * results['accuracy']:.2f}%, steps {results['steps']:.2f} "
               f"({time.time() - started:.0f} s)", flush=True)
+    plot(record, out_png)
     print(table(record))
     return 0
 
