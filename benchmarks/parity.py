@@ -194,7 +194,8 @@ def growth(work: str, names, out_json: str) -> None:
             continue
         checkpoint = load_checkpoint(folder, "last")
         entry = growth_of(model_from_checkpoint(checkpoint, cfg), cfg)
-        record["runs"][name] = {"step": checkpoint.step, "lambda_p": cfg.lambda_p, **entry}
+        record["runs"][os.path.basename(os.path.normpath(name))] = {
+            "step": checkpoint.step, "lambda_p": cfg.lambda_p, **entry}
         files.write_json(out_json, record)
         rows = entry["by_nonzeros"]
         print(f"{name} (step {checkpoint.step}): E[n] " +
