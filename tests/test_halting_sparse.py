@@ -1,7 +1,9 @@
 """Learned halting on sparse graphs (openclrs.halting.sparse, the sparse
 unroll of openclrs.models.sparse, ``openclrs evaluate --graph`` of a halting
-run): each graph halts on its own, as the dense halting reasoner does on
-the same graph alone; nothing depends on a graph's batch mates."""
+run, ``openclrs train --sparse --halting``): each graph halts on its own, as
+the dense halting reasoner does on the same graph alone; nothing depends on
+a graph's batch mates; the sparse halting losses are the dense ones on
+complete graphs."""
 
 import json
 import math
@@ -14,10 +16,11 @@ import torch
 from openclrs.cli.training import main
 from openclrs.data.batching import collate
 from openclrs.data.sparse import collate_sparse
-from openclrs.distributions import sample_sparse
+from openclrs.distributions import GraphDistribution, SparseSampler, sample_sparse
 from openclrs.halting.config import HaltingConfig
-from openclrs.halting.reasoner import HaltingReasoner
-from openclrs.halting.sparse import SparseHaltingScorer, sparse_halt, sparse_halt_logits
+from openclrs.halting.reasoner import HaltingReasoner, sample_output_losses
+from openclrs.halting.sparse import (SparseHaltingScorer, sparse_halt, sparse_halt_logits,
+                                     sparse_halting_loss, sparse_output_losses)
 from openclrs.halting.termination import TerminationHead
 from openclrs.halting.training import factory
 from openclrs.models.config import ModelConfig
@@ -250,3 +253,80 @@ def test_a_run_kind_without_a_sparse_scorer_is_refused(halting_run):
     kind = RunKind("halting", factory=lambda s: factory(HaltingConfig.from_dict(s)))
     with pytest.raises(ValueError, match="no evaluation on sparse graphs"):
         evaluate_run_sparse(halting_run, "er", 20, 1, kinds=[kind])
+
+
+# ------------------------------------------------------ train --sparse --halting
+
+COMPLETE = GraphDistribution("er", (6,), (1.0, 1.0))  # every pair an edge
+
+
+def _grads(loss, model):
+    return torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+
+
+@pytest.mark.parametrize("algorithm,kind", [("bfs", "learned"), ("dijkstra", "learned"),
+                                            ("mst_prim", "termination")])
+def test_sparse_halting_loss_equals_the_dense_one_on_complete_graphs(algorithm, kind):
+    # No non-edges: the sparse candidates are the dense ones, so PonderNet's
+    # per-graph output losses, its KL, the hint and termination losses and
+    # every gradient agree.
+    model = halting_model(algorithm, kind=kind, max_steps_factor=1.0).train()
+    traces = SparseSampler(algorithm, COMPLETE, seed=1).take(3)
+    total, terms = sparse_halting_loss(model, collate_sparse(traces))
+    dense = collate([to_dense(t) for t in traces]).to_torch(float_dtype=torch.float64)
+    dense_total, dense_terms = model.loss(dense)
+    assert set(terms) == set(dense_terms)
+    for name in terms:
+        torch.testing.assert_close(terms[name], dense_terms[name], rtol=0, atol=1e-10,
+                                   msg=name)
+    for (name, _), a, b in zip(model.named_parameters(), _grads(total, model),
+                               _grads(dense_total, model)):
+        if a is None or b is None:
+            assert a is None and b is None, name
+        else:
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=name)
+
+
+def test_sparse_output_losses_are_per_graph():
+    model = halting_model("dijkstra").reasoner
+    spec = model.specs["dijkstra"]
+    traces = traces_of("dijkstra", count=3)
+
+    def losses(batch):
+        batch = batch.to_torch(float_dtype=torch.float64)
+        preds = sparse_forward(model, batch, repred=True).outputs
+        return sparse_output_losses(spec, batch.outputs, preds, graph_of(batch))
+
+    together = losses(collate_sparse(traces))
+    alone = torch.cat([losses(collate_sparse([t])) for t in traces])
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-12)
+    # on one complete graph: the dense per-sample loss
+    complete = SparseSampler("dijkstra", COMPLETE, seed=2).take(1)
+    dense = collate([to_dense(complete[0])]).to_torch(float_dtype=torch.float64)
+    want = sample_output_losses(spec, dense.outputs, model(dense, repred=True).outputs)
+    torch.testing.assert_close(losses(collate_sparse(complete)), want, rtol=0, atol=1e-12)
+
+
+def test_cli_trains_a_halting_reasoner_on_sparse_graphs(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--algorithm", "bfs", "--sparse", "--halting", "termination",
+                 "--steps", "4", "--eval-every", "2", "--test-every", "0", "--batch-size", "4",
+                 "--hidden-size", "8", "--processor", "gpgn_mask", "--quiet",
+                 "--hint-repred-mode", "hard_on_eval", "--halting-cap-factor", "0.5",
+                 "--out", out, "--data-root", str(tmp_path / "data")]) == 0
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["train"]["sparse"] and config["halting"]["kind"] == "termination"
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        vals = [json.loads(line) for line in f if '"val"' in line]
+    assert len(vals) == 2
+    val = vals[-1]["metrics"]["bfs"]   # validated sparse, each graph halting on its own
+    for key in ("score", "oracle_score", "node_accuracy", "halting_error", "max_steps"):
+        assert key in val, key
+    assert val["max_steps"] == 8        # ceil(0.5 * 16), SALSA's validation graphs
+    results = json.load(open(os.path.join(out, "results.json")))
+    r = results["algorithms"]["bfs"]     # the dense canonical test, as every run
+    assert {"test_score", "oracle_test_score", "halting"} <= set(r)
+    capsys.readouterr()
+    assert main(["evaluate", "--run", out, "--graph", "er", "--length", "20",
+                 "--num-samples", "1", "--quiet"]) == 0
+    assert "oracle lengths" in capsys.readouterr().out

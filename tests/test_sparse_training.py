@@ -263,8 +263,11 @@ def test_what_cannot_train_sparse_is_refused(tmp_path, change, message):
     assert not os.path.exists(tmp_path / "run")
 
 
-def test_halting_with_sparse_is_refused_by_the_cli(tmp_path, capsys):
-    assert main(["train", "--algorithm", "bfs", "--sparse", "--halting", "learned",
-                 "--steps", "1", "--out", str(tmp_path / "run"), "--quiet"]) != 0
-    assert "--sparse" in capsys.readouterr().err
+def test_a_capability_model_without_a_sparse_loss_is_refused(tmp_path):
+    # (a halting reasoner has one: tests/test_halting_sparse.py trains it sparse)
+    from openclrs.training.loop import ModelFactory, build_model
+
+    factory = ModelFactory(name="plain_kind", settings={}, build=build_model)
+    with pytest.raises(ValueError, match="--sparse trains a plain reasoner"):
+        train(config(tmp_path / "run"), factory=factory)
     assert not os.path.exists(tmp_path / "run")

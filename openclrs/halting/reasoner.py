@@ -175,6 +175,10 @@ class HaltingReasoner(nn.Module):
     def algorithms(self) -> tuple[str, ...]:
         return self.reasoner.algorithms
 
+    @property
+    def processor(self):
+        return self.reasoner.processor
+
     def compile(self, *args, **kwargs) -> None:
         self.reasoner.compile(*args, **kwargs)
 
@@ -192,6 +196,14 @@ class HaltingReasoner(nn.Module):
         if self.halting.kind == "learned":
             return self._ponder_loss(algorithm, spec, batch)
         return self._termination_loss(algorithm, spec, batch)
+
+    def sparse_loss(self, batch, algorithm: str | None = None
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The training loss on a sparse batch (``train --sparse``):
+        :func:`openclrs.halting.sparse.sparse_halting_loss`."""
+        from .sparse import sparse_halting_loss
+
+        return sparse_halting_loss(self, batch, algorithm)
 
     def _ponder_loss(self, algorithm, spec, batch):
         cfg = self.halting
@@ -380,8 +392,17 @@ def score_halting(model: HaltingReasoner, batches, autocast=None,
     the score with the trace lengths (``oracle_score``: the Reasoner's own
     prediction), the halting statistics (:class:`HaltingStatistics`) and,
     for each ``c`` in ``budgets``, ``fixed_{c}_score`` (ceil(c · n) steps).
-    Batches run in chunks that fit ``max_memory``, as in training."""
+    Batches run in chunks that fit ``max_memory``, as in training. Sparse
+    batches (a run trained ``--sparse``) are scored by
+    :func:`openclrs.halting.sparse.score_halting_sparse` (no fixed budgets)."""
     from contextlib import nullcontext
+
+    from ..training.sparse_train import SparseBatches
+
+    if isinstance(batches, SparseBatches):
+        from .sparse import score_halting_sparse
+
+        return score_halting_sparse(model, batches, autocast)
 
     autocast = autocast or nullcontext
     scorers: dict[str, OutputScorer] = {}

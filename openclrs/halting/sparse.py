@@ -31,6 +31,20 @@ On a small graph this equals the dense
 :meth:`~.reasoner.HaltingReasoner.halt` (same T̂, same outputs) wherever the
 sparse forward equals the dense one (``*_mask`` processors under hard
 feedback; see :mod:`openclrs.models.sparse`).
+
+Training on sparse graphs (``openclrs train --sparse --halting ...``,
+:func:`sparse_halting_loss`): the losses of
+:meth:`~.reasoner.HaltingReasoner.loss` on the sparse unroll in training
+mode, with the sparse loss layouts of
+:func:`~openclrs.models.sparse.sparse_loss` (a node pointer a cross-entropy
+over its node's out-edges). PonderNet needs the output loss of every graph
+at every step, 𝓛_out(y_g, ŷ_g^(n)) (:func:`sparse_output_losses`: each
+probe reduced over the graph's own items as
+:func:`~.reasoner.sample_output_loss` reduces a dense sample's); the batch
+unrolls until every graph's cumulative halting probability exceeds 1 − ε
+or its cap ⌈c·n_g⌉ is reached, never fewer steps than its longest trace,
+and p is truncated there for the whole batch (as the dense loss does). On
+complete graphs of one size both losses equal the dense ones (tested).
 """
 
 from __future__ import annotations
@@ -40,13 +54,17 @@ import time
 import numpy as np
 import torch
 
+from ..models.losses import hint_loss, total_loss
 from ..models.segments import SparseGraph, segment_max, segment_sum
-from ..models.sparse import (row_graphs, sparse_decode_outputs, sparse_hard_predictions,
-                             sparse_predict, sparse_unroll)
+from ..models.sparse import (graph_of, row_graphs, sparse_decode_outputs,
+                             sparse_hard_predictions, sparse_layouts, sparse_predict,
+                             sparse_unroll)
+from ..specs import Stage, Type
 from ..training.graph_metrics import GraphScorer
 from .config import HaltingConfig
+from .ponder import halting_distribution, ponder_loss
 from .reasoner import MODES, Halted, HaltingReasoner, HaltingStatistics
-from .termination import TerminationHead
+from .termination import TerminationHead, termination_loss
 
 
 def sparse_halt_logits(head: TerminationHead, hidden: torch.Tensor,
@@ -228,3 +246,159 @@ def sparse_halting_table(results: dict) -> str:
                      f"{100 * h['late']:>6.1f}%{100 * h['capped']:>7.1f}%"
                      f"{h['mean_steps']:>9.2f}{h['mean_true_steps']:>8.2f}{h['max_steps']:>7d}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ training
+
+def sparse_output_losses(spec, outputs, preds, graph: SparseGraph, layout_of=None
+                         ) -> torch.Tensor:
+    """(G,) the sum over output probes of each graph's output loss: every
+    probe reduced over the graph's own items (nodes, edges, or itself), as
+    :func:`~.reasoner.sample_output_loss` reduces a dense sample's, with the
+    candidates of :func:`~openclrs.models.sparse.sparse_layouts` (a node
+    pointer over its node's out-edges)."""
+    layout_of = sparse_layouts(graph) if layout_of is None else layout_of
+    g = graph.num_graphs
+    total = None
+    for name, (stage, location, type_) in spec.items():
+        if stage != Stage.OUTPUT:
+            continue
+        truth, pred, layout = outputs[name], preds[name], layout_of(location, type_)
+        if type_ == Type.POINTER:
+            value, weight, rows = layout.pointer_nll(pred, truth), None, layout.rows
+        else:
+            rows = row_graphs(spec, name, graph)
+            if type_ == Type.SCALAR:
+                value, weight = (pred - truth) ** 2, None
+            elif type_ == Type.MASK:
+                bce = pred.clamp(min=0) - pred * truth + torch.log1p(torch.exp(-pred.abs()))
+                value, weight = bce, (truth != -1)
+            elif type_ in (Type.MASK_ONE, Type.CATEGORICAL):
+                log_p = (layout.log_softmax(pred) if type_ == Type.MASK_ONE
+                         else torch.log_softmax(pred, dim=-1))
+                labelled = truth * (truth != -1)
+                per_item = -(labelled * log_p)
+                count = (truth == 1).to(pred.dtype)
+                if per_item.dim() > 1:
+                    per_item, count = per_item.flatten(1).sum(1), count.flatten(1).sum(1)
+                loss = (segment_sum(per_item, rows, g)
+                        / segment_sum(count, rows, g).clamp(min=1))
+                total = loss if total is None else total + loss
+                continue
+            else:
+                raise ValueError(f"{name}: no sparse loss for output type {type_!r}")
+        weight = torch.ones_like(value) if weight is None else weight.to(value.dtype)
+        value = torch.where(weight > 0, value, 0.0) * weight
+        if value.dim() > 1:
+            value, weight = value.flatten(1).sum(1), weight.flatten(1).sum(1)
+        loss = segment_sum(value, rows, g) / segment_sum(weight, rows, g).clamp(min=1e-12)
+        total = loss if total is None else total + loss
+    if total is None:
+        raise ValueError("nothing to compute a loss on: the spec has no output")
+    return total
+
+
+def _torch_batch(batch, param: torch.Tensor):
+    if isinstance(batch.senders, torch.Tensor):
+        return batch
+    return batch.to_torch(device=param.device, float_dtype=param.dtype)
+
+
+def sparse_halting_loss(model: HaltingReasoner, batch, algorithm: str | None = None
+                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The training loss ``(total, terms)`` of a halting reasoner on a
+    sparse batch (the module docstring): :meth:`~.reasoner.HaltingReasoner.loss`
+    on the sparse unroll (``repred=False``)."""
+    if not isinstance(model, HaltingReasoner):
+        raise TypeError(f"sparse_halting_loss needs a HaltingReasoner, got "
+                        f"{type(model).__name__}")
+    reasoner = model.reasoner
+    algorithm, spec = reasoner.checked_spec(batch, algorithm)
+    batch = _torch_batch(batch, next(model.parameters()))
+    graph = graph_of(batch)
+    layout_of = sparse_layouts(graph)
+    true_steps = (batch.lengths - 1).clamp(min=1)
+    head = model.heads[algorithm]
+    if model.halting.kind == "learned":
+        return _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_steps,
+                                   head)
+    logits, history, outputs = [], [], {}
+    for step in sparse_unroll(reasoner, batch, algorithm, steps=int(true_steps.max()),
+                              repred=False):
+        logits.append(sparse_halt_logits(head, step.hidden, graph))
+        history.append(step.hints)
+        done = true_steps == step.index + 1
+        if bool(done.any()):
+            for name, value in sparse_decode_outputs(reasoner, step.state, algorithm).items():
+                here = done[row_graphs(spec, name, graph)].view(-1, *([1] * (value.dim() - 1)))
+                outputs[name] = torch.where(here, value, outputs.get(name,
+                                                                     torch.zeros_like(value)))
+    hints = None
+    if reasoner.config.decode_hints and history and history[0]:
+        hints = {k: torch.stack([h[k] for h in history]) for k in history[0]}
+    loss, terms = total_loss(spec, batch, outputs, hints, layout_of)
+    terms["termination"] = termination_loss(torch.stack(logits), true_steps)
+    return loss + terms["termination"], terms
+
+
+def _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_steps, head):
+    cfg = model.halting
+    reasoner = model.reasoner
+    longest = int(true_steps.max())
+    sizes = torch.bincount(graph.node_graph, minlength=graph.num_graphs).tolist()
+    caps = torch.tensor([cfg.cap(n) for n in sizes], device=true_steps.device)
+    limit = max(int(caps.max()), longest)
+    lambdas, losses, history = [], [], []
+    survival = torch.ones(graph.num_graphs, dtype=torch.float64, device=true_steps.device)
+    for step in sparse_unroll(reasoner, batch, algorithm, steps=limit, repred=False):
+        lam = torch.sigmoid(sparse_halt_logits(head, step.hidden, graph))
+        outputs = sparse_decode_outputs(reasoner, step.state, algorithm)
+        losses.append(sparse_output_losses(spec, batch.outputs, outputs, graph, layout_of))
+        lambdas.append(lam)
+        history.append(step.hints)
+        # the ε rule on the cumulative halting probability, or the graph's own cap
+        survival = survival * (1 - lam.detach().double())
+        n = step.index + 1
+        if n >= longest and bool(((1 - survival > 1 - cfg.epsilon) | (caps <= n)).all()):
+            break
+    p = halting_distribution(torch.stack(lambdas), truncate=cfg.truncate)
+    loss, parts = ponder_loss(p, torch.stack(losses), lambda_p=cfg.lambda_p, beta=cfg.beta)
+    terms = dict(parts)
+    terms["unrolled_steps"] = torch.tensor(float(len(lambdas)))
+    if reasoner.config.decode_hints:
+        hints = {name: hint_loss(type_, batch.hints[name],
+                                 torch.stack([h[name] for h in history]), batch.lengths,
+                                 layout_of(location, type_))
+                 for name, (stage, location, type_) in spec.items()
+                 if stage == Stage.HINT and history and name in history[0]}
+        terms.update(hints)
+        if hints:
+            loss = loss + torch.stack(list(hints.values())).sum()
+    return loss, terms
+
+
+def score_halting_sparse(model: HaltingReasoner, batches, autocast=None) -> dict[str, float]:
+    """Validation of a halting run trained sparse
+    (:func:`~.reasoner.score_halting` on sparse batches): the
+    learned-halting metrics of :class:`SparseHaltingScorer` (``score``,
+    ``node_accuracy``, ...), ``oracle_score`` and the halting statistics,
+    flat as :func:`~.reasoner.score_halting` gives them."""
+    from contextlib import nullcontext
+
+    autocast = autocast or nullcontext
+    scorer = None
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            if scorer is None:
+                scorer = SparseHaltingScorer(model, batch.algorithm)
+            with autocast():
+                scorer.update(batch)
+    finally:
+        model.train(was_training)
+    if scorer is None:
+        raise ValueError("no batch to score")
+    metrics = scorer.result()
+    metrics.update(metrics.pop("halting"))
+    return metrics

@@ -307,7 +307,10 @@ class ModelFactory:
     ``name`` and covered by its config check, so a resumed or re-evaluated
     run rebuilds the same model. ``score``, if given, replaces :func:`score`
     (same signature; its metrics must hold ``score``, which validation
-    and ``test_score`` use; further keys are kept in the metrics).
+    and ``test_score`` use; further keys are kept in the metrics; with
+    ``--sparse`` it is handed :class:`.sparse_train.SparseBatches` to
+    validate on). A model that trains ``--sparse`` has its own
+    ``sparse_loss(batch)`` (:func:`.sparse_train.loss`).
     """
 
     name: str

@@ -35,7 +35,10 @@ The run is an ordinary :mod:`.loop` run of a plain
 What cannot train sparse is refused before the run folder is touched, the
 option named: processors outside the MPNN/PGN family (GAT, MemNet),
 algorithms without a sparse trace, pointers that leave the edges
-(topological_sort's ``topo``, ...), ``--halting``.
+(topological_sort's ``topo``, ...), a capability's model without its own
+``sparse_loss``. A halting reasoner (``--halting``) has one
+(:mod:`openclrs.halting.sparse`): its loss and its validation (which
+scores sparse batches itself) run on these graphs too.
 """
 
 from __future__ import annotations
@@ -77,10 +80,11 @@ def check_algorithms(algorithms: Sequence[str]) -> None:
 
 
 def check_model(model, factory=None) -> None:
-    """Refuse a model that has no sparse forward (named by its option)."""
+    """Refuse a model that has no sparse forward (named by its option); a
+    capability's model trains sparse if it has its own ``sparse_loss``."""
     from ..models.processors.pgn import PGN
 
-    if factory is not None:
+    if factory is not None and not callable(getattr(model, "sparse_loss", None)):
         raise ValueError(f"--sparse trains a plain reasoner; a {factory.name} model "
                          f"(--{factory.name}) has no sparse training")
     if not isinstance(model.processor, PGN):
@@ -181,7 +185,13 @@ def score(model, batches: Sequence[SparseBatch], autocast=nullcontext) -> dict[s
 
 
 def loss(model, batch):
-    """``(total, terms)``: :func:`openclrs.models.sparse.sparse_loss`."""
+    """``(total, terms)``: :func:`openclrs.models.sparse.sparse_loss`, or the
+    model's own ``sparse_loss(batch)`` (a capability's model: e.g.
+    :mod:`openclrs.halting`'s reasoners that decide when they are done)."""
     from ..models.sparse import sparse_loss
+
+    own = getattr(model, "sparse_loss", None)
+    if own is not None:
+        return own(batch)
 
     return sparse_loss(model, batch)
