@@ -8,13 +8,22 @@ the recursion stack is threaded through the nodes as ``s_prev`` pointers,
 is discovered, a tree edge is taken (and, when looking for articulation points
 or bridges, whenever a non-tree edge is examined), or a node finishes.
 
-:class:`_StackDfs` runs that search with the neighbour and white sets as
-Python int bitmasks (the next tree edge is one bit trick away) and keeps
-everything a step records in one flat ``array('d')``, so that recording a
-step is one memory copy onto the end of another; the hint arrays are cut
-out of that record at the end. (Logging changes and replaying them is no
-faster: the hints are large, and on their own the copies out of the record
-already cost about as much as touching the fresh memory they fill.)
+:class:`StackDfs` is that search, written once for both engines; the
+sparse one (``sparse_depth_first``) runs it too. Two things vary:
+
+- the neighbour order (:class:`BitmaskNeighbours` here: the neighbour and
+  white sets as Python int bitmasks, the next tree edge one bit trick away;
+  :class:`ListNeighbours` for edge lists: sorted neighbour lists and a
+  cursor in each, O(E) per pass, since nodes only leave the white set
+  within a pass);
+- what is kept of each step. Dense traces keep everything a step records
+  in one flat ``array('d')``, so that recording a step is one memory copy
+  onto the end of another, and cut the hint arrays out of it at the end
+  (logging changes and replaying them is no faster here: the hints are
+  large, and on their own the copies out of the record already cost about
+  as much as touching the fresh memory they fill). Sparse traces log every
+  change as (step, cell, value) and rebuild the hints at the end
+  (``_graphs.replay``), or keep nothing at all (memory O(n + E)).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import numpy as np
 
 from ..probes import Trace, graph, make_trace, one_hot, positions
 from . import _checks
-from ._graphs import graph_inputs
+from ._graphs import graph_inputs, replay
 
 __all__ = ["dfs", "bfs", "topological_sort", "articulation_points", "bridges",
            "strongly_connected_components"]
@@ -36,7 +45,7 @@ __all__ = ["dfs", "bfs", "topological_sort", "articulation_points", "bridges",
 _TICK = 0.01
 
 # What the search does with non-tree edges.
-_PLAIN, _CUTS, _BRIDGES = 0, 1, 2
+PLAIN, CUTS, BRIDGES = 0, 1, 2
 
 # Per-node hints that start as the identity (the others start at zero).
 _POINTERS = ("pi_h", "s_prev", "topo_h", "scc_id_h")
@@ -49,6 +58,11 @@ _ONE_HOT_COLORS = np.eye(3).view(np.dtype((np.void, 24))).ravel()
 # (topological sort, which has none, keeps its list head there) and, for
 # strongly connected components, the phase.
 _S, _U, _V, _LAST, _CLOCK, _PHASE = range(6)
+_PER_STEP = 6
+
+# What the search keeps of each step: the whole state (dense traces), the
+# changes (sparse traces), or nothing but the count (sparse, hints=False).
+SNAPSHOTS, CHANGES, COUNT = "snapshots", "changes", "count"
 
 
 def _bitmasks(M: np.ndarray) -> list[int]:
@@ -60,71 +74,193 @@ def _bitmasks(M: np.ndarray) -> list[int]:
             for i in range(0, len(raw), width)]
 
 
-class _StackDfs:
+class BitmaskNeighbours:
+    """One pass's neighbour order on a dense graph: row ``i`` of ``M``'s
+    non-zero pattern and the white set as ints (bit ``j``: node ``j``).
+
+    The search asks three things of a neighbour order: :meth:`take` (make a
+    node non-white, saying whether it was white), :meth:`claim` (``u``'s
+    lowest white neighbour, taken, or -1) and :meth:`below` (``u``'s
+    neighbours below a claimed one, or all of them after -1, in increasing
+    order; none of them is white).
+    """
+
+    def __init__(self, M: np.ndarray):
+        self.rows = _bitmasks(M)
+        self.white = (1 << len(self.rows)) - 1
+
+    def take(self, u: int) -> bool:
+        bit = 1 << u
+        if self.white & bit:
+            self.white ^= bit
+            return True
+        return False
+
+    def claim(self, u: int) -> int:
+        fresh = self.rows[u] & self.white
+        if fresh:
+            lowest = fresh & -fresh
+            self.white ^= lowest
+            return lowest.bit_length() - 1
+        return -1
+
+    def below(self, u: int, v: int) -> list[int]:
+        rest = self.rows[u] & ((1 << v) - 1) if v >= 0 else self.rows[u]
+        lower = []
+        while rest:
+            bit = rest & -rest
+            rest ^= bit
+            lower.append(bit.bit_length() - 1)
+        return lower
+
+
+class ListNeighbours:
+    """One pass's neighbour order on an edge list: each node's sorted
+    out-neighbours and a cursor at its lowest possibly white one. Nodes only
+    leave the white set within a pass, so a cursor only moves forward: O(E)
+    per pass, whatever ``n``. Asked what :class:`BitmaskNeighbours` is."""
+
+    def __init__(self, lists: list[list[int]]):
+        self.lists = lists
+        self.white = [True] * len(lists)
+        self.cursor = [0] * len(lists)
+
+    def take(self, u: int) -> bool:
+        if self.white[u]:
+            self.white[u] = False
+            return True
+        return False
+
+    def claim(self, u: int) -> int:
+        nb, white = self.lists[u], self.white
+        k = self.cursor[u]
+        while k < len(nb) and not white[nb[k]]:
+            k += 1
+        self.cursor[u] = k
+        if k < len(nb):
+            white[nb[k]] = False
+            return nb[k]
+        return -1
+
+    def below(self, u: int, v: int) -> list[int]:
+        return self.lists[u][:self.cursor[u]]  # the cursor stays at the last claim
+
+
+class _ChangeLog(list):
+    """A search's state that logs every change of its first ``cells``
+    cells as (step, cell, value), and the rest (the per-step values) at
+    every :meth:`step`. The search writes plain subscripts, so the dense
+    traces, which copy the whole state instead, pay nothing for the log."""
+
+    def __init__(self, state, cells: int):
+        super().__init__(state)
+        self.cells = cells
+        self.steps = 0
+        self.trail = array("d")
+        self.ev_t: list[int] = []
+        self.ev_c: list[int] = []
+        self.ev_x: list[float] = []
+
+    def __setitem__(self, cell, value):
+        list.__setitem__(self, cell, value)
+        if cell < self.cells:
+            self.ev_t.append(self.steps)
+            self.ev_c.append(cell)
+            self.ev_x.append(value)
+
+    def step(self, state) -> None:
+        self.trail.extend(self[self.cells:])
+        self.steps += 1
+
+
+class StackDfs:
     """The benchmark's stack-threaded depth-first search.
 
     ``state`` holds the per-node hints named at construction (``n`` cells
-    each, in that order), then the per-step values (``_S``...); every step
-    appends it to ``record``, and ``steps`` counts them. ``walk`` runs one
-    pass over some roots; strongly connected components make two passes on
-    one object, so the clock and the steps carry over, as they do in the
+    each, in that order), then the per-step values (``_S``...): an
+    ``array('d')`` when steps are copied whole, a list (faster to read and
+    write one cell of) otherwise. ``keep``
+    says what each step keeps: ``SNAPSHOTS`` appends the whole state to
+    ``record``; ``CHANGES`` logs the changes (``_ChangeLog``); ``COUNT``
+    only counts the steps. :meth:`walk` runs one pass over some roots on a
+    neighbour order; strongly connected components make two passes on one
+    object, so the clock and the steps carry over, as they do in the
     published code.
     """
 
-    def __init__(self, n: int, hints: tuple[str, ...]):
+    def __init__(self, n: int, hints: tuple[str, ...], keep: str = SNAPSHOTS):
         self.n = n
         self.at = {name: i * n for i, name in enumerate(hints)}
-        self.trail = len(hints) * n
-        self.state = array("d", bytes(8 * (self.trail + 6)))
+        self.trail_at = len(hints) * n
+        state = array("d", bytes(8 * (self.trail_at + _PER_STEP)))
         for name in hints:
             if name in _POINTERS:
-                self.state[self.at[name]:self.at[name] + n] = array("d", range(n))
-        self.record = array("d")  # the state at every step, end to end
+                state[self.at[name]:self.at[name] + n] = array("d", range(n))
+        self.keep = keep
+        self.record = array("d")  # SNAPSHOTS: the state at every step, end to end
+        if keep == SNAPSHOTS:
+            self.state, self.snap = state, self.record.extend
+        elif keep == CHANGES:
+            self.initial = np.frombuffer(state[:self.trail_at])  # step 0's per-node cells
+            self.state = _ChangeLog(state, self.trail_at)
+            self.snap = self.state.step
+        else:
+            self.state, self.snap = state.tolist(), self._count
+        self.counted = 0  # COUNT: the steps so far
         self.steps = 0
-        self.white = (1 << n) - 1
         self.time = 0.0
         self.head = 0
         self.bridge_log: list = []  # step, u, v: from this step on, uv is a bridge
         self.finished: list[int] = []
 
+    def _count(self, state) -> None:
+        self.counted += 1
+
+    def _steps_so_far(self) -> int:
+        if self.keep == SNAPSHOTS:
+            return len(self.record) // len(self.state)
+        return self.state.steps if self.keep == CHANGES else self.counted
+
     def values(self, name: str) -> list[float]:
         """The current value of a per-node hint."""
-        return self.state[self.at[name]:self.at[name] + self.n].tolist()
+        return list(self.state[self.at[name]:self.at[name] + self.n])
 
-    def walk(self, nbrs: list[int], roots, *, timed=True, edges=_PLAIN, topo=False,
-             scc=False):
+    def walk(self, nbrs, roots, *, timed=True, edges=PLAIN, topo=False, scc=False):
         """Search from each still-white node of ``roots`` in turn.
 
-        ``nbrs``: out-neighbour bitmasks. ``timed``: keep the clock (all but
-        topological sort); a node is then discovered when it reaches the top
-        of the stack with no discovery time yet, otherwise only white roots
-        are. ``edges``: also examine non-tree edges, for articulation points
-        or bridges. ``topo``: thread finished nodes into a list. ``scc``:
-        label each node with the root of its tree.
+        ``nbrs``: the pass's neighbour order (:class:`BitmaskNeighbours`,
+        :class:`ListNeighbours`), every node white. ``timed``: keep the clock
+        (all but topological sort); a node is then discovered when it
+        reaches the top of the stack with no discovery time yet, otherwise
+        only roots are. ``edges``: also examine non-tree edges, for
+        articulation points or bridges. ``topo``: thread finished nodes into
+        a list. ``scc``: label each node with the root of its tree.
         """
-        n, st, at = self.n, self.state, self.at
+        n, st, snap = self.n, self.state, self.snap
+        take, claim, below = nbrs.take, nbrs.claim, nbrs.below
+        at = self.at
         COLOR, PREV = at["color"], at["s_prev"]
         PI, D, F, LOW, CNT = (at.get(k, -1) for k in ("pi_h", "d", "f", "low", "child_cnt"))
         TOPO, SCC = at.get("topo_h", -1), at.get("scc_id_h", -1)
-        S = self.trail + _S
+        S = self.trail_at + _S
         U, V, LAST, CLOCK = S + 1, S + 2, S + 3, S + 4
-        rec = self.record
         children = [[] for _ in range(n)] if edges else None
-        white, time, head = self.white, self.time, self.head
+        time, head = self.time, self.head
         last = n - 1
 
         for s in roots:
-            if not white >> s & 1:
+            if not take(s):
                 continue
             s_last = u = v = s
             st[S] = s
             st[U] = st[V] = st[LAST] = s
-            rec += st
+            snap(st)
+            root = True  # only a root reaches the top of the stack white
             while True:
                 if scc:
                     st[SCC + u] = s
-                if white >> u & 1 or (timed and st[D + u] == 0.0):
-                    white &= ~(1 << u)
+                if root or (timed and st[D + u] == 0.0):
+                    root = False
                     st[COLOR + u] = 1
                     if timed:
                         time += _TICK
@@ -134,44 +270,38 @@ class _StackDfs:
                     st[U] = u
                     st[V] = v
                     st[LAST] = s_last
-                    rec += st
+                    snap(st)
 
                 # The lowest white neighbour gives the tree edge. Searches
                 # for cut vertices and bridges first examine every lower
                 # (non-white) neighbour but the parent, each visit anew.
-                mask = nbrs[u]
-                fresh = mask & white
+                fresh = claim(u)
                 if edges:
-                    rest = mask & ((fresh & -fresh) - 1) if fresh else mask
                     parent = st[PI + u]
-                    while rest:
-                        bit = rest & -rest
-                        rest ^= bit
-                        v = bit.bit_length() - 1
-                        if v != parent:
-                            if st[D + v] < st[LOW + u]:
-                                st[LOW + u] = st[D + v]
+                    for w in below(u, fresh):
+                        if w != parent:
+                            if st[D + w] < st[LOW + u]:
+                                st[LOW + u] = st[D + w]
                             st[U] = u
-                            st[V] = v
+                            st[V] = w
                             st[LAST] = s_last
-                            rec += st
+                            snap(st)
 
-                if fresh:
-                    v = (fresh & -fresh).bit_length() - 1
-                    white ^= 1 << v
+                if fresh >= 0:
+                    v = fresh
                     st[COLOR + v] = 1
                     if PI >= 0:
                         st[PI + v] = u
                     if edges:
                         children[u].append(v)
-                        if edges == _CUTS:
+                        if edges == CUTS:
                             st[CNT + u] += _TICK
                     st[PREV + v] = s_last
                     s_last = v
                     st[U] = u
                     st[V] = v
                     st[LAST] = s_last
-                    rec += st
+                    snap(st)
                     u = v
                     continue
 
@@ -192,7 +322,7 @@ class _StackDfs:
                 st[U] = u
                 st[V] = v
                 st[LAST] = s_last
-                rec += st
+                snap(st)
                 self.finished.append(u)
                 if st[PREV + u] == u:
                     break
@@ -200,8 +330,8 @@ class _StackDfs:
                 st[PREV + u] = u
                 u = s_last
 
-        self.white, self.time, self.head = white, time, head
-        self.steps = len(rec) // len(st)
+        self.time, self.head = time, head
+        self.steps = self._steps_so_far()
 
     def _close(self, u: int, kids: list[int], edges: int):
         """Fold the children's low values into ``u`` as it finishes, and
@@ -215,42 +345,60 @@ class _StackDfs:
             lc = st[LOW + c]
             if lc < lo:
                 lo = lc
-            if edges == _BRIDGES:
+            if edges == BRIDGES:
                 if lc > du:
-                    self.bridge_log.append((len(self.record) // len(st), u, c))
+                    self.bridge_log.append((self._steps_so_far(), u, c))
             elif not root and lc >= du:
                 cut = True
         st[LOW + u] = lo
-        if edges == _CUTS and (cut or root and st[at["child_cnt"] + u] > _TICK):
+        if edges == CUTS and (cut or root and st[at["child_cnt"] + u] > _TICK):
             st[at["is_cut_h"] + u] = 1
 
     def restart(self):
         """Whiten every node for a second pass, which is phase 1."""
-        at = self.at["color"]
-        self.state[at:at + self.n] = array("d", bytes(8 * self.n))
-        self.state[self.trail + _PHASE] = 1
-        self.white = (1 << self.n) - 1
+        st, at = self.state, self.at["color"]
+        for cell in range(at, at + self.n):
+            st[cell] = 0
+        st[self.trail_at + _PHASE] = 1
 
     def hints(self, clock: str | None = "time", phase: bool = False) -> dict[str, np.ndarray]:
-        """The recorded steps as hints: the per-node ones, ``s``, ``u``,
-        ``v`` and ``s_last``, and the clock slot as ``clock`` (a scalar
-        ``time``, or the one-hot ``topo_head_h``)."""
+        """The kept steps as hints: the per-node ones, ``s``, ``u``, ``v``
+        and ``s_last``, and the clock slot as ``clock`` (a scalar ``time``,
+        or the one-hot ``topo_head_h``)."""
         n, steps = self.n, self.steps
-        recorded = np.frombuffer(self.record).reshape(steps, -1)
+        if self.keep == SNAPSHOTS:
+            recorded = np.frombuffer(self.record).reshape(steps, -1)
+            trail = recorded[:, self.trail_at:]
+
+            def block(at):
+                return recorded[:, at:at + n]
+        elif self.keep == CHANGES:
+            log = self.state
+            trail = np.frombuffer(log.trail).reshape(steps, _PER_STEP)
+            # Changes after the last step (the log is in time order) show nowhere.
+            ev_t = np.array(log.ev_t, dtype=np.intp)
+            end = int(np.searchsorted(ev_t, steps))
+            ev_t = ev_t[:end]
+            ev_c = np.array(log.ev_c[:end], dtype=np.intp)
+            ev_x = np.array(log.ev_x[:end], dtype=np.float64)
+
+            def block(at):
+                mine = (ev_c >= at) & (ev_c < at + n)
+                return replay(self.initial[at:at + n], steps, ev_t[mine], ev_c[mine] - at,
+                              ev_x[mine])
+        else:
+            raise ValueError("a search that keeps only the count of its steps has no hints")
         out = {}
         for name, at in self.at.items():
-            block = recorded[:, at:at + n]
             if name == "color":
-                out[name] = (_ONE_HOT_COLORS[block.astype(np.intp)]
-                             .view(np.float64).reshape(steps, n, 3))
-            elif name in _POINTERS:
-                out[name] = block.astype(np.int64)
+                colors = block(at).astype(np.intp, order="C")
+                out[name] = _ONE_HOT_COLORS[colors].view(np.float64).reshape(steps, n, 3)
             else:
-                out[name] = block.copy()
+                out[name] = block(at).astype(np.int64 if name in _POINTERS else np.float64,
+                                             order="C")
         names = ["s", "u", "v", "s_last"]
         if clock == "topo_head_h":
             names.append(clock)
-        trail = recorded[:, self.trail:]
         marks = np.zeros((len(names) * steps, n))
         marks[np.arange(len(names) * steps),
               trail[:, :len(names)].T.ravel().astype(np.intp)] = 1.0
@@ -267,8 +415,8 @@ def dfs(A) -> Trace:
     outputs the DFS forest as parent pointers."""
     A = _checks.square(A, "A")
     n = A.shape[0]
-    search = _StackDfs(n, ("pi_h", "color", "d", "f", "s_prev"))
-    search.walk(_bitmasks(A), range(n))
+    search = StackDfs(n, ("pi_h", "color", "d", "f", "s_prev"))
+    search.walk(BitmaskNeighbours(A), range(n))
     return make_trace("dfs", inputs=graph_inputs(A), hints=search.hints(),
                       outputs={"pi": search.values("pi_h")})
 
@@ -330,8 +478,8 @@ def topological_sort(A) -> Trace:
     this is still the reverse finishing order, just not a topological one.)"""
     A = _checks.square(A, "A")
     n = A.shape[0]
-    search = _StackDfs(n, ("topo_h", "color", "s_prev"))
-    search.walk(_bitmasks(A), range(n), timed=False, topo=True)
+    search = StackDfs(n, ("topo_h", "color", "s_prev"))
+    search.walk(BitmaskNeighbours(A), range(n), timed=False, topo=True)
     return make_trace(
         "topological_sort", inputs=graph_inputs(A), hints=search.hints("topo_head_h"),
         outputs={"topo": search.values("topo_h"), "topo_head": one_hot(search.head, n)})
@@ -344,9 +492,9 @@ def articulation_points(A) -> Trace:
     counts them in hundredths)."""
     A = _checks.square(A, "A")
     n = A.shape[0]
-    search = _StackDfs(n, ("is_cut_h", "pi_h", "color", "d", "f", "low", "child_cnt",
+    search = StackDfs(n, ("is_cut_h", "pi_h", "color", "d", "f", "low", "child_cnt",
                            "s_prev"))
-    search.walk(_bitmasks(A), range(n), edges=_CUTS)
+    search.walk(BitmaskNeighbours(A), range(n), edges=CUTS)
     return make_trace("articulation_points", inputs=graph_inputs(A), hints=search.hints(),
                       outputs={"is_cut": search.values("is_cut_h")})
 
@@ -358,8 +506,8 @@ def bridges(A) -> Trace:
     edges and the diagonal, and -1 (masked) between non-adjacent nodes."""
     A = _checks.square(A, "A")
     n = A.shape[0]
-    search = _StackDfs(n, ("pi_h", "color", "d", "f", "low", "s_prev"))
-    search.walk(_bitmasks(A), range(n), edges=_BRIDGES)
+    search = StackDfs(n, ("pi_h", "color", "d", "f", "low", "s_prev"))
+    search.walk(BitmaskNeighbours(A), range(n), edges=BRIDGES)
     adj = graph(A)
     is_bridge = adj - 1.0
     is_bridge_h = np.empty((search.steps, n, n))
@@ -383,10 +531,10 @@ def strongly_connected_components(A) -> Trace:
     """
     A = _checks.square(A, "A")
     n = A.shape[0]
-    search = _StackDfs(n, ("scc_id_h", "color", "d", "f", "s_prev"))
-    search.walk(_bitmasks(A), range(n))
+    search = StackDfs(n, ("scc_id_h", "color", "d", "f", "s_prev"))
+    search.walk(BitmaskNeighbours(A), range(n))
     search.restart()
-    search.walk(_bitmasks(A.T), search.finished[::-1], scc=True)
+    search.walk(BitmaskNeighbours(A.T), search.finished[::-1], scc=True)
     hints = search.hints(phase=True)
     # The transpose never changes; it is still a real (writable) array per
     # step, like every other hint.
