@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 from ..models.losses import hint_loss, total_loss
@@ -79,11 +78,11 @@ def sparse_halt_logits(head: TerminationHead, hidden: torch.Tensor,
     return top + head.mean(mean).squeeze(-1)
 
 
-def _graph_sizes(batch) -> torch.Tensor:
-    ptr = torch.as_tensor(np.asarray(batch.node_ptr) if not isinstance(batch.node_ptr,
-                                                                        torch.Tensor)
-                          else batch.node_ptr)
-    return (ptr[1:] - ptr[:-1]).cpu()
+def _torch_batch(batch, param: torch.Tensor):
+    """A numpy sparse batch as tensors on the model's device (floats in its dtype)."""
+    if isinstance(batch.senders, torch.Tensor):
+        return batch
+    return batch.to_torch(device=param.device, float_dtype=param.dtype)
 
 
 @torch.no_grad()
@@ -104,10 +103,9 @@ def sparse_halt(model: HaltingReasoner, batch, algorithm: str | None = None, *,
     cfg = model.halting
     reasoner = model.reasoner
     algorithm, spec = reasoner.checked_spec(batch, algorithm)
-    sizes = [int(n) for n in _graph_sizes(batch)]
-    lengths = torch.as_tensor(np.asarray(batch.lengths) if not isinstance(
-        batch.lengths, torch.Tensor) else batch.lengths).cpu()
-    true_steps = (lengths - 1).clamp(min=1)            # processor_steps, per graph
+    batch = _torch_batch(batch, next(model.parameters()))
+    sizes = (batch.node_ptr[1:] - batch.node_ptr[:-1]).tolist()
+    true_steps = (batch.lengths.cpu() - 1).clamp(min=1)    # processor_steps, per graph
     if mode == "learned":
         caps = torch.tensor([cfg.cap(n) for n in sizes])
     elif mode == "oracle":
@@ -191,13 +189,14 @@ class SparseHaltingScorer:
 
     def update(self, batch, progress=None) -> None:
         spec = self.model.specs[self.algorithm]
-        result = sparse_halt(self.model, batch, self.algorithm, progress=progress)
-        graph = _graph_of_numpy(batch)
-        learned = sparse_hard_predictions(spec, result.outputs, graph)
+        on_device = _torch_batch(batch, next(self.model.parameters()))
+        result = sparse_halt(self.model, on_device, self.algorithm, progress=progress)
+        learned = sparse_hard_predictions(spec, result.outputs, graph_of(on_device))
         self.learned.update(batch.outputs, learned, batch.node_ptr, batch.edge_ptr)
         self.statistics.update(result)
         start = time.perf_counter()
-        oracle = sparse_predict(self.model.reasoner, batch, self.algorithm, progress=progress)
+        oracle = sparse_predict(self.model.reasoner, on_device, self.algorithm,
+                                progress=progress)
         self.oracle_seconds += time.perf_counter() - start
         self.oracle.update(batch.outputs, oracle, batch.node_ptr, batch.edge_ptr)
 
@@ -216,15 +215,6 @@ class SparseHaltingScorer:
         result["oracle_seconds"] = self.oracle_seconds
         result["halting"] = self.statistics.result()
         return result
-
-
-def _graph_of_numpy(batch) -> SparseGraph:
-    """The batch's :class:`SparseGraph` (torch, CPU) for decoding predictions."""
-    def t(x):
-        return x.cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-
-    return SparseGraph(t(batch.senders), t(batch.receivers), t(batch.batch),
-                       int(batch.num_graphs))
 
 
 def sparse_halting_table(results: dict) -> str:
@@ -296,12 +286,6 @@ def sparse_output_losses(spec, outputs, preds, graph: SparseGraph, layout_of=Non
     if total is None:
         raise ValueError("nothing to compute a loss on: the spec has no output")
     return total
-
-
-def _torch_batch(batch, param: torch.Tensor):
-    if isinstance(batch.senders, torch.Tensor):
-        return batch
-    return batch.to_torch(device=param.device, float_dtype=param.dtype)
 
 
 def sparse_halting_loss(model: HaltingReasoner, batch, algorithm: str | None = None
