@@ -191,7 +191,8 @@ def register(subparsers) -> None:
     sparse = p.add_argument_group(
         "sparse graphs", "evaluate on fresh graphs of SALSA-CLRS's test families instead of "
                          "a stored split, the model run sparse (node accuracy, graph accuracy "
-                         "and the CLRS score; see openclrs.training.sparse_evaluate)")
+                         "and the CLRS score; a halting run: each graph halting on its own, "
+                         "beside the trace lengths; see openclrs.training.sparse_evaluate)")
     sparse.add_argument("--graph", choices=("er", "ws", "delaunay"),
                         help="graph family: Erdos-Renyi, Watts-Strogatz or Delaunay")
     sparse.add_argument("--length", type=positive_int,
