@@ -10,7 +10,8 @@ RUN``). For every family (``--families``) and size (``--sizes``) it runs
 ``openclrs evaluate --run RUN --graph FAMILY --length N --num-samples K``
 (seed 0): node/graph accuracy and the CLRS score with learned halting and
 with the trace lengths, and the halting statistics, one row per
-(halting kind, algorithm, graphs). Rows are saved to
+(halting kind, ``-sparse`` for a run trained ``--sparse``, algorithm,
+graphs). Rows are saved to
 ``benchmarks/results/halting_sparse.json`` after each one and skipped when
 rerun; ``--table`` prints them as a markdown table.
 """
@@ -99,13 +100,16 @@ def main():
 
 
 def _kind_and_algorithms(run: str) -> tuple[str, list[str]]:
+    """The run's label (its halting kind, ``-sparse`` if trained ``--sparse``)
+    and algorithms."""
     from openclrs.halting.training import run_halting
     from openclrs.training.evaluate import load_run_config
 
     halting = run_halting(run)
     if halting is None:
         raise SystemExit(f"{run} is not a halting run (openclrs train --halting ...)")
-    return halting.kind, list(load_run_config(run).algorithms)
+    config = load_run_config(run)
+    return halting.kind + ("-sparse" if config.sparse else ""), list(config.algorithms)
 
 
 if __name__ == "__main__":
