@@ -153,18 +153,35 @@ def save_results(path: str, board, meta: dict | None = None) -> None:
     write_json(path, data)
 
 
+def pyplot_or_skip(purpose: str, log=None):
+    """matplotlib's pyplot, or ``None`` with a message on ``log`` (stderr)
+    when matplotlib is missing: a score plot is never worth failing for."""
+    try:
+        return pyplot(purpose)
+    except MissingDependency:
+        print(f"matplotlib is not installed: skipping the plot ({install_hint('matplotlib')})",
+              file=log or sys.stderr)
+        return None
+
+
+def save_figure(plt, fig, path: str) -> str:
+    """Lay ``fig`` out, write it to ``path`` as a PNG (atomically) and close
+    it; returns ``path``."""
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return path
+
+
 def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
                 metric: str = "accuracy", title: str | None = None, log=None) -> str | None:
     """Plot ``metric`` against length, one line per algorithm, train lengths
     as filled markers and shaded; returns ``path``, or ``None`` (with a
     message) when matplotlib is missing."""
-    try:
-        plt = pyplot("plot scores")
-        ticker = require("matplotlib.ticker", "plot scores")
-    except MissingDependency:
-        print(f"matplotlib is not installed: skipping the plot ({install_hint('matplotlib')})",
-              file=log or sys.stderr)
+    plt = pyplot_or_skip("plot scores", log)
+    if plt is None:
         return None
+    ticker = require("matplotlib.ticker", "plot scores")
     train_lengths = train_lengths or {}
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for algorithm in sorted({r["algorithm"] for r in rows}):
@@ -184,10 +201,7 @@ def plot_scores(rows: list[dict], path: str, train_lengths: dict | None = None,
     ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
 
 
 def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samples: int = 100,

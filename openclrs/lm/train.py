@@ -361,7 +361,6 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
                          examples)
         finally:
             torch.set_num_threads(threads)
-    from tqdm.auto import tqdm
 
     log = log or sys.stderr
     tokenizer = tokenizer or CharTokenizer()
@@ -405,52 +404,67 @@ def train(model_cfg: LMConfig, cfg: TrainConfig, resume: bool = True,
             load_optimizer_state(optimizer, last.tensors, last.state["optimizer"])
             step, seconds = last.step, last.state.get("train_seconds", 0.0)
             print(f"resuming {cfg.out_dir} from step {step}", file=log)
-        model.train()
-        metrics = run.metrics(resume_step=step if last is not None else None)
-
-        # --- the loop
-        history = []
-        bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
-                   desc="train", file=log)
-        start, smoothed = time.perf_counter() - seconds, None
-        try:
-            while step < cfg.steps:
-                step += 1
-                torch.manual_seed(derive_seed(cfg.seed, step, 1))  # dropout noise of this step
-                generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
-                lr = learning_rate(step, cfg)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                inputs, targets = make_batch(examples(step, cfg.batch_size), tokenizer,
-                                             model_cfg.block_size, cfg.device, loss_on)
-                loss = answer_loss(model, inputs, targets, generator)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDiverged(f"step {step}: the loss is {value}; training "
-                                           "diverged (try a lower --lr)")
-                history.append((step, value))
-                smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-                bar.update(1)
-                bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
-                if step % cfg.log_every == 0 or step == cfg.steps:
-                    metrics.append({"step": step, "loss": value, "lr": lr,
-                                    "seconds": time.perf_counter() - start})
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                    save_checkpoint(run, step, model, tokenizer, optimizer, cfg,
-                                    {"train_seconds": time.perf_counter() - start})
-        finally:
-            bar.close()
+        history = fit(run, cfg, model, optimizer, step, seconds,
+                      lambda batch, generator: answer_loss(
+                          model, *make_batch(batch, tokenizer, model_cfg.block_size, cfg.device,
+                                             loss_on), generator),
+                      lambda step, state: save_checkpoint(run, step, model, tokenizer, optimizer,
+                                                          cfg, state),
+                      examples, log, desc="train")
     model.eval()
     model.history = history
     return model, tokenizer
 
 
+def fit(run: Run, cfg: TrainConfig, model, optimizer, step: int, seconds: float, loss_of, save,
+        examples, log, desc: str = "train") -> list[tuple[int, float]]:
+    """The training loop of every model built on the LM (the LM, TransNAR):
+    steps ``step + 1 .. cfg.steps`` of ``model``, resuming at ``step`` after
+    ``seconds`` of training. The examples, dropout noise and random
+    positions of a step are functions of ``(cfg.seed, step)``;
+    ``loss_of(examples, generator)`` gives the loss, ``save(step, state)``
+    writes a checkpoint. Returns ``[(step, loss)]``."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    metrics = run.metrics(resume_step=step if step else None)
+    history = []
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
+               desc=desc, file=log)
+    start, smoothed = time.perf_counter() - seconds, None
+    try:
+        while step < cfg.steps:
+            step += 1
+            torch.manual_seed(derive_seed(cfg.seed, step, 1))  # dropout noise of this step
+            generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
+            lr = learning_rate(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = loss_of(examples(step, cfg.batch_size), generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+            optimizer.step()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"step {step}: the loss is {value}; training "
+                                       "diverged (try a lower --lr)")
+            history.append((step, value))
+            smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                metrics.append({"step": step, "loss": value, "lr": lr,
+                                "seconds": time.perf_counter() - start})
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save(step, {"train_seconds": time.perf_counter() - start})
+    finally:
+        bar.close()
+    return history
+
+
 __all__ = ["FileExamples", "GeneratedExamples", "LOSS_ON", "TrainConfig", "answer_loss",
-           "describe_source", "learning_rate", "load_lm", "make_batch", "make_optimizer",
+           "describe_source", "fit", "learning_rate", "load_lm", "make_batch", "make_optimizer",
            "model_from_checkpoint", "save_checkpoint", "train"]

@@ -13,11 +13,9 @@ and the baseline side by side.
 from __future__ import annotations
 
 import os
-import sys
 
-from ..extras import MissingDependency, install_hint, pyplot
-from ..files import atomic_write, read_json, write_json
-from ..lm.evaluate import EVAL_SEED
+from ..files import read_json, write_json
+from ..lm.evaluate import EVAL_SEED, pyplot_or_skip, save_figure
 
 SCORES = ("clrs_score", "shape_score", "parse_score", "exact_match")
 
@@ -140,11 +138,8 @@ def plot_scores(rows: list[dict], path: str, baseline: list[dict] | None = None,
     """CLRS, shape and parse score against length (one panel each), one
     colour per algorithm: TransNAR solid, the baseline dashed. Returns
     ``path``, or ``None`` (with a message) when matplotlib is missing."""
-    try:
-        plt = pyplot("plot TransNAR scores")
-    except MissingDependency:
-        print(f"matplotlib is not installed: skipping the plot ({install_hint('matplotlib')})",
-              file=log or sys.stderr)
+    plt = pyplot_or_skip("plot TransNAR scores", log)
+    if plt is None:
         return None
     metrics = SCORES[:3]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), sharey=True)
@@ -168,10 +163,7 @@ def plot_scores(rows: list[dict], path: str, baseline: list[dict] | None = None,
     axes[0].legend(fontsize="x-small")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
 
 
 def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str | None = None,

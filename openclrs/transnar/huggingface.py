@@ -304,7 +304,7 @@ def train_hf(hf_path: str, cfg, xcfg: TransNARConfig, nar_run: str, *,
 
         history = fit(run, cfg, model, optimizer, step, seconds,
                       lambda batch, generator: hf_loss(model, batch, tokenizer, cfg.device),
-                      save, examples, log)
+                      save, examples, log, desc="transnar")
     model.eval()
     model.history = history
     return model, tokenizer

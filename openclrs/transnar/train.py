@@ -1,6 +1,6 @@
 """Train TransNAR: next-token loss on the answers, the NAR frozen.
 
-The loop of :func:`openclrs.lm.train.train` (its batches, AdamW with decay
+The LM's training loop, :func:`openclrs.lm.train.fit` (AdamW with decay
 on matrices only, warmup and cosine schedule, gradient clipping; the batch,
 dropout and random positions of step ``s`` a function of ``(seed, s)``) on
 the run folders of :mod:`openclrs.training.runs` (``config.json``,
@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
-import time
 from dataclasses import asdict
 
 import torch
@@ -34,10 +32,9 @@ import torch.nn.functional as F
 from ..lm.config import LMConfig, TrainConfig
 from ..lm.model import GPT
 from ..lm.tokenizer import CharTokenizer
-from ..lm.train import (RESUMABLE_CHANGES, learning_rate, load_checkpoint_weights, make_batch,
+from ..lm.train import (RESUMABLE_CHANGES, fit, load_checkpoint_weights, make_batch,
                         make_optimizer)
-from ..training.runs import (Run, TrainingDiverged, checkpoint_at, derive_seed,
-                             load_optimizer_state, optimizer_state)
+from ..training.runs import Run, checkpoint_at, load_optimizer_state, optimizer_state
 from .data import FilePairedExamples, PairedExamples
 from .config import TransNARConfig
 from .model import TransNAR
@@ -181,58 +178,11 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
                                                                 cfg.device, generator),
                       lambda step, state: save_checkpoint(run, step, model, tokenizer,
                                                           optimizer, cfg, state),
-                      examples, log)
+                      examples, log, desc="transnar")
     model.eval()
     model.history = history
     return model, tokenizer
 
 
-def fit(run: Run, cfg: TrainConfig, model, optimizer, step: int, seconds: float, loss_of, save,
-        examples, log) -> list[tuple[int, float]]:
-    """Steps ``step + 1 .. cfg.steps`` of ``model`` (any TransNAR): the
-    examples, dropout noise and random positions of a step are functions of
-    ``(cfg.seed, step)``; ``loss_of(examples, generator)`` gives the loss,
-    ``save(step, state)`` writes a checkpoint. Returns ``[(step, loss)]``."""
-    from tqdm.auto import tqdm
-
-    model.train()
-    metrics = run.metrics(resume_step=step if step else None)
-    history = []
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, dynamic_ncols=True,
-               desc="transnar", file=log)
-    start, smoothed = time.perf_counter() - seconds, None
-    try:
-        while step < cfg.steps:
-            step += 1
-            torch.manual_seed(derive_seed(cfg.seed, step, 1))  # dropout noise of this step
-            generator = torch.Generator().manual_seed(derive_seed(cfg.seed, step, 2))
-            lr = learning_rate(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = loss_of(examples(step, cfg.batch_size), generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer.step()
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"step {step}: the loss is {value}; training "
-                                       "diverged (try a lower --lr)")
-            history.append((step, value))
-            smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
-            bar.update(1)
-            bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{lr:.2e}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                metrics.append({"step": step, "loss": value, "lr": lr,
-                                "seconds": time.perf_counter() - start})
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save(step, {"train_seconds": time.perf_counter() - start})
-    finally:
-        bar.close()
-    return history
-
-
-__all__ = ["MODEL_FORMAT", "fit", "load_transnar", "training_source", "model_from_checkpoint", "save_checkpoint",
+__all__ = ["MODEL_FORMAT", "load_transnar", "training_source", "model_from_checkpoint", "save_checkpoint",
            "train", "transnar_loss"]
