@@ -74,6 +74,26 @@ def check_name(name, what: str = "name") -> str:
     return name
 
 
+def split_file(algorithm: str, split: str) -> str:
+    """Where a dataset stores one split of one algorithm: ``ALGORITHM/SPLIT.safetensors``."""
+    return f"{algorithm}/{split}.safetensors"
+
+
+class SplitFile:
+    """What the jobs that store one split of one algorithm share (mixed
+    into a frozen dataclass with ``algorithm``, ``split`` and
+    ``num_samples`` fields): their :func:`split_file`, one unit of progress
+    per sample."""
+
+    @property
+    def file(self) -> str:
+        return split_file(self.algorithm, self.split)
+
+    @property
+    def units(self) -> int:
+        return self.num_samples
+
+
 class RecipeConflictError(ValueError):
     """Files of the dataset were made with another recipe; replacing them
     needs ``force=True`` (``--force``)."""

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..specs import CLRS30, CLRS_30_ALGS, SPECS, SPLITS, check_algorithm, split_size
 from . import build
-from .build import Manifest, check_name
+from .build import Manifest, SplitFile, check_name, split_file
 from .storage import FORMAT, CorruptFileError, StoredSplit, traces_to_tensors
 
 CANONICAL = "clrs30"
@@ -37,7 +37,7 @@ def dataset_folder(name: str, root: str | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class Part:
+class Part(SplitFile):
     """One file of a dataset: ``num_samples`` traces of ``algorithm`` at
     ``length`` from the stream of ``seed``, stored as ``ALGORITHM/SPLIT.safetensors``."""
 
@@ -52,14 +52,6 @@ class Part:
     def __post_init__(self):
         check_algorithm(self.algorithm)
         check_name(self.split, "split name")
-
-    @property
-    def file(self) -> str:
-        return f"{self.algorithm}/{self.split}.safetensors"
-
-    @property
-    def units(self) -> int:
-        return self.num_samples
 
     def recipe(self) -> dict:
         """JSON-normal form (tuples become lists), as stored in the manifest."""
@@ -215,7 +207,7 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
     check_name(split, "split name")
     folder = dataset_folder(dataset, root)
     manifest = read_manifest(folder)
-    file = f"{algorithm}/{split}.safetensors"
+    file = split_file(algorithm, split)
     entry = manifest["parts"].get(file)
     if entry is not None and is_canonical(folder) and not _published(entry, algorithm, split):
         if os.path.lexists(os.path.join(folder, file)):

@@ -49,9 +49,9 @@ from ..extras import require
 from ..sparse import STEP_INPUTS, SparseTrace, spec_of
 from ..specs import POINTER_TYPES, Location, Stage, Type
 from . import build
-from .build import Manifest, check_name
-from .storage import (CorruptFileError, decode, encode, read_safetensors, sha256_of,
-                      write_safetensors, write_safetensors_file)
+from .build import Manifest, SplitFile, check_name, split_file
+from .storage import (CorruptFileError, decode, encode, read_checked, write_safetensors,
+                      write_safetensors_file)
 
 FORMAT = "openclrs-sparse-traces-v1"
 
@@ -295,11 +295,8 @@ class StoredSparseSplit:
 
     def __init__(self, path: str, expected_sha256: str | None = None, mmap: bool = True):
         self.path = path
-        if expected_sha256 is not None and sha256_of(path) != expected_sha256:
-            raise CorruptFileError(f"{path}: checksum mismatch (corrupted or modified)")
-        self.tensors, self.metadata = read_safetensors(path, mmap=mmap)
-        if self.metadata.get("format") != FORMAT:
-            raise CorruptFileError(f"{path}: not an openclrs sparse trace file")
+        self.tensors, self.metadata = read_checked(path, expected_sha256, mmap, FORMAT,
+                                                   "sparse trace")
         try:
             self.algorithm = self.metadata["algorithm"]
             self.spec = {k: tuple(v) for k, v in json.loads(self.metadata["spec"]).items()}
@@ -365,7 +362,7 @@ MANIFEST = Manifest("manifest.json", FORMAT, "parts")
 
 
 @dataclass(frozen=True)
-class SparsePart:
+class SparsePart(SplitFile):
     """One file of a sparse dataset: ``num_samples`` traces of ``algorithm``
     on graphs of the distribution named ``graphs`` (``train``, ``val``,
     ``er_1600``...; see :func:`openclrs.distributions.distribution`) from the
@@ -392,14 +389,6 @@ class SparsePart:
             if isinstance(value, bool) or not isinstance(value, int) or value < (name != "seed"):
                 raise ValueError(f"{name} must be an integer >= {int(name != 'seed')}, "
                                  f"got {value!r}")
-
-    @property
-    def file(self) -> str:
-        return f"{self.algorithm}/{self.split}.safetensors"
-
-    @property
-    def units(self) -> int:
-        return self.num_samples
 
     def recipe(self) -> dict:
         return {"algorithm": self.algorithm, "split": self.split, "graphs": self.graphs,
@@ -453,7 +442,7 @@ def load_sparse_split(folder: str, algorithm: str, split: str,
     """Open a split of a sparse dataset (memory-mapped), checking it against
     the manifest (its sha256 with ``verify``)."""
     check_name(split, "split name")
-    file = f"{algorithm}/{split}.safetensors"
+    file = split_file(algorithm, split)
     entry = MANIFEST.read(folder)["parts"].get(file)
     if entry is None:
         raise FileNotFoundError(f"no split {split!r} of {algorithm} in {folder}; build it "

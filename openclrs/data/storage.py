@@ -245,16 +245,25 @@ def traces_to_tensors(traces) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     return encoder.tensors(), encoder.classes
 
 
+def read_checked(path: str, expected_sha256: str | None, mmap: bool, format_: str,
+                 what: str) -> tuple[dict, dict]:
+    """``(tensors, metadata)`` of a stored file of ``format_`` (a
+    ``CorruptFileError`` naming ``what`` the file should hold otherwise),
+    its sha256 checked first if ``expected_sha256`` is given."""
+    if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+        raise CorruptFileError(f"{path}: checksum mismatch (corrupted or modified)")
+    tensors, metadata = read_safetensors(path, mmap=mmap)
+    if metadata.get("format") != format_:
+        raise CorruptFileError(f"{path}: not an openclrs {what} file")
+    return tensors, metadata
+
+
 class StoredSplit:
     """A stored split, memory-mapped: ``len()``, ``[i]`` -> Trace, ``batch()``."""
 
     def __init__(self, path: str, expected_sha256: str | None = None, mmap: bool = True):
         self.path = path
-        if expected_sha256 is not None and sha256_of(path) != expected_sha256:
-            raise CorruptFileError(f"{path}: checksum mismatch (corrupted or modified)")
-        self.tensors, self.metadata = read_safetensors(path, mmap=mmap)
-        if self.metadata.get("format") != FORMAT:
-            raise CorruptFileError(f"{path}: not an openclrs trace file")
+        self.tensors, self.metadata = read_checked(path, expected_sha256, mmap, FORMAT, "trace")
         self.algorithm = self.metadata["algorithm"]
         self.spec = {k: tuple(v) for k, v in json.loads(self.metadata["spec"]).items()}
         self.lengths = np.asarray(self.tensors["lengths"])

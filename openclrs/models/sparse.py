@@ -252,6 +252,26 @@ def _encode(model, algorithm, spec, probes, graph, base=None):
     return features["node"], AffineFeatures.concat(edges), features["graph"]
 
 
+def _step(model, algorithm, spec, fed, graph, base, hidden, lstm_state, repred):
+    """One encode-process step on every graph (:meth:`~.model.Reasoner._step`
+    on edge lists) and the hint logits decoded from it: ``(new hidden, LSTM
+    state, decoders' inputs, hint logits)``."""
+    cfg = model.config
+    node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, fed, graph, base)
+    new_hidden = hidden
+    for _ in range(cfg.nb_msg_passing_steps):
+        new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts, graph_fts,
+                                                               graph, new_hidden)
+    new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
+    if model.lstm is not None:
+        new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
+    state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts, edge_msgs,
+                        graph_fts, graph)
+    preds = {name: decode_sparse(dec, state) for name, dec in model.decoders[algorithm].items()
+             if spec[name][0] == Stage.HINT}
+    return new_hidden, lstm_state, state, preds
+
+
 def sparse_forward(model, batch, algorithm: str | None = None, *,
                    repred: bool | None = None, hints: bool = False,
                    progress=None) -> SparsePredictions:
@@ -337,20 +357,8 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     if progress is not None:
         progress.reset(total=num_steps)
     for step in range(num_steps):
-        fed = to_feed(step, preds)
-        node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, fed, graph, base)
-        new_hidden = hidden
-        for _ in range(cfg.nb_msg_passing_steps):
-            new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts,
-                                                                   graph_fts, graph, new_hidden)
-        new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
-        if model.lstm is not None:
-            new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
-        state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts,
-                            edge_msgs, graph_fts, graph)
-        hidden = new_hidden
-        preds = {name: decode_sparse(dec, state) for name, dec in decoders.items()
-                 if spec[name][0] == Stage.HINT}
+        hidden, lstm_state, state, preds = _step(model, algorithm, spec, to_feed(step, preds),
+                                                 graph, base, hidden, lstm_state, repred)
         if hints:
             alive = last_step >= step
             history.append({k: torch.where(_rows(alive[selectors[k]], v), v,
@@ -459,7 +467,7 @@ def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
     have = min((int(v.shape[0]) for v in batch.hints.values()), default=0)
     hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval" and repred)
     rows = {k: row_graphs(spec, k, graph) for k in spec}
-    encoders, decoders = model.encoders[algorithm], model.decoders[algorithm]
+    encoders = model.encoders[algorithm]
 
     def truth_at(step):
         return {k: truth_to_feed(spec[k][1], spec[k][2], v[step], graph, p.dtype)
@@ -485,20 +493,8 @@ def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
     hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
     lstm_state, preds = None, {}
     for step in range(steps):
-        node_fts, edge_fts, graph_fts = _encode(model, algorithm, spec, to_feed(step, preds),
-                                                graph, base)
-        new_hidden = hidden
-        for _ in range(cfg.nb_msg_passing_steps):
-            new_hidden, edge_msgs = model.processor.forward_sparse(node_fts, edge_fts,
-                                                                   graph_fts, graph, new_hidden)
-        new_hidden = F.dropout(new_hidden, cfg.dropout, training=not repred)
-        if model.lstm is not None:
-            new_hidden, lstm_state = model.lstm(new_hidden, lstm_state)
-        state = SparseState(torch.cat([node_fts, hidden, new_hidden], dim=-1), edge_fts,
-                            edge_msgs, graph_fts, graph)
-        hidden = new_hidden
-        preds = {name: decode_sparse(dec, state) for name, dec in decoders.items()
-                 if spec[name][0] == Stage.HINT}
+        hidden, lstm_state, state, preds = _step(model, algorithm, spec, to_feed(step, preds),
+                                                 graph, base, hidden, lstm_state, repred)
         yield SparseStep(step, state, hidden, preds)
 
 

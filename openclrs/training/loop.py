@@ -66,6 +66,7 @@ from ..samplers import Sampler
 from ..specs import NUM_SAMPLES_MULTIPLIER
 from . import distributed, memory, runs, sparse_train
 from .config import TrainConfig
+from .graph_metrics import GraphScorer
 from .metrics import OutputScorer, algorithm_mean, family_mean
 from .runs import TrainingDiverged, derive_seed
 
@@ -166,17 +167,19 @@ def score(model: Reasoner, batches, autocast=nullcontext,
     A batch runs in chunks of samples that fit ``max_memory`` bytes (default:
     half the memory available; :mod:`openclrs.training.memory`): the same
     predictions and metrics whatever the chunks. Sparse batches
-    (:class:`.sparse_train.SparseBatches`) are scored by
-    :func:`.sparse_train.score` (SALSA-CLRS's metrics too)."""
-    if isinstance(batches, sparse_train.SparseBatches):
-        return sparse_train.score(model, batches, autocast)
+    (:class:`.sparse_train.SparseBatches`) run sparse, whole, and get
+    SALSA-CLRS's per-graph metrics too (:func:`.sparse_train.score_batch`)."""
+    sparse = isinstance(batches, sparse_train.SparseBatches)
     was_training = model.training
     model.eval()
     scorer = None
     try:
         for batch in batches:
             if scorer is None:
-                scorer = OutputScorer(model.specs[batch.algorithm])
+                scorer = (GraphScorer if sparse else OutputScorer)(model.specs[batch.algorithm])
+            if sparse:
+                sparse_train.score_batch(model, batch, scorer, autocast)
+                continue
             for chunk in memory.chunks(model, batch, max_memory):
                 with autocast():
                     predictions = model.predict(chunk)

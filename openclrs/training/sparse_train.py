@@ -128,8 +128,8 @@ def train_batch(config, index: int, step: int, shard: slice = slice(None)) -> Sp
 
 
 class SparseBatches(list):
-    """An algorithm's validation batches, sparse (what :func:`.loop.score`
-    hands to :func:`score`)."""
+    """An algorithm's validation batches, sparse (:func:`.loop.score` scores
+    them with :func:`score_batch`)."""
 
 
 def validation_batches(config, algorithm: str) -> SparseBatches:
@@ -161,27 +161,15 @@ def validation_batches(config, algorithm: str) -> SparseBatches:
 
 # ------------------------------------------------------------------ scoring
 
-def score(model, batches: Sequence[SparseBatch], autocast=nullcontext) -> dict[str, float]:
-    """SALSA-CLRS's metrics and the CLRS score of ``model`` on sparse
-    batches, the model in evaluation mode."""
+def score_batch(model, batch: SparseBatch, scorer, autocast=nullcontext) -> None:
+    """Add the predictions of ``model`` (in evaluation mode) on a sparse
+    batch to ``scorer``, a :class:`.graph_metrics.GraphScorer` (what
+    :func:`.loop.score` does with each of :class:`SparseBatches`)."""
     from ..models.sparse import sparse_predict
-    from .graph_metrics import GraphScorer
 
-    was_training = model.training
-    model.eval()
-    scorer = None
-    try:
-        for batch in batches:
-            if scorer is None:
-                scorer = GraphScorer(model.specs[batch.algorithm])
-            with autocast():
-                predictions = sparse_predict(model, batch)
-            scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
-    finally:
-        model.train(was_training)
-    if scorer is None:
-        raise ValueError("no batch to score")
-    return scorer.result()
+    with autocast():
+        predictions = sparse_predict(model, batch)
+    scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
 
 
 def loss(model, batch):
