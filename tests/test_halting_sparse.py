@@ -308,8 +308,10 @@ def test_sparse_output_losses_are_per_graph():
 
 
 def test_cli_trains_a_halting_reasoner_on_sparse_graphs(tmp_path, capsys):
+    # multi-task: one processor, one head per algorithm
     out = str(tmp_path / "run")
-    assert main(["train", "--algorithm", "bfs", "--sparse", "--halting", "termination",
+    assert main(["train", "--algorithms", "bfs", "bellman_ford", "--sparse",
+                 "--halting", "termination",
                  "--steps", "4", "--eval-every", "2", "--test-every", "0", "--batch-size", "4",
                  "--hidden-size", "8", "--processor", "gpgn_mask", "--quiet",
                  "--hint-repred-mode", "hard_on_eval", "--halting-cap-factor", "0.5",
@@ -319,14 +321,16 @@ def test_cli_trains_a_halting_reasoner_on_sparse_graphs(tmp_path, capsys):
     with open(os.path.join(out, "metrics.jsonl")) as f:
         vals = [json.loads(line) for line in f if '"val"' in line]
     assert len(vals) == 2
-    val = vals[-1]["metrics"]["bfs"]   # validated sparse, each graph halting on its own
-    for key in ("score", "oracle_score", "node_accuracy", "halting_error", "max_steps"):
-        assert key in val, key
-    assert val["max_steps"] == 8        # ceil(0.5 * 16), SALSA's validation graphs
     results = json.load(open(os.path.join(out, "results.json")))
-    r = results["algorithms"]["bfs"]     # the dense canonical test, as every run
-    assert {"test_score", "oracle_test_score", "halting"} <= set(r)
+    for algorithm in ("bfs", "bellman_ford"):
+        val = vals[-1]["metrics"][algorithm]   # validated sparse, each graph on its own
+        for key in ("score", "oracle_score", "node_accuracy", "halting_error", "max_steps"):
+            assert key in val, key
+        assert val["max_steps"] == 8           # ceil(0.5 * 16), SALSA's validation graphs
+        r = results["algorithms"][algorithm]   # the dense canonical test, as every run
+        assert {"test_score", "oracle_test_score", "halting"} <= set(r)
     capsys.readouterr()
     assert main(["evaluate", "--run", out, "--graph", "er", "--length", "20",
                  "--num-samples", "1", "--quiet"]) == 0
-    assert "oracle lengths" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "oracle lengths" in printed and "bellman_ford" in printed
