@@ -20,7 +20,7 @@ from openclrs.models.sparse import sparse_loss
 from openclrs.sparse import to_dense
 from openclrs.training import sparse_train
 from openclrs.training.config import TrainConfig
-from openclrs.training.loop import train
+from openclrs.training.loop import results_table, train
 
 TOL = 1e-10
 COMPLETE = GraphDistribution("er", (6,), (1.0, 1.0))  # every pair an edge
@@ -192,7 +192,7 @@ def read_metrics(run):
         return [json.loads(line) for line in f]
 
 
-def test_train_sparse_cli_loss_falls_and_evaluates_dense_and_sparse(tmp_path, capsys):
+def test_train_sparse_cli_loss_falls_and_evaluates_dense_and_sparse(tmp_path, capfd):
     run, data = tmp_path / "run", tmp_path / "data"
     assert main(["train", "--algorithm", "bfs", "--sparse", "--steps", "40", "--out", str(run),
                  "--batch-size", "8", "--eval-every", "20", "--test-every", "0",
@@ -208,10 +208,11 @@ def test_train_sparse_cli_loss_falls_and_evaluates_dense_and_sparse(tmp_path, ca
     assert val["score"] == pytest.approx(val["node_accuracy"])  # one pointer output
     results = json.loads((run / "results.json").read_text())
     assert "node_accuracy" in results["algorithms"]["bfs"]["val_metrics"]
-    capsys.readouterr()
+    assert "graph accuracy" in results_table(results)  # the printed table: SALSA's metrics
+    capfd.readouterr()
     # An ordinary reasoner run: evaluated dense (the canonical test split) and sparse.
     assert main(["evaluate", "--run", str(run)]) == 0
-    assert "bfs" in capsys.readouterr().out
+    assert "bfs" in capfd.readouterr().out
     out = tmp_path / "sparse.json"
     assert main(["evaluate", "--run", str(run), "--graph", "er", "--length", "40",
                  "--num-samples", "2", "--json", str(out), "--quiet"]) == 0

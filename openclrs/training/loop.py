@@ -606,6 +606,13 @@ def results_table(results: dict) -> str:
         if all(s in results for s in splits):
             lines.append(f"{key:<32}" + "".join(f"{100 * results[s][key]:>7.2f}%"
                                                 for s in splits))
+    salsa = {a: r["val_metrics"] for a, r in results["algorithms"].items()
+             if "graph_accuracy" in r.get("val_metrics", {})}
+    if salsa:  # a --sparse run's validation: SALSA-CLRS's per-graph metrics too
+        lines.append("validation, per graph (SALSA-CLRS):")
+        lines += [f"  {a:<30}node accuracy {100 * m.get('node_accuracy', float('nan')):.2f}%, "
+                  f"graph accuracy {100 * m['graph_accuracy']:.2f}% ({m['graphs']} graphs)"
+                  for a, m in salsa.items()]
     return "\n".join(lines)
 
 
