@@ -105,6 +105,16 @@ def fraction(text: str) -> float:
 
 # ------------------------------------------------- options from config dataclasses
 
+def add_command(subparsers, name: str, description: str, **kwargs) -> argparse.ArgumentParser:
+    """Add the top-level command ``name`` (a command or a command group) to
+    ``subparsers``, with its line in ``openclrs --help`` from the one table
+    of them, :data:`openclrs.cli.COMMANDS`."""
+    from . import COMMANDS
+
+    return subparsers.add_parser(name, help=COMMANDS[name][1], description=description,
+                                 **kwargs)
+
+
 def _plain_type(annotation):
     """``(base type, is_list)`` of a field annotation: ``int``, ``float``,
     ``str``, ``bool``, ``dict``, ``list[int]``, ``tuple[str, ...]``, each

@@ -127,6 +127,29 @@ def add_run_options(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_example_options(p, lengths: bool) -> None:
+    """The examples an evaluation scores (``text evaluate``, ``transnar
+    evaluate``): which algorithms (and, with ``lengths``, lengths), how many
+    per group, from which seed."""
+    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO",
+                   help="default: the checkpoint's training algorithms")
+    if lengths:
+        p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
+                       help="default: the checkpoint's training lengths")
+    p.add_argument("--num-samples", type=positive_int, default=100,
+                   help="examples per (algorithm, length) (default 100)")
+    p.add_argument("--seed", type=seed32, default=None, help="sampler seed of the examples")
+
+
+def add_decoding_options(p, batch_size: int | None, batch_size_default: str) -> None:
+    """How an evaluation decodes: the answer budget and the batch size
+    (``batch_size``: its default, shown as ``batch_size_default``)."""
+    p.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help="default: twice the longest true answer, plus 16")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size,
+                   help=f"prompts decoded together (default {batch_size_default})")
+
+
 def add_lm_commands(subparsers) -> None:
     """Add ``train`` and ``evaluate`` (the small CLRS-Text LM) to the ``text``
     group's subparsers."""
@@ -159,21 +182,12 @@ def add_lm_commands(subparsers) -> None:
     src.add_argument("--checkpoint", help="a `text train` run folder (its latest checkpoint), "
                      "one of its checkpoint folders, or a saved model folder")
     src.add_argument("--hf-model", help="a local Hugging Face causal LM folder (transformers)")
-    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO",
-                   help="default: the checkpoint's training algorithms")
-    p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N",
-                   help="default: the checkpoint's training lengths")
-    p.add_argument("--num-samples", type=positive_int, default=100,
-                   help="examples per (algorithm, length) (default 100)")
-    p.add_argument("--seed", type=seed32, default=None, help="sampler seed of the examples")
+    add_example_options(p, lengths=True)
     p.add_argument("--hints", action="store_true",
                    help="--hf-model: questions and answers with the trace")
     p.add_argument("--train-lengths", nargs="+", type=positive_int, metavar="N",
                    help="lengths to mark as seen in training (default: the checkpoint's)")
-    p.add_argument("--max-new-tokens", type=positive_int, default=None,
-                   help="default: twice the longest true answer, plus 16")
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="prompts decoded together (default 64; Hugging Face 16)")
+    add_decoding_options(p, None, "64; Hugging Face 16")
     p.add_argument("--out", default=None,
                    help="scores JSON (default: eval.json in the checkpoint's run folder, or in "
                         "a saved model's folder; with --hf-model, here)")

@@ -10,7 +10,7 @@ run's predictions beside the truth, wrong elements marked::
 from __future__ import annotations
 
 
-from .arguments import KeyValues, algorithm_name, nonnegative_int, positive_int, seed32
+from .arguments import KeyValues, add_command, algorithm_name, nonnegative_int, positive_int, seed32
 from .engine import sampled_trace
 
 RUN_ONLY = ("split", "checkpoint", "algorithm_flag")
@@ -109,8 +109,8 @@ def add_sample_options(p, command: str, suffix: str) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "plot", help="draw one sampled trace: input, hint steps and output (PNG, GIF)",
+    p = add_command(
+        sub, "plot",
         description="Draw a sampled trace from what its spec says each probe is: node masks "
                     "as colours, pointers as arrows, edge probes as heatmaps, keys as bars, "
                     "points at their coordinates, strings as characters. With --run, draw a "
@@ -146,8 +146,8 @@ def cmd_view(args) -> int:
 
 
 def register_view(sub) -> None:
-    p = sub.add_parser(
-        "view", help="one trace (or a run's prediction) as a self-contained HTML page",
+    p = add_command(
+        sub, "view",
         description="Write one HTML file that shows a sampled trace step by step in a "
                     "browser: a step slider, play/pause, the probe values on hover. With "
                     "--run, a trained run's predicted hints and outputs beside the truth, "

@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from ..halting.parity_config import ParityConfig
-from .arguments import add_dataclass_arguments, positive_int, seed32
+from .arguments import add_command, add_dataclass_arguments, positive_int, seed32
 
 DESCRIPTION = ("Learned halting on the parity task: PonderNet (Banino et al. 2021), ACT "
                "(Graves 2016) or a fixed-step RNN; accuracy and ponder steps against the "
@@ -68,6 +68,4 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``ponder`` command group to a top-level CLI's subparsers."""
-    return _add_group(subparsers.add_parser(
-        "ponder", help="learned halting: PonderNet, ACT, fixed steps on the parity task",
-        description=DESCRIPTION))
+    return _add_group(add_command(subparsers, "ponder", DESCRIPTION))

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from .arguments import algorithm_name, positive_int, seed32
+from .arguments import add_command, algorithm_name, positive_int, seed32
 from .policy import run_command
 
 
@@ -180,8 +180,7 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``text`` command group to a top-level CLI's subparsers."""
-    return _add_group(subparsers.add_parser(
-        "text", help="CLRS-Text: the benchmark as language-model text", description=DESCRIPTION))
+    return _add_group(add_command(subparsers, "text", DESCRIPTION))
 
 
 def build_parser() -> argparse.ArgumentParser:

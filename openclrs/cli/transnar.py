@@ -20,8 +20,9 @@ import argparse
 import os
 import sys
 
-from .arguments import add_dataclass_arguments, algorithm_name, positive_int, seed32
-from .lm import add_lm_options, add_run_options
+from .arguments import add_command, add_dataclass_arguments, algorithm_name, positive_int, seed32
+from .lm import (add_decoding_options, add_example_options, add_lm_options,
+                 add_run_options)
 
 DESCRIPTION = ("TransNAR: a Transformer whose tokens cross-attend to the node and edge "
                "embeddings of a trained, frozen reasoner run on the same instance's graph.")
@@ -137,15 +138,8 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--lengths", nargs="+", type=positive_int, metavar="N", required=True)
     p.add_argument("--baseline", default=None, metavar="CHECKPOINT",
                    help="a Transformer-only `openclrs text train` run on the same data")
-    p.add_argument("--algorithms", nargs="+", type=algorithm_name, metavar="ALGO",
-                   help="default: the checkpoint's training algorithms")
-    p.add_argument("--num-samples", type=positive_int, default=100,
-                   help="examples per (algorithm, length) (default 100)")
-    p.add_argument("--seed", type=seed32, default=None, help="sampler seed of the examples")
-    p.add_argument("--max-new-tokens", type=positive_int, default=None,
-                   help="default: twice the longest true answer, plus 16")
-    p.add_argument("--batch-size", type=positive_int, default=64,
-                   help="prompts decoded together (default 64)")
+    add_example_options(p, lengths=False)
+    add_decoding_options(p, 64, "64")
     p.add_argument("--out", default=None, help="scores JSON (default: eval.json in the run)")
     p.add_argument("--no-plot", action="store_true", help="no PNG next to the JSON")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
@@ -157,6 +151,4 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``transnar`` command group to a top-level CLI's subparsers."""
-    return _add_group(subparsers.add_parser(
-        "transnar", help="TransNAR: a Transformer cross-attending to a trained reasoner",
-        description=DESCRIPTION))
+    return _add_group(add_command(subparsers, "transnar", DESCRIPTION))
