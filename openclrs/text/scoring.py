@@ -84,6 +84,19 @@ def compare(predicted: Mapping[str, np.ndarray], true: Mapping[str, np.ndarray],
     return True, correct, total
 
 
+def _parse_truth(algorithm: str, true_answer: str, use_hints: bool | None):
+    """The true answer's mode (``use_hints=None``: hinted answers have a
+    ``|``) and its arrays; a true answer that does not parse is the
+    caller's mistake, a ``ValueError``."""
+    check_algorithm(algorithm)
+    if use_hints is None:
+        use_hints = detect_hints(true_answer)
+    try:
+        return use_hints, parse_answer(algorithm, true_answer, use_hints)
+    except ParseError as e:
+        raise ValueError(f"the true answer does not parse as {algorithm}: {e}") from None
+
+
 def score(algorithm: str, predicted_answer, true_answer: str,
           use_hints: bool | None = None, atol: float = 0.0) -> Score:
     """Score one predicted answer against the true one.
@@ -92,13 +105,7 @@ def score(algorithm: str, predicted_answer, true_answer: str,
     have a ``|``). ``atol`` is the tolerance for float elements (the
     sorted keys of the sorting tasks); the default asks for the exact value.
     """
-    check_algorithm(algorithm)
-    if use_hints is None:
-        use_hints = detect_hints(true_answer)
-    try:
-        truth = parse_answer(algorithm, true_answer, use_hints)
-    except ParseError as e:
-        raise ValueError(f"the true answer does not parse as {algorithm}: {e}") from None
+    use_hints, truth = _parse_truth(algorithm, true_answer, use_hints)
     total = int(sum(v.size for v in truth.values()))
     pred_norm = _normalized(predicted_answer)
     exact = pred_norm is not None and pred_norm == _normalized(true_answer)
@@ -204,13 +211,7 @@ def paper_score(algorithm: str, predicted_answer, true_answer: str,
     :class:`PaperScore`). With hints, only the final answer (after the last
     ``|``) is scored. ``atol``: tolerance of float elements. A prediction
     never raises; a true answer that does not parse is a ``ValueError``."""
-    check_algorithm(algorithm)
-    if use_hints is None:
-        use_hints = detect_hints(true_answer)
-    try:
-        truth = parse_answer(algorithm, true_answer, use_hints)
-    except ParseError as e:
-        raise ValueError(f"the true answer does not parse as {algorithm}: {e}") from None
+    use_hints, truth = _parse_truth(algorithm, true_answer, use_hints)
     if not isinstance(predicted_answer, str):
         return PaperScore(0.0, 0.0, 0.0)
     text = _split_trace(predicted_answer)[1] if use_hints else predicted_answer
