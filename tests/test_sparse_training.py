@@ -183,6 +183,13 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
     val = sparse_train.validation_batches(cfg, "bfs")
     assert sum(v.num_graphs for v in val) == 64 and set(np.diff(val[0].node_ptr)) == {16}
     assert all(h.shape[0] == 1 for h in val[0].hints.values())
+    # --val-set canonical: SALSA's 1,000 validation graphs (salsa_parts' val part), pos as stored.
+    canonical = sparse_train.validation_batches(config(tmp_path, val_set="canonical",
+                                                       eval_batch_size=500).validate(), "bfs")
+    assert [v.num_graphs for v in canonical] == [500, 500]
+    stored = collate_sparse(sample_sparse("bfs", "val", num_samples=500, seed=1, hints=False))
+    for key, value in arrays(stored).items():
+        assert np.array_equal(value, arrays(canonical[0])[key]), key
 
 
 # ---------------------------------------------------------------- the trainer
