@@ -50,7 +50,7 @@ import torch
 
 from ..files import write_json
 from .families import Family, Pair, make_family, template_family
-from .figures import save_figure, subplots
+from .figures import distance_curve, log_panel, save_figure, subplots, zero_floor
 from .models import DiagnosedModel, dtype_name, parse_dtype
 
 KEYS = ("distance", "distance_min", "distance_max", "linf", "l1", "linf_other", "l1_other",
@@ -156,23 +156,17 @@ def plot(result: dict, path: str, title: str = "") -> str:
     axes = [list(grid.flat)]
     for ax in axes[0][len(families):]:
         ax.set_visible(False)
-    positive = [v for d in dtypes for f in families
-                for v in result[d]["families"][f]["distance_min"] if v > 0]
-    floor = min(positive) / 10 if positive else 1e-12
+    floor = zero_floor(v for d in dtypes for f in families
+                       for v in result[d]["families"][f]["distance_min"])
     for ax, family in zip(axes[0], families):
         for dtype in dtypes:
             c = result[dtype]["families"][family]
-            lift = [max(v, floor) for v in c["distance"]]
-            line, = ax.plot(c["lengths"], lift, label=dtype, lw=1.3)
+            line = distance_curve(ax, c["lengths"], c["distance"], floor, c["collapse_length"],
+                                  label=dtype, lw=1.3)
             ax.fill_between(c["lengths"], [max(v, floor) for v in c["distance_min"]],
                             [max(v, floor) for v in c["distance_max"]], alpha=0.2,
                             color=line.get_color())
-            if c["collapse_length"] is not None:
-                ax.axvline(c["collapse_length"], color=line.get_color(), ls="--", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_title(family, fontsize=9)
-        ax.set_xlabel("n (digits)")
-        ax.grid(alpha=0.3)
+        log_panel(ax, family, "n (digits)")
     axes[0][0].set_ylabel("last-token L∞ distance, mean over heads\n(0 drawn at the bottom)")
     axes[0][0].legend(fontsize=8)
     return save_figure(fig, path, dpi=80, title=title)

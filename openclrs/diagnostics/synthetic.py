@@ -74,7 +74,7 @@ import os
 import torch
 
 from ..files import write_json
-from .figures import save_figure, subplots
+from .figures import distance_curve, log_panel, save_figure, save_single, subplots, zero_floor
 from .models import dtype_name, parse_dtype
 
 ENCODINGS = ("sinusoidal", "rope", "alibi", "alibi_slow", "nope")
@@ -277,19 +277,13 @@ def ratios_only(d: int = 64, seed: int = 0) -> dict:
 def plot_collapse(curves: dict, path: str) -> str:
     fig, axes = subplots(1, len(curves), figsize=(3.3 * len(curves), 3.0), squeeze=False,
                              sharey=True)
-    positive = [v for e in curves.values() for c in e.values() for v in c["l1"] if v > 0]
-    floor = min(positive) / 10 if positive else 1e-12
+    floor = zero_floor(v for e in curves.values() for c in e.values() for v in c["l1"])
     for ax, (encoding, by_dtype) in zip(axes[0], curves.items()):
         for dtype, c in by_dtype.items():
-            line, = ax.plot(c["lengths"], [max(v, floor) for v in c["l1"]], marker=".",
-                            label=dtype, lw=1.2)
-            if c["collapse_length"] is not None:
-                ax.axvline(c["collapse_length"], color=line.get_color(), ls="--", lw=0.8)
+            distance_curve(ax, c["lengths"], c["l1"], floor, c["collapse_length"], marker=".",
+                           label=dtype, lw=1.2)
         ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(encoding, fontsize=9)
-        ax.set_xlabel("n")
-        ax.grid(alpha=0.3)
+        log_panel(ax, encoding, "n")
     axes[0][0].set_ylabel("L1 ‖y_n − y*_{n+1}‖ (0 at the bottom)")
     axes[0][0].legend(fontsize=8)
     return save_figure(fig, path, dpi=100)
@@ -302,11 +296,7 @@ def plot_tv(tv: dict, path: str) -> str:
     ax.plot(tv["lengths"], tv["alternating"], "--", label="(1 0 1 0 ..) vs (0 1 0 1 ..)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("n")
-    ax.set_ylabel("‖softmax(x) − softmax(x*)‖₁")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path, dpi=100)
+    return save_single(fig, ax, path, "n", "‖softmax(x) − softmax(x*)‖₁")
 
 
 def plot_rope(decay: dict, path: str) -> str:
@@ -314,11 +304,7 @@ def plot_rope(decay: dict, path: str) -> str:
     ax.plot(decay["distances"], decay["ones"], label="q = k = ones")
     ax.plot(decay["distances"], decay["gaussian_abs_mean"], label="Gaussian: E|qᵀRʳk|")
     ax.plot(decay["distances"], decay["gaussian_mean"], label="Gaussian: E qᵀRʳk")
-    ax.set_xlabel("relative distance r")
-    ax.set_ylabel("score qᵀRʳk")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path, dpi=100)
+    return save_single(fig, ax, path, "relative distance r", "score qᵀRʳk")
 
 
 def plot_diagonal(diag: dict, path: str) -> str:
@@ -328,11 +314,7 @@ def plot_diagonal(diag: dict, path: str) -> str:
             label="NoPE on [bos, x, x]: best α_33")
     ax.axhline(0.5, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel("‖ψ‖ (norm of queries and keys)")
-    ax.set_ylabel("diagonal attention")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path, dpi=100)
+    return save_single(fig, ax, path, "‖ψ‖ (norm of queries and keys)", "diagonal attention")
 
 
 def default_lengths(max_length: int) -> list:
