@@ -72,3 +72,22 @@ def tiny_hf_models(tmp_path_factory):
     folders = {family: save_tiny_model(family, str(root / family)) for family in FAMILIES}
     folders["openclrs"] = save_tiny_openclrs(str(root / "openclrs"))
     return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_bfs_run(tmp_path_factory):
+    """A run folder of ``openclrs train``: a bfs reasoner (MPNN, hidden size
+    8) trained for 3 steps on lengths 4 and 5, its 32-sample test split
+    beside it; built once for the tests that read run folders."""
+    from openclrs.models.config import ModelConfig
+    from openclrs.training.config import TrainConfig
+    from openclrs.training.loop import train
+
+    root = tmp_path_factory.mktemp("tiny_bfs_run")
+    config = TrainConfig(algorithms=["bfs"], out_dir=str(root / "run"), steps=3, batch_size=4,
+                         train_lengths=[4, 5], eval_every=3, test_every=0, log_every=1, seed=3,
+                         progress=False, data_root=str(root / "data"), eval_batch_size=10,
+                         model=ModelConfig(hidden_size=8, processor="mpnn"))
+    with open(os.devnull, "w") as log:
+        train(config, log=log)
+    return str(root / "run")

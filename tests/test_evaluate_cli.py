@@ -15,23 +15,14 @@ import pytest
 
 from openclrs import files
 from openclrs.cli import main
-from openclrs.models.config import ModelConfig
 from openclrs.training import evaluate as evaluation
-from openclrs.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A bfs reasoner trained for 2 steps (hidden size 8) on a 20-sample split."""
-    from openclrs.training.loop import train
-
-    root = tmp_path_factory.mktemp("evaluate")
-    config = TrainConfig(algorithms=["bfs"], out_dir=str(root / "run"), steps=2, batch_size=4,
-                         train_lengths=[4, 5], eval_every=2, test_every=0, log_every=1, seed=5,
-                         progress=False, data_root=str(root / "data"), eval_batch_size=8,
-                         model=ModelConfig(hidden_size=8, processor="mpnn"))
-    train(config, log=open(os.devnull, "w"))
-    return str(root / "run")
+def run(tiny_bfs_run):
+    """A bfs reasoner trained for 3 steps (hidden size 8) on a 32-sample test
+    split (conftest's, shared with the pictures' tests)."""
+    return tiny_bfs_run
 
 
 def copy_with(run, tmp_path, **keys) -> str:
@@ -56,7 +47,7 @@ def test_load_run_gives_the_checkpoint_in_eval_mode(run):
 
     model, config, saved = evaluation.load_run(run, "last")
     assert not model.training and config.device == "cpu" and not config.progress
-    assert saved.step == 2 and saved.path == runs.resolve_checkpoint(run, "last")
+    assert saved.step == 3 and saved.path == runs.resolve_checkpoint(run, "last")
     for name, tensor in model.state_dict().items():
         assert np.array_equal(tensor.numpy(), saved.weights[name].numpy()), name
 
@@ -172,7 +163,7 @@ def test_evaluate_and_report_writes_then_prints(run, tmp_path, capsys):
                                              out=out)
     assert json.load(open(tmp_path / "e.json")) == json.loads(json.dumps(results))
     assert results == evaluation.evaluate_run(run, split="val")
-    assert out.getvalue().startswith(f"checkpoint: {results['checkpoint']} (step 2)\n")
+    assert out.getvalue().startswith(f"checkpoint: {results['checkpoint']} (step 3)\n")
 
 
 def test_evaluate_and_report_uses_the_runs_kind_and_refuses_unknown_ones(run, tmp_path):

@@ -11,11 +11,9 @@ import openclrs
 from openclrs import transforms
 from openclrs.cli import main
 from openclrs.data.batching import collate
-from openclrs.models.config import ModelConfig
 from openclrs.probes import Trace
 from openclrs.specs import Location, Stage, Type
 from openclrs.training import metrics
-from openclrs.training.config import TrainConfig
 
 pytest.importorskip("matplotlib")
 from PIL import Image  # noqa: E402
@@ -31,17 +29,10 @@ RED = tuple(int(WRONG_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A bfs reasoner trained for 3 steps (hidden size 8) on a 32-sample test split."""
-    from openclrs.training.loop import train
-
-    root = tmp_path_factory.mktemp("predictions")
-    config = TrainConfig(algorithms=["bfs"], out_dir=str(root / "run"), steps=3, batch_size=4,
-                         train_lengths=[4, 5], eval_every=3, test_every=0, log_every=1, seed=3,
-                         progress=False, data_root=str(root / "data"), eval_batch_size=10,
-                         model=ModelConfig(hidden_size=8, processor="mpnn"))
-    train(config, log=open(os.devnull, "w"))
-    return str(root / "run")
+def run(tiny_bfs_run):
+    """A bfs reasoner trained for 3 steps (hidden size 8) on a 32-sample test
+    split (conftest's, shared with the tests of ``openclrs evaluate``)."""
+    return tiny_bfs_run
 
 
 def evaluated(algorithm, length=6, seed=0):
