@@ -169,6 +169,7 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
     assert not np.array_equal(other.senders, a.senders) or other.num_nodes != a.num_nodes
     traces = uncollate_sparse(a)
     assert a.num_graphs == 4 and a.hints  # with hints, for the hint losses
+    assert list(a.lengths) == sorted(a.lengths, reverse=True)  # longest first
     nodes = [t.num_nodes for step in range(12) for t in
              uncollate_sparse(sparse_train.train_batch(cfg, 0, step))]
     assert set(nodes) <= {4, 7, 11, 13, 16} and len(set(nodes)) >= 3
@@ -187,7 +188,8 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
     canonical = sparse_train.validation_batches(config(tmp_path, val_set="canonical",
                                                        eval_batch_size=500).validate(), "bfs")
     assert [v.num_graphs for v in canonical] == [500, 500]
-    stored = collate_sparse(sample_sparse("bfs", "val", num_samples=500, seed=1, hints=False))
+    stored = collate_sparse(sparse_train.longest_first(
+        sample_sparse("bfs", "val", num_samples=500, seed=1, hints=False)))
     for key, value in arrays(stored).items():
         assert np.array_equal(value, arrays(canonical[0])[key]), key
 
@@ -279,3 +281,34 @@ def test_a_capability_model_without_a_sparse_loss_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--sparse trains a plain reasoner"):
         train(config(tmp_path / "run"), factory=factory)
     assert not os.path.exists(tmp_path / "run")
+
+
+# ------------------------------------------------- graphs longest first: prefix steps
+
+def test_longest_first_batches_run_each_step_on_the_running_graphs_alone():
+    # Sorted longest first, the running graphs are a prefix and each step runs
+    # on it alone; the logits are those of each graph run by itself, and the
+    # loss and gradients those of the same graphs in any order.
+    from openclrs.models.sparse import _running_prefix, sparse_forward
+
+    traces = sample_sparse("dijkstra", "train", num_samples=5, seed=12)
+    ordered = sparse_train.longest_first(traces)
+    batch = collate_sparse(ordered).to_torch(float_dtype=torch.float64)
+    lengths = batch.lengths
+    running = _running_prefix(lengths, (lengths - 2).clamp(min=0), int(lengths.max()) - 1)
+    assert running[0] == 5 and running[-1] < 5  # the short graphs leave early
+    model = model_for("dijkstra")
+    together = sparse_forward(model, batch, repred=True, hints=True)
+    edge_ptr, node_ptr = batch.edge_ptr.tolist(), batch.node_ptr.tolist()
+    for g, trace in enumerate(ordered):
+        alone = sparse_forward(model, collate_sparse([trace]), repred=True, hints=True)
+        torch.testing.assert_close(together.outputs["pi"][edge_ptr[g]:edge_ptr[g + 1]],
+                                   alone.outputs["pi"], rtol=0, atol=TOL)
+        steps = alone.hints["d"].shape[0]
+        torch.testing.assert_close(together.hints["d"][:steps, node_ptr[g]:node_ptr[g + 1]],
+                                   alone.hints["d"], rtol=0, atol=TOL)
+        assert not together.hints["d"][steps:, node_ptr[g]:node_ptr[g + 1]].any()
+    sorted_loss, _ = sparse_loss(model, batch)
+    mixed_loss, _ = sparse_loss(model, collate_sparse(traces))
+    torch.testing.assert_close(sorted_loss, mixed_loss, rtol=0, atol=TOL)
+    assert_same_grads(model, grads(sorted_loss, model), grads(mixed_loss, model))

@@ -43,6 +43,28 @@ class SparseGraph:
     def num_edges(self) -> int:
         return int(self.senders.shape[0])
 
+    def first(self, num_graphs: int, num_nodes: int, num_edges: int) -> "SparseGraph":
+        """The batch's first ``num_graphs`` graphs, which own its first
+        ``num_nodes`` nodes and ``num_edges`` edges (graphs are contiguous,
+        as a :class:`~openclrs.data.sparse.SparseBatch` lays them out): views,
+        and the edge structure already computed (reverse edges, self-loops,
+        triplets) kept, restricted to them; an edge's reverse and triplets
+        never leave its graph."""
+        if num_graphs == self.num_graphs:
+            return self
+        sub = SparseGraph(self.senders[:num_edges], self.receivers[:num_edges],
+                          self.node_graph[:num_nodes], num_graphs)
+        known = self.__dict__
+        for name, rows in (("edge_graph", num_edges), ("reverse", num_edges),
+                           ("self_loops", num_nodes), ("out_degree", num_nodes)):
+            if name in known:
+                sub.__dict__[name] = known[name][:rows]
+        if "triplets" in known:
+            a, b, q = known["triplets"]
+            keep = a < num_edges
+            sub.__dict__["triplets"] = (a[keep], b[keep], q[keep])
+        return sub
+
     @cached_property
     def edge_graph(self) -> torch.Tensor:
         """(E,): the graph of each edge."""

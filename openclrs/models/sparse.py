@@ -322,31 +322,52 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     base = _encode(model, algorithm, spec, inputs, graph)
     mode = cfg.hint_repred_mode
     hard = mode == "hard" or (mode == "hard_on_eval" and repred)
-    by_location = {Location.NODE: graph.node_graph, Location.EDGE: graph.edge_graph,
-                   Location.GRAPH: torch.arange(graph.num_graphs, device=p.device)}
-    # The graph of each row of a probe's logits (node pointers: one per edge).
-    selectors = {k: by_location[Location.EDGE if (loc == Location.NODE and t in NODE_POINTERS)
-                                else loc] for k, (_, loc, t) in spec.items()}
+    # The graphs of a step: with the batch's graphs longest first (as the
+    # training stream collates them), those still running are a prefix of
+    # the batch, and so are their nodes and edges; the step runs on that
+    # prefix (views), as Reasoner.forward runs on its running samples.
+    # Otherwise every graph runs every step and past its end is ignored.
+    running = _running_prefix(lengths, last_step, num_steps)
+    node_ptr, edge_ptr = batch.node_ptr.tolist(), batch.edge_ptr.tolist()
+    views = {}
 
-    def truth_at(step):
-        return {k: truth_to_feed(spec[k][1], spec[k][2], v[step], graph, dtype)
+    def view(r):
+        """(graph, rows of each probe's logits, graph of each row) for the first r graphs."""
+        if r not in views:
+            sub = graph.first(r, node_ptr[r], edge_ptr[r])
+            rows = {Location.NODE: node_ptr[r], Location.EDGE: edge_ptr[r], Location.GRAPH: r}
+            by_location = {Location.NODE: sub.node_graph, Location.EDGE: sub.edge_graph,
+                           Location.GRAPH: torch.arange(r, device=p.device)}
+            where = {k: Location.EDGE if (loc == Location.NODE and t in NODE_POINTERS) else loc
+                     for k, (_, loc, t) in spec.items()}
+            views[r] = (sub, {k: rows[w] for k, w in where.items()},
+                        {k: by_location[w] for k, w in where.items()})
+        return views[r]
+
+    def truth_at(step, r):
+        """The ground-truth hints of ``step`` for the first r graphs, as fed."""
+        sub = view(r)[0]
+        size = {Location.NODE: node_ptr[r], Location.EDGE: edge_ptr[r], Location.GRAPH: r}
+        return {k: truth_to_feed(spec[k][1], spec[k][2], v[step, :size[spec[k][1]]], sub,
+                                 dtype)
                 for k, v in batch.hints.items()}
 
-    def to_feed(step, preds):
+    def to_feed(step, preds, r):
         """The hints the encoders see at ``step`` (Reasoner._hints_to_feed)."""
         if not cfg.encode_hints:
             return {}
+        sub, rows, selectors = view(r)
         if step == 0:
-            return truth_at(0)
-        decoded = {k: sparse_postprocess(spec[k][1], spec[k][2], v, graph, hard=hard)
+            return truth_at(0, r)
+        decoded = {k: sparse_postprocess(spec[k][1], spec[k][2], v[:rows[k]], sub, hard=hard)
                    for k, v in preds.items() if k in model.encoders[algorithm]}
         if forcing <= 0:
             return decoded
         if forcing >= 1:
-            return truth_at(step)
-        force = torch.rand(graph.num_graphs, device=p.device) < forcing
+            return truth_at(step, r)
+        force = torch.rand(r, device=p.device) < forcing
         return {k: torch.where(_rows(force[selectors[k]], v), v, decoded[k])
-                for k, v in truth_at(step).items()}
+                for k, v in truth_at(step, r).items()}
 
     hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
     lstm_state = None
@@ -354,22 +375,30 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     outputs: dict[str, torch.Tensor] = {}
     history: list[dict[str, torch.Tensor]] = []
     decoders = model.decoders[algorithm]
+    _, full_rows, full_selectors = view(graph.num_graphs)
     if progress is not None:
         progress.reset(total=num_steps)
     for step in range(num_steps):
-        hidden, lstm_state, state, preds = _step(model, algorithm, spec, to_feed(step, preds),
-                                                 graph, base, hidden, lstm_state, repred)
+        r = running[step]
+        sub, rows, _ = view(r)
+        n, e = node_ptr[r], edge_ptr[r]
+        fed = to_feed(step, preds, r)
+        first = (base[0][:n], base[1][:e], base[2][:r])
+        hidden, lstm_state, state, preds = _step(
+            model, algorithm, spec, fed, sub, first, hidden[:n],
+            None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
         if hints:
             alive = last_step >= step
-            history.append({k: torch.where(_rows(alive[selectors[k]], v), v,
-                                           torch.zeros_like(v)) for k, v in preds.items()})
+            history.append({k: torch.where(_rows(alive[full_selectors[k]], v), v, 0.0)
+                            for k, v in ((k, _pad_rows(v, full_rows[k]))
+                                         for k, v in preds.items())})
         if step in ends:
             done = last_step == step
             for name, dec in decoders.items():
                 if spec[name][0] != Stage.OUTPUT:
                     continue
-                value = decode_sparse(dec, state)
-                here = _rows(done[selectors[name]], value)
+                value = _pad_rows(decode_sparse(dec, state), full_rows[name])
+                here = _rows(done[full_selectors[name]], value)
                 outputs[name] = torch.where(here, value, outputs.get(name, torch.zeros_like(
                     value)))
         if progress is not None:
@@ -377,6 +406,22 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     hint_logits = {k: torch.stack([h[k] for h in history]) for k in (history[0] if history
                                                                        else {})}
     return SparsePredictions(outputs, hint_logits)
+
+
+def _running_prefix(lengths: torch.Tensor, last_step: torch.Tensor, num_steps: int) -> list[int]:
+    """How many of the batch's first graphs each step runs: those whose last
+    step is not past, when the graphs come longest first; all of them otherwise."""
+    count = int(lengths.shape[0])
+    if count > 1 and bool((lengths[1:] > lengths[:-1]).any()):
+        return [count] * num_steps
+    return [int((last_step >= step).sum()) for step in range(num_steps)]
+
+
+def _pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """``x`` with zero rows appended along dim 0 up to ``rows``."""
+    if x.shape[0] == rows:
+        return x
+    return torch.cat([x, x.new_zeros(rows - x.shape[0], *x.shape[1:])])
 
 
 def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -124,7 +124,14 @@ def train_batch(config, index: int, step: int, shard: slice = slice(None)) -> Sp
     if config.random_pos:
         traces = _random_pos(traces, np.random.RandomState(
             derive_seed(config.seed, index, step, 1)))
-    return collate_sparse(traces[shard])
+    return collate_sparse(longest_first(traces)[shard])
+
+
+def longest_first(traces):
+    """The traces by length, longest first (stable): in such a batch the
+    graphs still running at a step are a prefix, and the sparse forward
+    runs each step on them alone (:func:`openclrs.models.sparse.sparse_forward`)."""
+    return sorted(traces, key=lambda t: -t.length)
 
 
 class SparseBatches(list):
@@ -155,7 +162,7 @@ def validation_batches(config, algorithm: str) -> SparseBatches:
         traces = sampler.take(min(config.eval_batch_size, count - start))
         if random_pos:
             traces = _random_pos(traces, rng)
-        batches.append(first_step_batch(traces))
+        batches.append(first_step_batch(longest_first(traces)))
     return batches
 
 
