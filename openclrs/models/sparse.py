@@ -292,7 +292,12 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
 
     ``hints=True`` keeps every step's hint logits (memory
     ``O(steps (N + E))``); ``progress``, a tqdm bar or None, is reset to the
-    number of steps and gets an ``update(1)`` per step."""
+    number of steps and gets an ``update(1)`` per step.
+
+    A batch whose graphs come longest first (``lengths`` non-increasing, as
+    :func:`openclrs.training.sparse_train.longest_first` orders them) runs
+    each step on the graphs still running alone, a prefix of the batch;
+    any other batch runs every graph every step. The logits are the same."""
     algorithm, spec = _check(model, batch, algorithm)
     cfg = model.config
     repred = (not model.training) if repred is None else bool(repred)
