@@ -180,6 +180,10 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
     want = collate_sparse(traces[2:4])
     assert {k: v.tobytes() for k, v in arrays(half).items()} == {
         k: v.tobytes() for k, v in arrays(want).items()}
+    # --train-lengths sets the sizes drawn (and validation's, the largest).
+    five = config(tmp_path, train_lengths=[5, 6]).validate()
+    assert set(np.diff(sparse_train.train_batch(five, 0, 0).node_ptr)) <= {5, 6}
+    assert set(np.diff(sparse_train.validation_batches(five, "bfs")[0].node_ptr)) == {6}
     # The validation set: SALSA's n = 16, step-0 hints, fixed.
     val = sparse_train.validation_batches(cfg, "bfs")
     assert sum(v.num_graphs for v in val) == 64 and set(np.diff(val[0].node_ptr)) == {16}
