@@ -252,6 +252,17 @@ def _encode(model, algorithm, spec, probes, graph, base=None):
     return features["node"], AffineFeatures.concat(edges), features["graph"]
 
 
+def _start(model, batch, algorithm, repred):
+    """What a run over a sparse batch starts from: ``(algorithm, spec,
+    repred, a parameter, the batch on its device, the graph)``, checked;
+    ``repred`` defaults to ``not model.training``."""
+    algorithm, spec = _check(model, batch, algorithm)
+    repred = (not model.training) if repred is None else bool(repred)
+    p = next(model.parameters())
+    batch = _on_device(batch, p)
+    return algorithm, spec, repred, p, batch, graph_of(batch)
+
+
 def _step(model, algorithm, spec, fed, graph, base, hidden, lstm_state, repred):
     """One encode-process step on every graph (:meth:`~.model.Reasoner._step`
     on edge lists) and the hint logits decoded from it: ``(new hidden, LSTM
@@ -298,12 +309,8 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     :func:`openclrs.training.sparse_train.longest_first` orders them) runs
     each step on the graphs still running alone, a prefix of the batch;
     any other batch runs every graph every step. The logits are the same."""
-    algorithm, spec = _check(model, batch, algorithm)
+    algorithm, spec, repred, p, batch, graph = _start(model, batch, algorithm, repred)
     cfg = model.config
-    repred = (not model.training) if repred is None else bool(repred)
-    p = next(model.parameters())
-    batch = _on_device(batch, p)
-    graph = graph_of(batch)
     dtype = p.dtype
     lengths = batch.lengths
     num_steps = max(1, int(lengths.max()) - 1)
@@ -504,12 +511,8 @@ def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
     ``hint_teacher_forcing``) only while its trace has one (t < its length).
     A graph run for its ``max(1, L - 1)`` steps has the outputs
     :func:`sparse_forward` gives it."""
-    algorithm, spec = _check(model, batch, algorithm)
+    algorithm, spec, repred, p, batch, graph = _start(model, batch, algorithm, repred)
     cfg = model.config
-    repred = (not model.training) if repred is None else bool(repred)
-    p = next(model.parameters())
-    batch = _on_device(batch, p)
-    graph = graph_of(batch)
     if cfg.encode_hints and not batch.hints:
         raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
                          "graphs with hints=True")
