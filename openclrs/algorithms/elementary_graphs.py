@@ -29,6 +29,7 @@ sparse one (``sparse_depth_first``) runs it too. Two things vary:
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 
 import numpy as np
 
@@ -88,6 +89,7 @@ class BitmaskNeighbours:
     def __init__(self, M: np.ndarray):
         self.rows = _bitmasks(M)
         self.white = (1 << len(self.rows)) - 1
+        self.lists: list = [None] * len(self.rows)  # for below(): rows as ascending lists
 
     def take(self, u: int) -> bool:
         bit = 1 << u
@@ -105,13 +107,15 @@ class BitmaskNeighbours:
         return -1
 
     def below(self, u: int, v: int) -> list[int]:
-        rest = self.rows[u] & ((1 << v) - 1) if v >= 0 else self.rows[u]
-        lower = []
-        while rest:
-            bit = rest & -rest
-            rest ^= bit
-            lower.append(bit.bit_length() - 1)
-        return lower
+        row = self.lists[u]
+        if row is None:  # a node's list, made on its first visit (a search visits it again)
+            rest, row = self.rows[u], []
+            while rest:
+                bit = rest & -rest
+                rest ^= bit
+                row.append(bit.bit_length() - 1)
+            self.lists[u] = row
+        return row[:bisect_left(row, v)] if v >= 0 else row
 
 
 class ListNeighbours:
@@ -146,17 +150,35 @@ class ListNeighbours:
         return self.lists[u][:self.cursor[u]]  # the cursor stays at the last claim
 
 
-class _ChangeLog(list):
-    """A search's state that logs every change of its first ``cells``
-    cells as (step, cell, value), and the rest (the per-step values) at
-    every :meth:`step`. The search writes plain subscripts, so the dense
-    traces, which copy the whole state instead, pay nothing for the log."""
+class _Trail:
+    """The record of a search that keeps no copies of its state (sparse
+    traces): ``trail += state`` counts a step and, given ``cells``, keeps
+    the step's per-step values (the state past its first ``cells``). The
+    search appends every step with ``+=``, which for the dense traces' record
+    (an ``array('d')``) is a plain copy with no Python call."""
 
-    def __init__(self, state, cells: int):
-        super().__init__(state)
+    def __init__(self, cells: int | None = None):
         self.cells = cells
         self.steps = 0
-        self.trail = array("d")
+        self.values = array("d")
+
+    def __iadd__(self, state):
+        if self.cells is not None:
+            self.values.extend(state[self.cells:])
+        self.steps += 1
+        return self
+
+
+class _ChangeLog(list):
+    """A search's state that logs every change of its first ``cells`` cells
+    as (step, cell, value), the step read from ``trail``. The search writes
+    plain subscripts, so the dense traces, which copy the whole state
+    instead, pay nothing for the log."""
+
+    def __init__(self, state, cells: int, trail: _Trail):
+        super().__init__(state)
+        self.cells = cells
+        self.trail = trail
         self.ev_t: list[int] = []
         self.ev_c: list[int] = []
         self.ev_x: list[float] = []
@@ -164,13 +186,9 @@ class _ChangeLog(list):
     def __setitem__(self, cell, value):
         list.__setitem__(self, cell, value)
         if cell < self.cells:
-            self.ev_t.append(self.steps)
+            self.ev_t.append(self.trail.steps)
             self.ev_c.append(cell)
             self.ev_x.append(value)
-
-    def step(self, state) -> None:
-        self.trail.extend(self[self.cells:])
-        self.steps += 1
 
 
 class StackDfs:
@@ -179,13 +197,13 @@ class StackDfs:
     ``state`` holds the per-node hints named at construction (``n`` cells
     each, in that order), then the per-step values (``_S``...): an
     ``array('d')`` when steps are copied whole, a list (faster to read and
-    write one cell of) otherwise. ``keep``
-    says what each step keeps: ``SNAPSHOTS`` appends the whole state to
-    ``record``; ``CHANGES`` logs the changes (``_ChangeLog``); ``COUNT``
-    only counts the steps. :meth:`walk` runs one pass over some roots on a
-    neighbour order; strongly connected components make two passes on one
-    object, so the clock and the steps carry over, as they do in the
-    published code.
+    write one cell of) otherwise. ``keep`` says what each step keeps in
+    ``record``: ``SNAPSHOTS``, the whole state, end to end in an
+    ``array('d')``; ``CHANGES``, the per-step values (a :class:`_Trail`),
+    the state logging its changes (:class:`_ChangeLog`); ``COUNT``, only the
+    count. :meth:`walk` runs one pass over some roots on a neighbour order;
+    strongly connected components make two passes on one object, so the
+    clock and the steps carry over, as they do in the published code.
     """
 
     def __init__(self, n: int, hints: tuple[str, ...], keep: str = SNAPSHOTS):
@@ -197,29 +215,24 @@ class StackDfs:
             if name in _POINTERS:
                 state[self.at[name]:self.at[name] + n] = array("d", range(n))
         self.keep = keep
-        self.record = array("d")  # SNAPSHOTS: the state at every step, end to end
         if keep == SNAPSHOTS:
-            self.state, self.snap = state, self.record.extend
+            self.state, self.record = state, array("d")
         elif keep == CHANGES:
             self.initial = np.frombuffer(state[:self.trail_at])  # step 0's per-node cells
-            self.state = _ChangeLog(state, self.trail_at)
-            self.snap = self.state.step
+            self.record = _Trail(self.trail_at)
+            self.state = _ChangeLog(state, self.trail_at, self.record)
         else:
-            self.state, self.snap = state.tolist(), self._count
-        self.counted = 0  # COUNT: the steps so far
+            self.state, self.record = state.tolist(), _Trail()
         self.steps = 0
         self.time = 0.0
         self.head = 0
         self.bridge_log: list = []  # step, u, v: from this step on, uv is a bridge
         self.finished: list[int] = []
 
-    def _count(self, state) -> None:
-        self.counted += 1
-
     def _steps_so_far(self) -> int:
         if self.keep == SNAPSHOTS:
             return len(self.record) // len(self.state)
-        return self.state.steps if self.keep == CHANGES else self.counted
+        return self.record.steps
 
     def values(self, name: str) -> list[float]:
         """The current value of a per-node hint."""
@@ -236,7 +249,7 @@ class StackDfs:
         articulation points or bridges. ``topo``: thread finished nodes into
         a list. ``scc``: label each node with the root of its tree.
         """
-        n, st, snap = self.n, self.state, self.snap
+        n, st, rec = self.n, self.state, self.record
         take, claim, below = nbrs.take, nbrs.claim, nbrs.below
         at = self.at
         COLOR, PREV = at["color"], at["s_prev"]
@@ -254,7 +267,7 @@ class StackDfs:
             s_last = u = v = s
             st[S] = s
             st[U] = st[V] = st[LAST] = s
-            snap(st)
+            rec += st
             root = True  # only a root reaches the top of the stack white
             while True:
                 if scc:
@@ -270,7 +283,7 @@ class StackDfs:
                     st[U] = u
                     st[V] = v
                     st[LAST] = s_last
-                    snap(st)
+                    rec += st
 
                 # The lowest white neighbour gives the tree edge. Searches
                 # for cut vertices and bridges first examine every lower
@@ -285,7 +298,7 @@ class StackDfs:
                             st[U] = u
                             st[V] = w
                             st[LAST] = s_last
-                            snap(st)
+                            rec += st
 
                 if fresh >= 0:
                     v = fresh
@@ -301,7 +314,7 @@ class StackDfs:
                     st[U] = u
                     st[V] = v
                     st[LAST] = s_last
-                    snap(st)
+                    rec += st
                     u = v
                     continue
 
@@ -322,7 +335,7 @@ class StackDfs:
                 st[U] = u
                 st[V] = v
                 st[LAST] = s_last
-                snap(st)
+                rec += st
                 self.finished.append(u)
                 if st[PREV + u] == u:
                     break
@@ -370,11 +383,12 @@ class StackDfs:
             recorded = np.frombuffer(self.record).reshape(steps, -1)
             trail = recorded[:, self.trail_at:]
 
-            def block(at):
-                return recorded[:, at:at + n]
+            def block(at, dtype):
+                cut = recorded[:, at:at + n]
+                return cut.copy() if dtype is np.float64 else cut.astype(dtype)
         elif self.keep == CHANGES:
             log = self.state
-            trail = np.frombuffer(log.trail).reshape(steps, _PER_STEP)
+            trail = np.frombuffer(self.record.values).reshape(steps, _PER_STEP)
             # Changes after the last step (the log is in time order) show nowhere.
             ev_t = np.array(log.ev_t, dtype=np.intp)
             end = int(np.searchsorted(ev_t, steps))
@@ -382,20 +396,19 @@ class StackDfs:
             ev_c = np.array(log.ev_c[:end], dtype=np.intp)
             ev_x = np.array(log.ev_x[:end], dtype=np.float64)
 
-            def block(at):
+            def block(at, dtype):
                 mine = (ev_c >= at) & (ev_c < at + n)
                 return replay(self.initial[at:at + n], steps, ev_t[mine], ev_c[mine] - at,
-                              ev_x[mine])
+                              ev_x[mine], dtype)
         else:
             raise ValueError("a search that keeps only the count of its steps has no hints")
         out = {}
         for name, at in self.at.items():
             if name == "color":
-                colors = block(at).astype(np.intp, order="C")
+                colors = block(at, np.intp)
                 out[name] = _ONE_HOT_COLORS[colors].view(np.float64).reshape(steps, n, 3)
             else:
-                out[name] = block(at).astype(np.int64 if name in _POINTERS else np.float64,
-                                             order="C")
+                out[name] = block(at, np.int64 if name in _POINTERS else np.float64)
         names = ["s", "u", "v", "s_last"]
         if clock == "topo_head_h":
             names.append(clock)
