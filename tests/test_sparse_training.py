@@ -21,6 +21,7 @@ from openclrs.sparse import to_dense
 from openclrs.training import sparse_train
 from openclrs.training.config import TrainConfig
 from openclrs.training.loop import results_table, train
+from openclrs.training.runs import derive_seed
 
 TOL = 1e-10
 COMPLETE = GraphDistribution("er", (6,), (1.0, 1.0))  # every pair an edge
@@ -175,11 +176,7 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
     assert set(nodes) <= {4, 7, 11, 13, 16} and len(set(nodes)) >= 3
     pos = traces[0].inputs["pos"]
     assert np.all(np.diff(pos) > 0) and not np.allclose(pos, np.arange(len(pos)) / len(pos))
-    # A torchrun shard is a slice of the same global batch.
-    half = sparse_train.train_batch(cfg, 0, 5, slice(2, 4))
-    want = collate_sparse(traces[2:4])
-    assert {k: v.tobytes() for k, v in arrays(half).items()} == {
-        k: v.tobytes() for k, v in arrays(want).items()}
+    # Torchrun shards: test_torchrun_shards_are_slices_of_the_draw_then_sorted.
     # --train-lengths sets the sizes drawn (and validation's, the largest).
     five = config(tmp_path, train_lengths=[5, 6]).validate()
     assert set(np.diff(sparse_train.train_batch(five, 0, 0).node_ptr)) <= {5, 6}
@@ -196,6 +193,45 @@ def test_training_stream_is_seeded_and_salsa_distributed(tmp_path):
         sample_sparse("bfs", "val", num_samples=500, seed=1, hints=False)))
     for key, value in arrays(stored).items():
         assert np.array_equal(value, arrays(canonical[0])[key]), key
+
+
+def graph_key(trace):
+    return (trace.num_nodes, trace.senders.tobytes(), trace.receivers.tobytes(),
+            trace.inputs["pos"].tobytes())
+
+
+def test_torchrun_shards_are_slices_of_the_draw_then_sorted(tmp_path):
+    # Rank r of R gets graphs [r*B/R, (r+1)*B/R) of the batch as drawn (seeded
+    # by (seed, algorithm, step), pos randomised), each shard sorted longest
+    # first on its own: the ranks share the long graphs as the draw does,
+    # rather than rank 0 getting all of them (sort-then-slice did that).
+    cfg = config(tmp_path, batch_size=8).validate()
+    ranks, size = 4, 2
+    unbalanced = 0
+    for step in range(6):
+        draw = SparseSampler("bfs", sparse_train.training_graphs(cfg, "bfs"),
+                             seed=derive_seed(cfg.seed, 0, step)).take(8)
+        draw = sparse_train._random_pos(draw, np.random.RandomState(
+            derive_seed(cfg.seed, 0, step, 1)))
+        whole = sparse_train.train_batch(cfg, 0, step)  # one process: the whole batch, sorted
+        want = collate_sparse(sparse_train.longest_first(draw))
+        assert {k: v.tobytes() for k, v in arrays(whole).items()} == {
+            k: v.tobytes() for k, v in arrays(want).items()}
+        shards = []
+        for rank in range(ranks):
+            part = slice(rank * size, (rank + 1) * size)
+            shard = sparse_train.train_batch(cfg, 0, step, part)
+            want = collate_sparse(sparse_train.longest_first(draw[part]))
+            assert {k: v.tobytes() for k, v in arrays(shard).items()} == {
+                k: v.tobytes() for k, v in arrays(want).items()}, (step, rank)
+            assert list(shard.lengths) == sorted(shard.lengths, reverse=True)
+            shards.append(uncollate_sparse(shard))
+        # Together the shards are the whole batch, each graph once.
+        assert sorted(graph_key(t) for s in shards for t in s) == sorted(
+            graph_key(t) for t in uncollate_sparse(whole))
+        longest = sparse_train.longest_first(draw)[:size]
+        unbalanced += [graph_key(t) for t in shards[0]] != [graph_key(t) for t in longest]
+    assert unbalanced  # the draws tested are ones where sort-then-slice differs
 
 
 # ---------------------------------------------------------------- the trainer

@@ -117,14 +117,17 @@ def _random_pos(traces, rng: np.random.RandomState):
 def train_batch(config, index: int, step: int, shard: slice = slice(None)) -> SparseBatch:
     """The sparse training batch of algorithm ``index`` at ``step``: a
     function of ``(seed, index, step)`` only (the keys the dense
-    :func:`.loop.train_batch` uses). ``shard`` keeps part of it."""
+    :func:`.loop.train_batch` uses). ``shard`` keeps part of it (one
+    torchrun rank's slice of the graphs as drawn), sorted longest first
+    after slicing: sorting the whole batch first would hand rank 0 all the
+    longest graphs."""
     algorithm = config.algorithms[index]
     traces = SparseSampler(algorithm, training_graphs(config, algorithm),
                            seed=derive_seed(config.seed, index, step)).take(config.batch_size)
     if config.random_pos:
         traces = _random_pos(traces, np.random.RandomState(
             derive_seed(config.seed, index, step, 1)))
-    return collate_sparse(longest_first(traces)[shard])
+    return collate_sparse(longest_first(traces[shard]))
 
 
 def longest_first(traces):
