@@ -287,6 +287,26 @@ def test_sparse_halting_loss_equals_the_dense_one_on_complete_graphs(algorithm, 
             torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=name)
 
 
+def test_a_graphs_ponder_loss_does_not_depend_on_a_larger_batch_mate():
+    # cap factor 1: the 4-node graph is read at step 4 at the latest, so its
+    # halting distribution and prior end there even when a 16-node graph
+    # makes the batch unroll 16 steps (its terms are those it has alone)
+    model = halting_model("bfs", max_steps_factor=1.0).train()
+    with torch.no_grad():  # λ small enough that the ε rule never stops the unroll
+        model.heads["bfs"].mean.bias.fill_(-6.0)
+        model.heads["bfs"].node.weight.mul_(0.1)
+    small = SparseSampler("bfs", GraphDistribution("er", (4,), (0.5, 0.5)), seed=1).take(1)
+    large = SparseSampler("bfs", GraphDistribution("er", (16,), (0.2, 0.2)), seed=2).take(1)
+    assert max(t.length for t in small) - 1 <= 4
+    _, alone_small = sparse_halting_loss(model, collate_sparse(small))
+    _, alone_large = sparse_halting_loss(model, collate_sparse(large))
+    _, together = sparse_halting_loss(model, collate_sparse(large + small))
+    assert float(alone_small["unrolled_steps"]) == 4 and float(together["unrolled_steps"]) == 16
+    for name in ("reconstruction", "kl", "expected_steps"):   # batch means
+        torch.testing.assert_close(together[name], (alone_small[name] + alone_large[name]) / 2,
+                                   rtol=0, atol=1e-12, msg=name)
+
+
 def test_sparse_output_losses_are_per_graph():
     model = halting_model("dijkstra").reasoner
     spec = model.specs["dijkstra"]

@@ -23,7 +23,9 @@ does per batch) and the hint losses those of the usual training loss, over
 the ground-truth trace only. Training unrolls every sample of the batch to
 the first step N at which every sample's cumulative halting probability
 exceeds 1 − ε, but never fewer than the batch's longest trace (whose hints
-are supervised) and never more than the cap (or the trace, if longer).
+are supervised) and never more than the cap (or the trace, if longer);
+each sample's p and prior are truncated at its own min(max(cap, T), N)
+steps (:func:`capped_ponder_loss`).
 Past the end of a sample's trace it is fed its own hint predictions.
 Evaluation (default ``evaluation="threshold"``): a sample halts at the
 first step whose cumulative halting probability 1 − Π_{j≤n}(1 − λ_j)
@@ -57,7 +59,7 @@ from ..specs import Stage, Type
 from ..training import memory
 from ..training.metrics import OutputScorer
 from .config import HaltingConfig
-from .ponder import halting_distribution, ponder_loss
+from .ponder import geometric_prior_per_sample, halting_distribution, ponder_loss
 from .termination import TerminationHead, termination_loss
 
 MODES = ("learned", "oracle", "fixed")
@@ -104,6 +106,29 @@ def sample_output_losses(spec: Mapping[str, tuple], outputs: Mapping[str, torch.
     if not terms:
         raise ValueError("nothing to compute a loss on: the spec has no output")
     return torch.stack(terms).sum(0)
+
+
+def capped_ponder_loss(cfg: HaltingConfig, lambdas: list[torch.Tensor],
+                       losses: list[torch.Tensor], caps: torch.Tensor,
+                       true_steps: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """PonderNet's loss ``(loss, terms)`` of an unroll of N steps (``lambdas``
+    and ``losses``: one (B,) tensor per step), each sample's halting
+    distribution and geometric prior truncated at its own last step::
+
+        N_b = min(max(cap_b, T_b), N)
+
+    the last step it can be read at (evaluation stops it at its cap
+    ``cap_b``; its trace's T_b steps are unrolled whatever the cap), so
+    that no mass lies on steps a longer batch-mate made the batch unroll.
+    ``terms``: ``reconstruction``, ``kl``, ``expected_steps`` and
+    ``unrolled_steps`` (N)."""
+    lambdas, losses = torch.stack(lambdas), torch.stack(losses)
+    steps = lambdas.shape[0]
+    lengths = torch.maximum(caps, true_steps).clamp(max=steps).to(lambdas.device)
+    p = halting_distribution(lambdas, truncate=cfg.truncate, lengths=lengths)
+    prior = geometric_prior_per_sample(cfg.lambda_p, lengths, steps, dtype=p.dtype)
+    loss, parts = ponder_loss(p, losses, lambda_p=cfg.lambda_p, beta=cfg.beta, prior=prior)
+    return loss, {**parts, "unrolled_steps": torch.tensor(float(steps))}
 
 
 def _hint_terms(spec, batch, history: list[dict]) -> dict[str, torch.Tensor]:
@@ -224,10 +249,8 @@ class HaltingReasoner(nn.Module):
             survival = survival * (1 - lam.detach().double())
             if step.index + 1 >= longest and bool((1 - survival > 1 - cfg.epsilon).all()):
                 break
-        p = halting_distribution(torch.stack(lambdas), truncate=cfg.truncate)
-        loss, parts = ponder_loss(p, torch.stack(losses), lambda_p=cfg.lambda_p, beta=cfg.beta)
-        terms = dict(parts)
-        terms["unrolled_steps"] = torch.tensor(float(len(lambdas)))
+        caps = torch.full_like(true_steps, cfg.cap(nodes))
+        loss, terms = capped_ponder_loss(cfg, lambdas, losses, caps, true_steps)
         if self.reasoner.config.decode_hints:
             hints = _hint_terms(spec, batch, history)
             terms.update(hints)

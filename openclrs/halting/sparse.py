@@ -42,9 +42,12 @@ at every step, 𝓛_out(y_g, ŷ_g^(n)) (:func:`sparse_output_losses`: each
 probe reduced over the graph's own items as
 :func:`~.reasoner.sample_output_loss` reduces a dense sample's); the batch
 unrolls until every graph's cumulative halting probability exceeds 1 − ε
-or its cap ⌈c·n_g⌉ is reached, never fewer steps than its longest trace,
-and p is truncated there for the whole batch (as the dense loss does). On
-complete graphs of one size both losses equal the dense ones (tested).
+or its cap ⌈c·n_g⌉ is reached, never fewer steps than its longest trace;
+each graph's p and prior are truncated at its own last step
+min(max(⌈c·n_g⌉, T_g), N) (:func:`~.reasoner.capped_ponder_loss`, as the
+dense loss does), so no mass lies past its cap because a larger graph
+shares its batch (tested). On complete graphs of one size both losses
+equal the dense ones (tested).
 """
 
 from __future__ import annotations
@@ -61,8 +64,7 @@ from ..models.sparse import (graph_of, row_graphs, sparse_decode_outputs,
 from ..specs import Stage, Type
 from ..training.graph_metrics import GraphScorer
 from .config import HaltingConfig
-from .ponder import halting_distribution, ponder_loss
-from .reasoner import MODES, Halted, HaltingReasoner, HaltingStatistics
+from .reasoner import MODES, Halted, HaltingReasoner, HaltingStatistics, capped_ponder_loss
 from .termination import TerminationHead, termination_loss
 
 
@@ -345,10 +347,7 @@ def _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_st
         n = step.index + 1
         if n >= longest and bool(((1 - survival > 1 - cfg.epsilon) | (caps <= n)).all()):
             break
-    p = halting_distribution(torch.stack(lambdas), truncate=cfg.truncate)
-    loss, parts = ponder_loss(p, torch.stack(losses), lambda_p=cfg.lambda_p, beta=cfg.beta)
-    terms = dict(parts)
-    terms["unrolled_steps"] = torch.tensor(float(len(lambdas)))
+    loss, terms = capped_ponder_loss(cfg, lambdas, losses, caps, true_steps)
     if reasoner.config.decode_hints:
         hints = {name: hint_loss(type_, batch.hints[name],
                                  torch.stack([h[name] for h in history]), batch.lengths,
