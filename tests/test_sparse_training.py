@@ -306,11 +306,32 @@ def test_multitask_sparse_run(tmp_path):
     ({"algorithms": ["strongly_connected_components"]}, "scc_id"),
     ({"algorithms": ["insertion_sort"]}, "no sparse trace"),
     ({"algorithms": ["fast_mis"]}, "SALSA-CLRS's own"),
+    ({"algorithms": ["bfss"]}, "unknown algorithm 'bfss'; did you mean 'bfs'"),
 ])
 def test_what_cannot_train_sparse_is_refused(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         train(config(tmp_path / "run", **change))
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_the_refusal_lists_exactly_the_algorithms_that_train_sparse():
+    # The list printed is computed from the checks, so each algorithm in it
+    # passes them and each other one with a sparse trace is refused.
+    from openclrs.algorithms.sparse_registry import SPARSE_ALGORITHMS
+
+    with pytest.raises(ValueError, match="no sparse trace") as refusal:
+        sparse_train.check_algorithms(["insertion_sort"])
+    listed = str(refusal.value).split("the algorithms that train sparse: ")[1].rstrip(")")
+    listed = listed.split(", ")
+    assert listed == sorted(listed) and {"bfs", "dfs", "dijkstra", "mst_prim"} <= set(listed)
+    for algorithm in SPARSE_ALGORITHMS:
+        if algorithm in listed:
+            sparse_train.check_algorithms([algorithm])
+        else:
+            with pytest.raises(ValueError):
+                sparse_train.check_algorithms([algorithm])
+    assert not {"dag_shortest_paths", "strongly_connected_components", "topological_sort",
+                "fast_mis", "eccentricity"} & set(listed)
 
 
 def test_a_capability_model_without_a_sparse_loss_is_refused(tmp_path):

@@ -44,6 +44,7 @@ scores sparse batches itself) run on these graphs too.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -56,27 +57,49 @@ from .runs import derive_seed
 
 # ------------------------------------------------------------------- checks
 
-def check_algorithms(algorithms: Sequence[str]) -> None:
-    """Refuse algorithms without a sparse trace or whose pointers leave the
-    graph's edges (a sparse decoder scores a node's out-edges only)."""
+def sparse_refusal(algorithm: str) -> str | None:
+    """Why the CLRS algorithm ``algorithm`` (a known name) cannot train
+    sparse, or ``None`` if it can: it has no sparse trace, or its pointers
+    leave the graph's edges (a sparse decoder scores a node's out-edges only)."""
     from ..algorithms.sparse_registry import SPARSE_ALGORITHMS
     from ..sparse import off_edge_pointers
-    from ..specs import SALSA_SPECS
+
+    if algorithm not in SPARSE_ALGORITHMS:
+        return f"--sparse: {algorithm} has no sparse trace"
+    off = sorted({name for trace in SparseSampler(algorithm, TRAIN, seed=0).take(8)
+                  for name in off_edge_pointers(trace)})
+    if off:
+        return (f"--sparse: {algorithm}'s pointer(s) {', '.join(off)} leave the graph's "
+                "edges, and a sparse decoder scores only a node's out-edges; train it dense "
+                "(without --sparse)")
+    return None
+
+
+@lru_cache(maxsize=None)
+def sparse_algorithms() -> tuple[str, ...]:
+    """The CLRS algorithms that train sparse: those :func:`sparse_refusal` lets through."""
+    from ..algorithms.sparse_registry import SPARSE_ALGORITHMS
+    from ..specs import SPECS
+
+    return tuple(a for a in sorted(SPARSE_ALGORITHMS) if a in SPECS and not sparse_refusal(a))
+
+
+def check_algorithms(algorithms: Sequence[str]) -> None:
+    """Refuse algorithms that cannot train sparse (:func:`sparse_refusal`),
+    SALSA-CLRS's own two and unknown names (the usual error, with the
+    names it may have meant) first."""
+    from ..specs import SALSA_SPECS, check_algorithm
 
     for algorithm in algorithms:
         if algorithm in SALSA_SPECS:
             raise ValueError(f"--sparse: {algorithm} is one of SALSA-CLRS's own algorithms, "
                              "which openclrs evaluates but does not train yet (a run needs "
                              "the dense spec and test split of a CLRS algorithm)")
-        if algorithm not in SPARSE_ALGORITHMS:
-            raise ValueError(f"--sparse: {algorithm} has no sparse trace; the algorithms that "
-                             f"train sparse: {', '.join(sorted(SPARSE_ALGORITHMS))}")
-        off = sorted({name for trace in SparseSampler(algorithm, TRAIN, seed=0).take(8)
-                      for name in off_edge_pointers(trace)})
-        if off:
-            raise ValueError(f"--sparse: {algorithm}'s pointer(s) {', '.join(off)} leave the "
-                             "graph's edges, and a sparse decoder scores only a node's "
-                             "out-edges; train it dense (without --sparse)")
+        check_algorithm(algorithm)
+        refusal = sparse_refusal(algorithm)
+        if refusal:
+            raise ValueError(f"{refusal} (the algorithms that train sparse: "
+                             f"{', '.join(sparse_algorithms())})")
 
 
 def check_model(model, factory=None) -> None:
