@@ -139,14 +139,19 @@ class MaxOverI(torch.autograd.Function):
         return a.numel() * c.shape[-1] <= MaxOverI.BLOCK
 
     @staticmethod
+    def values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The maxima (B, F, J, K) of feature-major ``a`` and ``c``."""
+        if MaxOverI._at_once(a, c):
+            return (a[..., None] + c[..., None, :]).amax(dim=2)          # (B, F, J, K)
+        out = a[:, :, 0, :, None] + c[:, :, 0, None, :]
+        for i in range(1, a.shape[2]):
+            torch.maximum(out, a[:, :, i, :, None] + c[:, :, i, None, :], out=out)
+        return out
+
+    @staticmethod
     def forward(ctx, a, c):
         a, c = _feature_major(a), _feature_major(c)
-        if MaxOverI._at_once(a, c):
-            out = (a[..., None] + c[..., None, :]).amax(dim=2)          # (B, F, J, K)
-        else:
-            out = a[:, :, 0, :, None] + c[:, :, 0, None, :]
-            for i in range(1, a.shape[2]):
-                torch.maximum(out, a[:, :, i, :, None] + c[:, :, i, None, :], out=out)
+        out = MaxOverI.values(a, c)
         ctx.save_for_backward(a, c, out)
         return out.permute(0, 2, 3, 1)
 
@@ -323,7 +328,29 @@ def max_over_i(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     # the eager kernel's choice by size would not trace with symbolic shapes).
     if autocasting(a) or torch.compiler.is_compiling():
         return (a[:, :, :, None] + c[:, :, None, :]).amax(dim=1)
+    if not torch.is_grad_enabled() or not (a.requires_grad or c.requires_grad):
+        return max_over_i_values(a, c)
     return MaxOverI.apply(a, c)
+
+
+def max_over_i_values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """:class:`MaxOverI`'s forward values without autograd (evaluation): the
+    samples shared out among single-threaded worker threads, as in
+    :func:`max_score_scores` (its loop over i is 64 OpenMP regions per step
+    at n = 64). Sums and maxima are exact, so any split gives the same bits."""
+    a, c = _feature_major(a), _feature_major(c)
+    threads = min(torch.get_num_threads(), a.shape[0])
+    if threads <= 1 or MaxOverI._at_once(a, c):
+        return MaxOverI.values(a, c).permute(0, 2, 3, 1)
+    out = a.new_empty(a.shape[0], a.shape[1], a.shape[3], c.shape[3])
+
+    def part(rows):
+        with torch.no_grad():
+            out[rows] = MaxOverI.values(a[rows], c[rows])
+
+    bounds = [round(k * a.shape[0] / threads) for k in range(threads + 1)]
+    list(_block_workers(threads).map(part, [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]))
+    return out.permute(0, 2, 3, 1)
 
 
 def pointer_scores(source: torch.Tensor, to_j: torch.Tensor, linear: nn.Linear) -> torch.Tensor:

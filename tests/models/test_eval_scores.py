@@ -96,3 +96,21 @@ def test_predictions_equal_the_straightforward_path(algorithm, dtype, threads, m
         np.testing.assert_array_equal(lean[k], plain[k])
     for k in plain_hints:
         assert torch.equal(lean_hints[k], plain_hints[k]), k
+
+
+@pytest.mark.parametrize("block", [None, 30])
+def test_triplet_maxima_are_the_functions_bits(block, threads, monkeypatch):
+    """kernels.max_over_i_values (evaluation) against MaxOverI.forward, both
+    of its ways (all sums at once, one i at a time: block=30), any threads."""
+    if block is not None:
+        monkeypatch.setattr(K.MaxOverI, "BLOCK", block)
+    g = torch.Generator().manual_seed(0)
+    a, c = torch.randn(5, 6, 7, 3, generator=g), torch.randn(5, 6, 4, 3, generator=g)
+    with torch.no_grad():
+        expected = K.MaxOverI.apply(a, c)
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            assert torch.equal(K.max_over_i_values(a, c), expected)
+            assert torch.equal(K.max_over_i(a, c), expected)
+    a.requires_grad_(True)
+    assert type(K.max_over_i(a, c).grad_fn).__name__ == "MaxOverIBackward"
