@@ -60,3 +60,21 @@ def test_generate_sparse_refuses_what_does_not_apply(tmp_path, capsys):
     assert main(["generate", "--sparse", "--algorithms", "insertion_sort", *root]) == 2
     assert "no sparse implementation of 'insertion_sort'" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "salsa")
+
+
+def test_generate_sparse_default_algorithms_are_the_spec_tables(tmp_path, capsys, monkeypatch):
+    # The CLI holds no list of its own: the default (and its --help) is
+    # openclrs.specs.SALSA_ALGS, so changing the table changes both.
+    from openclrs import specs
+
+    monkeypatch.setattr(specs, "SALSA_ALGS", ("bfs", "dijkstra"))
+    assert main(["generate", "--sparse", "--num-samples", "1", "--splits", "val",
+                 "--root", str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    manifest = json.load(open(os.path.join(tmp_path, "salsa", "manifest.json")))
+    assert set(manifest["parts"]) == {"bfs/val.safetensors", "dijkstra/val.safetensors"}
+    capsys.readouterr()
+    try:
+        main(["generate", "--help"])
+    except SystemExit:
+        pass
+    assert "(default its six: bfs, dijkstra)" in " ".join(capsys.readouterr().out.split())

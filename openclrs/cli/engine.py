@@ -111,10 +111,6 @@ def cmd_generate(args) -> int:
     return 0
 
 
-# SALSA-CLRS's six tasks, what ``generate --sparse`` writes by default.
-SALSA_ALGORITHMS = ("bfs", "dfs", "dijkstra", "mst_prim", "fast_mis", "eccentricity")
-
-
 def _generate_sparse(args, root) -> int:
     """``generate --sparse``: SALSA-CLRS's splits of each algorithm, sparse
     (``build_sparse_dataset(salsa_parts(alg), folder)``), in ROOT/NAME
@@ -128,7 +124,7 @@ def _generate_sparse(args, root) -> int:
     if stray:
         raise ValueError(f"{', '.join(stray)} do not apply to --sparse (SALSA-CLRS's splits: "
                          "choose them with --splits, their size with --num-samples)")
-    algorithms = args.algorithms or list(SALSA_ALGORITHMS)
+    algorithms = args.algorithms or list(specs.SALSA_ALGS)  # SALSA-CLRS's six
     counts = ({kind: args.num_samples for kind in specs.SPLITS} if args.num_samples else None)
     seed = 0 if args.seed is None else args.seed
     parts = [part for alg in algorithms
@@ -208,7 +204,7 @@ def register(sub) -> None:
                         "(default all)")
     p.add_argument("--sparse", action="store_true",
                    help="SALSA-CLRS's sparse datasets instead (NAME salsa): per algorithm "
-                        "(default its six: " + ", ".join(SALSA_ALGORITHMS) + ") train (10,000 "
+                        "(default its six: " + ", ".join(specs.SALSA_ALGS) + ") train (10,000 "
                         "ER graphs, n <= 16, with hints), val (1,000) and 15 test sets "
                         "test_FAMILY_N (er/ws/delaunay, n = 16...1600, 1,000 each, no hints); "
                         "--num-samples sets every split's size, --seed the first split's seed")
