@@ -346,6 +346,8 @@ def test_cli_trains_a_halting_reasoner_on_sparse_graphs(tmp_path, capsys):
         val = vals[-1]["metrics"][algorithm]   # validated sparse, each graph on its own
         for key in ("score", "oracle_score", "node_accuracy", "halting_error", "max_steps"):
             assert key in val, key
+        # no wall-clock time: same seed, same metrics.jsonl (and resumed = uninterrupted)
+        assert not [key for key in val if "seconds" in key]
         assert val["max_steps"] == 8           # ceil(0.5 * 16), SALSA's validation graphs
         r = results["algorithms"][algorithm]   # the dense canonical test, as every run
         assert {"test_score", "oracle_test_score", "halting"} <= set(r)

@@ -365,7 +365,7 @@ def score_halting_sparse(model: HaltingReasoner, batches, autocast=None) -> dict
     (:func:`~.reasoner.score_halting` on sparse batches): the
     learned-halting metrics of :class:`SparseHaltingScorer` (``score``,
     ``node_accuracy``, ...), ``oracle_score`` and the halting statistics,
-    flat as :func:`~.reasoner.score_halting` gives them."""
+    flat as :func:`~.reasoner.score_halting` gives them (no timings)."""
     from contextlib import nullcontext
 
     autocast = autocast or nullcontext
@@ -384,4 +384,7 @@ def score_halting_sparse(model: HaltingReasoner, batches, autocast=None) -> dict
         raise ValueError("no batch to score")
     metrics = scorer.result()
     metrics.update(metrics.pop("halting"))
+    # wall-clock time is no metric: validation's must be the same bytes for
+    # the same seed (metrics.jsonl, resumed runs); evaluate --graph keeps it
+    del metrics["oracle_seconds"]
     return metrics
