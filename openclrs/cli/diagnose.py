@@ -22,7 +22,7 @@ import argparse
 import importlib
 import sys
 
-from .arguments import fraction, positive_int, seed32
+from .arguments import add_command, fraction, positive_int, seed32
 from .policy import run_command
 
 DTYPE_CHOICES = ("float32", "bfloat16", "float16", "float64")
@@ -204,9 +204,7 @@ def _add_group(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``diagnose`` command group to a top-level CLI's subparsers."""
-    return _add_group(subparsers.add_parser(
-        "diagnose", help="collapse, over-squashing, RoPE and task diagnostics of a causal LM",
-        description=DESCRIPTION))
+    return _add_group(add_command(subparsers, "diagnose", DESCRIPTION))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from .. import specs
-from .arguments import KeyValues, algorithm_name, nonnegative_int, positive_int, seed32
+from .arguments import KeyValues, add_command, algorithm_name, nonnegative_int, positive_int, seed32
 
 
 def cmd_list(args) -> int:
@@ -175,25 +175,25 @@ def _summary(parts, manifest, folder, seconds):
 
 def register(sub) -> None:
     """Add ``list``, ``show`` and ``generate`` to the top-level subparsers."""
-    p = sub.add_parser("list", help="list algorithms, families and specs")
+    p = add_command(sub, "list", None)
     p.add_argument("algorithm", nargs="?", type=algorithm_name, help="show this algorithm's spec")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="sample one trace and print it step by step")
+    p = add_command(sub, "show", None)
     add_trace_options(p)
     p.add_argument("--step", type=int,
                    help="print only this hint step (negative counts from the end)")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser(
-        "generate", help="write the canonical CLRS-30 splits (default) or a custom set",
-        description="Write datasets as safetensors files plus a manifest, in ROOT/NAME. "
-                    "Without --lengths: the canonical CLRS-30 splits (NAME clrs30). With "
-                    "--lengths: a custom set (NAME custom unless --name), one file per "
-                    "algorithm and length. Finished files are kept, so an interrupted run "
-                    "resumes; corrupted ones are rebuilt. A file made with another recipe is "
-                    "never replaced without --force: give the new set its own --name (or "
-                    "--split) instead. Two runs into one folder take turns (the second waits).")
+    p = add_command(
+        sub, "generate",
+        "Write datasets as safetensors files plus a manifest, in ROOT/NAME. "
+        "Without --lengths: the canonical CLRS-30 splits (NAME clrs30). With "
+        "--lengths: a custom set (NAME custom unless --name), one file per "
+        "algorithm and length. Finished files are kept, so an interrupted run "
+        "resumes; corrupted ones are rebuilt. A file made with another recipe is "
+        "never replaced without --force: give the new set its own --name (or "
+        "--split) instead. Two runs into one folder take turns (the second waits).")
     p.add_argument("--root", help="data folder (default: $OPENCLRS_DATA_DIR or "
                                   "~/.cache/openclrs)")
     p.add_argument("--name", help="dataset folder name inside ROOT (default clrs30, or custom "

@@ -55,6 +55,20 @@ def test_command_table_matches_the_groups():
     assert helps == {name: help_text for name, (_, help_text) in COMMANDS.items()}
 
 
+def test_engine_and_diagnose_take_their_help_line_from_commands(monkeypatch):
+    """list, show, generate and diagnose register with cli.arguments.add_command:
+    their line in `openclrs --help` is COMMANDS' own, not a copy."""
+    import openclrs.cli as cli
+
+    names = ("list", "show", "generate", "diagnose")
+    table = {name: (module, f"{name}: the table's line" if name in names else line)
+             for name, (module, line) in COMMANDS.items()}
+    monkeypatch.setattr(cli, "COMMANDS", table)
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    assert {name: helps[name] for name in names} == {name: table[name][1] for name in names}
+
+
 def test_text_config_keeps_the_text_default(capsys):
     """The top-level CLI once set num_samples=1000 for any command with
     --lengths; the text split's own default is 10,000."""
