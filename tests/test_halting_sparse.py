@@ -18,7 +18,7 @@ from openclrs.data.batching import collate
 from openclrs.data.sparse import collate_sparse
 from openclrs.distributions import GraphDistribution, SparseSampler, sample_sparse
 from openclrs.halting.config import HaltingConfig
-from openclrs.halting.reasoner import HaltingReasoner, sample_output_losses
+from openclrs.halting.reasoner import HaltingReasoner, sample_output_losses, score_halting
 from openclrs.halting.sparse import (SparseHaltingScorer, sparse_halt, sparse_halt_logits,
                                      sparse_halting_loss, sparse_output_losses)
 from openclrs.halting.termination import TerminationHead
@@ -32,6 +32,7 @@ from openclrs.sparse import to_dense
 from openclrs.specs import Location, Type
 from openclrs.training.evaluate import RunKind, load_run
 from openclrs.training.sparse_evaluate import evaluate_run_sparse, evaluate_sparse
+from openclrs.training.sparse_train import SparseBatches
 
 
 def halting_model(algorithm, processor="gpgn_mask", kind="learned", seed=0, **halting):
@@ -192,6 +193,18 @@ def test_each_graph_has_its_own_cap_and_the_oracle_and_fixed_modes():
     reference = sparse_forward(model.reasoner, batch, repred=True).outputs
     for name, value in reference.items():
         torch.testing.assert_close(oracle.outputs[name], value, rtol=0, atol=1e-12)
+
+
+def test_score_halting_scores_fixed_budgets_on_sparse_batches():
+    # c = (T - 1/2) / n reads the graph at ceil(c n) = T steps: the plain
+    # sparse evaluation with the trace length (the oracle)
+    model = halting_model("bfs")
+    trace = traces_of("bfs", count=1, seed=5)[0]
+    true = max(1, trace.length - 1)
+    c = (true - 0.5) / trace.num_nodes
+    metrics = score_halting(model, SparseBatches([collate_sparse([trace])]), budgets=(c, 5.0))
+    assert metrics[f"fixed_{c:g}_score"] == metrics["oracle_score"]
+    assert 0 <= metrics["fixed_5_score"] <= 1
 
 
 def test_clear_errors():

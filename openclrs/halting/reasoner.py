@@ -417,7 +417,9 @@ def score_halting(model: HaltingReasoner, batches, autocast=None,
     for each ``c`` in ``budgets``, ``fixed_{c}_score`` (ceil(c · n) steps).
     Batches run in chunks that fit ``max_memory``, as in training. Sparse
     batches (a run trained ``--sparse``) are scored by
-    :func:`openclrs.halting.sparse.score_halting_sparse` (no fixed budgets)."""
+    :func:`openclrs.halting.sparse.score_halting_sparse`, fixed budgets
+    included; they run whole, as :func:`openclrs.training.loop.score` runs
+    them (``max_memory`` chunks only dense batches)."""
     from contextlib import nullcontext
 
     from ..training.sparse_train import SparseBatches
@@ -425,7 +427,7 @@ def score_halting(model: HaltingReasoner, batches, autocast=None,
     if isinstance(batches, SparseBatches):
         from .sparse import score_halting_sparse
 
-        return score_halting_sparse(model, batches, autocast)
+        return score_halting_sparse(model, batches, autocast, budgets=budgets)
 
     autocast = autocast or nullcontext
     scorers: dict[str, OutputScorer] = {}

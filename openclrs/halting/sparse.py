@@ -180,27 +180,35 @@ class SparseHaltingScorer:
     (:class:`~openclrs.training.graph_metrics.GraphScorer`), the same with
     the trace lengths (``oracle_*``: the plain sparse evaluation,
     :func:`~openclrs.models.sparse.sparse_predict`) and the halting
-    statistics (:class:`~.reasoner.HaltingStatistics`)."""
+    statistics (:class:`~.reasoner.HaltingStatistics`); for each ``c`` in
+    ``budgets``, ``fixed_{c}_score`` (every graph read at ceil(c · n_g) steps)."""
 
-    def __init__(self, model: HaltingReasoner, algorithm: str):
-        self.model, self.algorithm = model, algorithm
+    def __init__(self, model: HaltingReasoner, algorithm: str, budgets: tuple[float, ...] = ()):
+        self.model, self.algorithm, self.budgets = model, algorithm, tuple(budgets)
         spec = model.specs[algorithm]
         self.learned, self.oracle = GraphScorer(spec), GraphScorer(spec)
+        self.fixed = {c: GraphScorer(spec) for c in self.budgets}
         self.statistics = HaltingStatistics()
         self.oracle_seconds = 0.0
 
     def update(self, batch, progress=None) -> None:
         spec = self.model.specs[self.algorithm]
         on_device = _torch_batch(batch, next(self.model.parameters()))
-        result = sparse_halt(self.model, on_device, self.algorithm, progress=progress)
-        learned = sparse_hard_predictions(spec, result.outputs, graph_of(on_device))
-        self.learned.update(batch.outputs, learned, batch.node_ptr, batch.edge_ptr)
-        self.statistics.update(result)
+
+        def halted(scorer, **mode):
+            result = sparse_halt(self.model, on_device, self.algorithm, progress=progress, **mode)
+            hard = sparse_hard_predictions(spec, result.outputs, graph_of(on_device))
+            scorer.update(batch.outputs, hard, batch.node_ptr, batch.edge_ptr)
+            return result
+
+        self.statistics.update(halted(self.learned))
         start = time.perf_counter()
         oracle = sparse_predict(self.model.reasoner, on_device, self.algorithm,
                                 progress=progress)
         self.oracle_seconds += time.perf_counter() - start
         self.oracle.update(batch.outputs, oracle, batch.node_ptr, batch.edge_ptr)
+        for c, scorer in self.fixed.items():
+            halted(scorer, mode="fixed", budget=c)
 
     def result(self) -> dict:
         """The learned-halting metrics (the plain layout: ``node_accuracy``,
@@ -215,6 +223,8 @@ class SparseHaltingScorer:
             if key in oracle:
                 result[f"oracle_{key}"] = oracle[key]
         result["oracle_seconds"] = self.oracle_seconds
+        for c, scorer in self.fixed.items():
+            result[f"fixed_{c:g}_score"] = scorer.result()["score"]
         result["halting"] = self.statistics.result()
         return result
 
@@ -360,12 +370,14 @@ def _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_st
     return loss, terms
 
 
-def score_halting_sparse(model: HaltingReasoner, batches, autocast=None) -> dict[str, float]:
+def score_halting_sparse(model: HaltingReasoner, batches, autocast=None, *,
+                         budgets: tuple[float, ...] = ()) -> dict[str, float]:
     """Validation of a halting run trained sparse
     (:func:`~.reasoner.score_halting` on sparse batches): the
     learned-halting metrics of :class:`SparseHaltingScorer` (``score``,
-    ``node_accuracy``, ...), ``oracle_score`` and the halting statistics,
-    flat as :func:`~.reasoner.score_halting` gives them (no timings)."""
+    ``node_accuracy``, ...), ``oracle_score``, ``fixed_{c}_score`` for each
+    ``c`` in ``budgets`` and the halting statistics, flat as
+    :func:`~.reasoner.score_halting` gives them (no timings)."""
     from contextlib import nullcontext
 
     autocast = autocast or nullcontext
@@ -375,7 +387,7 @@ def score_halting_sparse(model: HaltingReasoner, batches, autocast=None) -> dict
     try:
         for batch in batches:
             if scorer is None:
-                scorer = SparseHaltingScorer(model, batch.algorithm)
+                scorer = SparseHaltingScorer(model, batch.algorithm, budgets)
             with autocast():
                 scorer.update(batch)
     finally:
