@@ -31,7 +31,8 @@ from openclrs.models.sparse import (graph_of, sparse_decode_outputs, sparse_forw
 from openclrs.sparse import to_dense
 from openclrs.specs import Location, Type
 from openclrs.training.evaluate import RunKind, load_run
-from openclrs.training.sparse_evaluate import evaluate_run_sparse, evaluate_sparse
+from openclrs.training.sparse_evaluate import (evaluate_run_sparse, evaluate_sparse,
+                                               first_step_batch)
 from openclrs.training.sparse_train import SparseBatches
 
 
@@ -193,6 +194,25 @@ def test_each_graph_has_its_own_cap_and_the_oracle_and_fixed_modes():
     reference = sparse_forward(model.reasoner, batch, repred=True).outputs
     for name, value in reference.items():
         torch.testing.assert_close(oracle.outputs[name], value, rtol=0, atol=1e-12)
+
+
+def test_sparse_unroll_refuses_teacher_forcing_without_the_hints():
+    # as sparse_forward does: a batch cut to its first step's hints is not
+    # silently run unforced
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, processor="gpgn_mask", hint_teacher_forcing=0.5)
+    model = Reasoner.from_algorithms("bfs", config).double().train()
+    traces = traces_of("bfs", count=3)
+    cut = first_step_batch(traces)
+    with pytest.raises(ValueError, match="teacher forcing.*hints"):
+        sparse_forward(model, cut, repred=False)
+    with pytest.raises(ValueError, match="teacher forcing.*hints"):
+        list(sparse_unroll(model, cut, steps=3, repred=False))
+    # the full hints are enough, also past every trace's end (nothing forced there)
+    full = collate_sparse(traces)
+    assert len(list(sparse_unroll(model, full, steps=int(full.lengths.max()) + 3,
+                                  repred=False))) == int(full.lengths.max()) + 3
+    assert len(list(sparse_unroll(model, cut, steps=3, repred=True))) == 3
 
 
 def test_score_halting_scores_fixed_budgets_on_sparse_batches():

@@ -324,13 +324,7 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
                          "graphs with hints=True (or evaluate a model trained with "
                          "hint_mode='decoded_only' or 'none')")
     forcing = 0.0 if repred or not cfg.encode_hints else cfg.hint_teacher_forcing
-    if forcing > 0:
-        have = min(int(v.shape[0]) for v in batch.hints.values())
-        if have < num_steps:
-            raise ValueError(f"teacher forcing (hint_teacher_forcing={forcing}, repred=False) "
-                             f"feeds the ground-truth hints of steps 0..{num_steps - 1}, but "
-                             f"the batch holds {have} step(s) of hints: sample the graphs with "
-                             "their full hints, or pass repred=True")
+    _check_forced_hints(batch, forcing, num_steps)
     base = _encode(model, algorithm, spec, inputs, graph)
     mode = cfg.hint_repred_mode
     hard = mode == "hard" or (mode == "hard_on_eval" and repred)
@@ -494,6 +488,17 @@ def row_graphs(spec: Mapping[str, tuple], name: str, graph: SparseGraph) -> torc
     return torch.arange(graph.num_graphs, device=graph.node_graph.device)
 
 
+def _check_forced_hints(batch, forcing: float, steps: int) -> None:
+    """Teacher forcing feeds the ground-truth hints of steps 0..steps-1: a
+    batch cut to fewer (an evaluation batch) is refused, not run unforced."""
+    have = min((int(v.shape[0]) for v in batch.hints.values()), default=0)
+    if forcing > 0 and have < steps:
+        raise ValueError(f"teacher forcing (hint_teacher_forcing={forcing}, repred=False) "
+                         f"feeds the ground-truth hints of steps 0..{steps - 1}, but "
+                         f"the batch holds {have} step(s) of hints: sample the graphs with "
+                         "their full hints, or pass repred=True")
+
+
 def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
                   repred: bool | None = None):
     """Run the processor ``steps`` times on every graph of ``batch`` (a
@@ -517,6 +522,8 @@ def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
         raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
                          "graphs with hints=True")
     forcing = 0.0 if repred or not cfg.encode_hints else cfg.hint_teacher_forcing
+    # the hints of a step past every trace are not needed (no graph is forced there)
+    _check_forced_hints(batch, forcing, min(steps, int(batch.lengths.max())))
     have = min((int(v.shape[0]) for v in batch.hints.values()), default=0)
     hard = cfg.hint_repred_mode == "hard" or (cfg.hint_repred_mode == "hard_on_eval" and repred)
     rows = {k: row_graphs(spec, k, graph) for k in spec}
