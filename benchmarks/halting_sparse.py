@@ -55,15 +55,18 @@ def table(rows: dict) -> str:
     return "\n".join(lines)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", default=["/work/runs-s4/bfs-halt-sparse"])
+    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="halting run folders to evaluate (required unless --table)")
     parser.add_argument("--sizes", nargs="+", type=int, default=[160, 1600])
     parser.add_argument("--families", nargs="+", default=["er", "ws", "delaunay"])
     parser.add_argument("--graphs", type=int, default=8)
     parser.add_argument("--out", default=RESULTS)
     parser.add_argument("--table", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not args.table and not args.runs:
+        parser.error("--runs RUN [RUN ...] is required: the halting runs to evaluate")
 
     saved = {}
     if os.path.exists(args.out):

@@ -389,3 +389,20 @@ def test_cli_trains_a_halting_reasoner_on_sparse_graphs(tmp_path, capsys):
                  "--num-samples", "1", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "oracle lengths" in printed and "bellman_ford" in printed
+
+
+def test_the_benchmark_needs_its_runs_named(tmp_path, capsys):
+    # no machine-specific default run folder: --runs is required (not for --table)
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "halting_sparse.py")
+    spec = importlib.util.spec_from_file_location("halting_sparse_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    out = str(tmp_path / "rows.json")
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main(["--out", out, "--graphs", "1"])
+    assert exit_.value.code == 2 and "--runs" in capsys.readouterr().err
+    assert not os.path.exists(out)
+    benchmark.main(["--table", "--out", out])
+    assert "| halting | algorithm |" in capsys.readouterr().out
