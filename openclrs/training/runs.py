@@ -187,9 +187,30 @@ def _sha256(data: bytes) -> str:
 
 
 def _safetensors_bytes(tensors: Mapping, metadata: Mapping[str, str] | None = None) -> bytes:
+    """A standard safetensors file (``safetensors.torch.load_file`` and
+    ``safe_open`` read it) that is a function of its contents alone: same
+    seed, same bytes. safetensors writes ``__metadata__`` in its hash map's
+    order, which changes from process to process, so the header is written
+    again with the metadata keys sorted (:func:`_canonical_header`)."""
     save = require("safetensors.torch", "write a checkpoint").save
     plain = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    return save(plain, metadata=dict(metadata) if metadata else None)
+    return _canonical_header(save(plain, metadata=dict(metadata) if metadata else None))
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """``data`` (a safetensors file's bytes) with its JSON header rewritten:
+    ``__metadata__`` first with its keys sorted, then the tensors' entries in
+    safetensors' own order (by alignment, then name; their ``data_offsets``
+    are relative to the data, so the data is kept byte for byte), compact,
+    padded with spaces to a multiple of 8 bytes as safetensors pads it."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size].decode("utf-8"))
+    metadata = header.pop("__metadata__", None)
+    canonical = {} if metadata is None else {"__metadata__": dict(sorted(metadata.items()))}
+    canonical.update(header)
+    blob = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    return struct.pack("<Q", len(blob)) + blob + data[8 + size:]
 
 
 def _parse_safetensors(path: str, data: bytes) -> tuple[dict, dict]:

@@ -520,3 +520,66 @@ def test_a_users_files_in_the_run_folder_survive_fresh_starts(tmp_path):
         save(run, 1, model, optimizer)
     assert (folder / ".latest.tmp").read_text() == "mine"
     assert (folder / ".checkpoint-cache.tmp").is_dir()
+
+
+# ------------------------------------------------ same seed, same bytes
+
+TINY_RUN = ["train", "--algorithm", "bfs", "--steps", "2", "--batch-size", "2",
+            "--train-lengths", "4", "5", "--eval-every", "2", "--test-every", "0",
+            "--eval-batch-size", "8", "--hidden-size", "8", "--processor", "mpnn", "--seed", "3"]
+
+
+def test_two_identical_runs_in_two_processes_write_the_same_checkpoint_bytes(tmp_path):
+    # safetensors writes a header's __metadata__ in its hash map's order,
+    # which changes from process to process (the reasoner's weights carry 5
+    # keys: 120 orders); runs.py writes the header again, keys sorted.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    procs = [subprocess.Popen([sys.executable, "-m", "openclrs", *TINY_RUN,
+                               "--out", str(tmp_path / name), "--data-root", str(tmp_path / name)
+                               + "-data"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+             for name in ("a", "b")]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
+        proc.stderr.close()
+    folders = [runs.resolve_checkpoint(str(tmp_path / name), "last") for name in ("a", "b")]
+    manifests = [json.load(open(os.path.join(f, runs.MANIFEST))) for f in folders]
+    for name in (runs.MODEL, runs.STATE_TENSORS):
+        a, b = (open(os.path.join(f, name), "rb").read() for f in folders)
+        assert a == b, name
+        assert manifests[0]["files"][name] == manifests[1]["files"][name]
+    # (state.json differs: its train_seconds is wall time, and the reasoner's
+    # trainer saves numpy's global RNG without seeding it.)
+
+    # A standard safetensors file: safetensors' own loaders read it as written.
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    checkpoint = runs.read_checkpoint(folders[0])
+    path = os.path.join(folders[0], runs.MODEL)
+    with safe_open(path, framework="pt") as f:
+        assert f.metadata() == checkpoint.metadata and len(f.metadata()) == 5
+    loaded = load_file(path)
+    assert loaded.keys() == checkpoint.weights.keys()
+    assert all(torch.equal(loaded[k], checkpoint.weights[k]) for k in loaded)
+
+
+def test_safetensors_header_is_canonical_and_old_headers_still_load(tmp_path, monkeypatch):
+    weights = {"b": torch.arange(3.0), "a": torch.ones(2, dtype=torch.int64),
+               "c": torch.zeros(1, dtype=torch.bfloat16)}
+    metadata = {k: f"value {k}" for k in ("zeta", "alpha", "mid", "beta", "é")}
+    canonical = runs._safetensors_bytes(weights, metadata)
+    # Shuffled metadata (any order safetensors may write): the same bytes.
+    assert runs._safetensors_bytes(weights, dict(reversed(metadata.items()))) == canonical
+    (size,) = np.frombuffer(canonical[:8], dtype="<u8")
+    assert (8 + size) % 8 == 0
+    header = json.loads(canonical[8:8 + size])
+    assert list(header) == ["__metadata__", "a", "b", "c"]
+    assert list(header["__metadata__"]) == sorted(metadata)
+    # A checkpoint written before (safetensors' own header, unsorted) still reads.
+    monkeypatch.setattr(runs, "_canonical_header", lambda data: data)
+    runs.write_checkpoint(str(tmp_path / "old"), weights=weights, metadata=metadata,
+                          state={"step": 1})
+    old = runs.read_checkpoint(str(tmp_path / "old"))
+    assert old.metadata == metadata
+    assert all(torch.equal(old.weights[k], weights[k]) for k in weights)
