@@ -30,6 +30,9 @@ Guarantees
   as JSON: no pickle, no ``torch.load``. Optimizer state dicts are taken
   apart into tensors + JSON (:func:`optimizer_state`) and rebuilt from them
   (:func:`load_optimizer_state`).
+* **Reproducible.** A checkpoint's files are a function of what is saved:
+  the safetensors headers are written canonically (metadata keys sorted),
+  so two runs with the same seed write the same bytes (and sha256).
 * **Verified.** Every read checks each file's size and sha256 against the
   manifest (and the tensors are parsed from the very bytes that were
   hashed). A damaged, truncated, empty, missing or foreign file raises
