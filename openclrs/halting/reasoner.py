@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from ..models.decoders import DecoderInputs
-from ..models.losses import hint_loss
+from ..models.losses import DENSE, hint_loss
 from ..models.model import Reasoner, hard_predictions, processor_steps
 from ..specs import Stage, Type
 from ..training import memory
@@ -131,16 +131,97 @@ def capped_ponder_loss(cfg: HaltingConfig, lambdas: list[torch.Tensor],
     return loss, {**parts, "unrolled_steps": torch.tensor(float(steps))}
 
 
-def _hint_terms(spec, batch, history: list[dict]) -> dict[str, torch.Tensor]:
-    """The usual hint losses of the hint predictions of the steps unrolled."""
+def hint_terms(spec, batch, history: list[dict], layout_of=None) -> dict[str, torch.Tensor]:
+    """The usual hint losses of the hint predictions of the steps unrolled
+    (``layout_of(location, type)``: each probe's
+    :class:`~openclrs.models.losses.Layout`, a sparse batch's; default dense)."""
     return {name: hint_loss(type_, batch.hints[name], torch.stack([h[name] for h in history]),
-                            batch.lengths)
-            for name, (stage, _, type_) in spec.items()
+                            batch.lengths,
+                            DENSE if layout_of is None else layout_of(location, type_))
+            for name, (stage, location, type_) in spec.items()
             if stage == Stage.HINT and history and name in history[0]}
 
 
 def _rows(state: DecoderInputs, index: torch.Tensor) -> DecoderInputs:
     return DecoderInputs(*(None if x is None else x[index] for x in state))
+
+
+def check_mode(mode: str, budget: float | None) -> None:
+    """A halting evaluation's ``mode`` and ``budget``, or a clear error."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if (mode == "fixed") != (budget is not None):
+        raise ValueError("give budget=c (steps = ceil(c * n)) with mode='fixed', and only then")
+
+
+class HaltingDecision:
+    """Which samples stop at each step, for :meth:`HaltingReasoner.halt` and
+    :func:`openclrs.halting.sparse.sparse_halt`. ``learned``: the first step
+    whose cumulative halting probability 1 − Π_{j≤n}(1 − λ_j) reaches the
+    threshold (a Bernoulli(λ_n) success under ``evaluation="sample"``, one
+    draw per sample and step from one seeded generator; termination: the
+    first τ_n > threshold), or the sample's cap ceil(c · n_b); ``oracle``:
+    its true step count T; ``fixed``: ceil(budget · n_b).
+
+    ``stop(n, logits)`` (logits: the halting logits of step n, read only by
+    ``learned``) marks and returns the samples stopping at step n (1-based);
+    ``steps`` holds each one's halting step, ``capped`` the ones the cap
+    stopped, ``cap`` the largest cap (the steps to unroll)."""
+
+    def __init__(self, config: HaltingConfig, mode: str, budget: float | None,
+                 nodes: list[int], true_steps: torch.Tensor):
+        check_mode(mode, budget)
+        device = true_steps.device
+        if mode == "learned":
+            caps = torch.tensor([config.cap(n) for n in nodes], device=device)
+        elif mode == "oracle":
+            caps = true_steps.clone()
+        else:
+            rule = HaltingConfig(max_steps_factor=budget).validate()
+            caps = torch.tensor([rule.cap(n) for n in nodes], device=device)
+        self.config, self.mode, self.true_steps, self.caps = config, mode, true_steps, caps
+        self.cap = int(caps.max())
+        self.steps = caps.clone()
+        self.halted = torch.zeros(len(caps), dtype=torch.bool, device=device)
+        self.by_head = torch.zeros_like(self.halted)
+        self.survival = torch.ones(len(caps), dtype=torch.float64, device=device)
+        self.generator = None
+        if mode == "learned" and config.kind == "learned" and config.evaluation == "sample":
+            self.generator = torch.Generator(device=device).manual_seed(config.sample_seed)
+
+    @property
+    def learned(self) -> bool:
+        return self.mode == "learned"
+
+    def stop(self, n: int, logits: torch.Tensor | None = None) -> torch.Tensor:
+        cfg, halted = self.config, self.halted
+        if self.mode == "learned":
+            if cfg.kind == "termination":
+                decide = torch.sigmoid(logits) > cfg.threshold
+            elif cfg.evaluation == "sample":
+                draws = torch.rand(len(halted), generator=self.generator, dtype=torch.float64,
+                                   device=halted.device)
+                decide = draws < torch.sigmoid(logits.double())
+            else:
+                self.survival = self.survival * (1 - torch.sigmoid(logits.double()))
+                decide = 1 - self.survival >= cfg.threshold
+            stop = ~halted & (decide | (self.caps == n))
+            self.by_head |= ~halted & decide
+        elif self.mode == "oracle":
+            stop = ~halted & (self.true_steps == n)
+        else:
+            stop = ~halted & (self.caps == n)
+        self.steps[stop] = n
+        self.halted |= stop
+        return stop
+
+    @property
+    def done(self) -> bool:
+        return bool(self.halted.all())
+
+    @property
+    def capped(self) -> torch.Tensor:
+        return ~self.by_head if self.mode == "learned" else torch.zeros_like(self.halted)
 
 
 class Halted(NamedTuple):
@@ -252,7 +333,7 @@ class HaltingReasoner(nn.Module):
         caps = torch.full_like(true_steps, cfg.cap(nodes))
         loss, terms = capped_ponder_loss(cfg, lambdas, losses, caps, true_steps)
         if self.reasoner.config.decode_hints:
-            hints = _hint_terms(spec, batch, history)
+            hints = hint_terms(spec, batch, history)
             terms.update(hints)
             if hints:
                 loss = loss + torch.stack(list(hints.values())).sum()
@@ -289,10 +370,7 @@ class HaltingReasoner(nn.Module):
         the step it stops: ``learned`` (its head decides, capped),
         ``oracle`` (its true step count T, through the step-level unroll),
         or ``fixed`` (ceil(budget · n) steps for every sample)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if (mode == "fixed") != (budget is not None):
-            raise ValueError("give budget=c (steps = ceil(c * n)) with mode='fixed', and only then")
+        check_mode(mode, budget)
         was_training = self.training
         self.eval()
         try:
@@ -301,55 +379,21 @@ class HaltingReasoner(nn.Module):
             self.train(was_training)
 
     def _halt(self, batch, algorithm, mode, budget) -> Halted:
-        cfg = self.halting
         algorithm, spec, batch = self.reasoner.prepare(batch, algorithm)
-        size = batch.batch_size
-        nodes = Reasoner._num_nodes(spec, batch)
         true_steps = processor_steps(batch.lengths)
-        device = true_steps.device
-        if mode == "learned":
-            cap = cfg.cap(nodes)
-        elif mode == "oracle":
-            cap = int(true_steps.max())
-        else:
-            cap = HaltingConfig(max_steps_factor=budget).validate().cap(nodes)
-        steps = torch.full((size,), cap, dtype=torch.long, device=device)
-        halted = torch.zeros(size, dtype=torch.bool, device=device)
-        by_head = torch.zeros(size, dtype=torch.bool, device=device)
-        survival = torch.ones(size, dtype=torch.float64, device=device)
-        generator = None
-        if mode == "learned" and cfg.kind == "learned" and cfg.evaluation == "sample":
-            generator = torch.Generator(device=device).manual_seed(cfg.sample_seed)
+        nodes = [Reasoner._num_nodes(spec, batch)] * batch.batch_size
+        decision = HaltingDecision(self.halting, mode, budget, nodes, true_steps)
         finished = []
-        for step in self.reasoner.unroll(batch, algorithm, steps=cap, repred=True):
-            n = step.index + 1
-            if mode == "learned":
-                logits = self.halt_logits(algorithm, step.hidden)
-                if cfg.kind == "termination":
-                    decide = torch.sigmoid(logits) > cfg.threshold
-                elif cfg.evaluation == "sample":
-                    draws = torch.rand(size, generator=generator, dtype=torch.float64,
-                                       device=device)
-                    decide = draws < torch.sigmoid(logits.double())
-                else:
-                    survival = survival * (1 - torch.sigmoid(logits.double()))
-                    decide = 1 - survival >= cfg.threshold
-                stop = ~halted & (decide | (n == cap))
-                by_head |= ~halted & decide
-            elif mode == "oracle":
-                stop = true_steps == n
-            else:
-                stop = torch.full_like(halted, n == cap)
-            rows = torch.nonzero(stop).squeeze(1)
+        for step in self.reasoner.unroll(batch, algorithm, steps=decision.cap, repred=True):
+            logits = self.halt_logits(algorithm, step.hidden) if decision.learned else None
+            rows = torch.nonzero(decision.stop(step.index + 1, logits)).squeeze(1)
             if rows.numel():
-                steps[rows] = n
-                halted[rows] = True
                 finished.append((rows, self.reasoner.decode_outputs(
                     _rows(step.state, rows), algorithm, repred=True)))
-            if bool(halted.all()):
+            if decision.done:
                 break
-        capped = ~by_head if mode == "learned" else torch.zeros_like(halted)
-        return Halted(_in_batch_order(finished), steps, true_steps, capped, cap)
+        return Halted(_in_batch_order(finished), decision.steps, true_steps, decision.capped,
+                      decision.cap)
 
     @torch.no_grad()
     def predict(self, batch, algorithm: str | None = None, *, oracle: bool = False,
@@ -383,6 +427,16 @@ class HaltingStatistics:
     """Accumulates, over a split, how far learned halting is from the true
     step count T: mean |T̂ − T| / T, the fractions stopped early (T̂ < T),
     late (T̂ > T) and by the cap, mean T̂ and mean T."""
+
+    # a table's columns of them (halting_table, sparse_halting_table)
+    HEADER = f"{'|T^-T|/T':>10}{'early':>7}{'late':>7}{'capped':>8}{'mean T^':>9}{'mean T':>8}"
+
+    @staticmethod
+    def cells(h: dict) -> str:
+        """One row's statistics (:meth:`result`'s) under :attr:`HEADER`."""
+        return (f"{h['halting_error']:>10.3f}{100 * h['early']:>6.1f}%"
+                f"{100 * h['late']:>6.1f}%{100 * h['capped']:>7.1f}%"
+                f"{h['mean_steps']:>9.2f}{h['mean_true_steps']:>8.2f}")
 
     def __init__(self):
         self.count = 0

@@ -56,15 +56,15 @@ import time
 
 import torch
 
-from ..models.losses import hint_loss, total_loss
+from ..models.losses import total_loss
 from ..models.segments import SparseGraph, segment_max, segment_sum
 from ..models.sparse import (graph_of, row_graphs, sparse_decode_outputs,
                              sparse_hard_predictions, sparse_layouts, sparse_predict,
                              sparse_unroll)
 from ..specs import Stage, Type
 from ..training.graph_metrics import GraphScorer
-from .config import HaltingConfig
-from .reasoner import MODES, Halted, HaltingReasoner, HaltingStatistics, capped_ponder_loss
+from .reasoner import (Halted, HaltingDecision, HaltingReasoner, HaltingStatistics,
+                       capped_ponder_loss, check_mode, hint_terms)
 from .termination import TerminationHead, termination_loss
 
 
@@ -96,66 +96,29 @@ def sparse_halt(model: HaltingReasoner, batch, algorithm: str | None = None, *,
     batch's sparse layout (node pointers one per edge), ``steps`` T̂ (G,),
     ``true_steps`` T (G,), ``capped`` (G,) and ``cap``, the largest
     graph's. ``progress``: a tqdm bar or None (reset to that cap)."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if (mode == "fixed") != (budget is not None):
-        raise ValueError("give budget=c (steps = ceil(c * n)) with mode='fixed', and only then")
+    check_mode(mode, budget)
     if not isinstance(model, HaltingReasoner):
         raise TypeError(f"sparse_halt needs a HaltingReasoner, got {type(model).__name__}")
-    cfg = model.halting
     reasoner = model.reasoner
     algorithm, spec = reasoner.checked_spec(batch, algorithm)
     batch = _torch_batch(batch, next(model.parameters()))
     sizes = (batch.node_ptr[1:] - batch.node_ptr[:-1]).tolist()
     true_steps = (batch.lengths.cpu() - 1).clamp(min=1)    # processor_steps, per graph
-    if mode == "learned":
-        caps = torch.tensor([cfg.cap(n) for n in sizes])
-    elif mode == "oracle":
-        caps = true_steps.clone()
-    else:
-        rule = HaltingConfig(max_steps_factor=budget).validate()
-        caps = torch.tensor([rule.cap(n) for n in sizes])
-    cap = int(caps.max())
 
     was_training = model.training
     model.eval()
     try:
         device = next(model.parameters()).device
-        caps, true_on = caps.to(device), true_steps.to(device)
-        size = len(sizes)
-        steps = caps.clone()
-        halted = torch.zeros(size, dtype=torch.bool, device=device)
-        by_head = torch.zeros(size, dtype=torch.bool, device=device)
-        survival = torch.ones(size, dtype=torch.float64, device=device)
-        generator = None
-        if mode == "learned" and cfg.kind == "learned" and cfg.evaluation == "sample":
-            generator = torch.Generator(device=device).manual_seed(cfg.sample_seed)
+        decision = HaltingDecision(model.halting, mode, budget, sizes, true_steps.to(device))
         outputs: dict[str, torch.Tensor] = {}
         if progress is not None:
-            progress.reset(total=cap)
-        for step in sparse_unroll(reasoner, batch, algorithm, steps=cap, repred=True):
-            n = step.index + 1
+            progress.reset(total=decision.cap)
+        for step in sparse_unroll(reasoner, batch, algorithm, steps=decision.cap, repred=True):
             graph = step.state.graph
-            if mode == "learned":
-                logits = sparse_halt_logits(model.heads[algorithm], step.hidden, graph)
-                if cfg.kind == "termination":
-                    decide = torch.sigmoid(logits) > cfg.threshold
-                elif cfg.evaluation == "sample":
-                    draws = torch.rand(size, generator=generator, dtype=torch.float64,
-                                       device=device)
-                    decide = draws < torch.sigmoid(logits.double())
-                else:
-                    survival = survival * (1 - torch.sigmoid(logits.double()))
-                    decide = 1 - survival >= cfg.threshold
-                stop = ~halted & (decide | (caps == n))
-                by_head |= ~halted & decide
-            elif mode == "oracle":
-                stop = ~halted & (true_on == n)
-            else:
-                stop = ~halted & (caps == n)
+            logits = (sparse_halt_logits(model.heads[algorithm], step.hidden, graph)
+                      if decision.learned else None)
+            stop = decision.stop(step.index + 1, logits)
             if bool(stop.any()):
-                steps[stop] = n
-                halted |= stop
                 for name, value in sparse_decode_outputs(reasoner, step.state,
                                                          algorithm).items():
                     here = stop[row_graphs(spec, name, graph)]
@@ -164,12 +127,11 @@ def sparse_halt(model: HaltingReasoner, batch, algorithm: str | None = None, *,
                         name, torch.zeros_like(value)))
             if progress is not None:
                 progress.update(1)
-            if bool(halted.all()):
+            if decision.done:
                 break
     finally:
         model.train(was_training)
-    capped = ~by_head if mode == "learned" else torch.zeros_like(halted)
-    return Halted(outputs, steps.cpu(), true_steps, capped.cpu(), cap)
+    return Halted(outputs, decision.steps.cpu(), true_steps, decision.capped.cpu(), decision.cap)
 
 
 class SparseHaltingScorer:
@@ -235,8 +197,7 @@ def sparse_halting_table(results: dict) -> str:
     and the halting statistics."""
     kind = results.get("halting", {}).get("kind", "learned")
     lines = [f"{'halting: ' + kind:<20}{'learned halting':>24}{'oracle lengths':>24}"
-             f"{'|T^-T|/T':>10}{'early':>7}{'late':>7}{'capped':>8}{'mean T^':>9}"
-             f"{'mean T':>8}{'cap':>7}",
+             f"{HaltingStatistics.HEADER}{'cap':>7}",
              f"{'algorithm':<20}" + f"{'node':>8}{'graph':>8}{'score':>8}" * 2]
     for a, r in results["algorithms"].items():
         h = r["halting"]
@@ -244,9 +205,7 @@ def sparse_halting_table(results: dict) -> str:
                      f"{r['graph_accuracy']:>8.4f}{r['score']:>8.4f}"
                      f"{r.get('oracle_node_accuracy', float('nan')):>8.4f}"
                      f"{r['oracle_graph_accuracy']:>8.4f}{r['oracle_score']:>8.4f}"
-                     f"{h['halting_error']:>10.3f}{100 * h['early']:>6.1f}%"
-                     f"{100 * h['late']:>6.1f}%{100 * h['capped']:>7.1f}%"
-                     f"{h['mean_steps']:>9.2f}{h['mean_true_steps']:>8.2f}{h['max_steps']:>7d}")
+                     f"{HaltingStatistics.cells(h)}{h['max_steps']:>7d}")
     return "\n".join(lines)
 
 
@@ -359,11 +318,7 @@ def _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_st
             break
     loss, terms = capped_ponder_loss(cfg, lambdas, losses, caps, true_steps)
     if reasoner.config.decode_hints:
-        hints = {name: hint_loss(type_, batch.hints[name],
-                                 torch.stack([h[name] for h in history]), batch.lengths,
-                                 layout_of(location, type_))
-                 for name, (stage, location, type_) in spec.items()
-                 if stage == Stage.HINT and history and name in history[0]}
+        hints = hint_terms(spec, batch, history, layout_of)
         terms.update(hints)
         if hints:
             loss = loss + torch.stack(list(hints.values())).sum()

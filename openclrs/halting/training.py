@@ -24,7 +24,7 @@ from ..training import runs
 from ..training.config import TrainConfig
 from ..training.loop import ModelFactory, build_model, train
 from .config import HaltingConfig
-from .reasoner import HaltingReasoner, score_halting
+from .reasoner import HaltingReasoner, HaltingStatistics, score_halting
 
 NAME = "halting"
 STATISTICS = ("halting_error", "early", "late", "capped", "mean_steps", "mean_true_steps",
@@ -121,14 +121,12 @@ def halting_table(results: dict, split: str = "test") -> str:
     the trace lengths (oracle), the halting error mean |T̂ − T| / T, the
     fractions stopped early, late and by the cap, and the cap."""
     kind = results.get("halting", {}).get("kind", "learned")
-    lines = [f"{'halting: ' + kind:<24}{'learned':>9}{'oracle':>9}{'|T^-T|/T':>10}{'early':>7}"
-             f"{'late':>7}{'capped':>8}{'mean T^':>9}{'mean T':>8}{'cap':>6}",
+    lines = [f"{'halting: ' + kind:<24}{'learned':>9}{'oracle':>9}{HaltingStatistics.HEADER}"
+             f"{'cap':>6}",
              f"{'algorithm (' + split + ')':<24}{'halting':>9}{'lengths':>9}"]
     for a, r in results["algorithms"].items():
         h = r["halting"]
         lines.append(f"{a:<24}{100 * r[f'{split}_score']:>8.2f}%"
-                     f"{100 * r[f'oracle_{split}_score']:>8.2f}%{h['halting_error']:>10.3f}"
-                     f"{100 * h['early']:>6.1f}%{100 * h['late']:>6.1f}%"
-                     f"{100 * h['capped']:>7.1f}%{h['mean_steps']:>9.2f}"
-                     f"{h['mean_true_steps']:>8.2f}{h['max_steps']:>6d}")
+                     f"{100 * r[f'oracle_{split}_score']:>8.2f}%{HaltingStatistics.cells(h)}"
+                     f"{h['max_steps']:>6d}")
     return "\n".join(lines)
