@@ -94,12 +94,14 @@ def worker(job: dict) -> dict:
     return out
 
 
-def measure(job: dict, timeout: float, script: str = __file__) -> dict:
-    """``script --worker JOB`` in a fresh process (its own peak memory): the
-    JSON it prints last, or ``{"error": ...}``."""
+def measure(job: dict, timeout: float, script: str = __file__, python: str = sys.executable,
+            flag: str = "--worker", env: dict | None = None) -> dict:
+    """``python script flag JOB`` in a fresh process (its own peak memory):
+    the JSON it prints last, or ``{"error": ...}``. ``python`` and ``env``
+    let benchmarks/salsa_pipeline.py run SALSA-CLRS's code in another venv."""
     try:
-        done = subprocess.run([sys.executable, script, "--worker", json.dumps(job)],
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run([python, script, flag, json.dumps(job)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     if done.returncode:
