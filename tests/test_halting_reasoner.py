@@ -21,7 +21,7 @@ from openclrs.models.losses import output_loss
 from openclrs.models.model import Reasoner, processor_steps
 from openclrs.samplers import Sampler
 from openclrs.specs import Stage
-from openclrs.training.config import TrainConfig
+from tests.test_halting_training import data_root, tiny  # noqa: F401 (data_root: a fixture)
 
 
 def batch_of(algorithm, lengths=(5, 6), per_length=3, seed=1):
@@ -193,20 +193,6 @@ def test_sampled_halting_is_seeded():
 
 
 # -------------------------------------------------------------- training
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("data"))
-
-
-def tiny(out, data_root, **kw):
-    options = dict(algorithms=["bfs"], out_dir=str(out), steps=8, batch_size=8,
-                   train_lengths=[4, 5, 6], eval_every=4, test_every=0, log_every=1, seed=3,
-                   progress=False, data_root=data_root, eval_batch_size=16,
-                   model=ModelConfig(hidden_size=16, processor="mpnn"))
-    options.update(kw)
-    return TrainConfig(**options)
-
 
 def results_of(run):
     with open(os.path.join(run, "results.json")) as f:
