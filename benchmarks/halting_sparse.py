@@ -19,7 +19,6 @@ rerun; ``--table`` prints them as a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -68,16 +67,16 @@ def main(argv=None):
     if not args.table and not args.runs:
         parser.error("--runs RUN [RUN ...] is required: the halting runs to evaluate")
 
-    saved = {}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            saved = json.load(f)
+    from openclrs.files import read_json, write_json
+
+    # the rows done so far (rerun: skipped)
+    saved = read_json(args.out, "halting_sparse results", "delete it to start again") \
+        if os.path.exists(args.out) else {}
     rows = saved.get("rows", {})
     if args.table:
         print(table(rows))
         return
     from openclrs.cli.training import run_kinds
-    from openclrs.files import write_json
     from openclrs.training.sparse_evaluate import evaluate_run_sparse
 
     recipe = saved.get("recipe", {"graphs": args.graphs, "seed": 0, "runs": {},
