@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -224,7 +225,13 @@ def main():
     saved.setdefault("cells", {})
     saved["runs"] = {**recorded, **runs}
     saved["train_command"] = args.train_command or saved.get("train_command")
-    saved["command"] = "python benchmarks/salsa_table.py " + " ".join(sys.argv[1:])
+    commands = saved.setdefault("commands", [])  # every invocation that added cells
+    first = saved.pop("command", None)
+    if first and first not in commands:
+        commands.append(first)
+    command = "python benchmarks/salsa_table.py " + shlex.join(sys.argv[1:])
+    if command not in commands:
+        commands.append(command)
     saved["machine"] = (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}),"
                         f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     for n in args.sizes:  # cheap cells first: a stopped run leaves a useful table
