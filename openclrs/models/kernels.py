@@ -275,6 +275,19 @@ _WORKERS: dict[int, ThreadPoolExecutor] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
+def share_out(fn, parts: list) -> list:
+    """``[fn(part) for part in parts]``, each part on a worker thread that runs
+    torch single-threaded and without gradients (as the caller's threads
+    would be split between them): parallel work without an OpenMP barrier
+    per operation. For evaluation only (no autograd across threads)."""
+    def run(part):
+        with torch.no_grad():
+            return fn(part)
+    if len(parts) <= 1:
+        return [run(p) for p in parts]
+    return list(_block_workers(len(parts)).map(run, parts))
+
+
 def _block_workers(threads: int) -> ThreadPoolExecutor:
     """A pool of ``threads`` threads that run torch single-threaded (the
     setting is per thread: the caller's is left as it is)."""

@@ -49,6 +49,7 @@ from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exp
 from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
 from .encoders import ProbeEncoder, adjacency_contribution, densify
 from .features import AffineFeatures
+from .kernels import share_out
 from .losses import total_loss
 from .layers import Linear
 from .processors import make_processor
@@ -483,8 +484,17 @@ class Reasoner(nn.Module):
         (pointers as node indices, masks 0/1, one-hots, scalars), ready for
         :func:`openclrs.training.metrics.evaluate`."""
         algorithm, spec, batch = self._prepare(batch, algorithm)
-        preds = self(batch, algorithm, repred=True, hints=False)
-        return hard_predictions(spec, preds.outputs,
+        threads = min(torch.get_num_threads(), batch.batch_size)
+        # Several threads: the samples shared out among as many single-threaded
+        # workers (each sample's predictions do not depend on the others), which
+        # uses the cores without an OpenMP barrier per operation.
+        parts = share_out(lambda rows: self(batch_rows(batch, *rows), algorithm, repred=True,
+                                            hints=False).outputs,
+                          [(round(k * batch.batch_size / threads),
+                            round((k + 1) * batch.batch_size / threads))
+                           for k in range(threads)])
+        outputs = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return hard_predictions(spec, outputs,
                                 sinkhorn_steps=self.config.predict_sinkhorn_steps,
                                 sinkhorn_temperature=self.config.sinkhorn_temperature)
 
@@ -538,6 +548,20 @@ class Reasoner(nn.Module):
             if spec[name][1] in (Location.NODE, Location.EDGE):
                 return int(value.shape[1])
         raise ValueError("cannot tell the number of nodes: no node or edge input")
+
+
+def batch_rows(batch, start: int, stop: int):
+    """Samples ``start:stop`` of a batch (numpy or torch), its hints cut to
+    the longest of them, as :func:`~openclrs.data.batching.collate` of those
+    samples alone would pad them."""
+    lengths = batch.lengths[start:stop]
+    steps = int(lengths.max()) if len(lengths) else 0
+    return dataclasses.replace(
+        batch,
+        inputs={k: v[start:stop] for k, v in batch.inputs.items()},
+        hints={k: v[:steps, start:stop] for k, v in batch.hints.items()},
+        outputs={k: v[start:stop] for k, v in batch.outputs.items()},
+        lengths=lengths)
 
 
 def hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch.Tensor], *,

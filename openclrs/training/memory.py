@@ -126,19 +126,10 @@ def chunk_size(per_sample: int, budget: int, limit: int) -> int:
 
 
 def batch_rows(batch, start: int, stop: int):
-    """Samples ``start:stop`` of a batch (numpy or torch), its hints cut to
-    the longest of them, as :func:`~openclrs.data.batching.collate` of those
-    samples alone would pad them."""
-    import dataclasses
+    """Samples ``start:stop`` of a batch (:func:`openclrs.models.model.batch_rows`)."""
+    from ..models.model import batch_rows
 
-    lengths = batch.lengths[start:stop]
-    steps = int(lengths.max()) if len(lengths) else 0
-    return dataclasses.replace(
-        batch,
-        inputs={k: v[start:stop] for k, v in batch.inputs.items()},
-        hints={k: v[:steps, start:stop] for k, v in batch.hints.items()},
-        outputs={k: v[start:stop] for k, v in batch.outputs.items()},
-        lengths=lengths)
+    return batch_rows(batch, start, stop)
 
 
 def chunks(model, batch, budget: int | None):

@@ -114,3 +114,23 @@ def test_triplet_maxima_are_the_functions_bits(block, threads, monkeypatch):
             assert torch.equal(K.max_over_i(a, c), expected)
     a.requires_grad_(True)
     assert type(K.max_over_i(a, c).grad_fn).__name__ == "MaxOverIBackward"
+
+
+@pytest.mark.parametrize("algorithm", ["floyd_warshall", "bfs"])
+def test_predictions_do_not_depend_on_the_threads(algorithm, threads):
+    """Reasoner.predict shares the samples among torch.get_num_threads()
+    workers: one thread (the whole batch at once), two and three give the
+    same predictions, in the batch's order."""
+    config = TrainConfig(algorithms=[algorithm], progress=False,
+                         model=ModelConfig(hidden_size=16, processor="triplet_gmpnn")).validate()
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    batch = collate([_apply_eval(t, config) for t in Sampler(algorithm, 6, seed=4).take(5)])
+    torch.set_num_threads(1)
+    alone = model.predict(batch)
+    for n in (2, 3):
+        torch.set_num_threads(n)
+        shared = model.predict(batch)
+        assert torch.get_num_threads() == n
+        for k in alone:
+            np.testing.assert_array_equal(shared[k], alone[k], err_msg=k)
