@@ -406,6 +406,8 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log, restart
     device = context.device(config.device)
     autocast = autocast_of(config)
     torch.manual_seed(config.seed)
+    # np.random's global state is saved in every checkpoint; seeded, it is the same bytes
+    np.random.seed(config.seed % 2**32)
     model = (build_model if factory is None else factory.build)(config).to(device)
     if config.sparse:
         sparse_train.check_model(model, factory)  # before the run folder is touched
