@@ -23,7 +23,7 @@ import sys
 from ..halting.config import KINDS as HALTING_KINDS, HaltingConfig
 from ..models.config import ENCODER_INITS, HINT_MODES, REPRED_MODES
 from ..training.config import TrainConfig
-from .arguments import add_dataclass_arguments, memory_size, positive_int, seed32
+from .arguments import add_command, add_dataclass_arguments, memory_size, positive_int, seed32
 from .policy import run_command
 
 # How TrainConfig's fields become options, beyond what their metadata says
@@ -141,8 +141,8 @@ def cmd_evaluate(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train", help="train a reasoner (published Triplet-GMPNN recipe by default)",
+    p = add_command(
+        subparsers, "train",
         description="Train one model on one or several algorithms (the defaults are the "
                     "published Triplet-GMPNN recipe); run the same command again to resume "
                     "an interrupted run. The run folder is created when training starts.")
@@ -166,8 +166,8 @@ def register(subparsers) -> None:
                         "logs and results)")
     p.set_defaults(func=cmd_train, from_args=from_args, halting_from_args=halting_from_args)
 
-    p = subparsers.add_parser(
-        "evaluate", help="re-evaluate a training run's checkpoint",
+    p = add_command(
+        subparsers, "evaluate",
         description="Score a run's checkpoint (verified against its manifest) on a stored "
                     "split and print the table `train` prints, with the published scores.")
     p.add_argument("--run", required=True, help="run folder")
