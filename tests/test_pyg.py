@@ -1,6 +1,7 @@
 """Sparse traces and batches as PyTorch Geometric Data/Batch (openclrs.data.pyg)."""
 
 import importlib.util
+import pickle
 import sys
 
 import numpy as np
@@ -62,6 +63,8 @@ def test_trace_round_trip(algorithm):
         assert data.num_nodes == trace.num_nodes
         assert tuple(data.edge_index.shape) == (2, trace.num_edges)
         assert_same_trace(pyg.from_data(data), trace)
+        # picklable, as DataLoader workers need
+        assert_same_trace(pyg.from_data(pickle.loads(pickle.dumps(data))), trace)
         # padded to more steps, the trace comes back cut to its length
         assert_same_trace(pyg.from_data(pyg.to_data(trace, trace.length + 3)), trace)
 

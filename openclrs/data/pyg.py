@@ -52,7 +52,6 @@ from ..specs import POINTER_TYPES, Location, Stage
 from .sparse import SparseBatch, uncollate_sparse
 
 PURPOSE = "convert sparse traces to PyTorch Geometric data"
-_STORES = {Stage.INPUT: "inputs", Stage.HINT: "hints", Stage.OUTPUT: "outputs"}
 
 
 @lru_cache(maxsize=None)
@@ -94,7 +93,9 @@ def data_class():
                     return 1  # hints are time-first
                 return super().__cat_dim__(key, value, *args, **kwargs)
 
-        SparseTraceData.__module__ = __name__  # picklable (DataLoader workers)
+        # picklable by name (DataLoader workers): openclrs.data.pyg.SparseTraceData
+        SparseTraceData.__module__ = __name__
+        SparseTraceData.__qualname__ = "SparseTraceData"
         globals()["SparseTraceData"] = _DATA_CLASS = SparseTraceData
     return _DATA_CLASS
 
