@@ -43,9 +43,12 @@ def measure(tree: str, run: str, threads: int, algorithm: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         timing, results = os.path.join(tmp, "time"), os.path.join(tmp, "results.json")
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=tree)
-        subprocess.run(["nice", "-n", "10", "/usr/bin/time", "-f", "%e %U %S %M", "-o", timing,
-                        sys.executable, "-c", CHILD, tree + os.sep, run, results],
-                       cwd=tmp, env=env, check=True, capture_output=True)
+        out = subprocess.run(["nice", "-n", "10", "/usr/bin/time", "-f", "%e %U %S %M",
+                              "-o", timing, sys.executable, "-c", CHILD, tree + os.sep, run,
+                              results],
+                             cwd=tmp, env=env, check=False, capture_output=True, text=True)
+        if not os.path.exists(results):
+            raise RuntimeError(f"openclrs evaluate failed under {tree}:\n{out.stderr[-3000:]}")
         wall, user, system, rss = open(timing).read().split()[-4:]
         metrics = json.load(open(results))["algorithms"][algorithm]["test_metrics"]
     return {"wall_s": float(wall), "cpu_s": round(float(user) + float(system), 2),
@@ -72,7 +75,7 @@ def main(argv=None):
         record["results"] = files.read_json(args.out, "results")["results"]
     for round_ in range(args.rounds):
         for threads in args.threads:
-            for name in sorted(trees, reverse=True):    # before, then now
+            for name in sorted(trees):    # before, then now
                 key = {"tree": name, "threads": threads, "round": round_}
                 if any(all(r.get(k) == v for k, v in key.items()) for r in record["results"]):
                     continue

@@ -244,12 +244,12 @@ def max_score_scores(a: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
     barrier at all."""
     out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
     blocks = list(MaxScore._blocks(a, t.shape[1]))
-    threads = min(torch.get_num_threads(), len(blocks))
+    threads = threads_for(len(blocks), a)
     if threads <= 1:
         _score_blocks(a, t, w, out, blocks)
     else:
         pool = _block_workers(threads)
-        list(pool.map(lambda part: _score_blocks(a, t, w, out, part),
+        list(pool.map(lambda part: _as_worker(_score_blocks, a, t, w, out, part),
                       [blocks[i::threads] for i in range(threads)]))
     return out.add_(bias)
 
@@ -276,16 +276,43 @@ _WORKERS_LOCK = threading.Lock()
 
 
 def share_out(fn, parts: list) -> list:
-    """``[fn(part) for part in parts]``, each part on a worker thread that runs
-    torch single-threaded and without gradients (as the caller's threads
-    would be split between them): parallel work without an OpenMP barrier
-    per operation. For evaluation only (no autograd across threads)."""
+    """``[fn(part) for part in parts]`` without gradients, in order; with
+    several parts, each on its own worker thread that runs torch
+    single-threaded: parallel work without an OpenMP barrier per operation.
+    For evaluation only (autograd does not cross the threads)."""
     def run(part):
         with torch.no_grad():
             return fn(part)
-    if len(parts) <= 1:
+    if len(parts) <= 1 or _in_worker():
         return [run(p) for p in parts]
-    return list(_block_workers(len(parts)).map(run, parts))
+    return list(_block_workers(len(parts)).map(lambda part: _as_worker(run, part), parts))
+
+
+def threads_for(parts: int, x: torch.Tensor) -> int:
+    """How many workers :func:`share_out` should use for ``parts`` pieces of
+    work on ``x``: the caller's torch threads on the CPU; one on other
+    devices or inside a worker (workers never wait for workers)."""
+    if _in_worker() or x.device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), parts))
+
+
+_LOCAL = threading.local()
+
+
+def _in_worker() -> bool:
+    return getattr(_LOCAL, "worker", False)
+
+
+def _as_worker(fn, *args):
+    """Run ``fn`` as a worker: single-threaded torch (a thread's setting is
+    its own, but torch may reset a new thread's to the process-wide value
+    the first time it asks), and marked, so that it never waits for other
+    workers of the same pool."""
+    _LOCAL.worker = True
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    return fn(*args)
 
 
 def _block_workers(threads: int) -> ThreadPoolExecutor:
@@ -295,8 +322,7 @@ def _block_workers(threads: int) -> ThreadPoolExecutor:
         pool = _WORKERS.get(threads)
         if pool is None:
             pool = _WORKERS[threads] = ThreadPoolExecutor(
-                threads, thread_name_prefix="openclrs-scores",
-                initializer=torch.set_num_threads, initargs=(1,))
+                threads, thread_name_prefix="openclrs-workers")
         return pool
 
 
@@ -350,9 +376,10 @@ def max_over_i_values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """:class:`MaxOverI`'s forward values without autograd (evaluation): the
     samples shared out among single-threaded worker threads, as in
     :func:`max_score_scores` (its loop over i is 64 OpenMP regions per step
-    at n = 64). Sums and maxima are exact, so any split gives the same bits."""
+    at n = 64). Each sum and maximum is one elementwise operation, whatever
+    the split: the same bits."""
     a, c = _feature_major(a), _feature_major(c)
-    threads = min(torch.get_num_threads(), a.shape[0])
+    threads = threads_for(a.shape[0], a)
     if threads <= 1 or MaxOverI._at_once(a, c):
         return MaxOverI.values(a, c).permute(0, 2, 3, 1)
     out = a.new_empty(a.shape[0], a.shape[1], a.shape[3], c.shape[3])
@@ -362,7 +389,8 @@ def max_over_i_values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
             out[rows] = MaxOverI.values(a[rows], c[rows])
 
     bounds = [round(k * a.shape[0] / threads) for k in range(threads + 1)]
-    list(_block_workers(threads).map(part, [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]))
+    list(_block_workers(threads).map(lambda rows: _as_worker(part, rows),
+                                     [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]))
     return out.permute(0, 2, 3, 1)
 
 

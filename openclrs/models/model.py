@@ -49,7 +49,7 @@ from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exp
 from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
 from .encoders import ProbeEncoder, adjacency_contribution, densify
 from .features import AffineFeatures
-from .kernels import share_out
+from .kernels import share_out, threads_for
 from .losses import total_loss
 from .layers import Linear
 from .processors import make_processor
@@ -484,10 +484,10 @@ class Reasoner(nn.Module):
         (pointers as node indices, masks 0/1, one-hots, scalars), ready for
         :func:`openclrs.training.metrics.evaluate`."""
         algorithm, spec, batch = self._prepare(batch, algorithm)
-        threads = min(torch.get_num_threads(), batch.batch_size)
-        # Several threads: the samples shared out among as many single-threaded
+        # Several CPU threads: the samples shared out among as many single-threaded
         # workers (each sample's predictions do not depend on the others), which
         # uses the cores without an OpenMP barrier per operation.
+        threads = threads_for(batch.batch_size, batch.lengths)
         parts = share_out(lambda rows: self(batch_rows(batch, *rows), algorithm, repred=True,
                                             hints=False).outputs,
                           [(round(k * batch.batch_size / threads),
