@@ -194,13 +194,6 @@ def test_sampled_halting_is_seeded():
 
 # -------------------------------------------------------------- training
 
-def results_of(run):
-    with open(os.path.join(run, "results.json")) as f:
-        results = json.load(f)
-    results.pop("train_seconds")
-    return results
-
-
 def test_halting_error_falls_during_training(tmp_path, data_root):
     config = tiny(tmp_path, data_root, steps=60, eval_every=20, learning_rate=3e-3)
     train_halting(config, HaltingConfig(kind="termination", initial_lambda=0.1))
@@ -208,30 +201,6 @@ def test_halting_error_falls_during_training(tmp_path, data_root):
         vals = [json.loads(line) for line in f if '"val"' in line]
     errors = [v["metrics"]["bfs"]["halting_error"] for v in vals]
     assert errors[-1] < 0.5 * errors[0], errors
-
-
-def test_resume_gives_the_same_results(tmp_path, data_root):
-    halting = HaltingConfig()
-    train_halting(tiny(tmp_path / "a", data_root), halting)
-
-    class Killed(Exception):
-        pass
-
-    def kill(step):
-        if step == 5:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train_halting(tiny(tmp_path / "b", data_root), halting, hook=kill)
-    train_halting(tiny(tmp_path / "b", data_root), halting)
-    a, b = results_of(tmp_path / "a"), results_of(tmp_path / "b")
-    assert a == b
-    r = a["algorithms"]["bfs"]
-    assert {"test_score", "oracle_test_score", "halting"} <= set(r)
-    assert r["halting"]["max_steps"] == 5 * 64
-    # another halting setting is refused on resume
-    with pytest.raises(ValueError, match="halting"):
-        train_halting(tiny(tmp_path / "b", data_root, steps=9), HaltingConfig(lambda_p=0.5))
 
 
 def test_multitask_halting_run(tmp_path, data_root):

@@ -77,6 +77,19 @@ def test_resume_is_exact_to_the_weights(tmp_path, data_root, kind):
     assert a.tensors.keys() == b.tensors.keys()
     for name in a.tensors:
         assert torch.equal(a.tensors[name], b.tensors[name]), name
+    # and so the same results (learned and oracle scores, halting statistics)
+    results = []
+    for run in ("a", "b"):
+        with open(tmp_path / run / "results.json") as f:
+            results.append(json.load(f))
+        results[-1].pop("train_seconds")
+    assert results[0] == results[1]
+    assert {"test_score", "oracle_test_score", "halting"} <= set(results[0]["algorithms"]["bfs"])
+    assert results[0]["algorithms"]["bfs"]["halting"]["max_steps"] == 16   # 0.25 * 64
+    # another halting setting is refused on resume
+    with pytest.raises(ValueError, match="halting"):
+        train_halting(tiny(tmp_path / "b", data_root, steps=9),
+                      HaltingConfig(kind=kind, max_steps_factor=0.5))
 
 
 def test_multitask_pondernet_from_the_cli(tmp_path, data_root, capsys):
