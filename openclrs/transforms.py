@@ -68,14 +68,19 @@ def training_spec(algorithm: str, *, pred_as_input: bool = True,
 
 
 def randomize_pos(trace: Trace, rng: np.random.RandomState) -> Trace:
-    """Sorted U[0, 1) positions; each run that starts at a zero ``pos`` (one
-    per string for the string algorithms) is sorted on its own."""
-    pos = trace.inputs["pos"]
+    """``trace`` with :func:`random_positions` for its ``pos``."""
+    return _replace(trace, inputs={**trace.inputs,
+                                   "pos": random_positions(trace.inputs["pos"], rng)})
+
+
+def random_positions(pos: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """Sorted U[0, 1) positions in place of ``pos``; each run that starts at
+    a zero ``pos`` (one per string for the string algorithms) is sorted on
+    its own. Dense and sparse traces alike."""
     n = len(pos)
     values = rng.uniform(size=n)
     starts = np.flatnonzero(pos == 0).tolist() + [n]
-    new = np.concatenate([np.sort(values[a:b]) for a, b in zip(starts, starts[1:])])
-    return _replace(trace, inputs={**trace.inputs, "pos": new})
+    return np.concatenate([np.sort(values[a:b]) for a, b in zip(starts, starts[1:])])
 
 
 def pred_hint_to_input(trace: Trace) -> Trace:

@@ -130,10 +130,13 @@ def validation_graphs(config, algorithm: str) -> GraphDistribution:
 
 
 def _random_pos(traces, rng: np.random.RandomState):
-    """Sorted U[0, 1) ``pos`` per graph (:func:`openclrs.transforms.randomize_pos`)."""
+    """The dense recipe's random ``pos`` (:func:`openclrs.transforms.random_positions`)
+    for each graph."""
     from dataclasses import replace
 
-    return [replace(t, inputs={**t.inputs, "pos": np.sort(rng.uniform(size=t.num_nodes))})
+    from ..transforms import random_positions
+
+    return [replace(t, inputs={**t.inputs, "pos": random_positions(t.inputs["pos"], rng)})
             for t in traces]
 
 
