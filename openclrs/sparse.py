@@ -45,7 +45,7 @@ from typing import Mapping
 import numpy as np
 
 from .probes import ProbeError, Trace, dtype_of
-from .specs import POINTER_TYPES, SALSA_SPECS, SPECS, Location, Stage, Type
+from .specs import POINTER_TYPES, SALSA_SPECS, SPECS, Location, Stage, Type, check_algorithm
 
 # Dense value of an edge probe between nodes the trace keeps no edge for.
 OFF_EDGE_FILL = {"is_bridge": -1.0, "is_bridge_h": -1.0}
@@ -55,13 +55,17 @@ STEP_INPUTS = frozenset({"randomness"})
 
 
 def spec_of(algorithm: str) -> Mapping[str, tuple]:
-    """The spec of a CLRS algorithm or of one of SALSA-CLRS's own two."""
+    """The spec of a CLRS algorithm or of one of SALSA-CLRS's own two (the
+    one lookup of both tables: traces, batches, models, training)."""
     if algorithm in SPECS:
         return SPECS[algorithm]
     if algorithm in SALSA_SPECS:
         return SALSA_SPECS[algorithm]
-    raise ValueError(f"unknown algorithm {algorithm!r} (sparse traces cover CLRS "
-                     f"graph algorithms and {', '.join(SALSA_SPECS)})")
+    try:
+        check_algorithm(algorithm)  # the usual error, with the names it may have meant
+    except ValueError as e:
+        raise ValueError(f"{e}; SALSA-CLRS's own: {', '.join(SALSA_SPECS)}") from None
+    raise AssertionError(algorithm)  # (check_algorithm knows SPECS' names only)
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .probes import Trace
-from .specs import SPECS, Location, Stage, Type, check_algorithm
+from .specs import Location, Stage, Type
 
 # Algorithms whose pred_h hint is the same at every step (the published list).
 PRED_AS_INPUT_ALGOS = (
@@ -55,9 +55,13 @@ def permutation_probes(name: str, stage, location, enforce_permutations: bool) -
 
 def training_spec(algorithm: str, *, pred_as_input: bool = True,
                   enforce_permutations: bool = True):
-    """The spec of ``algorithm`` after :func:`apply` with the same options."""
+    """The spec of ``algorithm`` (a CLRS algorithm or one of SALSA-CLRS's
+    own, :func:`openclrs.sparse.spec_of`) after :func:`apply` with the same
+    options."""
+    from .sparse import spec_of
+
     spec = {}
-    for name, (stage, location, type_) in SPECS[check_algorithm(algorithm)].items():
+    for name, (stage, location, type_) in spec_of(algorithm).items():
         if name == "pred_h" and pred_as_input and algorithm in PRED_AS_INPUT_ALGOS:
             spec["pred"] = (Stage.INPUT, location, Type.POINTER)
         elif type_ == Type.SHOULD_BE_PERMUTATION and location == Location.NODE:

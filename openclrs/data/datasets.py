@@ -124,6 +124,14 @@ def canonical_parts(algorithms=CLRS_30_ALGS, splits=SPLITS) -> list[Part]:
                  split_size(a, s)) for a in algorithms for s in splits]
 
 
+def has_canonical_splits(algorithm: str) -> bool:
+    """Whether CLRS-30 defines canonical splits of ``algorithm`` (every
+    algorithm of the CLRS spec table, :data:`openclrs.specs.SPECS`; not
+    SALSA-CLRS's own): what decides a training run's test set
+    (:func:`openclrs.training.loop.test_batches`)."""
+    return algorithm in SPECS
+
+
 def is_canonical(folder: str) -> bool:
     """Whether ``folder`` is a canonical CLRS-30 set (named ``clrs30``): it
     may hold the published splits only, so that every reader of it (train,

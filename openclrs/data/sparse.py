@@ -155,7 +155,9 @@ def collate_sparse(traces: Sequence[SparseTrace], min_steps: int = 0) -> SparseB
         source = {Stage.INPUT: "inputs", Stage.HINT: "hints", Stage.OUTPUT: "outputs"}[stage]
         values = [moved(name, getattr(t, source)[name], o) for t, o in zip(traces, shift)]
         if stage == Stage.INPUT and name in STEP_INPUTS:
-            out = np.zeros((len(batch), steps), dtype=values[0].dtype)
+            # every column a trace has, also where its hints were cut (first_step_batch)
+            width = max([steps] + [v.shape[1] for v in values])
+            out = np.zeros((len(batch), width), dtype=values[0].dtype)
             for v, a in zip(values, node_ptr[:-1].tolist()):
                 out[a:a + len(v), :v.shape[1]] = v
         elif stage != Stage.HINT:

@@ -48,6 +48,30 @@ from .layers import Linear, haiku_init_
 NODE_POINTERS = (Type.POINTER, Type.PERMUTATION_POINTER)
 
 
+def split_step_inputs(inputs):
+    """``(fixed, per_step)``: the inputs encoded once, and the step inputs
+    (:data:`openclrs.sparse.STEP_INPUTS`, fast_mis's ``randomness``), node
+    scalars with a trailing step axis ``(..., T)`` that step ``t`` is fed
+    column ``t`` of (:func:`step_columns`), as SALSA-CLRS's processor reads
+    ``randomness[:, step]`` at each step."""
+    from ..sparse import STEP_INPUTS
+
+    fixed = {k: v for k, v in inputs.items() if k not in STEP_INPUTS}
+    return fixed, {k: v for k, v in inputs.items() if k in STEP_INPUTS}
+
+
+def step_columns(per_step, step: int, rows: int) -> dict[str, torch.Tensor]:
+    """Column ``step`` of each step input, its first ``rows`` rows (samples of
+    a dense batch, nodes of a sparse one); zeros past its last column (a step
+    no trace has: SALSA's loader pads with zeros too)."""
+    out = {}
+    for name, value in per_step.items():
+        value = value[:rows]
+        out[name] = (value[..., step] if step < value.shape[-1]
+                     else value.new_zeros(value.shape[:-1]))
+    return out
+
+
 def densify(type_: str, data: torch.Tensor, num_nodes: int,
             dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Batch data -> the dense float form encoders, decoders' feedback and

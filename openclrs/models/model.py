@@ -47,7 +47,8 @@ from torch import nn
 from ..specs import SPECS, Location, Stage, Type, check_algorithm
 from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exported)
 from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
-from .encoders import ProbeEncoder, adjacency_contribution, densify
+from .encoders import (ProbeEncoder, adjacency_contribution, densify,
+                       split_step_inputs, step_columns)
 from .features import AffineFeatures
 from .kernels import share_out, threads_for
 from .losses import total_loss
@@ -259,8 +260,9 @@ class Reasoner(nn.Module):
                    .flip(0).cumsum(0).flip(0).tolist()] + [0]  # running[s]: samples in step s
 
         dtype = next(self.parameters()).dtype
-        inputs = {k: densify(spec[k][2], v, nodes, dtype).index_select(0, order)
-                  for k, v in batch.inputs.items()}
+        inputs, per_step = split_step_inputs(
+            {k: densify(spec[k][2], v, nodes, dtype).index_select(0, order)
+             for k, v in batch.inputs.items()})
         # Kept as the batch holds them (indices for pointers), in the order above.
         truth_hints = ({k: v.index_select(1, order) for k, v in batch.hints.items()}
                        if cfg.encode_hints else {})
@@ -276,6 +278,7 @@ class Reasoner(nn.Module):
             n = running[step]
             fed = self._hints_to_feed(step, n, spec, truth_hints, hint_preds, repred,
                                       nodes, dtype)
+            fed.update(step_columns(per_step, step, n))
             hidden, lstm_state, state = self._step(
                 algorithm, spec, base.first(n), fed, hidden[:n],
                 None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
@@ -325,7 +328,8 @@ class Reasoner(nn.Module):
         nodes = self._num_nodes(spec, batch)
         size = batch.batch_size
         dtype = next(self.parameters()).dtype
-        inputs = {k: densify(spec[k][2], v, nodes, dtype) for k, v in batch.inputs.items()}
+        inputs, per_step = split_step_inputs(
+            {k: densify(spec[k][2], v, nodes, dtype) for k, v in batch.inputs.items()})
         truth = dict(batch.hints) if cfg.encode_hints else {}
         lengths = batch.lengths.to(self._device)
         mixed = bool(truth) and not repred and cfg.hint_teacher_forcing > 0
@@ -341,6 +345,7 @@ class Reasoner(nn.Module):
                                           dtype)
                 past = lengths <= step
                 fed = {k: torch.where(_per_sample(past, v), own[k], v) for k, v in fed.items()}
+            fed.update(step_columns(per_step, step, size))
             hidden, lstm_state, state = self._step(algorithm, spec, base, fed, hidden,
                                                    lstm_state, repred)
             hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)

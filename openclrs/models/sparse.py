@@ -68,7 +68,7 @@ from ..specs import Location, Stage, Type
 from .decoders import (EdgeDecoder, GraphDecoder, GraphPointerDecoder, NodeDecoder,
                        NodePermutationDecoder, NodePointerDecoder, ProbeDecoder, _values,
                        postprocess)
-from .encoders import NODE_POINTERS
+from .encoders import NODE_POINTERS, split_step_inputs, step_columns
 from .features import AffineFeatures, project
 from .losses import Layout, total_loss
 from .processors.pgn import PGN
@@ -317,8 +317,9 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
     last_step = (lengths - 2).clamp(0, num_steps - 1)          # per graph
     ends = set(int(s) for s in last_step.tolist())
 
-    inputs = {k: truth_to_feed(spec[k][1], spec[k][2], v, graph, dtype)
-              for k, v in batch.inputs.items()}
+    inputs, per_step = split_step_inputs({k: truth_to_feed(spec[k][1], spec[k][2], v, graph,
+                                                          dtype)
+                                          for k, v in batch.inputs.items()})
     if cfg.encode_hints and not batch.hints:
         raise ValueError("this model encodes hints and needs the hints of step 0: sample the "
                          "graphs with hints=True (or evaluate a model trained with "
@@ -388,7 +389,7 @@ def sparse_forward(model, batch, algorithm: str | None = None, *,
         r = running[step]
         sub, rows, _ = view(r)
         n, e = node_ptr[r], edge_ptr[r]
-        fed = to_feed(step, preds, r)
+        fed = {**to_feed(step, preds, r), **step_columns(per_step, step, n)}
         first = (base[0][:n], base[1][:e], base[2][:r])
         hidden, lstm_state, state, preds = _step(
             model, algorithm, spec, fed, sub, first, hidden[:n],
@@ -547,13 +548,15 @@ def sparse_unroll(model, batch, algorithm: str | None = None, *, steps: int,
                    for k, v in truth_at(step).items()}
         return fed
 
-    inputs = {k: truth_to_feed(spec[k][1], spec[k][2], v, graph, p.dtype)
-              for k, v in batch.inputs.items()}
+    inputs, per_step = split_step_inputs({k: truth_to_feed(spec[k][1], spec[k][2], v, graph,
+                                                          p.dtype)
+                                          for k, v in batch.inputs.items()})
     base = _encode(model, algorithm, spec, inputs, graph)
     hidden = base[0].new_zeros(graph.num_nodes, cfg.hidden_size)
     lstm_state, preds = None, {}
     for step in range(steps):
-        hidden, lstm_state, state, preds = _step(model, algorithm, spec, to_feed(step, preds),
+        fed = {**to_feed(step, preds), **step_columns(per_step, step, graph.num_nodes)}
+        hidden, lstm_state, state, preds = _step(model, algorithm, spec, fed,
                                                  graph, base, hidden, lstm_state, repred)
         yield SparseStep(step, state, hidden, preds)
 

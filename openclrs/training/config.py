@@ -17,7 +17,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from ..specs import check_algorithm
+from ..specs import SALSA_SPECS, check_algorithm
 from ..models.config import ModelConfig
 
 
@@ -103,11 +103,16 @@ class TrainConfig:
             raise ValueError("no algorithm to train on: give --algorithm or --algorithms")
         if not isinstance(self.sparse, bool):
             bad("sparse", f"must be true or false, got {self.sparse!r}")
-        if self.sparse:
+        if self.sparse:  # CLRS's graph algorithms and SALSA-CLRS's own
             from .sparse_train import check_algorithms
 
             check_algorithms(self.algorithms)
-        self.algorithms = [check_algorithm(a) for a in self.algorithms]
+        else:
+            for a in self.algorithms:
+                if a in SALSA_SPECS:  # no CLRS sampler draws its inputs
+                    bad("sparse", f"is needed to train {a}, one of SALSA-CLRS's own "
+                                  "algorithms: they run on SALSA's sparse graphs only")
+            self.algorithms = [check_algorithm(a) for a in self.algorithms]
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ValueError(f"repeated algorithm in {self.algorithms}")
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size", "log_every"):

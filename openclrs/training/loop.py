@@ -151,9 +151,14 @@ def validation_batches(config: TrainConfig, algorithm: str):
 
 
 def test_batches(config: TrainConfig, algorithm: str):
-    """The canonical test split (n = 64) of ``algorithm``, no random ``pos``."""
-    from ..data.datasets import load_split
+    """The test set of ``algorithm``: its canonical CLRS-30 test split
+    (n = 64, no random ``pos``) where CLRS-30 defines one, as for every CLRS
+    algorithm, dense or ``--sparse``; otherwise (SALSA-CLRS's own
+    algorithms) SALSA's test graphs, sparse (:func:`.sparse_train.test_batches`)."""
+    from ..data.datasets import has_canonical_splits, load_split
 
+    if not has_canonical_splits(algorithm):
+        return sparse_train.test_batches(config, algorithm)
     split = load_split(algorithm, "test", root=config.data_root)
     return _batches([_apply_eval(t, config) for t in split], config.eval_batch_size)
 

@@ -77,25 +77,20 @@ def sparse_refusal(algorithm: str) -> str | None:
 
 @lru_cache(maxsize=None)
 def sparse_algorithms() -> tuple[str, ...]:
-    """The CLRS algorithms that train sparse: those :func:`sparse_refusal` lets through."""
+    """The algorithms that train sparse (CLRS's and SALSA-CLRS's own): those
+    :func:`sparse_refusal` lets through."""
     from ..algorithms.sparse_registry import SPARSE_ALGORITHMS
-    from ..specs import SPECS
 
-    return tuple(a for a in sorted(SPARSE_ALGORITHMS) if a in SPECS and not sparse_refusal(a))
+    return tuple(a for a in sorted(SPARSE_ALGORITHMS) if not sparse_refusal(a))
 
 
 def check_algorithms(algorithms: Sequence[str]) -> None:
     """Refuse algorithms that cannot train sparse (:func:`sparse_refusal`),
-    SALSA-CLRS's own two and unknown names (the usual error, with the
-    names it may have meant) first."""
-    from ..specs import SALSA_SPECS, check_algorithm
+    unknown names (the usual error, with the names it may have meant) first."""
+    from ..sparse import spec_of
 
     for algorithm in algorithms:
-        if algorithm in SALSA_SPECS:
-            raise ValueError(f"--sparse: {algorithm} is one of SALSA-CLRS's own algorithms, "
-                             "which openclrs evaluates but does not train yet (a run needs "
-                             "the dense spec and test split of a CLRS algorithm)")
-        check_algorithm(algorithm)
+        spec_of(algorithm)
         refusal = sparse_refusal(algorithm)
         if refusal:
             raise ValueError(f"{refusal} (the algorithms that train sparse: "
@@ -172,25 +167,66 @@ def validation_batches(config, algorithm: str) -> SparseBatches:
     """The fixed sparse validation set of ``algorithm`` (module docstring),
     each graph cut to its hints of step 0, in batches of
     ``eval_batch_size`` graphs."""
-    from .sparse_evaluate import first_step_batch
-
     index = config.algorithms.index(algorithm)
     if config.val_set == "canonical":
-        part = next(p for p in salsa_parts(algorithm) if p.split == "val")
-        graphs, seed, count = distribution(part.graphs), part.seed, part.num_samples
-    else:
-        graphs = validation_graphs(config, algorithm)
-        seed = derive_seed(config.seed, index, 2**31 - 1)
-        count = 32 * 2 * NUM_SAMPLES_MULTIPLIER.get(algorithm, 1)
-    sampler = SparseSampler(algorithm, graphs, seed=seed)
+        return salsa_part_batches(config, algorithm, "val")
     # pos as the dense trainer's: randomised on the sampled set, not on the stored one
     rng = np.random.RandomState(derive_seed(config.seed, index, 2**31 - 2))
-    random_pos = config.random_pos and config.val_set != "canonical"
+    return _sampled_batches(config, algorithm, validation_graphs(config, algorithm),
+                            derive_seed(config.seed, index, 2**31 - 1),
+                            32 * 2 * NUM_SAMPLES_MULTIPLIER.get(algorithm, 1),
+                            rng if config.random_pos else None)
+
+
+#: The test set of a run of an algorithm that has no CLRS-30 splits
+#: (SALSA-CLRS's own, :func:`openclrs.data.datasets.has_canonical_splits`):
+#: the first ``TEST_GRAPHS`` graphs of SALSA's test set ``TEST_PART`` (Erdos-Renyi,
+#: n = 80, p in er_probabilities(80); seed 0, its seed in :func:`salsa_parts`), the
+#: graphs that ``openclrs generate --sparse`` stores first in that split. n = 80 is
+#: SALSA's smallest out-of-distribution size (5x the largest training graph, as
+#: CLRS-30's test is 4x), the training family; 64 graphs, as the sampled validation set.
+TEST_PART = "test_er_80"
+TEST_GRAPHS = 64
+
+
+def test_batches(config, algorithm: str) -> SparseBatches:
+    """The test set of a run of ``algorithm`` where CLRS-30 has none (see
+    :data:`TEST_PART`), run sparse; ``pos`` as stored (``i / n``)."""
+    return salsa_part_batches(config, algorithm, TEST_PART, TEST_GRAPHS)
+
+
+def test_set_name(algorithm: str) -> str:
+    """What a run's test set of ``algorithm`` is, in a few words (tables)."""
+    from ..data.datasets import has_canonical_splits
+
+    if has_canonical_splits(algorithm):
+        return "CLRS-30 test, n=64"
+    return f"SALSA {TEST_PART[len('test_'):]}, {TEST_GRAPHS} graphs"
+
+
+def salsa_part_batches(config, algorithm: str, split: str,
+                       count: int | None = None) -> SparseBatches:
+    """The first ``count`` graphs (default: all) of SALSA's split ``split``
+    of ``algorithm`` (:func:`openclrs.data.sparse.salsa_parts`, seed 0),
+    sampled with hints and cut to step 0."""
+    part = next(p for p in salsa_parts(algorithm) if p.split == split)
+    count = part.num_samples if count is None else min(count, part.num_samples)
+    return _sampled_batches(config, algorithm, distribution(part.graphs), part.seed, count)
+
+
+def _sampled_batches(config, algorithm: str, graphs: GraphDistribution, seed: int, count: int,
+                     pos_rng: np.random.RandomState | None = None) -> SparseBatches:
+    """``count`` graphs of ``graphs`` from ``seed``, each cut to its hints of
+    step 0 (random ``pos`` from ``pos_rng`` if given), in batches of
+    ``eval_batch_size`` graphs, each longest first."""
+    from .sparse_evaluate import first_step_batch
+
+    sampler = SparseSampler(algorithm, graphs, seed=seed)
     batches = SparseBatches()
     for start in range(0, count, config.eval_batch_size):
         traces = sampler.take(min(config.eval_batch_size, count - start))
-        if random_pos:
-            traces = _random_pos(traces, rng)
+        if pos_rng is not None:
+            traces = _random_pos(traces, pos_rng)
         batches.append(first_step_batch(longest_first(traces)))
     return batches
 
