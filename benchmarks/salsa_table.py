@@ -24,12 +24,27 @@ hints reads). The families are SALSA's er, ws and delaunay at n = 16, 80,
 SALSA's test sets have 1,000 graphs each; dijkstra and mst_prim run n + 1
 processor steps per graph, so the graphs per cell (``K``, in every cell of
 the table) come from :data:`PLAN`, sized from measured per-graph costs
-(the whole table: 19 min of one core here; dijkstra and mst_prim at
-n = 4096 would take ~290 s per ER graph, so they are left out); ``--graphs ALG:N=K`` overrides one entry
-(``--graphs dijkstra:4096=2``). Cells are written to the results JSON after
-each one and skipped when rerun (a cell with fewer graphs than planned is
-run again); the file records the runs (folder, checkpoint, step, training
-options), the command line and the machine, and refuses to mix runs.
+(n <= 1600: 24 min of one core here; dijkstra and mst_prim at n = 4096,
+~140-310 s per graph, 2 graphs per cell; at n = 16384, ~0.7-4.7 h per graph,
+none); ``--graphs ALG:N=K`` overrides one entry
+(``--graphs dijkstra:4096=2``). A cell is evaluated in chunks (``GRAPHS_PER_BATCH``
+graphs, one forward each), appended to the cell's ``parts`` and written to
+the results JSON after each chunk: a rerun, or a larger ``K``, continues with
+the stream's next graph (a stop loses at most one chunk), and the short cells
+are visited in turns (one chunk each per round, cheap cells first), so a stop
+leaves every cell with about as many graphs as its cost allows. A cell's
+figures are the graph-weighted means of its parts' (exact: SALSA's metrics
+are means over graphs, and the pooled CLRS score of graphs of one size is
+too). The file records the runs (folder, checkpoint, step, training
+options), the command lines and the machine, and refuses to mix runs.
+
+dijkstra and mst_prim hints are O(n^2) (n + 1 steps of n nodes: 10 GiB at
+n = 16384), but the model reads those of step 0 only: :func:`first_step_trace`
+makes the trace with step 0's hints alone from the algorithm's own walk
+(``best_first_hints`` of the walk cut to its first step; equal to the full
+trace's first step, checked by ``--check``). ``--time-steps N:K`` times the
+first K processor steps of one graph of size N per (algorithm, family) and
+extrapolates to the graph's n + 1 steps (an estimate, not a result).
 """
 
 from __future__ import annotations
@@ -54,8 +69,8 @@ SIZES = (16, 80, 160, 800, 1600, 4096, 16384)
 # diameter's worth of steps; dijkstra and mst_prim n + 1 steps per graph.
 PLAN = {
     "bfs": {16: 1000, 80: 1000, 160: 1000, 800: 200, 1600: 100, 4096: 64, 16384: 8},
-    "dijkstra": {16: 1000, 80: 200, 160: 100, 800: 4, 1600: 3, 4096: 0, 16384: 0},
-    "mst_prim": {16: 1000, 80: 200, 160: 100, 800: 4, 1600: 3, 4096: 0, 16384: 0},
+    "dijkstra": {16: 1000, 80: 200, 160: 100, 800: 4, 1600: 3, 4096: 2, 16384: 0},
+    "mst_prim": {16: 1000, 80: 200, 160: 100, 800: 4, 1600: 3, 4096: 2, 16384: 0},
 }
 # Graphs per forward: many small graphs at once (the per-step cost is
 # mostly fixed overhead there), one at a time at large n.
@@ -163,11 +178,190 @@ def plot(saved: dict, path: str) -> None:
 
 def estimate(saved: dict, algorithm: str, family: str, n: int, count: int):
     """CPU seconds for ``count`` graphs from the cell's measured per-graph
-    cost (or None if the cell was never run)."""
+    cost, or its ``--time-steps`` extrapolation (None: neither)."""
     c = saved.get("cells", {}).get(cell_key(algorithm, family, n))
-    if c is None:
-        return None
+    if c is None:  # a --time-steps extrapolation, if any
+        timed = saved.get("estimates", {}).get(cell_key(algorithm, family, n))
+        return None if timed is None else count * timed["estimated_cpu_seconds_per_graph"]
     return count * c.get("cpu_seconds", c["wall_seconds"]) / c["graphs"]
+
+
+# ----------------------------------------------------------------- one chunk
+
+BEST_FIRST = ("dijkstra", "mst_prim")  # n + 1 steps: O(n^2) hints
+
+
+def first_step_trace(sampler):
+    """The sampler's next graph as a trace with the hints of step 0 only
+    (all a model evaluated on its own predictions reads) and its full
+    ``length``; the same random draws as ``next(sampler)``. dijkstra's and
+    mst_prim's step 0 comes from their walk cut to its first step, so their
+    O(n^2) hints are never made."""
+    import dataclasses
+
+    from openclrs.algorithms._graphs import best_first_hints, best_first_walk
+    from openclrs.algorithms.sparse_graphs import checked_graph
+    from openclrs.algorithms.sparse_registry import SPARSE_ALGORITHMS
+    from openclrs.sparse import make_sparse_trace
+
+    algorithm, run = sampler.algorithm, SPARSE_ALGORITHMS[sampler.algorithm]
+    args = sampler.draw_inputs()
+    if not sampler.hints:
+        return run(*args, hints=False)
+    if algorithm not in BEST_FIRST:
+        trace = run(*args, hints=True)
+        return dataclasses.replace(trace, hints={k: v[:1].copy() for k, v in trace.hints.items()})
+    graph, s = checked_graph(args[0]), args[1]
+    bare = run(graph, s, hints=False)
+    walk = best_first_walk(graph.num_nodes, s, graph.senders, graph.receivers, graph.weights,
+                           algorithm == "mst_prim", keep=True)
+    hints = best_first_hints(graph.num_nodes, algorithm == "mst_prim",
+                             walk._replace(us=walk.us[:1]))
+    return make_sparse_trace(algorithm, bare.num_nodes, bare.senders, bare.receivers,
+                             bare.inputs, hints, bare.outputs, bare.length)
+
+
+def evaluate_chunk(model, sampler, count: int, progress: bool = False) -> dict:
+    """The scores of ``model`` on the sampler's next ``count`` graphs, one
+    forward (``evaluate_sparse``'s figures for those graphs alone)."""
+    from openclrs.training.sparse_evaluate import SparseScorer, first_step_batch
+
+    start, cpu = time.perf_counter(), time.process_time()
+    traces = [first_step_trace(sampler) for _ in range(count)]
+    batch = first_step_batch(traces)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"{sampler.algorithm} {count} graph(s)", unit="step", leave=False)
+    scorer = SparseScorer(model, sampler.algorithm)
+    model_start = time.perf_counter()
+    scorer.update(batch, progress=bar)
+    seconds = time.perf_counter() - model_start
+    if bar is not None:
+        bar.close()
+    part = scorer.result()
+    part.update(graphs_per_batch=count, nodes=batch.num_nodes / count,
+                edges=batch.num_edges / count, seconds=seconds,
+                wall_seconds=time.perf_counter() - start,
+                cpu_seconds=time.process_time() - cpu)
+    return part
+
+
+SUMMED = ("seconds", "wall_seconds", "cpu_seconds")
+NOT_MEANS = ("start", "graphs", "graphs_per_batch")
+CELL_KEYS = ("seed", "checkpoint", "step")
+
+
+def merged(parts: list) -> dict:
+    """A cell's figures from its parts: seconds summed, every other number
+    the graph-weighted mean (SALSA's metrics are means over graphs; the
+    pooled CLRS score of graphs of one size is the mean of theirs too)."""
+    total = sum(p["graphs"] for p in parts)
+    cell = {"graphs": total}
+    for key, value in parts[0].items():
+        if key in NOT_MEANS or not isinstance(value, (int, float)):
+            continue
+        if key in SUMMED:
+            cell[key] = sum(p[key] for p in parts)
+        else:
+            cell[key] = sum(p[key] * p["graphs"] for p in parts) / total
+    return cell
+
+
+def parts_of(cell: dict) -> list:
+    """A cell's parts; a cell written before parts existed is one part."""
+    if "parts" in cell:
+        return list(cell["parts"])
+    part = {k: v for k, v in cell.items() if k not in CELL_KEYS}
+    part["start"] = 0
+    return [part]
+
+
+def time_steps(args, saved: dict) -> None:
+    """``--time-steps N:K``: per (algorithm, family), the first graph of
+    SALSA's ``test_FAMILY_N``: seconds to sample it (step-0 hints), to run
+    its first K processor steps, and the extrapolation to its L - 1 steps."""
+    from openclrs.distributions import SparseSampler
+    from openclrs.models.sparse import sparse_unroll
+    from openclrs.training.evaluate import load_run
+    from openclrs.training.sparse_evaluate import first_step_batch
+    import torch
+
+    n, steps = (int(x) for x in args.time_steps.split(":"))
+    estimates = saved.setdefault("estimates", {})
+    for algorithm in args.algorithms:
+        model = load_run(os.path.join(args.runs, algorithm), "best").model
+        model.eval()
+        seeds = split_seeds(algorithm)
+        for family in args.families:
+            sampler = SparseSampler(algorithm, f"{family}_{n}", seeds[f"{family}_{n}"],
+                                    hints=model.config.encode_hints)
+            start, cpu = time.perf_counter(), time.process_time()
+            trace = first_step_trace(sampler)
+            batch = first_step_batch([trace])
+            sample = time.process_time() - cpu
+            cpu = time.process_time()
+            with torch.no_grad():
+                for step in sparse_unroll(model, batch, algorithm, steps=steps):
+                    pass
+            per_step = (time.process_time() - cpu) / steps
+            total = sample + per_step * max(1, trace.length - 1)
+            record = {"nodes": trace.num_nodes, "edges": trace.num_edges,
+                      "trace_length": trace.length, "steps_timed": steps,
+                      "sample_cpu_seconds": sample, "cpu_seconds_per_step": per_step,
+                      "estimated_cpu_seconds_per_graph": total,
+                      "wall_seconds": time.perf_counter() - start}
+            estimates[cell_key(algorithm, family, n)] = record
+            print(f"{cell_key(algorithm, family, n):<24} E={trace.num_edges:>7}  "
+                  f"sample {sample:.1f} s  {1000 * per_step:.1f} ms/step x "
+                  f"{trace.length - 1} steps  ~{total:.0f} s ({total / 3600:.2f} h) per graph",
+                  flush=True)
+
+
+def check(args) -> None:
+    """``--check``: first_step_trace = the full trace's first step, and a
+    cell's merged parts = one evaluate_sparse over the same graphs."""
+    import numpy as np
+
+    from openclrs.distributions import SparseSampler
+    from openclrs.training.evaluate import load_run
+    from openclrs.training.sparse_evaluate import evaluate_sparse
+
+    for algorithm in BEST_FIRST:
+        for family in FAMILIES:
+            full = SparseSampler(algorithm, f"{family}_160", 3, hints=True)
+            cut = SparseSampler(algorithm, f"{family}_160", 3, hints=True)
+            for _ in range(3):
+                a, b = next(full), first_step_trace(cut)
+                assert a.length == b.length and a.hints.keys() == b.hints.keys()
+                for name in a.inputs:
+                    assert np.array_equal(a.inputs[name], b.inputs[name]), name
+                for name in a.outputs:
+                    assert np.array_equal(a.outputs[name], b.outputs[name]), name
+                for name in a.hints:
+                    assert b.hints[name].shape[0] == 1
+                    assert np.array_equal(a.hints[name][:1], b.hints[name]), name
+                    assert a.hints[name].dtype == b.hints[name].dtype, name
+    print("first_step_trace = the full trace's step 0 (dijkstra, mst_prim; er, ws, delaunay)")
+    if not args.runs:
+        return
+    for algorithm in args.algorithms:
+        model = load_run(os.path.join(args.runs, algorithm), "best").model
+        model.eval()
+        whole = evaluate_sparse(model, algorithm, "er_80", 6, seed=11, batch_size=6)
+        sampler = SparseSampler(algorithm, "er_80", 11, hints=model.config.encode_hints)
+        parts, start = [], 0
+        for size in (2, 1, 3):
+            part = evaluate_chunk(model, sampler, size)
+            part.update(start=start)
+            parts.append(part)
+            start += size
+        cell = merged(parts)
+        for key in ("node_accuracy", "graph_accuracy", "score", "graphs"):
+            assert abs(cell[key] - whole[key]) < 1e-12, (algorithm, key, cell[key], whole[key])
+        print(f"{algorithm}: parts 2+1+3 merged = evaluate_sparse over 6 graphs "
+              f"(node {pct(cell['node_accuracy'])}, graph {pct(cell['graph_accuracy'])})")
 
 
 def main():
@@ -185,6 +379,11 @@ def main():
     parser.add_argument("--plan", action="store_true",
                         help="print graphs per cell and the estimated seconds, and stop")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--check", action="store_true",
+                        help="check first_step_trace and the merging of parts, and stop")
+    parser.add_argument("--time-steps", metavar="N:K",
+                        help="time K processor steps of one graph of size N per cell and "
+                             "record the extrapolated cost per graph under 'estimates'")
     args = parser.parse_args()
     overrides = parse_overrides(args.graphs)
 
@@ -211,11 +410,15 @@ def main():
                           f"{'?' if est is None and left else f'{est or 0:.0f} s':>9}")
         print(f"estimated from measured cells: {total / 60:.1f} min of CPU")
         return
+    if args.check:
+        check(args)
+        return
     if not args.runs:
         parser.error("--runs DIR is needed to evaluate (or --table / --plan)")
 
+    from openclrs.distributions import SparseSampler
     from openclrs.files import write_json
-    from openclrs.training.sparse_evaluate import evaluate_run_sparse
+    from openclrs.training.evaluate import load_run
 
     runs = {a: run_record(os.path.join(args.runs, a)) for a in args.algorithms}
     recorded = saved.get("runs", {})
@@ -235,32 +438,54 @@ def main():
         commands.append(command)
     saved["machine"] = (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}),"
                         f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    for n in args.sizes:  # cheap cells first: a stopped run leaves a useful table
-        for algorithm in args.algorithms:
-            seeds = split_seeds(algorithm)
-            for family in args.families:
-                key = cell_key(algorithm, family, n)
-                count = planned(algorithm, n, overrides)
-                done = saved["cells"].get(key)
-                if count <= 0 or (done and done["graphs"] >= count):
-                    continue
-                batch = min(GRAPHS_PER_BATCH.get(n, 1), count)
-                seed = seeds[f"{family}_{n}"]
-                start, cpu = time.perf_counter(), time.process_time()
-                result = evaluate_run_sparse(os.path.join(args.runs, algorithm), family, n,
-                                             count, seed=seed, algorithms=[algorithm],
-                                             batch_size=batch, progress=not args.quiet)
-                cell = dict(result["algorithms"][algorithm])
-                cell.update(seed=seed, graphs_per_batch=batch, checkpoint=result["checkpoint"],
-                            step=result["step"],
-                            wall_seconds=time.perf_counter() - start,
-                            cpu_seconds=time.process_time() - cpu)
-                saved["cells"][key] = cell
-                write_json(args.out, saved)
-                print(f"{key:<24} {count:>5} graphs  node {pct(cell['node_accuracy'])}  "
-                      f"graph {pct(cell['graph_accuracy'])}  "
-                      f"{cell['wall_seconds']:.0f} s ({cell['cpu_seconds']:.0f} s CPU)",
-                      flush=True)
+    if args.time_steps:
+        time_steps(args, saved)
+        write_json(args.out, saved)
+        return
+    # The short cells, cheap first; each round gives every one of them one chunk.
+    cost = {"ws": 0, "delaunay": 1, "er": 2}
+    todo = [(n, algorithm, family) for n in sorted(args.sizes)
+            for family in sorted(args.families, key=cost.get) for algorithm in args.algorithms
+            if planned(algorithm, n, overrides) >
+            saved["cells"].get(cell_key(algorithm, family, n), {}).get("graphs", 0)]
+    models, samplers = {}, {}
+    while todo:
+        for n, algorithm, family in list(todo):
+            key = cell_key(algorithm, family, n)
+            count = planned(algorithm, n, overrides)
+            done = saved["cells"].get(key)
+            parts = parts_of(done) if done else []
+            have = sum(p["graphs"] for p in parts)
+            if have >= count:
+                todo.remove((n, algorithm, family))
+                continue
+            if algorithm not in models:
+                models[algorithm] = load_run(os.path.join(args.runs, algorithm), "best")
+                models[algorithm].model.eval()
+            model, saved_ckpt = models[algorithm].model, models[algorithm].saved
+            seed = split_seeds(algorithm)[f"{family}_{n}"]
+            if done and (done["checkpoint"] != saved_ckpt.path or done["seed"] != seed):
+                raise SystemExit(f"{key} was made with {done['checkpoint']} (seed "
+                                 f"{done['seed']}), not {saved_ckpt.path}; give another --out")
+            if key not in samplers:  # the stream of test_FAMILY_N, at its graph `have`
+                samplers[key] = SparseSampler(algorithm, f"{family}_{n}", seed,
+                                              hints=model.config.encode_hints)
+                for _ in range(have):
+                    samplers[key].draw_inputs()
+            size = min(GRAPHS_PER_BATCH.get(n, 1), count - have)
+            part = evaluate_chunk(model, samplers[key], size, progress=not args.quiet)
+            part["start"] = have
+            parts.append(part)
+            cell = merged(parts)
+            cell.update(seed=seed, checkpoint=saved_ckpt.path, step=saved_ckpt.step,
+                        parts=parts)
+            saved["cells"][key] = cell
+            write_json(args.out, saved)
+            print(f"{key:<24} graphs {have}..{have + size - 1}: node "
+                  f"{pct(part['node_accuracy'])} graph {pct(part['graph_accuracy'])} "
+                  f"{part['wall_seconds']:.0f} s ({part['cpu_seconds']:.0f} s CPU)  cell: "
+                  f"{cell['graphs']}/{count} graphs, node {pct(cell['node_accuracy'])}  "
+                  f"[{time.strftime('%H:%M:%S')}]", flush=True)
     plot(saved, png)
     print(table(saved))
 
