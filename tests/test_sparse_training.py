@@ -305,7 +305,7 @@ def test_multitask_sparse_run(tmp_path):
     ({"algorithms": ["topological_sort"]}, "topo"),
     ({"algorithms": ["strongly_connected_components"]}, "scc_id"),
     ({"algorithms": ["insertion_sort"]}, "no sparse trace"),
-    ({"algorithms": ["fast_mis"]}, "SALSA-CLRS's own"),
+    ({"algorithms": ["fast_mis"], "sparse": False}, "--sparse. is needed to train fast_mis"),
     ({"algorithms": ["bfss"]}, "unknown algorithm 'bfss'; did you mean 'bfs'"),
 ])
 def test_what_cannot_train_sparse_is_refused(tmp_path, change, message):

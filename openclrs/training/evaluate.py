@@ -157,6 +157,7 @@ def evaluate_loaded(run_dir: str, run: LoadedRun, split: str = "test",
     ``per_sample`` (plain reasoners only) also keeps the batches and the
     per-sample scores (:func:`score_split`, the same pass)."""
     from .loop import score, summarize, test_batches, validation_batches
+    from .sparse_train import SparseBatches
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected 'test' or 'val'")
@@ -176,6 +177,9 @@ def evaluate_loaded(run_dir: str, run: LoadedRun, split: str = "test",
     scores, kept, samples = {}, {}, {}
     for a in algorithms:
         batches = get(config, a)
+        if per_sample and isinstance(batches, SparseBatches):
+            raise ValueError(f"--plot-worst draws dense samples; {a}'s {split} set is "
+                             "sparse graphs (a --sparse run)")
         if per_sample:
             scores[a], samples[a] = score_split(run.model, batches, config.max_memory)
             kept[a] = batches
@@ -186,7 +190,7 @@ def evaluate_loaded(run_dir: str, run: LoadedRun, split: str = "test",
                "split": split,
                "algorithms": {a: {f"{split}_score": m["score"], f"{split}_metrics": m}
                               for a, m in scores.items()}}
-    if len(algorithms) > 1:
+    if len(algorithms) > 1 and summarize(scores):
         results[split] = summarize(scores)
     return Evaluation(results, run, split, kept if per_sample else None,
                       samples if per_sample else None)

@@ -67,7 +67,8 @@ from ..specs import NUM_SAMPLES_MULTIPLIER
 from . import distributed, memory, runs, sparse_train
 from .config import TrainConfig
 from .graph_metrics import GraphScorer
-from .metrics import OutputScorer, algorithm_mean, family_mean
+from .metrics import (OutputScorer, algorithm_mean, family_mean, score_is_loss,
+                      selection_score)
 from .runs import TrainingDiverged, derive_seed
 
 # What a restart removes besides the run machinery's own files (worst/: the
@@ -205,7 +206,14 @@ def score_all(model: Reasoner, sets: dict, autocast=nullcontext,
 
 
 def summarize(per_algorithm: dict[str, dict[str, float]]) -> dict[str, float]:
-    scores = {a: m["score"] for a, m in per_algorithm.items()}
+    """CLRS-30's means over a run's algorithms: those of the CLRS table
+    (SALSA-CLRS's own have no family, and eccentricity's score is an MSE);
+    empty if there are none."""
+    from ..specs import SPECS
+
+    scores = {a: m["score"] for a, m in per_algorithm.items() if a in SPECS}
+    if not scores:
+        return {}
     return {"family_mean": family_mean(scores), "algorithm_mean": algorithm_mean(scores)}
 
 
@@ -484,7 +492,8 @@ def validate(model, config: TrainConfig, sets: EvaluationSets, state: RunState,
     """Validation (+ test every ``test_every``) at ``state.step``; returns
     whether the score beats the best so far (and records it as the best)."""
     val = score_all(model, sets.val, autocast, config.max_memory, scorer)
-    val_score = float(np.mean([m["score"] for m in val.values()]))
+    # higher is better: an algorithm scored by a loss (eccentricity's MSE) counts negated
+    val_score = float(np.mean([selection_score(model.specs[a], m) for a, m in val.items()]))
     test = None
     if config.test_every and state.step % config.test_every == 0:
         test = score_all(model, sets.test, autocast, config.max_memory, scorer)
@@ -517,7 +526,7 @@ def final_results(model, config: TrainConfig, val, test, state: RunState) -> dic
                "best_step": state.best_step, "best_val_score": state.best_score,
                "steps": config.steps, "parameters": count_parameters(model),
                "val_set": config.val_set}
-    if len(config.algorithms) > 1:
+    if len(config.algorithms) > 1 and summarize(val):
         results["val"] = summarize(val)
         results["test"] = summarize(test)
     return results
@@ -596,31 +605,63 @@ def tensorboard_writer(folder: str, resume_step: int | None, log=sys.stderr):
 def results_table(results: dict) -> str:
     """Val and test score of each algorithm (the splits ``results`` has:
     ``<split>_score`` per algorithm) beside the published test score."""
+    from ..data.datasets import has_canonical_splits
+    from ..sparse import spec_of
     from .published_scores import published_score
+    from .sparse_train import test_set_name
 
     first = next(iter(results["algorithms"].values()))
     splits = [s for s in ("val", "test") if f"{s}_score" in first]
-    heads = {"val": ("", "val"), "test": ("test", "(n=64)")}
+    # the test column is CLRS-30's n = 64 split unless an algorithm has none
+    canonical = all(has_canonical_splits(a) for a in results["algorithms"])
+    heads = {"val": ("", "val"), "test": ("test", "(n=64)" if canonical else "")}
     lines = [f"{'':<32}" + "".join(f"{heads[s][0]:>8}" for s in splits) + f"{'published':>11}",
              f"{'algorithm':<32}" + "".join(f"{heads[s][1]:>8}" for s in splits)
              + f"{'(n=64)':>11}"]
+    losses = [a for a in results["algorithms"] if score_is_loss(spec_of(a))]
+
+    def cell(a, value):  # a loss (MSE) as a number, a score in percent
+        return f"{value:>8.3f}" if a in losses else f"{100 * value:>7.2f}%"
+
     for a, r in results["algorithms"].items():
         pub = published_score(a)
         pub = f"{100 * pub:>10.2f}%" if pub is not None else f"{'-':>11}"
-        lines.append(f"{a:<32}" + "".join(f"{100 * r[f'{s}_score']:>7.2f}%" for s in splits)
-                     + pub)
+        lines.append(f"{a:<32}" + "".join(cell(a, r[f"{s}_score"]) for s in splits) + pub)
     for key in ("family_mean", "algorithm_mean"):
-        if all(s in results for s in splits):
+        if all(key in results.get(s, {}) for s in splits):
             lines.append(f"{key:<32}" + "".join(f"{100 * results[s][key]:>7.2f}%"
                                                 for s in splits))
-    salsa = {a: r["val_metrics"] for a, r in results["algorithms"].items()
-             if "graph_accuracy" in r.get("val_metrics", {})}
-    if salsa:  # a --sparse run's validation: SALSA-CLRS's per-graph metrics too
-        lines.append("validation, per graph (SALSA-CLRS):")
-        lines += [f"  {a:<30}node accuracy {100 * m.get('node_accuracy', float('nan')):.2f}%, "
-                  f"graph accuracy {100 * m['graph_accuracy']:.2f}% ({m['graphs']} graphs)"
-                  for a, m in salsa.items()]
+    if losses:
+        lines.append(f"({', '.join(losses)}: the score is the output's mean squared error, "
+                     "lower is better)")
+    if "test" in splits and not canonical:
+        lines.append("test sets: " + "; ".join(f"{a}: {test_set_name(a)}"
+                                               for a in results["algorithms"]))
+    for s, title in (("val", "validation"), ("test", "test")):
+        salsa = {a: r[f"{s}_metrics"] for a, r in results["algorithms"].items()
+                 if "graph_accuracy" in r.get(f"{s}_metrics", {})}
+        if salsa:  # a sparse set: SALSA-CLRS's per-graph metrics too
+            lines.append(f"{title}, per graph (SALSA-CLRS):")
+            lines += [f"  {a:<30}{_salsa_line(m)}" for a, m in salsa.items()]
     return "\n".join(lines)
+
+
+def _salsa_line(m: dict) -> str:
+    """SALSA-CLRS's per-graph metrics of one algorithm on one set, in words."""
+    first = (f"node accuracy {100 * m['node_accuracy']:.2f}%" if "node_accuracy" in m
+             else "MSE " + ", ".join(f"{m[k]:.4f}" for k in m if k.endswith("/mse")))
+    return (f"{first}, graph accuracy {100 * m['graph_accuracy']:.2f}% "
+            f"({m['graphs']} graphs)")
+
+
+def _percent(algorithm: str, metrics: dict) -> float:
+    """What the plots draw of an algorithm's metrics, in percent: its score,
+    or where that is a loss (eccentricity's MSE) SALSA's graph accuracy."""
+    from ..sparse import spec_of
+
+    if score_is_loss(spec_of(algorithm)):
+        return 100 * metrics["graph_accuracy"]
+    return 100 * metrics["score"]
 
 
 def plot_training_curves(records: list[dict], path: str) -> None:
@@ -640,14 +681,14 @@ def plot_training_curves(records: list[dict], path: str) -> None:
         loss_ax.plot(steps, [r["losses"][algorithm] for r in train if algorithm in r["losses"]],
                      color=colour, lw=1, label=algorithm)
         score_ax.plot([r["step"] for r in val],
-                      [100 * r["metrics"][algorithm]["score"] for r in val], color=colour,
+                      [_percent(algorithm, r["metrics"][algorithm]) for r in val], color=colour,
                       marker=".", lw=1, label=f"{algorithm}, validation")
         tested = [r for r in val if algorithm in r.get("test_metrics", {})]
         if tested:
             score_ax.plot([r["step"] for r in tested],
-                          [100 * r["test_metrics"][algorithm]["score"] for r in tested],
+                          [_percent(algorithm, r["test_metrics"][algorithm]) for r in tested],
                           color=colour, ls="--", marker="s", ms=3, lw=1,
-                          label=f"{algorithm}, test (n = 64)")
+                          label=f"{algorithm}, test")
     loss_ax.set_yscale("log")
     loss_ax.set(xlabel="step", ylabel="training loss", title="loss")
     score_ax.set(xlabel="step", ylabel="score (%)", title="validation and test scores",
@@ -672,7 +713,8 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
     from .published_scores import SOURCE, published_score
 
     algs = list(results["algorithms"])
-    ours = [100 * results["algorithms"][a]["test_score"] for a in algs]
+    ours = [_percent(a, {"score": results["algorithms"][a]["test_score"],
+                         **results["algorithms"][a].get("test_metrics", {})}) for a in algs]
     pub = [published_score(a) for a in algs]
     x = np.arange(len(algs))
     fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * len(algs) + 2.5), 4.2))
@@ -685,7 +727,10 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
     tilt = len(algs) > 3
     ax.set_xticks(x, algs, rotation=25 if tilt else 0, ha="right" if tilt else "center",
                   rotation_mode="anchor", fontsize=8)
-    ax.set_ylabel("test score, n = 64 (%)")
+    from ..data.datasets import has_canonical_splits
+
+    canonical = all(has_canonical_splits(a) for a in algs)
+    ax.set_ylabel("test score, n = 64 (%)" if canonical else "test score (%)")
     ax.set_ylim(0, 124)
     ax.set_yticks(range(0, 101, 20))
     ax.spines[["top", "right"]].set_visible(False)

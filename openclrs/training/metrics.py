@@ -225,6 +225,21 @@ def evaluate_hints(spec: Mapping[str, tuple], hints: Mapping[str, np.ndarray],
     return evals
 
 
+def score_is_loss(spec: Mapping[str, tuple]) -> bool:
+    """Whether the score of an algorithm with this spec is a loss (lower is
+    better): every output a scalar, whose metric is its mean squared error
+    (dm-clrs's metric; SALSA-CLRS's eccentricity). No CLRS-30 algorithm has
+    a scalar output."""
+    types = [t for stage, _, t in spec.values() if stage == Stage.OUTPUT]
+    return bool(types) and all(t == Type.SCALAR for t in types)
+
+
+def selection_score(spec: Mapping[str, tuple], metrics: Mapping[str, float]) -> float:
+    """The number that picks a run's best checkpoint, higher better: the
+    score, negated where it is a loss (:func:`score_is_loss`)."""
+    return -metrics["score"] if score_is_loss(spec) else metrics["score"]
+
+
 # ------------------------------------------------------ across algorithms
 
 def family_scores(scores: Mapping[str, float]) -> dict[str, float]:
