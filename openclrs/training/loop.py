@@ -393,7 +393,7 @@ def autocast_of(config: TrainConfig):
 # -------------------------------------------------------------- the loop
 
 def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
-          log=sys.stderr, restart: bool = False, factory: ModelFactory | None = None) -> dict:
+          log=None, restart: bool = False, factory: ModelFactory | None = None) -> dict:
     """Train (or resume) the run in ``config.out_dir``; returns the results
     (on every rank but 0 of a torchrun: ``{}``).
 
@@ -405,6 +405,9 @@ def train(config: TrainConfig, hook: Callable[[int], None] | None = None,
     model of a capability instead of the Reasoner (:class:`ModelFactory`).
     """
     config.validate()
+    # stderr as it is now (a default bound at import would keep a stream
+    # that was replaced and closed since: a test's capture)
+    log = sys.stderr if log is None else log
     context = distributed.setup(config.device)
     try:
         return _train(config, context, hook, log, restart, factory)

@@ -27,13 +27,24 @@ The run is an ordinary :mod:`.loop` run of a plain
   sampled``: ``32 x 2`` graphs from the run's seed, as the dense trainer's
   set; ``canonical``: SALSA's 1,000 validation graphs, the ``val`` part of
   :func:`openclrs.data.sparse.salsa_parts` (seed 0).
-* **Test**: the canonical dense test split (n = 64), as every run: the
-  trained model is a plain reasoner, ``openclrs evaluate --run DIR`` scores
-  it dense and ``openclrs evaluate --run DIR --graph er --length 1600``
-  sparse.
+* **Test**: chosen by the data, not by the algorithm's name: where CLRS-30
+  defines splits of the algorithm (every CLRS algorithm), its canonical dense
+  test split (n = 64), as every run: the trained model is a plain reasoner,
+  ``openclrs evaluate --run DIR`` scores it dense. SALSA-CLRS's own
+  algorithms (fast_mis, eccentricity: no CLRS sampler, no CLRS-30 split) are
+  tested on SALSA's test graphs, sparse: the first :data:`TEST_GRAPHS` graphs
+  of its ``test_er_80`` set (:data:`TEST_PART`). Any run:
+  ``openclrs evaluate --run DIR --graph er --length 1600`` on fresh graphs.
+* **Scores**: SALSA's per-graph metrics beside the CLRS score; where the
+  score is a loss (eccentricity's one graph scalar: its MSE) the best
+  checkpoint is the one of the lowest (:func:`.metrics.selection_score`).
+* **Step inputs**: fast_mis's ``randomness`` ``(n, T)``: step ``t`` of the
+  processor is fed column ``t`` (SALSA's ``randomness[:, step]``), in the
+  sparse and the dense forward alike (:func:`openclrs.models.encoders.step_columns`).
 
 What cannot train sparse is refused before the run folder is touched, the
-option named: processors outside the MPNN/PGN family (GAT, MemNet),
+option named (SALSA-CLRS's own algorithms without ``--sparse`` too):
+processors outside the MPNN/PGN family (GAT, MemNet),
 algorithms without a sparse trace, pointers that leave the edges
 (topological_sort's ``topo``, ...), a capability's model without its own
 ``sparse_loss``. A halting reasoner (``--halting``) has one
