@@ -81,7 +81,7 @@ def collate(traces: Sequence[Trace], min_steps: int = 0) -> Batch:
         hints[name] = padded
     return Batch(
         first.algorithm,
-        {k: np.stack([t.inputs[k] for t in traces]) for k in first.inputs},
+        {k: _stack_inputs(k, [t.inputs[k] for t in traces], steps) for k in first.inputs},
         hints,
         {k: np.stack([t.outputs[k] for t in traces]) for k in first.outputs},
         lengths,
@@ -89,13 +89,32 @@ def collate(traces: Sequence[Trace], min_steps: int = 0) -> Batch:
     )
 
 
+def _stack_inputs(name: str, values, steps: int) -> np.ndarray:
+    """One input of every trace, stacked; a step input (fast_mis's
+    ``randomness``, ``(n, T)``: :data:`openclrs.sparse.STEP_INPUTS`) padded
+    with zeros to the batch's steps, as the sparse batches pad it."""
+    from ..sparse import STEP_INPUTS
+
+    if name not in STEP_INPUTS:
+        return np.stack(values)
+    width = max([steps] + [v.shape[-1] for v in values])
+    out = np.zeros((len(values),) + values[0].shape[:-1] + (width,), values[0].dtype)
+    for b, v in enumerate(values):
+        out[b, ..., :v.shape[-1]] = v
+    return out
+
+
 def uncollate(batch: Batch) -> list[Trace]:
-    """The traces of a numpy :class:`Batch`, hints cut to their lengths."""
+    """The traces of a numpy :class:`Batch`, hints (and step inputs) cut to
+    their lengths."""
+    from ..sparse import STEP_INPUTS
+
     traces = []
     for b, length in enumerate(np.asarray(batch.lengths).tolist()):
         traces.append(Trace(
             batch.algorithm,
-            {k: np.asarray(v[b]) for k, v in batch.inputs.items()},
+            {k: np.asarray(v[b][..., :length] if k in STEP_INPUTS else v[b])
+             for k, v in batch.inputs.items()},
             {k: np.asarray(v[:length, b]) for k, v in batch.hints.items()},
             {k: np.asarray(v[b]) for k, v in batch.outputs.items()},
             batch.spec))

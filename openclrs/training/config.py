@@ -69,8 +69,9 @@ class TrainConfig:
                "edge lists (openclrs.training.sparse_train)")
     # evaluation
     eval_every: int = setting(50, "validate (and checkpoint) every this many steps")
-    test_every: int = setting(500, "test on the canonical n=64 split every this many steps "
-                                   "(0: at the end only)")
+    test_every: int = setting(500, "test every this many steps (0: at the end only), on the "
+                                   "canonical n=64 split (SALSA-CLRS's own algorithms: SALSA's "
+                                   "er_80 graphs)")
     val_set: str = setting("sampled", "validation set: 'sampled' as published run.py, "
                                       "or the stored 'canonical' val split", choices=VAL_SETS)
     eval_batch_size: int = setting(32, "batch size of validation and test")

@@ -245,3 +245,21 @@ def test_fast_mis_is_a_maximal_independent_set_of_hand_made_graphs(graph):
         chosen = set(np.flatnonzero(trace.outputs["inmis"]).tolist())
         assert not any(graph.has_edge(u, v) for u in chosen for v in chosen)  # independent
         assert all(set(graph[v]) & chosen for v in set(graph) - chosen)      # maximal
+
+
+def test_a_dense_batch_pads_randomness_and_each_sample_runs_as_alone():
+    from openclrs.data.batching import uncollate
+
+    model = model_for("fast_mis").eval()
+    traces = SparseSampler("fast_mis", GraphDistribution("er", (7,), (0.3, 0.6)),
+                           seed=4).take(6)
+    assert len({t.length for t in traces}) > 1
+    dense = [to_dense(t) for t in traces]
+    batch = collate(dense)
+    assert batch.inputs["randomness"].shape == (6, 7, max(t.length for t in traces))
+    for t, back in zip(dense, uncollate(batch)):
+        assert np.array_equal(back.inputs["randomness"], t.inputs["randomness"])
+    together = model(batch.to_torch(float_dtype=torch.float64)).outputs["inmis"]
+    for b, t in enumerate(dense):
+        alone = model(collate([t]).to_torch(float_dtype=torch.float64)).outputs["inmis"]
+        torch.testing.assert_close(together[b], alone[0], rtol=0, atol=TOL)
