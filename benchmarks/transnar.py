@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 
 import numpy as np
 import torch
@@ -89,7 +90,8 @@ def run_arm(args, arm: str, seed: int, nar: str, results: dict, save) -> None:
             parameters = model.num_parameters()
         else:
             model, tokenizer = tn_train.train(lm_cfg, cfg, TransNARConfig(
-                keys=args.keys, nar_states=args.nar_states), nar)
+                layers=args.xattn_layers, keys=args.keys, nar_states=args.nar_states,
+                gate_init=args.gate_init, ffn=not args.no_xattn_ffn), nar)
             parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
         # from the run folder: right also when the run was trained before this call
         losses = [r["loss"] for r in runs.read_metrics(os.path.join(cfg.out_dir, runs.METRICS))]
@@ -180,6 +182,11 @@ def main(argv=None) -> None:
     p.add_argument("--max-random-position", type=int, default=2048)
     p.add_argument("--keys", default="both", choices=("node", "edge", "both"))
     p.add_argument("--nar-states", default="final", choices=("final", "per-layer"))
+    p.add_argument("--xattn-layers", nargs="+", type=int, default=None,
+                   help="blocks followed by a gated cross-attention layer (default: every block)")
+    p.add_argument("--gate-init", type=float, default=0.0, help="tanh gate's initial alpha")
+    p.add_argument("--no-xattn-ffn", action="store_true",
+                   help="no gated FFN after each cross-attention")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -191,6 +198,8 @@ def main(argv=None) -> None:
     p.add_argument("--smoke", action="store_true",
                    help="a minute-long check that every part runs (tiny everything)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--report", action="store_true",
+                   help="plot and print the table of --out's results (no training)")
     args = p.parse_args(argv)
     if args.smoke:
         args.nar_steps, args.nar_hidden, args.steps, args.warmup = 2, 16, 4, 0
@@ -198,7 +207,7 @@ def main(argv=None) -> None:
         args.eval_samples, args.eval_lengths, args.lengths = 2, [5], [4]
         args.algorithms, args.seeds = ["bfs"], [0]
 
-    settings = {k: v for k, v in vars(args).items() if k not in ("quiet", "out", "runs")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("quiet", "out", "runs", "report")}
     results = {"machine": machine(), "settings": settings, "entries": {}}
     if os.path.exists(args.out):
         old = files.read_json(args.out, "benchmark results", fix="delete it to start afresh")
@@ -206,10 +215,18 @@ def main(argv=None) -> None:
             raise SystemExit(f"{args.out} holds results of other settings; use another --out")
         results = old
 
+    results["command"] = " ".join(["python", "benchmarks/transnar.py",
+                                   *(sys.argv[1:] if argv is None else argv)])
+
     def save():
         results["summary"] = summarize(results)
         files.write_json(args.out, results)
 
+    if args.report:
+        if not results["entries"]:
+            raise SystemExit(f"{args.out} holds no results yet: run without --report first")
+        report(results, os.path.splitext(args.out)[0] + ".png", args.lengths)
+        return
     nar = nar_run(args)
     results["nar"] = files.read_json(os.path.join(nar, "results.json"), "reasoner results",
                                      fix="train the reasoner again")
@@ -219,13 +236,37 @@ def main(argv=None) -> None:
         for arm in ARMS:
             run_arm(args, arm, seed, nar, results, save)
     save()
-    plot(results["summary"], os.path.splitext(args.out)[0] + ".png", args.lengths)
-    width = max(len(a) for a in list(args.algorithms) + list(args.control))
-    for r in results["summary"]:
-        print(f"{r['algorithm']:<{width}} n={r['length']:<3} {r['arm']:<9} "
+    report(results, os.path.splitext(args.out)[0] + ".png", args.lengths)
+
+
+def markdown_table(summary: list[dict], train_lengths) -> str:
+    """Baseline and TransNAR side by side per (algorithm, length): CLRS and
+    shape score, mean ± std over seeds (the README's table)."""
+    cells = {(r["algorithm"], r["length"], r["arm"]): r for r in summary}
+    lines = ["| algorithm | n | seeds | CLRS baseline | CLRS TransNAR | shape baseline "
+             "| shape TransNAR |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for algorithm, length in sorted({(a, n) for a, n, _ in cells}):
+        rows = [cells.get((algorithm, length, arm)) for arm in ARMS]
+        seeds = "/".join(str(r["seeds"]) if r else "0" for r in rows)
+        line = [algorithm, f"{length}{'*' if length in train_lengths else ''}", seeds]
+        for metric in ("clrs_score", "shape_score"):
+            line += [f"{r[metric]:.3f} ± {r[metric + '_std']:.3f}" if r else "-" for r in rows]
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
+def report(results: dict, png: str, train_lengths) -> None:
+    """The plot, one line per (algorithm, length, arm), and the markdown table."""
+    summary = summarize(results)
+    plot(summary, png, train_lengths)
+    width = max(len(r["algorithm"]) for r in summary)
+    for r in summary:
+        print(f"{r['algorithm']:<{width}} n={r['length']:<3} {r['arm']:<9} seeds {r['seeds']}  "
               f"clrs {r['clrs_score']:.3f}±{r['clrs_score_std']:.3f}  "
               f"shape {r['shape_score']:.3f}±{r['shape_score_std']:.3f}  "
               f"parse {r['parse_score']:.3f}  exact {r['exact_match']:.3f}")
+    print()
+    print(markdown_table(summary, train_lengths))
 
 
 if __name__ == "__main__":
