@@ -127,8 +127,14 @@ def pct(x) -> str:
     return f"{100 * x:.1f}"
 
 
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
 def table(saved: dict) -> str:
-    """Node accuracy % / graph accuracy % (graphs) per (algorithm, family) and n."""
+    """Node accuracy % / graph accuracy % (graphs) per (algorithm, family) and
+    n; a cell not run but timed (``--time-steps``) shows its estimated CPU
+    hours per graph."""
     cells = saved.get("cells", {})
     sizes = sorted({int(k.rsplit("_", 1)[1]) for k in cells})
     lines = ["| algorithm | family | " + " | ".join(f"n={n}" for n in sizes) + " |",
@@ -138,9 +144,13 @@ def table(saved: dict) -> str:
             row = [cells.get(cell_key(algorithm, family, n)) for n in sizes]
             if not any(row):
                 continue
-            text = ["" if c is None else
-                    f"{pct(c['node_accuracy'])} / {pct(c['graph_accuracy'])} ({c['graphs']})"
-                    for c in row]
+            timed = [saved.get("estimates", {}).get(cell_key(algorithm, family, n))
+                     for n in sizes]
+            text = [f"{pct(c['node_accuracy'])} / {pct(c['graph_accuracy'])} ({c['graphs']})"
+                    if c is not None else
+                    "" if t is None else
+                    f"not run: ~{hours(t['estimated_cpu_seconds_per_graph'])} CPU/graph"
+                    for c, t in zip(row, timed)]
             lines.append(f"| {algorithm} | {family} | " + " | ".join(text) + " |")
     differs = [k for k, c in cells.items() if abs(c["score"] - c["node_accuracy"]) > 5e-4]
     note = ("\nCLRS score = node accuracy in every cell (pointer outputs, equal-size graphs)"
@@ -376,6 +386,8 @@ def main():
     parser.add_argument("--train-command", help="the command that trained the runs (recorded)")
     parser.add_argument("--out", default=RESULTS, help="results JSON (default %(default)s)")
     parser.add_argument("--table", action="store_true", help="print the table and stop")
+    parser.add_argument("--plot", action="store_true",
+                        help="redraw the plot (PNG beside --out) from the results, and stop")
     parser.add_argument("--plan", action="store_true",
                         help="print graphs per cell and the estimated seconds, and stop")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -394,6 +406,10 @@ def main():
     png = os.path.splitext(args.out)[0] + ".png"
     if args.table:
         print(table(saved))
+        return
+    if args.plot:
+        plot(saved, png)
+        print(f"wrote {png}")
         return
     if args.plan:
         total = 0.0
