@@ -167,12 +167,16 @@ def plot(saved: dict, path: str) -> None:
     fig, axes = plt.subplots(1, len(FAMILIES), figsize=(13, 3.8), sharey=True)
     for ax, family in zip(axes, FAMILIES):
         for algorithm in ALGORITHMS:
-            points = sorted((int(k.rsplit("_", 1)[1]), c["node_accuracy"])
+            points = sorted((int(k.rsplit("_", 1)[1]), c["node_accuracy"], c["graphs"])
                             for k, c in cells.items()
                             if k.startswith(f"{algorithm}/{family}_"))
             if points:
-                ax.plot([p[0] for p in points], [100 * p[1] for p in points], "o-",
-                        label=algorithm)
+                line, = ax.plot([p[0] for p in points], [100 * p[1] for p in points], "o-",
+                                label=algorithm)
+                for n, accuracy, graphs in points:  # few graphs: say how few
+                    if graphs < 100:
+                        ax.annotate(str(graphs), (n, 100 * accuracy), textcoords="offset points",
+                                    xytext=(4, 4), fontsize=7, color=line.get_color())
         ax.axvline(16, color="grey", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_title(family)
@@ -180,7 +184,8 @@ def plot(saved: dict, path: str) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("node accuracy (%)")
     axes[0].legend()
-    fig.suptitle("Trained at n <= 16, evaluated sparse on SALSA-CLRS's test sets")
+    fig.suptitle("Trained at n <= 16, evaluated sparse on SALSA-CLRS's test sets "
+                 "(small labels: graphs in a cell of fewer than 100)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
