@@ -18,6 +18,7 @@ autocast (the Functions' backward passes are for uniform dtypes) or
 
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -228,47 +229,84 @@ class MaxScore(torch.autograd.Function):
 def max_score_scores(a: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
                      bias: torch.Tensor) -> torch.Tensor:
     """:class:`MaxScore`'s forward values without autograd: what evaluation
-    computes (Floyd-Warshall's ``Pi_h`` at every step, 60% of its time).
+    computes (Floyd-Warshall's ``Pi_h`` at every step, half of its time).
 
-    The same arithmetic on the same blocks (each score one ``mv`` row, as in
-    :class:`MaxScore`, so the same bits), with less around it: the maxima go
-    into one reused buffer and the products straight into the result (no
-    temporary per block, no copy), nothing is kept for a backward pass, and
-    with more than one thread (``torch.get_num_threads()``) the blocks are
-    shared out among that many worker threads that each run single-threaded.
-    A block's two operations are too small to split well between OpenMP
-    threads (a team meets at a barrier twice per block, 65,536 blocks in one
-    evaluation of Floyd-Warshall at n = 64, and on a machine shared with
-    other jobs a barrier waits for a descheduled thread: ten times the
-    single-threaded time was measured); whole blocks per thread need no
-    barrier at all."""
+    The same arithmetic as :class:`MaxScore` (each score one ``mv`` row over
+    the maxima of its row, so the same bits, tested) with less around it:
+
+    - smaller blocks: each of the Function's blocks is cut into pieces of
+      about :data:`EVAL_BLOCK` elements of maxima (512 KiB), which are
+      written and read back within the core's L2 cache (1 MiB here) instead
+      of going through L3: at n = 64 the two operations take a quarter less
+      time (``benchmarks/fw_eval_time.py --kernel``; smaller pieces lose it
+      again to per-call overhead). A piece's ``mv`` matrix has a multiple
+      of 16 rows (but the last piece of a block, which ends where the
+      block's does): MKL's ``gemv`` computes the rows of a matrix in groups
+      (of 4 here) and a last, incomplete group another way, so every row
+      meets the same code as in the Function's block (:func:`_pieces`);
+    - the pieces' views cut by one ``split`` per sample, the maxima written
+      into one reused buffer and the products straight into the result (no
+      temporary per piece, no copy), nothing kept for a backward pass;
+    - with more than one thread (``torch.get_num_threads()``) the pieces
+      shared out among that many worker threads that each run
+      single-threaded. A piece's two operations are too small to split well
+      between OpenMP threads (a team meets at a barrier twice per piece, and
+      on a machine shared with other jobs a barrier waits for a descheduled
+      thread: ten times the single-threaded time was measured); whole pieces
+      per thread need no barrier at all."""
     out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
-    blocks = list(MaxScore._blocks(a, t.shape[1]))
-    threads = threads_for(len(blocks), a)
+    sizes = _pieces(a.shape[1], t.shape[1], a.shape[-1])
+    total = a.shape[0] * len(sizes)
+    threads = threads_for(total, a)
+    bounds = [round(i * total / threads) for i in range(threads + 1)]
+    parts = [(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
     if threads <= 1:
-        _score_blocks(a, t, w, out, blocks)
+        _score_pieces(a, t, w, out, sizes, *parts[0])
     else:
-        pool = _block_workers(threads)
-        list(pool.map(lambda part: _as_worker(_score_blocks, a, t, w, out, part),
-                      [blocks[i::threads] for i in range(threads)]))
+        list(_block_workers(threads).map(
+            lambda part: _as_worker(_score_pieces, a, t, w, out, sizes, *part), parts))
     return out.add_(bias)
 
 
-def _score_blocks(a, t, w, out, blocks) -> None:
-    """``out[b, rows] = max(a[b, rows, None], t[b, None]) @ w`` for each
-    ``(b, rows)`` of ``blocks``, through one buffer. (Gradient mode is per
-    thread: a worker's is switched off here.)"""
+# Elements of maxima per piece in evaluation (max_score_scores): 512 KiB of
+# float32, half the L2 cache of a core of this machine (AMD EPYC, 1 MiB).
+EVAL_BLOCK = 1 << 17
+
+
+def _pieces(r: int, k: int, h: int) -> list[int]:
+    """Rows per piece of one sample's ``r`` rows in :func:`max_score_scores`:
+    :class:`MaxScore`'s blocks of rows, each cut into pieces of about
+    :data:`EVAL_BLOCK` elements of maxima whose ``mv`` matrices (rows * k
+    high) have a multiple of 16 rows, the block's remainder last."""
+    block = max(1, MaxScore.BLOCK // (k * h))
+    step = 16 // math.gcd(k, 16)                  # rows * k a multiple of 16
+    piece = max(step, EVAL_BLOCK // (k * h) // step * step)
+    sizes = []
+    for start in range(0, r, block):
+        rows = min(block, r - start)
+        sizes += [piece] * (rows // piece) + ([rows % piece] if rows % piece else [])
+    return sizes
+
+
+def _score_pieces(a, t, w, out, sizes, first, stop) -> None:
+    """``out[b, piece] = max(a[b, piece, None], t[b, None]) @ w`` for the
+    pieces ``first:stop`` (``sizes`` rows each per sample, counted sample
+    after sample), through one buffer. (Gradient mode is per thread: a
+    worker's is switched off here.)"""
     k, h = t.shape[1], a.shape[-1]
-    buffer = None
+    n = len(sizes)
+    buffer = a.new_empty(max(sizes) * k, h)
+    maxima = {rows: buffer[:rows * k] for rows in set(sizes)}      # (rows * k, h) views
+    grid = {rows: m.view(rows, k, h) for rows, m in maxima.items()}
     with torch.no_grad():
-        for b, rows in blocks:
-            x = a[b, rows, None]
-            n = x.shape[0]
-            if buffer is None or buffer.shape[0] < n * k:
-                buffer = a.new_empty(n * k, h)
-            maxima = buffer[:n * k]
-            torch.maximum(x, t[b, None], out=maxima.view(n, k, h))
-            torch.mv(maxima, w, out=out[b, rows].view(-1))
+        for b in range(first // n, -(-stop // n)):
+            lo, hi = max(first - b * n, 0), min(stop - b * n, n)
+            sides = a[b, :, None].split(sizes)[lo:hi]
+            scores = out[b].view(-1).split([rows * k for rows in sizes])[lo:hi]
+            candidates = t[b, None]
+            for rows, x, o in zip(sizes[lo:hi], sides, scores):
+                torch.maximum(x, candidates, out=grid[rows])
+                torch.mv(maxima[rows], w, out=o)
 
 
 _WORKERS: dict[int, ThreadPoolExecutor] = {}

@@ -31,13 +31,18 @@ def operands(b, r, k, h, dtype, seed=0, ties=False):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("block", [None, 40, 7])
+@pytest.mark.parametrize("block, eval_block", [(None, None), (40, 210), (None, 7), (210, 7)])
 @pytest.mark.parametrize("ties", [False, True])
-def test_scores_are_the_functions_bits(dtype, block, ties, threads, monkeypatch):
-    """Every thread count and block size (one row per block at 7) gives
-    MaxScore.forward's values exactly, ties included."""
+def test_scores_are_the_functions_bits(dtype, block, eval_block, ties, threads, monkeypatch):
+    """Every thread count and block size of either (a row is 30 elements of
+    maxima: one row per block at 7 and 40, seven rows and a shorter last
+    block at 210, all 50 rows at once by default in evaluation) gives
+    MaxScore.forward's values exactly, ties included: blocks of different
+    rows in the two (threads take blocks across samples' bounds at 210)."""
     if block is not None:
         monkeypatch.setattr(K.MaxScore, "BLOCK", block)
+    if eval_block is not None:
+        monkeypatch.setattr(K, "EVAL_BLOCK", eval_block)
     a, t, w, bias = operands(3, 50, 6, 5, dtype, ties=ties)
     with torch.no_grad():
         expected = K.MaxScore.apply(a, t, w, bias)
@@ -83,6 +88,7 @@ def test_predictions_equal_the_straightforward_path(algorithm, dtype, threads, m
     model = build_model(config).to(dtype).eval()
     batch = collate([_apply_eval(t, config) for t in Sampler(algorithm, 7, seed=3).take(3)])
     monkeypatch.setattr(K.MaxScore, "BLOCK", 1000)  # several blocks per sample
+    monkeypatch.setattr(K, "EVAL_BLOCK", 700)        # other blocks in evaluation
     torch.set_num_threads(2)
     lean = model.predict(batch)
     with torch.no_grad():
