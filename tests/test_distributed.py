@@ -14,6 +14,10 @@ from openclrs.models.config import ModelConfig
 from openclrs.training.config import TrainConfig
 from openclrs.training.loop import build_model, train_batch
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_shards_split_the_batch_evenly():
     shards = [distributed.Context(rank=r, world_size=4).shard(32) for r in range(4)]

@@ -17,6 +17,10 @@ from openclrs import files
 from openclrs.cli import main
 from openclrs.training import evaluate as evaluation
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def run(tiny_bfs_run):

@@ -23,6 +23,10 @@ from openclrs.samplers import Sampler
 from openclrs.specs import Stage
 from tests.test_halting_training import data_root, tiny  # noqa: F401 (data_root: a fixture)
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def batch_of(algorithm, lengths=(5, 6), per_length=3, seed=1):
     traces = [transforms.apply(t) for i, n in enumerate(lengths)

@@ -35,6 +35,10 @@ from openclrs.training.sparse_evaluate import (evaluate_run_sparse, evaluate_spa
                                                first_step_batch)
 from openclrs.training.sparse_train import SparseBatches
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def halting_model(algorithm, processor="gpgn_mask", kind="learned", seed=0, **halting):
     """A tiny float64 halting reasoner whose head reads the node states (not

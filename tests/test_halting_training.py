@@ -18,6 +18,10 @@ from openclrs.training.config import TrainConfig
 from openclrs.training.evaluate import load_run
 from openclrs.training import loop
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):

@@ -19,6 +19,10 @@ from openclrs.halting.parity import (ParityRNN, config_from_run, evaluate, parit
 from openclrs.halting.parity_config import ParityConfig
 from openclrs.halting.ponder import geometric_prior
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def tiny(tmp_path, name="run", **changes):
     settings = dict(out=str(tmp_path / name), size=6, hidden=8, batch=16, max_steps=5, steps=6,

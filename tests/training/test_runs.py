@@ -16,6 +16,10 @@ import torch
 from openclrs import files
 from openclrs.training import runs
 
+# Tiny models run fastest on one thread, and the suite's timing must not
+# depend on how busy the machine's other cores are (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def tiny_model(seed=0):
     torch.manual_seed(seed)
