@@ -35,28 +35,29 @@ def test_one_process_context_is_a_no_op():
 
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "run"
-    options = dict(algorithms=["bfs", "dfs"], steps=3, batch_size=8,
+    options = dict(algorithms=["bfs", "bellman_ford"], steps=3, batch_size=8,
                    model=ModelConfig(processor="mpnn", hidden_size=16), train_lengths=[5],
                    seed=7)
-    args = ["--algorithms", "bfs", "dfs", "--steps", "3", "--batch-size", "8",
+    # two algorithms, so two updates per step; bellman_ford, not dfs: its
+    # n = 64 test traces are short, dfs's long (a third of the time)
+    args = ["--algorithms", "bfs", "bellman_ford", "--steps", "3", "--batch-size", "8",
             "--processor", "mpnn", "--hidden-size", "16", "--train-lengths", "5",
             "--seed", "7", "--eval-every", "3", "--quiet", "--out", str(out),
-            # n = 64 test batches of 4, not 32: 1.2 GB instead of 6.3 GB, half the time
-            "--eval-batch-size", "4"]
+            "--eval-batch-size", "8"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "openclrs", "train", *args], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results["algorithms"]) == {"bfs", "dfs"}
+    assert set(results["algorithms"]) == {"bfs", "bellman_ford"}
     assert json.loads((out / "config.json").read_text())["processes"] == 2
     with open(out / "metrics.jsonl") as f:
         first = json.loads(f.readline())
 
     # The step-1 loss logged is the mean over both ranks' halves of the batch,
     # each computed by the same initial model (bfs, the first algorithm, goes
-    # first: dfs sees the weights after bfs's update).
+    # first: bellman_ford sees the weights after bfs's update).
     config = TrainConfig(out_dir=str(out), **options).validate()
     torch.manual_seed(config.seed)
     model = build_model(config)
