@@ -120,7 +120,7 @@ def run_killed(config, step: int, kill_at: int) -> int:
 def test_kill_at_every_stage_of_a_checkpoint_write(reference, tmp_path, data_root, step,
                                                    monkeypatch):
     # The plots every finished run draws are no part of the outcome compared
-    # here, and drawing them took most of the time of each of the ~20 runs.
+    # here, and drawing them is a good part of each of the ~20 runs' time.
     monkeypatch.setattr(loop, "plot_test_scores", lambda *args, **kwargs: False)
     stages = run_killed(tiny(tmp_path / "count", data_root), step, kill_at=10 ** 6)
     assert 6 <= stages < 100, stages  # mkdir, 4 files, rename, pointers, clean-up
