@@ -255,9 +255,32 @@ def markdown_table(summary: list[dict], train_lengths) -> str:
     return "\n".join(lines)
 
 
+def paired(results: dict) -> dict:
+    """The results restricted to the seeds that both arms have finished
+    (every row scored): the fair comparison while a seed is still running."""
+    def rows(arm, seed):
+        entry = results["entries"].get(f"{arm}/seed{seed}")
+        return entry["rows"] if entry else []
+    counts = {len(rows(arm, seed)) for entry in results["entries"].values()
+              for arm, seed in [(entry["arm"], entry["seed"])]}
+    full = max(counts, default=0)
+    seeds = sorted({e["seed"] for e in results["entries"].values()
+                    if all(len(rows(arm, e["seed"])) == full for arm in ARMS)})
+    return {**results, "entries": {k: e for k, e in results["entries"].items()
+                                   if e["seed"] in seeds}}
+
+
 def report(results: dict, png: str, train_lengths) -> None:
-    """The plot, one line per (algorithm, length, arm), and the markdown table."""
-    summary = summarize(results)
+    """The plot, one line per (algorithm, length, arm), and the markdown
+    table, over the seeds both arms have finished (:func:`paired`)."""
+    both = paired(results)
+    left = sorted(set(results["entries"]) - set(both["entries"]))
+    if left:
+        print(f"not in the table or plot (the other arm of its seed is not finished): {left}")
+    summary = summarize(both)
+    if not summary:
+        print("no seed has both arms scored yet")
+        return
     plot(summary, png, train_lengths)
     width = max(len(r["algorithm"]) for r in summary)
     for r in summary:
