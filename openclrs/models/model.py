@@ -282,10 +282,11 @@ class Reasoner(nn.Module):
             hidden, lstm_state, state = self._step(
                 algorithm, spec, base.first(n), fed, hidden[:n],
                 None if lstm_state is None else tuple(x[:n] for x in lstm_state), repred)
-            hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
+            done = running[step + 1]
+            if keep_hints or done:  # (after the last step only kept hints are read)
+                hint_preds = self._decode(algorithm, spec, Stage.HINT, state, repred)
             if keep_hints:
                 hint_history.append(hint_preds)
-            done = running[step + 1]
             if done < n:
                 finished.append(state.rows(done, n))
 
