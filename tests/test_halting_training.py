@@ -37,29 +37,46 @@ def tiny(out, data_root, **kw):
     return TrainConfig(**options)
 
 
+def halting_of(kind):
+    return HaltingConfig(kind=kind, max_steps_factor=0.25)   # an untrained head runs to the cap
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data_root):
+    """``uninterrupted(kind)``: the folder and results of one uninterrupted
+    run of ``tiny`` per halting kind, trained once for the tests below
+    (which only read it)."""
+    made = {}
+
+    def run_of(kind):
+        if kind not in made:
+            out = tmp_path_factory.mktemp(f"uninterrupted-{kind}")
+            made[kind] = str(out), train_halting(tiny(out, data_root), halting_of(kind))
+        return made[kind]
+    return run_of
+
+
 @pytest.mark.parametrize("kind", ["learned", "termination"])
-def test_oracle_score_is_todays_evaluation_of_the_same_weights(tmp_path, data_root, kind):
+def test_oracle_score_is_todays_evaluation_of_the_same_weights(uninterrupted, kind):
     """oracle_test_score comes from the halting scorer; here the plain
     Reasoner inside the loaded run is scored by the trainer's own score()
     (the evaluation every plain run gets): the two must agree exactly."""
-    halting = HaltingConfig(kind=kind, max_steps_factor=0.25)   # an untrained head runs to the cap
-    config = tiny(tmp_path, data_root)
-    results = train_halting(config, halting)
-    loaded = load_run(str(tmp_path), "best", factory=factory(halting))
+    folder, results = uninterrupted(kind)
+    loaded = load_run(folder, "best", factory=factory(halting_of(kind)))
     todays = loop.score(loaded.model.reasoner, loop.test_batches(loaded.config, "bfs"))["score"]
     assert todays == results["algorithms"]["bfs"]["oracle_test_score"]
-    again = evaluate_halting_run(str(tmp_path))["algorithms"]["bfs"]
+    again = evaluate_halting_run(folder)["algorithms"]["bfs"]
     assert again["oracle_test_score"] == todays
     assert again["test_score"] == results["algorithms"]["bfs"]["test_score"]
 
 
 @pytest.mark.parametrize("kind", ["learned", "termination"])
-def test_resume_is_exact_to_the_weights(tmp_path, data_root, kind):
+def test_resume_is_exact_to_the_weights(tmp_path, data_root, uninterrupted, kind):
     """Killed at step 6 (after the step-4 checkpoint) and run again: the
     last checkpoint's weights and optimizer state equal an uninterrupted
     run's, bit for bit, halting head included."""
-    halting = HaltingConfig(kind=kind, max_steps_factor=0.25)   # an untrained head runs to the cap
-    train_halting(tiny(tmp_path / "a", data_root), halting)
+    halting = halting_of(kind)
+    straight, _ = uninterrupted(kind)
 
     class Killed(Exception):
         pass
@@ -71,7 +88,7 @@ def test_resume_is_exact_to_the_weights(tmp_path, data_root, kind):
     with pytest.raises(Killed):
         train_halting(tiny(tmp_path / "b", data_root), halting, hook=kill)
     train_halting(tiny(tmp_path / "b", data_root), halting)
-    a = runs.load_checkpoint(str(tmp_path / "a"), "last")
+    a = runs.load_checkpoint(straight, "last")
     b = runs.load_checkpoint(str(tmp_path / "b"), "last")
     assert a.step == b.step == 8
     assert a.weights.keys() == b.weights.keys()
@@ -83,8 +100,8 @@ def test_resume_is_exact_to_the_weights(tmp_path, data_root, kind):
         assert torch.equal(a.tensors[name], b.tensors[name]), name
     # and so the same results (learned and oracle scores, halting statistics)
     results = []
-    for run in ("a", "b"):
-        with open(tmp_path / run / "results.json") as f:
+    for run in (straight, tmp_path / "b"):
+        with open(os.path.join(run, "results.json")) as f:
             results.append(json.load(f))
         results[-1].pop("train_seconds")
     assert results[0] == results[1]
