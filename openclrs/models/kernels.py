@@ -313,17 +313,21 @@ _WORKERS: dict[int, ThreadPoolExecutor] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
-def share_out(fn, parts: list) -> list:
+def share_out(fn, parts: list, workers: int | None = None) -> list:
     """``[fn(part) for part in parts]`` without gradients, in order; with
-    several parts, each on its own worker thread that runs torch
-    single-threaded: parallel work without an OpenMP barrier per operation.
-    For evaluation only (autograd does not cross the threads)."""
+    several parts, on ``workers`` worker threads (default: one per part)
+    that run torch single-threaded and each take the next part when done
+    with one: parallel work without an OpenMP barrier per operation, and
+    with more parts than workers, a worker whose core is shared with other
+    jobs does less of the work. For evaluation only (autograd does not
+    cross the threads)."""
     def run(part):
         with torch.no_grad():
             return fn(part)
-    if len(parts) <= 1 or _in_worker():
+    workers = len(parts) if workers is None else min(workers, len(parts))
+    if workers <= 1 or _in_worker():
         return [run(p) for p in parts]
-    return list(_block_workers(len(parts)).map(lambda part: _as_worker(run, part), parts))
+    return list(_block_workers(workers).map(lambda part: _as_worker(run, part), parts))
 
 
 def threads_for(parts: int, x: torch.Tensor) -> int:

@@ -492,13 +492,16 @@ class Reasoner(nn.Module):
         algorithm, spec, batch = self._prepare(batch, algorithm)
         # Several CPU threads: the samples shared out among as many single-threaded
         # workers (each sample's predictions do not depend on the others), which
-        # uses the cores without an OpenMP barrier per operation.
+        # uses the cores without an OpenMP barrier per operation; in four pieces
+        # per worker, taken in turn, so that a worker on a core shared with other
+        # jobs does less of the work (and each holds a quarter of the intermediates).
         threads = threads_for(batch.batch_size, batch.lengths)
+        pieces = 1 if threads == 1 else min(batch.batch_size, 4 * threads)
         parts = share_out(lambda rows: self(batch_rows(batch, *rows), algorithm, repred=True,
                                             hints=False).outputs,
-                          [(round(k * batch.batch_size / threads),
-                            round((k + 1) * batch.batch_size / threads))
-                           for k in range(threads)])
+                          [(round(k * batch.batch_size / pieces),
+                            round((k + 1) * batch.batch_size / pieces))
+                           for k in range(pieces)], workers=threads)
         outputs = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         return hard_predictions(spec, outputs,
                                 sinkhorn_steps=self.config.predict_sinkhorn_steps,

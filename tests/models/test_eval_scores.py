@@ -140,3 +140,22 @@ def test_predictions_do_not_depend_on_the_threads(algorithm, threads):
         assert torch.get_num_threads() == n
         for k in alone:
             np.testing.assert_array_equal(shared[k], alone[k], err_msg=k)
+
+
+def test_share_out_takes_parts_in_turn_on_at_most_the_workers(threads):
+    """More parts than workers: results in the parts' order, computed on no
+    more threads than asked, none of them the caller's, without gradients."""
+    import threading
+
+    seen = []
+
+    def work(part):
+        seen.append(threading.get_ident())
+        assert not torch.is_grad_enabled() and torch.get_num_threads() == 1
+        return part * 10
+
+    torch.set_num_threads(2)
+    assert K.share_out(work, list(range(9)), workers=2) == [k * 10 for k in range(9)]
+    assert len(set(seen)) <= 2 and threading.get_ident() not in seen
+    # One part runs in the caller's thread, as it is (no worker to wait for).
+    assert K.share_out(lambda p: (p, torch.is_grad_enabled()), [3], workers=2) == [(3, False)]
