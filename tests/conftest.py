@@ -14,6 +14,14 @@ MEMORY_LIMIT_BYTES = 4 * 2**30
 # Tests of the allocator itself run it in subprocesses with their own setting.
 os.environ["OPENCLRS_KEEP_FREED_MEMORY"] = "0"
 
+# Tiny models run fastest on one thread; with torch's default (a thread per
+# core) every operation waits at an OpenMP barrier, and on a busy machine a
+# test can take several times longer (one took 26 CPU seconds instead of 4).
+# So every test, and every process a test starts, runs on one thread unless
+# it sets its own count (the tests of the multi-threaded paths do) or the
+# environment gives one. Set before torch is imported, which reads it then.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def _peak_bytes(who=resource.RUSAGE_SELF) -> int:
     """Peak resident memory so far of this process (or of its largest
