@@ -32,8 +32,9 @@ def keep_freed_memory() -> bool:
     no trimming of the heap, and one heap for all threads (each thread of
     its own would fault its blocks in anew: evaluation's worker threads,
     ``kernels.share_out``, took 1.4 million page faults in one evaluation of
-    Floyd-Warshall at n = 64, 0.3 million with one heap). Returns whether the setting took effect (not on
-    other C libraries or systems, nor with ``OPENCLRS_KEEP_FREED_MEMORY=0``)."""
+    Floyd-Warshall at n = 64, 0.3 million with one heap). Returns whether
+    the setting took effect (not on other C libraries or systems, nor with
+    ``OPENCLRS_KEEP_FREED_MEMORY=0``)."""
     if os.environ.get("OPENCLRS_KEEP_FREED_MEMORY", "1") == "0":
         return False
     if not sys.platform.startswith("linux"):
