@@ -10,7 +10,7 @@ then).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -102,6 +102,20 @@ def _stack_inputs(name: str, values, steps: int) -> np.ndarray:
     for b, v in enumerate(values):
         out[b, ..., :v.shape[-1]] = v
     return out
+
+
+def batch_rows(batch, start: int, stop: int):
+    """Samples ``start:stop`` of a batch (numpy or torch), its hints cut to
+    the longest of them, as :func:`collate` of those
+    samples alone would pad them."""
+    lengths = batch.lengths[start:stop]
+    steps = int(lengths.max()) if len(lengths) else 0
+    return replace(
+        batch,
+        inputs={k: v[start:stop] for k, v in batch.inputs.items()},
+        hints={k: v[:steps, start:stop] for k, v in batch.hints.items()},
+        outputs={k: v[start:stop] for k, v in batch.outputs.items()},
+        lengths=lengths)
 
 
 def uncollate(batch: Batch) -> list[Trace]:

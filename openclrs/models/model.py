@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.batching import batch_rows
 from ..specs import SPECS, Location, Stage, Type, check_algorithm
 from .config import HINT_MODES, REPRED_MODES, ModelConfig  # noqa: F401  (re-exported)
 from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
@@ -557,20 +558,6 @@ class Reasoner(nn.Module):
             if spec[name][1] in (Location.NODE, Location.EDGE):
                 return int(value.shape[1])
         raise ValueError("cannot tell the number of nodes: no node or edge input")
-
-
-def batch_rows(batch, start: int, stop: int):
-    """Samples ``start:stop`` of a batch (numpy or torch), its hints cut to
-    the longest of them, as :func:`~openclrs.data.batching.collate` of those
-    samples alone would pad them."""
-    lengths = batch.lengths[start:stop]
-    steps = int(lengths.max()) if len(lengths) else 0
-    return dataclasses.replace(
-        batch,
-        inputs={k: v[start:stop] for k, v in batch.inputs.items()},
-        hints={k: v[:steps, start:stop] for k, v in batch.hints.items()},
-        outputs={k: v[start:stop] for k, v in batch.outputs.items()},
-        lengths=lengths)
 
 
 def hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch.Tensor], *,

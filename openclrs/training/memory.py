@@ -30,6 +30,7 @@ import math
 import re
 from typing import Mapping
 
+from ..data.batching import batch_rows
 from ..specs import Location, Stage, Type
 
 FLOAT = 4                 # bytes of a float32
@@ -123,13 +124,6 @@ def chunk_size(per_sample: int, budget: int, limit: int) -> int:
     """How many samples of ``per_sample`` bytes to compute at once within
     ``budget`` (at least one, at most ``limit``)."""
     return max(1, min(limit, budget // max(per_sample, 1)))
-
-
-def batch_rows(batch, start: int, stop: int):
-    """Samples ``start:stop`` of a batch (:func:`openclrs.models.model.batch_rows`)."""
-    from ..models.model import batch_rows
-
-    return batch_rows(batch, start, stop)
 
 
 def chunks(model, batch, budget: int | None):

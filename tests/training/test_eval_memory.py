@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from openclrs.cli.arguments import memory_size
+from openclrs.data import batching
 from openclrs.data.batching import collate
 from openclrs.models.config import ModelConfig
 from openclrs.samplers import Sampler
@@ -53,7 +54,7 @@ def test_every_sample_predicted_the_same_alone_and_in_the_batch(setup, algorithm
     batch = collate(traces[algorithm])
     together = model.predict(batch)
     for i in range(batch.batch_size):
-        alone = model.predict(memory.batch_rows(batch, i, i + 1))
+        alone = model.predict(batching.batch_rows(batch, i, i + 1))
         for name, value in together.items():
             np.testing.assert_array_equal(alone[name][0], value[i], err_msg=name)
 
@@ -64,7 +65,7 @@ def test_batch_rows_is_the_collate_of_those_samples(setup):
     lengths = [t.length for t in samples]
     assert len(set(lengths)) > 1  # the hints are cut to the chunk's longest trace
     start = int(np.argmin(lengths))
-    part = memory.batch_rows(collate(samples), start, start + 1)
+    part = batching.batch_rows(collate(samples), start, start + 1)
     expected = collate(samples[start:start + 1])
     assert part.num_steps == expected.num_steps == min(lengths)
     for field in ("inputs", "hints", "outputs"):
