@@ -608,15 +608,13 @@ def tensorboard_writer(folder: str, resume_step: int | None, log=sys.stderr):
 def results_table(results: dict) -> str:
     """Val and test score of each algorithm (the splits ``results`` has:
     ``<split>_score`` per algorithm) beside the published test score."""
-    from ..data.datasets import has_canonical_splits
     from ..sparse import spec_of
     from .published_scores import published_score
     from .sparse_train import test_set_name
 
     first = next(iter(results["algorithms"].values()))
     splits = [s for s in ("val", "test") if f"{s}_score" in first]
-    # the test column is CLRS-30's n = 64 split unless an algorithm has none
-    canonical = all(has_canonical_splits(a) for a in results["algorithms"])
+    canonical = _tests_on_clrs_splits(results["algorithms"])
     heads = {"val": ("", "val"), "test": ("test", "(n=64)" if canonical else "")}
     lines = [f"{'':<32}" + "".join(f"{heads[s][0]:>8}" for s in splits) + f"{'published':>11}",
              f"{'algorithm':<32}" + "".join(f"{heads[s][1]:>8}" for s in splits)
@@ -647,6 +645,14 @@ def results_table(results: dict) -> str:
             lines.append(f"{title}, per graph (SALSA-CLRS):")
             lines += [f"  {a:<30}{_salsa_line(m)}" for a, m in salsa.items()]
     return "\n".join(lines)
+
+
+def _tests_on_clrs_splits(algorithms) -> bool:
+    """Whether every algorithm's test set is CLRS-30's n = 64 split (not so
+    for SALSA-CLRS's own: :func:`test_batches`)."""
+    from ..data.datasets import has_canonical_splits
+
+    return all(has_canonical_splits(a) for a in algorithms)
 
 
 def _salsa_line(m: dict) -> str:
@@ -713,6 +719,7 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
         print("openclrs: matplotlib is not installed, so test_scores.png is not drawn "
               f"({install_hint('matplotlib')})", file=log)
         return False
+    from ..sparse import spec_of
     from .published_scores import SOURCE, published_score
 
     algs = list(results["algorithms"])
@@ -729,15 +736,11 @@ def plot_test_scores(results: dict, path: str, log=sys.stderr) -> bool:
                       label="Triplet-GMPNN, published", color="#bbbbbb")
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
     tilt = len(algs) > 3
-    from ..data.datasets import has_canonical_splits
-    from ..sparse import spec_of
-
     names = [f"{a}\n(graph accuracy)" if score_is_loss(spec_of(a)) else a for a in algs]
     ax.set_xticks(x, names, rotation=25 if tilt else 0, ha="right" if tilt else "center",
                   rotation_mode="anchor", fontsize=8)
-
-    canonical = all(has_canonical_splits(a) for a in algs)
-    ax.set_ylabel("test score, n = 64 (%)" if canonical else "test score (%)")
+    ax.set_ylabel("test score, n = 64 (%)" if _tests_on_clrs_splits(algs)
+                  else "test score (%)")
     ax.set_ylim(0, 124)
     ax.set_yticks(range(0, 101, 20))
     ax.spines[["top", "right"]].set_visible(False)
