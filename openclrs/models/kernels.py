@@ -257,14 +257,8 @@ def max_score_scores(a: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
     out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
     sizes = _pieces(a.shape[1], t.shape[1], a.shape[-1])
     total = a.shape[0] * len(sizes)
-    threads = threads_for(total, a)
-    bounds = [round(i * total / threads) for i in range(threads + 1)]
-    parts = [(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
-    if threads <= 1:
-        _score_pieces(a, t, w, out, sizes, *parts[0])
-    else:
-        list(_block_workers(threads).map(
-            lambda part: _as_worker(_score_pieces, a, t, w, out, sizes, *part), parts))
+    share_out(lambda part: _score_pieces(a, t, w, out, sizes, *part),
+              split_evenly(total, threads_for(total, a)))
     return out.add_(bias)
 
 
@@ -328,6 +322,13 @@ def share_out(fn, parts: list, workers: int | None = None) -> list:
     if workers <= 1 or _in_worker():
         return [run(p) for p in parts]
     return list(_block_workers(workers).map(lambda part: _as_worker(run, part), parts))
+
+
+def split_evenly(total: int, count: int) -> list[tuple[int, int]]:
+    """``count`` consecutive ``(start, stop)`` ranges covering ``range(total)``,
+    their sizes differing by at most one."""
+    bounds = [round(i * total / count) for i in range(count + 1)]
+    return list(zip(bounds, bounds[1:]))
 
 
 def threads_for(parts: int, x: torch.Tensor) -> int:
@@ -427,12 +428,10 @@ def max_over_i_values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     out = a.new_empty(a.shape[0], a.shape[1], a.shape[3], c.shape[3])
 
     def part(rows):
-        with torch.no_grad():
-            out[rows] = MaxOverI.values(a[rows], c[rows])
+        lo, hi = rows
+        out[lo:hi] = MaxOverI.values(a[lo:hi], c[lo:hi])
 
-    bounds = [round(k * a.shape[0] / threads) for k in range(threads + 1)]
-    list(_block_workers(threads).map(lambda rows: _as_worker(part, rows),
-                                     [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]))
+    share_out(part, split_evenly(a.shape[0], threads))
     return out.permute(0, 2, 3, 1)
 
 

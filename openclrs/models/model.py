@@ -51,7 +51,7 @@ from .decoders import DecoderInputs, DecoderSettings, make_decoder, postprocess
 from .encoders import (ProbeEncoder, adjacency_contribution, densify,
                        split_step_inputs, step_columns)
 from .features import AffineFeatures
-from .kernels import share_out, threads_for
+from .kernels import share_out, split_evenly, threads_for
 from .losses import total_loss
 from .layers import Linear
 from .processors import make_processor
@@ -500,9 +500,7 @@ class Reasoner(nn.Module):
         pieces = 1 if threads == 1 else min(batch.batch_size, 4 * threads)
         parts = share_out(lambda rows: self(batch_rows(batch, *rows), algorithm, repred=True,
                                             hints=False).outputs,
-                          [(round(k * batch.batch_size / pieces),
-                            round((k + 1) * batch.batch_size / pieces))
-                           for k in range(pieces)], workers=threads)
+                          split_evenly(batch.batch_size, pieces), workers=threads)
         outputs = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         return hard_predictions(spec, outputs,
                                 sinkhorn_steps=self.config.predict_sinkhorn_steps,
