@@ -35,6 +35,8 @@ from openclrs.training.sparse_evaluate import (evaluate_run_sparse, evaluate_spa
                                                first_step_batch)
 from openclrs.training.sparse_train import SparseBatches
 
+from tests.loss_helpers import assert_same_losses
+
 # Tiny models run fastest on one thread, and the suite's timing must not
 # depend on how busy the machine's other cores are (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -297,10 +299,6 @@ def test_a_run_kind_without_a_sparse_scorer_is_refused(halting_run):
 COMPLETE = GraphDistribution("er", (6,), (1.0, 1.0))  # every pair an edge
 
 
-def _grads(loss, model):
-    return torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
-
-
 @pytest.mark.parametrize("algorithm,kind", [("bfs", "learned"), ("dijkstra", "learned"),
                                             ("mst_prim", "termination")])
 def test_sparse_halting_loss_equals_the_dense_one_on_complete_graphs(algorithm, kind):
@@ -309,19 +307,9 @@ def test_sparse_halting_loss_equals_the_dense_one_on_complete_graphs(algorithm, 
     # every gradient agree.
     model = halting_model(algorithm, kind=kind, max_steps_factor=1.0).train()
     traces = SparseSampler(algorithm, COMPLETE, seed=1).take(3)
-    total, terms = sparse_halting_loss(model, collate_sparse(traces))
     dense = collate([to_dense(t) for t in traces]).to_torch(float_dtype=torch.float64)
-    dense_total, dense_terms = model.loss(dense)
-    assert set(terms) == set(dense_terms)
-    for name in terms:
-        torch.testing.assert_close(terms[name], dense_terms[name], rtol=0, atol=1e-10,
-                                   msg=name)
-    for (name, _), a, b in zip(model.named_parameters(), _grads(total, model),
-                               _grads(dense_total, model)):
-        if a is None or b is None:
-            assert a is None and b is None, name
-        else:
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=name)
+    assert_same_losses(model, sparse_halting_loss(model, collate_sparse(traces)),
+                       model.loss(dense), 1e-10)
 
 
 def test_a_graphs_ponder_loss_does_not_depend_on_a_larger_batch_mate():

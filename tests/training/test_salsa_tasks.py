@@ -27,6 +27,8 @@ from openclrs.training import sparse_train
 from openclrs.training.config import TrainConfig
 from openclrs.training.metrics import score_is_loss, selection_score
 
+from tests.loss_helpers import assert_same_losses
+
 SALSA_OWN = ("fast_mis", "eccentricity")
 TOL = 1e-10
 COMPLETE = GraphDistribution("er", (5,), (1.0, 1.0))
@@ -216,20 +218,9 @@ def test_sparse_forward_equals_the_dense_forward(algorithm, processor):
 def test_sparse_loss_equals_the_dense_loss_on_complete_graphs(algorithm):
     model = model_for(algorithm).train()
     traces = SparseSampler(algorithm, COMPLETE, seed=6).take(3)
-    sparse_total, sparse_terms = sparse_loss(model, collate_sparse(traces))
     dense_batch = collate([to_dense(t) for t in traces]).to_torch(float_dtype=torch.float64)
-    dense_total, dense_terms = model.loss(dense_batch)
-    assert set(sparse_terms) == set(dense_terms)
-    for k in dense_terms:
-        torch.testing.assert_close(sparse_terms[k], dense_terms[k], rtol=0, atol=TOL, msg=k)
-    params = list(model.parameters())
-    a = torch.autograd.grad(sparse_total, params, allow_unused=True)
-    b = torch.autograd.grad(dense_total, params, allow_unused=True)
-    for (name, _), x, y in zip(model.named_parameters(), a, b):
-        if x is None or y is None:
-            assert x is None and y is None, name
-        else:
-            torch.testing.assert_close(x, y, rtol=0, atol=TOL, msg=name)
+    assert_same_losses(model, sparse_loss(model, collate_sparse(traces)),
+                       model.loss(dense_batch), TOL)
 
 
 # ------------------------------------------------------ the trace engine
