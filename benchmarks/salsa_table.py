@@ -30,12 +30,17 @@ none); ``--graphs ALG:N=K`` overrides one entry
 (``--graphs dijkstra:4096=2``). A cell is evaluated in chunks (``GRAPHS_PER_BATCH``
 graphs, one forward each), appended to the cell's ``parts`` and written to
 the results JSON after each chunk: a rerun, or a larger ``K``, continues with
-the stream's next graph (a stop loses at most one chunk), and the short cells
+the stream's next graph, and the short cells
 are visited in turns (one chunk each per round, cheap cells first), so a stop
 leaves every cell with about as many graphs as its cost allows. A cell's
 figures are the graph-weighted means of its parts' (exact: SALSA's metrics
 are means over graphs, and the pooled CLRS score of graphs of one size is
-too). The file records the runs (folder, checkpoint, step, training
+too). Within a chunk, the processor's state (node states, the fed-back
+hint predictions, the step) is saved every ``--state-every`` seconds (10
+min) beside the results (``OUT.ALG.FAMILY_N.state.safetensors``), so a stop
+loses at most that much: a rerun of the same command continues the graph at
+the saved step, with the same numbers as a run never stopped, and removes
+the file once the chunk is in the results. The file records the runs (folder, checkpoint, step, training
 options), the command lines and the machine, and refuses to mix runs.
 
 dijkstra and mst_prim hints are O(n^2) (n + 1 steps of n nodes: 10 GiB at
@@ -236,35 +241,74 @@ def first_step_trace(sampler):
                              bare.inputs, hints, bare.outputs, bare.length)
 
 
-def evaluate_chunk(model, sampler, count: int, progress: bool = False) -> dict:
+def batch_hash(batch) -> str:
+    """A fingerprint of a sparse batch's graphs and inputs (which graphs a
+    saved state belongs to)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in ("senders", "receivers", "lengths"):
+        h.update(np.ascontiguousarray(getattr(batch, name)).tobytes())
+    for name in sorted(batch.inputs):
+        h.update(name.encode() + np.ascontiguousarray(batch.inputs[name]).tobytes())
+    return h.hexdigest()[:32]
+
+
+def evaluate_chunk(model, sampler, count: int, progress: bool = False, state=None) -> dict:
     """The scores of ``model`` on the sampler's next ``count`` graphs, one
-    forward (``evaluate_sparse``'s figures for those graphs alone)."""
-    from openclrs.training.sparse_evaluate import SparseScorer, first_step_batch
+    forward (``evaluate_sparse``'s figures for those graphs alone).
+
+    ``state``: ``(path, identity, every)`` makes the forward resumable
+    mid-trajectory (:class:`~openclrs.training.sparse_evaluate.StateFile`):
+    the processor's state is saved to ``path`` every ``every`` seconds; a
+    state already there, of the same ``identity`` and graphs, is continued
+    from (the seconds it had spent counted in, the step recorded as
+    ``resumed_at_step``); the file is removed once the chunk is scored."""
+    from openclrs.training.sparse_evaluate import SparseScorer, StateFile, first_step_batch
 
     start, cpu = time.perf_counter(), time.process_time()
     traces = [first_step_trace(sampler) for _ in range(count)]
     batch = first_step_batch(traces)
+    checkpoint, before, resumed_at = None, {}, None
+    if state is not None:
+        path, identity, every = state
+        checkpoint = StateFile(path, {**identity, "graphs": batch_hash(batch)}, every=every)
+        if checkpoint.load() is not None:  # peek: what it had spent, and where it stands
+            before, resumed_at = dict(checkpoint.carried), checkpoint.saved_step
+            print(f"{sampler.algorithm}: continuing from {path} at step {resumed_at}",
+                  flush=True)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc=f"{sampler.algorithm} {count} graph(s)", unit="step", leave=False)
-    scorer = SparseScorer(model, sampler.algorithm)
+        bar = tqdm(desc=f"{sampler.algorithm} {count} graph(s)", unit="step", leave=False,
+                   mininterval=10)
     model_start = time.perf_counter()
-    scorer.update(batch, progress=bar)
-    seconds = time.perf_counter() - model_start
+
+    def spent() -> dict:
+        """Seconds so far, the saved state's included."""
+        return {"seconds": before.get("seconds", 0.0) + time.perf_counter() - model_start,
+                "wall_seconds": before.get("wall_seconds", 0.0) + time.perf_counter() - start,
+                "cpu_seconds": before.get("cpu_seconds", 0.0) + time.process_time() - cpu}
+
+    if checkpoint is not None:
+        checkpoint.extra = spent
+    scorer = SparseScorer(model, sampler.algorithm)
+    scorer.update(batch, progress=bar, checkpoint=checkpoint)
     if bar is not None:
         bar.close()
     part = scorer.result()
     part.update(graphs_per_batch=count, nodes=batch.num_nodes / count,
-                edges=batch.num_edges / count, seconds=seconds,
-                wall_seconds=time.perf_counter() - start,
-                cpu_seconds=time.process_time() - cpu)
+                edges=batch.num_edges / count, **spent())
+    if resumed_at is not None:
+        part["resumed_at_step"] = resumed_at
     return part
 
 
 SUMMED = ("seconds", "wall_seconds", "cpu_seconds")
-NOT_MEANS = ("start", "graphs", "graphs_per_batch")
+NOT_MEANS = ("start", "graphs", "graphs_per_batch", "resumed_at_step")
 CELL_KEYS = ("seed", "checkpoint", "step")
 
 
@@ -291,6 +335,12 @@ def parts_of(cell: dict) -> list:
     part = {k: v for k, v in cell.items() if k not in CELL_KEYS}
     part["start"] = 0
     return [part]
+
+
+def state_path(out: str, key: str) -> str:
+    """Where the chunk of cell ``key`` being evaluated keeps its mid-trajectory
+    state (beside the results file ``out``)."""
+    return f"{os.path.splitext(out)[0]}.{key.replace('/', '.')}.state.safetensors"
 
 
 def lock_folder(path: str) -> str:
@@ -427,6 +477,10 @@ def main():
     parser.add_argument("--plan", action="store_true",
                         help="print graphs per cell and the estimated seconds, and stop")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--state-every", type=float, default=600.0, metavar="SECONDS",
+                        help="save the processor's state of the graph(s) being evaluated "
+                             "this often, beside --out, so that a stopped run continues "
+                             "mid-graph (default %(default)s)")
     parser.add_argument("--check", action="store_true",
                         help="check first_step_trace and the merging of parts, and stop")
     parser.add_argument("--time-steps", metavar="N:K",
@@ -529,7 +583,11 @@ def main():
                 for _ in range(have):
                     samplers[key].draw_inputs()
             size = min(GRAPHS_PER_BATCH.get(n, 1), count - have)
-            part = evaluate_chunk(model, samplers[key], size, progress=not args.quiet)
+            identity = {"cell": key, "start": str(have), "graphs_per_batch": str(size),
+                        "checkpoint": saved_ckpt.path, "seed": str(seed)}
+            state = state_path(args.out, key)
+            part = evaluate_chunk(model, samplers[key], size, progress=not args.quiet,
+                                  state=(state, identity, args.state_every))
             part["start"] = have
             parts.append(part)
             cell = merged(parts)
@@ -537,6 +595,8 @@ def main():
                         parts=parts)
             saved["cells"][key] = cell
             save(args.out, saved)
+            if os.path.exists(state):  # the chunk is in the results now
+                os.remove(state)
             print(f"{key:<24} graphs {have}..{have + size - 1}: node "
                   f"{pct(part['node_accuracy'])} graph {pct(part['graph_accuracy'])} "
                   f"{part['wall_seconds']:.0f} s ({part['cpu_seconds']:.0f} s CPU)  cell: "

@@ -41,6 +41,7 @@ settings are written under its name (``"halting": {...}``), and its
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Sequence
 
@@ -64,6 +65,78 @@ def first_step_batch(traces: Sequence[SparseTrace]):
     return batch
 
 
+class StateFile:
+    """A sparse evaluation's trajectory state
+    (:class:`~openclrs.models.sparse.TrajectoryState`) saved to ``path`` every
+    ``every`` seconds (safetensors, written atomically), so that one long
+    graph (dijkstra at n = 16384: hours) survives a stop: pass it as
+    ``checkpoint`` to :func:`~openclrs.models.sparse.sparse_predict` (or
+    :meth:`SparseScorer.update`); a later run with the same ``identity``
+    continues from the saved step, with the same numbers as a run never
+    stopped. ``identity`` (str -> str: what the state belongs to, e.g. the
+    checkpoint, the graphs and a hash of them) is stored with it, and a
+    state of anything else is refused. ``carried``: numbers the caller asked
+    to keep with the state (``extra()`` at each save, e.g. the seconds spent
+    so far), as loaded; :meth:`remove` once the evaluation is done."""
+
+    def __init__(self, path: str, identity: dict[str, str], every: float = 600.0,
+                 extra=None, clock=time.monotonic):
+        self.path, self.identity, self.every = path, dict(identity), float(every)
+        self.extra, self.clock = extra, clock
+        self.last = clock()
+        self.carried: dict[str, float] = {}
+        self.saved_step: int | None = None
+
+    def load(self):
+        """The saved state, or None if there is none."""
+        from ..files import CorruptFileError
+        from ..models.sparse import TrajectoryState
+        from .runs import CorruptCheckpointError, _parse_safetensors
+
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        try:
+            tensors, meta = _parse_safetensors(self.path, raw)
+        except CorruptCheckpointError:
+            raise CorruptFileError(f"{self.path} is not a readable evaluation state; delete it "
+                                   "to start the evaluation of its graphs again") from None
+        theirs = {k[len("id/"):]: v for k, v in meta.items() if k.startswith("id/")}
+        if theirs != self.identity:
+            differ = sorted(k for k in set(theirs) | set(self.identity)
+                            if theirs.get(k) != self.identity.get(k))
+            raise ValueError(f"{self.path} holds the state of another evaluation ("
+                             f"{', '.join(differ)} differ): delete it, or evaluate into "
+                             "another results file")
+        self.carried = {k[len("carried/"):]: float(v) for k, v in meta.items()
+                        if k.startswith("carried/")}
+        # own copies, not views of the file's bytes
+        state = TrajectoryState.from_tensors({k: v.clone() for k, v in tensors.items()})
+        self.saved_step = state.step
+        return state
+
+    def due(self) -> bool:
+        return self.clock() - self.last >= self.every
+
+    def save(self, state) -> None:
+        from ..files import write_bytes
+        from .runs import _safetensors_bytes
+
+        meta = {f"id/{k}": v for k, v in self.identity.items()}
+        carried = self.extra() if self.extra is not None else {}
+        meta.update({f"carried/{k}": repr(float(v)) for k, v in carried.items()})
+        write_bytes(self.path, _safetensors_bytes(state.tensors(), meta))
+        self.last = self.clock()
+        self.saved_step = state.step
+
+    def remove(self) -> None:
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+
 class SparseScorer:
     """A plain reasoner's scores on sparse batches of one algorithm:
     :func:`~openclrs.models.sparse.sparse_predict` scored by
@@ -75,10 +148,11 @@ class SparseScorer:
         self.model, self.algorithm = model, algorithm
         self.scorer = GraphScorer(model.specs[algorithm])
 
-    def update(self, batch, progress=None) -> None:
+    def update(self, batch, progress=None, checkpoint=None) -> None:
         from ..models.sparse import sparse_predict
 
-        predictions = sparse_predict(self.model, batch, self.algorithm, progress=progress)
+        predictions = sparse_predict(self.model, batch, self.algorithm, progress=progress,
+                                     checkpoint=checkpoint)
         self.scorer.update(batch.outputs, predictions, batch.node_ptr, batch.edge_ptr)
 
     def result(self) -> dict:

@@ -121,9 +121,11 @@ class PGN(Processor):
         if self.adjacency == SELF:
             loops = graph.self_loops
             edge_fts, senders, receivers = edge_fts[loops], senders[loops], receivers[loops]
-        to_receiver = self.m_1(z) + self.m_g(graph_fts)[graph.node_graph]
-        msgs = self.transform(project(self.m_e, edge_fts,
-                                      add=to_receiver[receivers] + self.m_2(z)[senders]))
+        to_receiver = self.m_1(z) + self.m_g(graph_fts).index_select(0, graph.node_graph)
+        # (E, H) gathers by index_select (x[index] is several times slower on
+        # the CPU), summed in place: the same numbers, one (E, H) block fewer.
+        pre = to_receiver.index_select(0, receivers).add_(self.m_2(z).index_select(0, senders))
+        msgs = self.transform(project(self.m_e, edge_fts, add=pre))
         msgs = self.aggregation.over_edge_list(msgs, senders, receivers, graph.num_nodes)
         return self.update(z, hidden, msgs), tri_msgs
 
