@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
+
 
 def autocasting(x: torch.Tensor) -> bool:
     """Whether autocast is on for ``x``'s device (the hand-written backward
@@ -253,13 +255,47 @@ def max_score_scores(a: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
       between OpenMP threads (a team meets at a barrier twice per piece, and
       on a machine shared with other jobs a barrier waits for a descheduled
       thread: ten times the single-threaded time was measured); whole pieces
-      per thread need no barrier at all."""
+      per thread need no barrier at all.
+
+    Where the fused C kernels load (:mod:`.fused`; float32 CPU operands),
+    :func:`_fused_max_score` replaces all of this: the same scores to
+    float32 rounding (another summation order), not the same bits."""
+    lib = fused.library() if fused.usable(a, t, w, *([] if bias is None else [bias])) else None
+    if lib is not None:
+        out = _fused_max_score(lib, a, t, w, bias)
+        if out is not None:
+            return out
     out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
     sizes = _pieces(a.shape[1], t.shape[1], a.shape[-1])
     total = a.shape[0] * len(sizes)
     share_out(lambda part: _score_pieces(a, t, w, out, sizes, *part),
               split_evenly(total, threads_for(total, a)))
-    return out.add_(bias)
+    return out if bias is None else out.add_(bias)
+
+
+# Rows of one sample's scores per call of the fused kernel: small enough that
+# two threads get even shares of one sample, large enough that a call's
+# overhead (some microseconds) is nothing beside its work.
+FUSED_ROWS = 512
+
+
+def _fused_max_score(lib, a, t, w, bias) -> torch.Tensor | None:
+    """:func:`max_score_scores` by the fused C kernel (``fused.c``): no
+    tensor of maxima at all, the sum over the hidden axis in registers
+    (five times faster at n = 64). The sums run in another order than
+    ``gemv``'s, so the scores agree with torch's path to float32 rounding,
+    not to the bit. None where the kernel refuses (an operand not finite)."""
+    out = a.new_empty(a.shape[0], a.shape[1], t.shape[1])
+    bias = 0.0 if bias is None else float(bias)
+    rows = [(b, lo, min(lo + FUSED_ROWS, a.shape[1]))
+            for b in range(a.shape[0]) for lo in range(0, a.shape[1], FUSED_ROWS)]
+
+    def run(part):
+        return all(fused.max_score(lib, a[b, lo:hi], t[b], w, bias, out[b, lo:hi])
+                   for b, lo, hi in rows[part[0]:part[1]])
+
+    done = share_out(run, split_evenly(len(rows), threads_for(len(rows), a)))
+    return out if all(done) else None
 
 
 # Elements of maxima per piece in evaluation (max_score_scores): 512 KiB of
@@ -420,16 +456,25 @@ def max_over_i_values(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     samples shared out among single-threaded worker threads, as in
     :func:`max_score_scores` (its loop over i is 64 OpenMP regions per step
     at n = 64). Each sum and maximum is one elementwise operation, whatever
-    the split: the same bits."""
+    the split: the same bits. Where the fused C kernels load
+    (:mod:`.fused`), each sample's maxima are one call of
+    ``openclrs_max_over_i`` (the running maximum in registers, ten times
+    faster at n = 64), also the same bits."""
     a, c = _feature_major(a), _feature_major(c)
     threads = threads_for(a.shape[0], a)
-    if threads <= 1 or MaxOverI._at_once(a, c):
+    lib = fused.library() if fused.usable(a, c) else None
+    if lib is None and (threads <= 1 or MaxOverI._at_once(a, c)):
         return MaxOverI.values(a, c).permute(0, 2, 3, 1)
     out = a.new_empty(a.shape[0], a.shape[1], a.shape[3], c.shape[3])
 
     def part(rows):
         lo, hi = rows
-        out[lo:hi] = MaxOverI.values(a[lo:hi], c[lo:hi])
+        if lib is None:
+            out[lo:hi] = MaxOverI.values(a[lo:hi], c[lo:hi])
+            return
+        for b in range(lo, hi):     # torch's loop for a sample the kernel refuses
+            if not fused.max_over_i(lib, a[b], c[b], out[b]):
+                out[b] = MaxOverI.values(a[b:b + 1], c[b:b + 1])[0]
 
     share_out(part, split_evenly(a.shape[0], threads))
     return out.permute(0, 2, 3, 1)

@@ -15,6 +15,14 @@ from openclrs.training.config import TrainConfig
 from openclrs.training.loop import _apply_eval, build_model
 
 
+@pytest.fixture(autouse=True)
+def torch_path(monkeypatch):
+    """These tests are about torch's path (the same bits as the Function);
+    the fused C kernels, which sum in another order, are tested in
+    test_fused.py."""
+    monkeypatch.setenv("OPENCLRS_NO_FUSED", "1")
+
+
 @pytest.fixture
 def threads():
     """Restores the caller's thread count, whatever a test sets."""

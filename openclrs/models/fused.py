@@ -1,0 +1,179 @@
+"""Fused C kernels for evaluation: ``fused.c``, compiled on first use.
+
+Two of evaluation's hot spots are elementwise passes over N^3 values that
+torch runs as separate operations, each writing its (large) result to memory
+for the next to read back:
+
+* the edge-pointer scores (:func:`max_score`), Floyd-Warshall's ``Pi_h`` at
+  every step: ``out[r, c] = sum_h w_h max(a[r, h], t[c, h]) + bias``, N^3 H
+  maxima at n = 64 then a matrix-vector product over them;
+* the triplet max over i (:func:`max_over_i`):
+  ``out[f, j, c] = max_i (a[f, i, j] + x[f, i, c])``, one sum and one
+  maximum per loop over i.
+
+``fused.c`` computes each in one pass with the running sum or maximum in
+registers. It is plain C (pointers and sizes, no Python or torch headers),
+compiled the first time it is needed with the system C compiler
+(``$CC``, else ``cc``; ``-O3 -march=native -shared -fPIC``, no
+``-ffast-math``: IEEE float32 arithmetic, contracted multiply-adds allowed)
+into a per-user cache folder (``$OPENCLRS_CACHE_DIR``, else
+``$XDG_CACHE_HOME/openclrs``, else ``~/.cache/openclrs``), under a name
+that hashes the source, the compiler's version and the flags, written
+atomically (``files.atomic_write``); later processes load it from there.
+ctypes releases the GIL around each call, so ``kernels.share_out``'s worker
+threads run the kernels on all cores.
+
+Where there is no compiler, compilation fails, the library does not load, or
+``OPENCLRS_NO_FUSED=1`` is set, :func:`library` returns None (the reason is
+logged once, :func:`unavailable` says it) and the callers in ``kernels``
+take torch's path: same results to float32 rounding, slower. The kernels are
+for forward passes without gradients on contiguous float32 CPU tensors;
+the callers check that, and also take torch's path when a kernel refuses
+an operand that is not finite (torch's NaN rules apply then).
+
+Exactness: :func:`max_over_i` is the same bits as torch's loop (each sum is
+one float32 addition and a maximum does not depend on the order it is taken
+in); :func:`max_score` sums the products in another order than BLAS's
+``gemv`` does, so its scores differ from torch's path by float32 rounding
+(``tests/models/test_fused.py``; Floyd-Warshall's test metrics at n = 64
+were checked equal, ``benchmarks/fw_eval_time.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import threading
+
+import torch
+
+from .. import files
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused.c")
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC", "-std=c99")
+DISABLE = "OPENCLRS_NO_FUSED"
+
+_log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+_state: dict = {}          # "lib": the loaded library or None, "why": the reason if None
+
+
+def cache_dir() -> str:
+    """Where compiled kernels live (per user)."""
+    base = os.environ.get("OPENCLRS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "openclrs")
+    return os.path.join(base, "fused")
+
+
+def compiler() -> str | None:
+    """The C compiler's path: ``$CC`` (one word), else ``cc``; None if absent."""
+    return shutil.which(os.environ.get("CC") or "cc")
+
+
+def _version(cc: str) -> str:
+    out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60,
+                         check=False)
+    return out.stdout.splitlines()[0] if out.stdout else ""
+
+
+def _build(cc: str) -> str:
+    """The compiled library's path, compiling it if the cache lacks it."""
+    with open(SOURCE, "rb") as f:
+        source = f.read()
+    key = hashlib.sha256(b"\0".join([source, _version(cc).encode(), cc.encode(),
+                                     " ".join(FLAGS).encode()])).hexdigest()[:16]
+    path = os.path.join(cache_dir(), f"fused-{key}.so")
+    if os.path.exists(path):
+        return path
+
+    def compile_to(tmp):
+        # the compiler writes beside the target (same folder: the rename is atomic)
+        out = subprocess.run([cc, *FLAGS, "-o", tmp, SOURCE], capture_output=True,
+                             text=True, timeout=300, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"{cc} failed: {out.stderr.strip()[-2000:]}")
+
+    files.atomic_write(path, compile_to)
+    return path
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get(DISABLE, "") not in ("", "0"):
+        raise RuntimeError(f"{DISABLE} is set")
+    cc = compiler()
+    if cc is None:
+        raise RuntimeError(f"no C compiler ({os.environ.get('CC') or 'cc'}) on the PATH")
+    lib = ctypes.CDLL(_build(cc))
+    f32, long_ = ctypes.POINTER(ctypes.c_float), ctypes.c_long
+    lib.openclrs_max_score.argtypes = [f32, f32, f32, ctypes.c_float, f32,
+                                       long_, long_, long_]
+    lib.openclrs_max_over_i.argtypes = [f32, f32, f32, long_, long_, long_, long_]
+    lib.openclrs_max_score.restype = lib.openclrs_max_over_i.restype = ctypes.c_int
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, or None where they are unavailable (see the module
+    docstring). Decided once per process; ``OPENCLRS_NO_FUSED`` is read on
+    every call, so it can be set at any time."""
+    if os.environ.get(DISABLE, "") not in ("", "0"):
+        return None
+    if "lib" not in _state:
+        with _LOCK:
+            if "lib" not in _state:
+                try:
+                    _state["lib"], _state["why"] = _load(), None
+                except Exception as error:  # noqa: BLE001 - any failure means torch's path
+                    _state["lib"], _state["why"] = None, str(error)
+                    _log.info("fused C kernels unavailable, using torch's path: %s", error)
+    return _state["lib"]
+
+
+def unavailable() -> str | None:
+    """Why :func:`library` is None (None if the kernels are loaded)."""
+    if os.environ.get(DISABLE, "") not in ("", "0"):
+        return f"{DISABLE} is set"
+    library()
+    return _state["why"]
+
+
+def reset() -> None:
+    """Forget the decision (tests: a different compiler or cache)."""
+    with _LOCK:
+        _state.clear()
+
+
+def usable(*tensors: torch.Tensor) -> bool:
+    """Whether the kernels take these operands: float32, contiguous, CPU,
+    nothing to differentiate. (Not whether the library is loaded.)"""
+    return all(x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()
+               and not (x.requires_grad and torch.is_grad_enabled()) for x in tensors)
+
+
+def _ptr(x: torch.Tensor):
+    return ctypes.cast(x.data_ptr(), ctypes.POINTER(ctypes.c_float))
+
+
+def max_score(lib, a: torch.Tensor, t: torch.Tensor, w: torch.Tensor, bias: float,
+              out: torch.Tensor) -> bool:
+    """``out[r, c] = max(a[r], t[c]) . w + bias`` for ``a`` (R, H), ``t``
+    (K, H), ``w`` (H), into ``out`` (R, K); all contiguous float32 (views of
+    larger tensors are fine). False (out untouched) if an operand is not
+    finite."""
+    (rows, h), k = a.shape, t.shape[0]
+    return lib.openclrs_max_score(_ptr(a), _ptr(t), _ptr(w), bias, _ptr(out),
+                                  rows, k, h) == 0
+
+
+def max_over_i(lib, a: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> bool:
+    """``out[f, j, c] = max_i (a[f, i, j] + x[f, i, c])`` for ``a`` (F, I, J),
+    ``x`` (F, I, K), into ``out`` (F, J, K); contiguous float32. False (out
+    untouched) if an operand is not finite."""
+    nf, ni, nj = a.shape
+    return lib.openclrs_max_over_i(_ptr(a), _ptr(x), _ptr(out), nf, ni, nj,
+                                   x.shape[2]) == 0
