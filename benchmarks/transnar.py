@@ -255,6 +255,33 @@ def markdown_table(summary: list[dict], train_lengths) -> str:
     return "\n".join(lines)
 
 
+def target_report(summary: list[dict], control, length: int = 14,
+                  points: float = 0.20, needed: int = 2) -> str:
+    """Issue 18's target, checked: TransNAR ahead of the baseline by at
+    least ``points`` in CLRS score AND shape score at ``length`` on at least
+    ``needed`` algorithms (the control excluded). One line per algorithm
+    with both deltas, then the verdict."""
+    cells = {(r["algorithm"], r["length"], r["arm"]): r for r in summary}
+    lines, met = [f"target: TransNAR - baseline >= {points:.2f} in CLRS and shape score at "
+                  f"n={length} on >= {needed} algorithms (control excluded)"], []
+    for algorithm in sorted({a for a, n, _ in cells if n == length}):
+        base, tn = (cells.get((algorithm, length, arm)) for arm in ARMS)
+        if not (base and tn):
+            continue
+        clrs = tn["clrs_score"] - base["clrs_score"]
+        shape = tn["shape_score"] - base["shape_score"]
+        ok = clrs >= points and shape >= points
+        is_control = algorithm in control
+        if ok and not is_control:
+            met.append(algorithm)
+        lines.append(f"  {algorithm}{' (control)' if is_control else ''}: "
+                     f"CLRS {clrs:+.3f}, shape {shape:+.3f}"
+                     f"{'  (both >= target)' if ok else ''}")
+    verdict = "MET" if len(met) >= needed else "NOT met"
+    lines.append(f"target {verdict}: {len(met)} algorithm(s) {met}")
+    return "\n".join(lines)
+
+
 def paired(results: dict) -> dict:
     """The results restricted to the seeds that both arms have finished
     (every row scored): the fair comparison while a seed is still running."""
@@ -290,6 +317,9 @@ def report(results: dict, png: str, train_lengths) -> None:
               f"parse {r['parse_score']:.3f}  exact {r['exact_match']:.3f}")
     print()
     print(markdown_table(summary, train_lengths))
+    control = results.get("settings", {}).get("control") or []
+    print()
+    print(target_report(summary, control))
 
 
 if __name__ == "__main__":
