@@ -134,6 +134,7 @@ def main():
     saved["machine"] = (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}),"
                         f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     records = saved.setdefault("records", [])
+    labels = {tree: commit_of(tree) for tree in {v.rsplit(":", 1)[0] for v in args.variants}}
     for n in args.sizes:
         for family in args.families:
             for algorithm in args.algorithms:
@@ -151,7 +152,7 @@ def main():
                         raise SystemExit(f"{variant} {algorithm} {family}_{n} failed:\n"
                                          f"{out.stderr[-2000:]}")
                     record = json.loads(out.stdout.strip().splitlines()[-1])
-                    record.update(variant=f"{commit_of(tree)}:{alloc}", tree=tree,
+                    record.update(variant=f"{labels[tree]}:{alloc}", tree=tree,
                                   alloc=alloc, time=time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                   time.gmtime()))
                     records.append(record)
