@@ -136,10 +136,25 @@ def hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def table(saved: dict) -> str:
+def in_progress(out: str, key: str) -> str | None:
+    """"step k" of the chunk of cell ``key`` whose state is saved beside
+    ``out`` (a stopped or running evaluation), or None."""
+    path = state_path(out, key)
+    if not os.path.exists(path):
+        return None
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        step = int(f.get_tensor("step"))
+    saved_at = time.strftime("%H:%M UTC", time.gmtime(os.path.getmtime(path)))
+    return f"step {step} (saved {saved_at})"
+
+
+def table(saved: dict, out: str | None = None) -> str:
     """Node accuracy % / graph accuracy % (graphs) per (algorithm, family) and
     n; a cell not run but timed (``--time-steps``) shows its estimated CPU
-    hours per graph."""
+    hours per graph, and where its first graph's state is saved beside the
+    results file ``out``, the step it stands at."""
     cells = saved.get("cells", {})
     sizes = sorted({int(k.rsplit("_", 1)[1]) for k in cells})
     lines = ["| algorithm | family | " + " | ".join(f"n={n}" for n in sizes) + " |",
@@ -151,11 +166,14 @@ def table(saved: dict) -> str:
                 continue
             timed = [saved.get("estimates", {}).get(cell_key(algorithm, family, n))
                      for n in sizes]
+            going = [None if out is None else in_progress(out, cell_key(algorithm, family, n))
+                     for n in sizes]
             text = [f"{pct(c['node_accuracy'])} / {pct(c['graph_accuracy'])} ({c['graphs']})"
                     if c is not None else
                     "" if t is None else
                     f"not run: ~{hours(t['estimated_cpu_seconds_per_graph'])} CPU/graph"
-                    for c, t in zip(row, timed)]
+                    + ("" if g is None else f"; graph 1 at {g}")
+                    for c, t, g in zip(row, timed, going)]
             lines.append(f"| {algorithm} | {family} | " + " | ".join(text) + " |")
     differs = [k for k, c in cells.items() if abs(c["score"] - c["node_accuracy"]) > 5e-4]
     note = ("\nCLRS score = node accuracy in every cell (pointer outputs, equal-size graphs)"
@@ -495,7 +513,7 @@ def main():
             saved = json.load(f)
     png = os.path.splitext(args.out)[0] + ".png"
     if args.table:
-        print(table(saved))
+        print(table(saved, args.out))
         return
     if args.plot:
         plot(saved, png)
@@ -603,7 +621,7 @@ def main():
                   f"{cell['graphs']}/{count} graphs, node {pct(cell['node_accuracy'])}  "
                   f"[{time.strftime('%H:%M:%S')}]", flush=True)
     plot(saved, png)
-    print(table(saved))
+    print(table(saved, args.out))
 
 
 if __name__ == "__main__":
