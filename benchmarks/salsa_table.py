@@ -40,8 +40,9 @@ hint predictions, the step) is saved every ``--state-every`` seconds (10
 min) beside the results (``OUT.ALG.FAMILY_N.state.safetensors``), so a stop
 loses at most that much: a rerun of the same command continues the graph at
 the saved step, with the same numbers as a run never stopped, and removes
-the file once the chunk is in the results. The file records the runs (folder, checkpoint, step, training
-options), the command lines and the machine, and refuses to mix runs.
+the file once the chunk is in the results. The file records the runs
+(folder, checkpoint, step, training options), the command lines and the
+machine, and refuses to mix runs.
 
 dijkstra and mst_prim hints are O(n^2) (n + 1 steps of n nodes: 10 GiB at
 n = 16384), but the model reads those of step 0 only: :func:`first_step_trace`
@@ -283,7 +284,8 @@ def evaluate_chunk(model, sampler, count: int, progress: bool = False, state=Non
     the processor's state is saved to ``path`` every ``every`` seconds; a
     state already there, of the same ``identity`` and graphs, is continued
     from (the seconds it had spent counted in, the step recorded as
-    ``resumed_at_step``); the file is removed once the chunk is scored."""
+    ``resumed_at_step``); the caller removes the file once the chunk is in
+    its results."""
     from openclrs.training.sparse_evaluate import SparseScorer, StateFile, first_step_batch
 
     start, cpu = time.perf_counter(), time.process_time()
