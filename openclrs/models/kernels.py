@@ -14,6 +14,11 @@ The functions at the bottom (:func:`amax1`, :func:`max_over_i`,
 each takes the Function where it applies and the plain expression under
 autocast (the Functions' backward passes are for uniform dtypes) or
 ``torch.compile`` (which fuses the plain expression itself).
+
+Without gradients (evaluation), the edge-pointer scores and the triplet max
+over i take the fused C kernels of :mod:`.fused` where they load (float32
+CPU operands; ``OPENCLRS_NO_FUSED=1`` turns them off), torch's operations
+otherwise: :func:`max_score_scores`, :func:`max_over_i_values`.
 """
 
 from __future__ import annotations
