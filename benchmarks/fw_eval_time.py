@@ -23,7 +23,7 @@ C kernels of ``openclrs/models/fused.c`` where they load) and/or ``torch``
 (``summary`` in the JSON, printed at the end) gives per algorithm and thread
 count the best wall, CPU and peak memory of each and their ratios, and whether
 the test metrics are the same. ``--algorithm`` names the run's algorithm (rows
-are kept per algorithm, so several runs share one results file).
+are kept per algorithm and run folder, so several runs share one results file).
 
 ``--kernel`` instead times the edge-pointer scores alone, in this process on
 one thread: ``kernels.max_score_scores`` (evaluation) for each
@@ -202,8 +202,8 @@ def main(argv=None):
     for round_ in range(args.rounds):
         for threads in args.threads:
             for name, path in variants:
-                key = {"algorithm": args.algorithm, "tree": name, "path": path,
-                       "threads": threads, "round": round_}
+                key = {"algorithm": args.algorithm, "run": os.path.abspath(args.run),
+                       "tree": name, "path": path, "threads": threads, "round": round_}
                 if any(all(r.get(k) == v for k, v in key.items()) for r in record["results"]):
                     continue
                 row = {**key, **measure(trees[name], args.run, threads, args.algorithm,
@@ -224,7 +224,8 @@ def summary(rows: list[dict]) -> dict:
     for row in rows:
         if "path" not in row:             # rows of earlier sessions (before --paths)
             continue
-        cell = out.setdefault(f"{row['algorithm']}, {row['threads']} threads", {})
+        cell = out.setdefault(f"{row['algorithm']}, {row['threads']} threads, "
+                              f"{row['run']}", {})
         best = cell.setdefault(f"{row['tree']}, {row['path']}", {})
         for field in ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mib"):
             best[field] = min(best.get(field, row[field]), row[field])
