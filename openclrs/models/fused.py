@@ -18,8 +18,10 @@ compiled the first time it is needed with the system C compiler
 ``-ffast-math``: IEEE float32 arithmetic, contracted multiply-adds allowed)
 into a per-user cache folder (``$OPENCLRS_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/openclrs``, else ``~/.cache/openclrs``), under a name
-that hashes the source, the compiler's version and the flags, written
-atomically (``files.atomic_write``); later processes load it from there.
+that hashes the source, the compiler's version, the flags and the CPU,
+written atomically (``files.atomic_write``); later processes load it from
+there (if it is the user's own and writable by no one else; otherwise it is
+compiled anew).
 ctypes releases the GIL around each call, so ``kernels.share_out``'s worker
 threads run the kernels on all cores.
 
@@ -45,6 +47,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import threading
@@ -81,14 +84,40 @@ def _version(cc: str) -> str:
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 
+def _cpu() -> str:
+    """What ``-march=native`` compiles for: the machine and, on Linux, the
+    CPU's feature flags (a cache shared between machines, say a home folder
+    on a network drive, must not hand one CPU's instructions to another)."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
+
+
+def _trusted(path: str) -> bool:
+    """A library to load must be this user's and writable by no one else
+    (loading it runs its code)."""
+    info = os.stat(path)
+    return (not hasattr(os, "getuid") or info.st_uid == os.getuid()) and not info.st_mode & 0o022
+
+
 def _build(cc: str) -> str:
     """The compiled library's path, compiling it if the cache lacks it."""
     with open(SOURCE, "rb") as f:
         source = f.read()
     key = hashlib.sha256(b"\0".join([source, _version(cc).encode(), cc.encode(),
-                                     " ".join(FLAGS).encode()])).hexdigest()[:16]
-    path = os.path.join(cache_dir(), f"fused-{key}.so")
-    if os.path.exists(path):
+                                     " ".join(FLAGS).encode(), _cpu().encode()])
+                         ).hexdigest()[:16]
+    folder = cache_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if not _trusted(folder):
+        raise RuntimeError(f"{folder} is not this user's own or others may write to it; "
+                           "no code is loaded from it (set OPENCLRS_CACHE_DIR)")
+    path = os.path.join(folder, f"fused-{key}.so")
+    if os.path.exists(path) and _trusted(path):
         return path
 
     def compile_to(tmp):
@@ -97,6 +126,7 @@ def _build(cc: str) -> str:
                              text=True, timeout=300, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"{cc} failed: {out.stderr.strip()[-2000:]}")
+        os.chmod(tmp, 0o755)
 
     files.atomic_write(path, compile_to)
     return path

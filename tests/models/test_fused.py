@@ -223,6 +223,25 @@ def test_compiles_once_into_the_cache_and_loads_from_it(fresh):
     assert os.stat(fresh / "fused" / built[0]).st_mtime_ns == stamp
 
 
+def test_a_library_others_may_write_is_not_loaded(fresh):
+    """Loading runs its code: a cached library writable by others is
+    compiled anew, a cache folder writable by others is not used."""
+    if fused.compiler() is None:
+        pytest.skip("no C compiler")
+    assert fused.library() is not None
+    built = fresh / "fused" / os.listdir(fresh / "fused")[0]
+    built.unlink()                            # (a new file: the old one is mapped)
+    built.write_bytes(b"not a library")
+    built.chmod(0o666)
+    fused.reset()
+    assert fused.library() is not None                   # compiled anew, not loaded
+    assert built.stat().st_mode & 0o022 == 0
+    (fresh / "fused").chmod(0o777)
+    fused.reset()
+    assert fused.library() is None and "others may write" in fused.unavailable()
+    (fresh / "fused").chmod(0o700)
+
+
 def test_no_compiler_means_torchs_path(fresh, monkeypatch):
     monkeypatch.setenv("CC", str(fresh / "no-such-cc"))
     assert fused.library() is None
