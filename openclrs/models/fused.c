@@ -26,16 +26,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef long long idx;   /* counts and indices: 64 bits (long is 32 on some systems) */
+
 /* register block: RB rows of a against KB candidates at a time */
 #define RB 8
 #define KB 32
 
-static int all_finite(const float *x, long count)
+static int all_finite(const float *x, idx count)
 {
     /* an exponent of all ones is an infinity or a NaN (integer operations:
        the compiler vectorises this loop without reassociating floats) */
     unsigned bad = 0;
-    for (long i = 0; i < count; i++) {
+    for (idx i = 0; i < count; i++) {
         unsigned bits;
         memcpy(&bits, x + i, sizeof bits);
         bad |= (bits & 0x7f800000u) == 0x7f800000u;
@@ -48,13 +50,13 @@ static inline float larger(float x, float y) { return x > y ? x : y; }
 /* acc[r][c] += w[j] * max(a[r * h + j], tt[j * kp + c]) for j = j0, j0 + stride, ...
    below end, in that order (a product, then a sum: no fused multiply-add), for RB
    rows and KB candidates; tt is t transposed, kp candidates per row. */
-static inline void chain(const float *restrict a, const float *restrict tt, long kp,
-                         const float *restrict w, long h, long j0, long end, long stride,
+static inline void chain(const float *restrict a, const float *restrict tt, idx kp,
+                         const float *restrict w, idx h, idx j0, idx end, idx stride,
                          float acc[RB][KB])
 {
     float s[RB][KB];
     memcpy(s, acc, sizeof s);
-    for (long j = j0; j < end; j += stride) {
+    for (idx j = j0; j < end; j += stride) {
         const float *restrict tj = tt + j * kp;
         const float wj = w[j];
         for (int r = 0; r < RB; r++) {
@@ -76,8 +78,8 @@ static inline void chain(const float *restrict a, const float *restrict tt, long
    (sum0 + sum2) + (sum1 + sum3). Where torch's path meets the same gemv code
    (h a multiple of 4, rows in full groups of 4 of the product), the scores
    are the same bits; elsewhere they agree to rounding. */
-static void score_block(const float *restrict a, const float *restrict tt, long kp,
-                        const float *restrict w, long h, float s[RB][KB])
+static void score_block(const float *restrict a, const float *restrict tt, idx kp,
+                        const float *restrict w, idx h, float s[RB][KB])
 {
     float lane[4][RB][KB];
     memset(lane, 0, sizeof lane);
@@ -90,34 +92,34 @@ static void score_block(const float *restrict a, const float *restrict tt, long 
 }
 
 int openclrs_max_score(const float *a, const float *t, const float *w, float bias,
-                       float *out, long rows, long k, long h)
+                       float *out, idx rows, idx k, idx h)
 {
     if (!all_finite(a, rows * h) || !all_finite(t, k * h) || !all_finite(w, h) ||
         !all_finite(&bias, 1))
         return 1;
-    const long kp = (k + KB - 1) / KB * KB;
+    const idx kp = (k + KB - 1) / KB * KB;
     /* t transposed to (h, kp), padded with zeros; RB rows of a, zero-padded
        when fewer remain */
     float *tt = calloc((size_t)(h * kp + RB * h), sizeof(float));
     if (!tt)
         return 2;
     float *pad = tt + h * kp;
-    for (long c = 0; c < k; c++)
-        for (long j = 0; j < h; j++)
+    for (idx c = 0; c < k; c++)
+        for (idx j = 0; j < h; j++)
             tt[j * kp + c] = t[c * h + j];
     float s[RB][KB];
-    for (long r0 = 0; r0 < rows; r0 += RB) {
-        const long nr = rows - r0 < RB ? rows - r0 : RB;
+    for (idx r0 = 0; r0 < rows; r0 += RB) {
+        const idx nr = rows - r0 < RB ? rows - r0 : RB;
         const float *rows_a = a + r0 * h;
         if (nr < RB) {
             memcpy(pad, rows_a, (size_t)(nr * h) * sizeof(float));
             rows_a = pad;
         }
-        for (long c0 = 0; c0 < kp; c0 += KB) {
+        for (idx c0 = 0; c0 < kp; c0 += KB) {
             score_block(rows_a, tt + c0, kp, w, h, s);
-            const long nc = k - c0 < KB ? k - c0 : KB;
-            for (long r = 0; r < nr; r++)
-                for (long c = 0; c < nc; c++)
+            const idx nc = k - c0 < KB ? k - c0 : KB;
+            for (idx r = 0; r < nr; r++)
+                for (idx c = 0; c < nc; c++)
                     out[(r0 + r) * k + c0 + c] = s[r][c] + bias;
         }
     }
@@ -126,21 +128,21 @@ int openclrs_max_score(const float *a, const float *t, const float *w, float bia
 }
 
 int openclrs_max_over_i(const float *a, const float *x, float *out,
-                        long nf, long ni, long nj, long nk)
+                        idx nf, idx ni, idx nj, idx nk)
 {
     if (!all_finite(a, nf * ni * nj) || !all_finite(x, nf * ni * nk))
         return 1;
-    for (long f = 0; f < nf; f++) {
+    for (idx f = 0; f < nf; f++) {
         const float *af = a + f * ni * nj, *xf = x + f * ni * nk;
-        for (long j = 0; j < nj; j++) {
+        for (idx j = 0; j < nj; j++) {
             float *restrict o = out + (f * nj + j) * nk;
             const float a0 = af[j];
-            for (long c = 0; c < nk; c++)
+            for (idx c = 0; c < nk; c++)
                 o[c] = a0 + xf[c];
-            for (long i = 1; i < ni; i++) {
+            for (idx i = 1; i < ni; i++) {
                 const float ai = af[i * nj + j];
                 const float *restrict xi = xf + i * nk;
-                for (long c = 0; c < nk; c++)
+                for (idx c = 0; c < nk; c++)
                     o[c] = larger(o[c], ai + xi[c]);
             }
         }

@@ -139,7 +139,7 @@ def _load() -> ctypes.CDLL | None:
     if cc is None:
         raise RuntimeError(f"no C compiler ({os.environ.get('CC') or 'cc'}) on the PATH")
     lib = ctypes.CDLL(_build(cc))
-    f32, long_ = ctypes.POINTER(ctypes.c_float), ctypes.c_long
+    f32, long_ = ctypes.POINTER(ctypes.c_float), ctypes.c_longlong
     lib.openclrs_max_score.argtypes = [f32, f32, f32, ctypes.c_float, f32,
                                        long_, long_, long_]
     lib.openclrs_max_over_i.argtypes = [f32, f32, f32, long_, long_, long_, long_]
@@ -194,7 +194,7 @@ def max_score(lib, a: torch.Tensor, t: torch.Tensor, w: torch.Tensor, bias: floa
     """``out[r, c] = max(a[r], t[c]) . w + bias`` for ``a`` (R, H), ``t``
     (K, H), ``w`` (H), into ``out`` (R, K); all contiguous float32 (views of
     larger tensors are fine). False (out untouched) if an operand is not
-    finite."""
+    finite (or the kernel's small buffer cannot be allocated)."""
     (rows, h), k = a.shape, t.shape[0]
     return lib.openclrs_max_score(_ptr(a), _ptr(t), _ptr(w), bias, _ptr(out),
                                   rows, k, h) == 0
