@@ -1,7 +1,8 @@
 /* Fused evaluation kernels of openclrs.models.kernels (forward only, float32).
 
    Compiled on first use by openclrs/models/fused.py with the system C compiler
-   (cc -O3 -march=native, no -ffast-math) and called through ctypes, which
+   (cc -O3 -march=native -ffp-contract=off: IEEE float32, no fused multiply-add,
+   no -ffast-math) and called through ctypes, which
    releases the GIL: kernels.share_out's worker threads run these in parallel.
    Plain C, no Python or torch headers: pointers and sizes only.
 
@@ -19,9 +20,10 @@
    openclrs_max_over_i: the triplet processor's max over i, feature-major:
            out[f, j, c] = max_i (a[f, i, j] + x[f, i, c])
        a (nf, ni, nj), x (nf, ni, nk), out (nf, nj, nk), all contiguous.
-       Each sum is one float32 addition and the maximum of finite values does
-       not depend on the order it is taken in, so the result is the same bits
-       as torch's loop (kernels.MaxOverI.values). */
+       Each sum is one float32 addition and the maxima are taken in the
+       order of torch's loop (i = 0, 1, ...; kernels.MaxOverI.values), a tie
+       going to the later operand as in torch.maximum's vector code (which
+       matters for +0 against -0 only): the same bits. */
 
 #include <stdlib.h>
 #include <string.h>
