@@ -373,31 +373,37 @@ def lock_folder(path: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"openclrs-salsa-table-{key}")
 
 
-def save(path: str, saved: dict) -> dict:
-    """Write ``saved`` to ``path`` merged with what another process wrote there
-    since it was read (cells, runs and command lines of both; ``saved``'s own
-    cells win), under a lock; returns the merged results, which ``saved``
-    becomes too."""
+def save(path: str, saved: dict, cells=(), estimates=()) -> dict:
+    """Write this process's changes to the results file ``path``, under a
+    lock, into what is there now (another process, e.g. one per algorithm,
+    may have written its own cells since this one read it): the ``cells``
+    and ``estimates`` named (their values from ``saved``), the runs, command
+    lines, machine and training command. ``saved`` becomes the merged
+    results (and is returned)."""
     from openclrs.files import folder_lock, read_json, write_json
 
     with folder_lock(lock_folder(path), what="results lock"):
         disk = read_json(path, "SALSA table results") if os.path.exists(path) else {}
-        merged_ = {**disk, **saved}
-        for key in ("cells", "runs", "estimates"):
-            if key in disk or key in saved:
-                merged_[key] = {**disk.get(key, {}), **saved.get(key, {})}
-        merged_["commands"] = disk.get("commands", []) + [
-            c for c in saved.get("commands", []) if c not in disk.get("commands", [])]
-        write_json(path, merged_)
+        for group, keys in (("cells", cells), ("estimates", estimates)):
+            if keys:
+                disk.setdefault(group, {}).update({k: saved[group][k] for k in keys})
+        disk["runs"] = {**disk.get("runs", {}), **saved.get("runs", {})}
+        known = disk.get("commands", [])
+        disk["commands"] = known + [c for c in saved.get("commands", []) if c not in known]
+        for key in ("machine", "train_command"):
+            if key in saved:
+                disk[key] = saved[key]
+        write_json(path, disk)
     saved.clear()
-    saved.update(merged_)
+    saved.update(disk)
     return saved
 
 
-def time_steps(args, saved: dict) -> None:
+def time_steps(args, saved: dict) -> list:
     """``--time-steps N:K``: per (algorithm, family), the first graph of
     SALSA's ``test_FAMILY_N``: seconds to sample it (step-0 hints), to run
-    its first K processor steps, and the extrapolation to its L - 1 steps."""
+    its first K processor steps, and the extrapolation to its L - 1 steps
+    (into ``saved["estimates"]``; returns the cells timed)."""
     from openclrs.distributions import SparseSampler
     from openclrs.models.sparse import sparse_unroll
     from openclrs.training.evaluate import load_run
@@ -406,6 +412,7 @@ def time_steps(args, saved: dict) -> None:
 
     n, steps = (int(x) for x in args.time_steps.split(":"))
     estimates = saved.setdefault("estimates", {})
+    timed = []
     for algorithm in args.algorithms:
         model = load_run(os.path.join(args.runs, algorithm), "best").model
         model.eval()
@@ -429,10 +436,12 @@ def time_steps(args, saved: dict) -> None:
                       "estimated_cpu_seconds_per_graph": total,
                       "wall_seconds": time.perf_counter() - start}
             estimates[cell_key(algorithm, family, n)] = record
+            timed.append(cell_key(algorithm, family, n))
             print(f"{cell_key(algorithm, family, n):<24} E={trace.num_edges:>7}  "
                   f"sample {sample:.1f} s  {1000 * per_step:.1f} ms/step x "
                   f"{trace.length - 1} steps  ~{total:.0f} s ({total / 3600:.2f} h) per graph",
                   flush=True)
+    return timed
 
 
 def check(args) -> None:
@@ -569,8 +578,7 @@ def main():
     saved["machine"] = (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}),"
                         f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     if args.time_steps:
-        time_steps(args, saved)
-        save(args.out, saved)
+        save(args.out, saved, estimates=time_steps(args, saved))
         return
     # The short cells, cheap first; each round gives every one of them one chunk.
     cost = {"ws": 0, "delaunay": 1, "er": 2}
@@ -614,7 +622,7 @@ def main():
             cell.update(seed=seed, checkpoint=saved_ckpt.path, step=saved_ckpt.step,
                         parts=parts)
             saved["cells"][key] = cell
-            save(args.out, saved)
+            save(args.out, saved, cells=[key])
             if os.path.exists(state):  # the chunk is in the results now
                 os.remove(state)
             print(f"{key:<24} graphs {have}..{have + size - 1}: node "
