@@ -189,7 +189,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _safetensors_bytes(tensors: Mapping, metadata: Mapping[str, str] | None = None) -> bytes:
+def safetensors_bytes(tensors: Mapping, metadata: Mapping[str, str] | None = None) -> bytes:
     """A standard safetensors file (``safetensors.torch.load_file`` and
     ``safe_open`` read it) that is a function of its contents alone: same
     seed, same bytes. safetensors writes ``__metadata__`` in its hash map's
@@ -216,10 +216,12 @@ def _canonical_header(data: bytes) -> bytes:
     return struct.pack("<Q", len(blob)) + blob + data[8 + size:]
 
 
-def _parse_safetensors(path: str, data: bytes) -> tuple[dict, dict]:
+def parse_safetensors(path: str, data: bytes) -> tuple[dict, dict]:
     """``(tensors, metadata)`` from a safetensors file's bytes; anything
     unreadable raises :class:`CorruptCheckpointError` (never safetensors' own
-    error). Only called on bytes whose sha256 matched the manifest."""
+    error): safe on any bytes (a run folder's files are also checked
+    against the manifest's sha256 first; a sparse evaluation's state file,
+    :class:`~openclrs.training.sparse_evaluate.StateFile`, is not)."""
     load = require("safetensors.torch", "read a checkpoint").load
 
     def bad(why):
@@ -285,8 +287,8 @@ def _read_verified(folder: str, fix: str) -> dict[str, bytes]:
 def read_checkpoint(folder: str, fix: str = FIX) -> Checkpoint:
     """Read and verify the checkpoint in ``folder``."""
     contents = _read_verified(folder, fix)
-    weights, metadata = _parse_safetensors(os.path.join(folder, MODEL), contents[MODEL])
-    tensors, _ = _parse_safetensors(os.path.join(folder, STATE_TENSORS), contents[STATE_TENSORS])
+    weights, metadata = parse_safetensors(os.path.join(folder, MODEL), contents[MODEL])
+    tensors, _ = parse_safetensors(os.path.join(folder, STATE_TENSORS), contents[STATE_TENSORS])
     state_path = os.path.join(folder, STATE)
     try:
         state = json.loads(contents[STATE].decode("utf-8"))
@@ -302,8 +304,8 @@ def write_checkpoint(path: str, *, weights: Mapping, metadata: Mapping[str, str]
                      tensors: Mapping | None = None, state: dict) -> None:
     """Write a checkpoint folder at ``path`` as one unit (it must not exist):
     the three files, then ``manifest.json``, then one rename."""
-    contents = {MODEL: _safetensors_bytes(weights, metadata),
-                STATE_TENSORS: _safetensors_bytes(tensors or {}),
+    contents = {MODEL: safetensors_bytes(weights, metadata),
+                STATE_TENSORS: safetensors_bytes(tensors or {}),
                 STATE: files.json_text(state).encode("utf-8")}
     manifest = {"format": FORMAT, "step": state["step"],
                 "files": {name: {"sha256": _sha256(data), "size": len(data)}

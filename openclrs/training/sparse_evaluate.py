@@ -91,14 +91,14 @@ class StateFile:
         """The saved state, or None if there is none."""
         from ..files import CorruptFileError
         from ..models.sparse import TrajectoryState
-        from .runs import CorruptCheckpointError, _parse_safetensors
+        from .runs import CorruptCheckpointError, parse_safetensors
 
         if not os.path.exists(self.path):
             return None
         with open(self.path, "rb") as f:
             raw = f.read()
         try:
-            tensors, meta = _parse_safetensors(self.path, raw)
+            tensors, meta = parse_safetensors(self.path, raw)
         except CorruptCheckpointError:
             raise CorruptFileError(f"{self.path} is not a readable evaluation state; delete it "
                                    "to start the evaluation of its graphs again") from None
@@ -121,12 +121,12 @@ class StateFile:
 
     def save(self, state) -> None:
         from ..files import write_bytes
-        from .runs import _safetensors_bytes
+        from .runs import safetensors_bytes
 
         meta = {f"id/{k}": v for k, v in self.identity.items()}
         carried = self.extra() if self.extra is not None else {}
         meta.update({f"carried/{k}": repr(float(v)) for k, v in carried.items()})
-        write_bytes(self.path, _safetensors_bytes(state.tensors(), meta))
+        write_bytes(self.path, safetensors_bytes(state.tensors(), meta))
         self.last = self.clock()
         self.saved_step = state.step
 

@@ -580,9 +580,9 @@ def test_safetensors_header_is_canonical_and_old_headers_still_load(tmp_path, mo
     weights = {"b": torch.arange(3.0), "a": torch.ones(2, dtype=torch.int64),
                "c": torch.zeros(1, dtype=torch.bfloat16)}
     metadata = {k: f"value {k}" for k in ("zeta", "alpha", "mid", "beta", "é")}
-    canonical = runs._safetensors_bytes(weights, metadata)
+    canonical = runs.safetensors_bytes(weights, metadata)
     # Shuffled metadata (any order safetensors may write): the same bytes.
-    assert runs._safetensors_bytes(weights, dict(reversed(metadata.items()))) == canonical
+    assert runs.safetensors_bytes(weights, dict(reversed(metadata.items()))) == canonical
     (size,) = np.frombuffer(canonical[:8], dtype="<u8")
     assert (8 + size) % 8 == 0
     header = json.loads(canonical[8:8 + size])
