@@ -136,9 +136,11 @@ def _build(cc: str) -> str:
     return path
 
 
-def _load() -> ctypes.CDLL | None:
-    if os.environ.get(DISABLE, "") not in ("", "0"):
-        raise RuntimeError(f"{DISABLE} is set")
+def _disabled() -> bool:
+    return os.environ.get(DISABLE, "") not in ("", "0")
+
+
+def _load() -> ctypes.CDLL:
     cc = compiler()
     if cc is None:
         raise RuntimeError(f"no C compiler ({os.environ.get('CC') or 'cc'}) on the PATH")
@@ -155,7 +157,7 @@ def library() -> ctypes.CDLL | None:
     """The loaded kernels, or None where they are unavailable (see the module
     docstring). Decided once per process; ``OPENCLRS_NO_FUSED`` is read on
     every call, so it can be set at any time."""
-    if os.environ.get(DISABLE, "") not in ("", "0"):
+    if _disabled():
         return None
     if "lib" not in _state:
         with _LOCK:
@@ -170,7 +172,7 @@ def library() -> ctypes.CDLL | None:
 
 def unavailable() -> str | None:
     """Why :func:`library` is None (None if the kernels are loaded)."""
-    if os.environ.get(DISABLE, "") not in ("", "0"):
+    if _disabled():
         return f"{DISABLE} is set"
     library()
     return _state["why"]
