@@ -200,6 +200,10 @@ def main(argv=None) -> None:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--report", action="store_true",
                    help="plot and print the table of --out's results (no training)")
+    p.add_argument("--probe", action="store_true",
+                   help="measure the trained TransNARs' index alignment (where the token that "
+                        "writes answer element k reads the NAR's nodes) into --out's _attention "
+                        "JSON and PNG (no training)")
     args = p.parse_args(argv)
     if args.smoke:
         args.nar_steps, args.nar_hidden, args.steps, args.warmup = 2, 16, 4, 0
@@ -207,7 +211,8 @@ def main(argv=None) -> None:
         args.eval_samples, args.eval_lengths, args.lengths = 2, [5], [4]
         args.algorithms, args.seeds = ["bfs"], [0]
 
-    settings = {k: v for k, v in vars(args).items() if k not in ("quiet", "out", "runs", "report")}
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("quiet", "out", "runs", "report", "probe")}
     results = {"machine": machine(), "settings": settings, "entries": {}}
     if os.path.exists(args.out):
         old = files.read_json(args.out, "benchmark results", fix="delete it to start afresh")
@@ -222,6 +227,9 @@ def main(argv=None) -> None:
         results["summary"] = summarize(results)
         files.write_json(args.out, results)
 
+    if args.probe:
+        probe(args, os.path.splitext(args.out)[0] + "_attention")
+        return
     if args.report:
         if not results["entries"]:
             raise SystemExit(f"{args.out} holds no results yet: run without --report first")
@@ -237,6 +245,65 @@ def main(argv=None) -> None:
             run_arm(args, arm, seed, nar, results, save)
     save()
     report(results, os.path.splitext(args.out)[0] + ".png", args.lengths)
+
+
+def probe(args, stem: str) -> None:
+    """Index alignment of every seed's trained TransNAR on the (non-control)
+    algorithms at the evaluation lengths (:func:`openclrs.transnar.attention.alignment`
+    over ``--eval-samples`` examples of the evaluation stream): ``stem.json``,
+    written after every cell and resumed, and ``stem.png``, the mean
+    (element, node) weights of seed 0's most aligned head at the largest
+    train length."""
+    from openclrs.transnar.attention import alignment, mean_alignment_map, node_attention
+    from openclrs.transnar.data import paired_examples
+
+    path = stem + ".json"
+    out = {"cells": {}}
+    if os.path.exists(path):
+        out = files.read_json(path, "alignment results", fix="delete it to measure afresh")
+    out.update(machine=machine(), eval_samples=args.eval_samples, seed=EVAL_SEED,
+               command=" ".join(["python", "benchmarks/transnar.py", *sys.argv[1:]]))
+    maps, n_map = {}, max(args.lengths)
+    for seed in args.seeds:
+        folder = lm_settings(args, "transnar", seed)[1].out_dir
+        model, tokenizer, info = tn_train.load_transnar(folder)
+        for algorithm in args.algorithms:
+            for length in sorted(set(args.eval_lengths) | {n_map}):
+                key = f"seed{seed}/{algorithm}/{length}"
+                if key in out["cells"] and not (seed == args.seeds[0] and length == n_map):
+                    continue
+                examples = paired_examples(algorithm, length, seed=EVAL_SEED,
+                                           num_samples=args.eval_samples)
+                attentions = node_attention(model, tokenizer, examples)
+                cell = out["cells"][key] = {"step": info["step"], **alignment(attentions)}
+                files.write_json(path, out)
+                layers = cell["layers"]
+                print(f"{key}: chance {cell['chance']:.3f} / near {cell['near_chance']:.3f}  "
+                      + "  ".join(f"block {name}: mass {v['mass_mean']:.3f} (best head "
+                                  f"{max(v['mass']):.3f}) hit {v['hit_mean']:.3f} near "
+                                  f"{v['near_mean']:.3f} (best {max(v['near']):.3f})"
+                                  for name, v in layers.items()))
+                if seed == args.seeds[0] and length == n_map:
+                    name = max(layers, key=lambda k: max(layers[k]["mass"]))
+                    head = layers[name]["best_head"]
+                    maps[algorithm] = (name, head, mean_alignment_map(attentions, name, head))
+    plt = pyplot("plot TransNAR's attention")
+    fig, axes = plt.subplots(1, len(maps), squeeze=False, figsize=(3.8 * len(maps), 3.6))
+    for ax, (algorithm, (name, head, weights)) in zip(axes[0], sorted(maps.items())):
+        image = ax.imshow(weights, cmap="viridis", vmin=0)
+        ax.set_title(f"{algorithm}, n={n_map}: block {name}'s read, head {head}",
+                     fontsize="small")
+        ticks = range(0, weights.shape[1], 2)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.set_xlabel("NAR node j")
+        ax.set_ylabel("answer element k")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(f"mean node-read weight (seed {args.seeds[0]}); aligned reading = diagonal",
+                 fontsize="small")
+    fig.tight_layout()
+    files.atomic_write(stem + ".png", lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
 
 
 def markdown_table(summary: list[dict], train_lengths) -> str:

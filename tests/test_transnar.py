@@ -637,3 +637,69 @@ def test_cli_trains_and_evaluates_a_hugging_face_transnar(nar_run, tmp_path, cap
     assert "bfs" in capsys.readouterr().out
     rows = json.loads((tmp_path / "tn" / "eval.json").read_text())["rows"]
     assert rows[0]["count"] == 2
+
+
+# ------------------------------------------------------- index alignment probe
+
+def test_element_starts_by_hand():
+    from openclrs.transnar.attention import element_starts
+    assert element_starts("[1 0 1]\n\n") == [1, 3, 5]
+    assert element_starts("[10 3  -1]\n\n") == [1, 4, 7]
+    with pytest.raises(ValueError, match="one-list"):
+        element_starts("3\n\n")
+
+
+def test_node_attention_weights_are_the_layers_own(nar):
+    """The probe's weights sum to 1 over the real nodes, and applied to the
+    layer's node values they give its scaled dot-product read exactly."""
+    from openclrs.transnar.attention import node_attention
+    torch.manual_seed(2)
+    model = TransNAR(tiny_lm(pos_encoding="random", max_random_position=512), nar,
+                     TransNARConfig(gate_init=0.7, layers=(0, 1))).eval()
+    tok = CharTokenizer()
+    (example,) = paired_examples("bfs", 5, seed=4, num_samples=1)
+    (probe,) = node_attention(model, tok, [example], seed=9)
+    assert probe.nodes == 5 and probe.answer_start == 1 + len(example.question)
+    ids = tok.encode(example.question + example.answer, bos=True)
+    positions = model.lm.default_positions(1, len(ids), generator=torch.Generator()
+                                           .manual_seed(9))
+    memory = model.memory(model.embed([example.trace]))
+    reads = {}
+
+    def record(t, x):
+        layer = model.xattn[str(t)]
+        k, v, mask = memory[str(t)]["node"]
+        q = layer._heads(layer.query["node"](layer.ln(x)))
+        reads[str(t)] = (torch.nn.functional.scaled_dot_product_attention(q, k, v, mask), v)
+        return layer(x, memory[str(t)])
+
+    with torch.no_grad():
+        model.lm(torch.tensor([ids]), positions, after_block=record)
+    assert set(probe.weights) == {"0", "1"}
+    for name, (read, v) in reads.items():
+        w = torch.from_numpy(probe.weights[name])
+        assert w.shape == (2, len(ids), 5)
+        torch.testing.assert_close(w.sum(-1), torch.ones(2, len(ids)))
+        torch.testing.assert_close(w @ v[0, :, :5], read[0], rtol=1e-5, atol=1e-6)
+
+
+def test_alignment_by_hand():
+    from openclrs.transnar.attention import NodeAttention, alignment, mean_alignment_map
+    answer, n, heads = "[1 0 1]\n\n", 3, 2
+    start = 20                                    # the answer's first token
+    rows = [start + s - 1 for s in (1, 3, 5)]     # the tokens predicting each element
+    aligned = np.full((heads, 30, n), 1 / n)
+    aligned[0, rows] = np.eye(n)                  # head 0 reads node k for element k
+    weights = {"1": aligned, "3": np.full((heads, 30, n), 1 / n)}
+    probes = [NodeAttention(weights, answer, start, n),
+              NodeAttention(weights, "[1 0]\n\n", start, n)]   # wrong length: skipped
+    result = alignment(probes)
+    assert (result["examples"], result["skipped"], result["elements"]) == (1, 1, 3)
+    assert result["chance"] == pytest.approx(1 / 3)
+    one = result["layers"]["1"]
+    assert one["mass"] == pytest.approx([1.0, 1 / 3]) and one["best_head"] == 0
+    assert one["hit"] == pytest.approx([1.0, 1 / 3])   # a tie's argmax is node 0
+    assert one["near"] == pytest.approx([1.0, 7 / 9])   # nodes within 1 of k: 2, 3, 2
+    assert result["near_chance"] == pytest.approx(7 / 9)
+    assert result["layers"]["3"]["mass_mean"] == pytest.approx(1 / 3)
+    np.testing.assert_allclose(mean_alignment_map(probes[:1], "1", 0), np.eye(n))

@@ -12,4 +12,5 @@ reasoner run on the graph version of the same CLRS-Text example.
   and decoding;
 * :mod:`.train`: the trainer (run folders, checkpoints with the NAR, resume);
 * :mod:`.evaluate`: shape, parse and CLRS scores, TransNAR and a baseline side by side.
+* :mod:`.attention`: where the answer tokens read the NAR's nodes (index alignment).
 """
