@@ -48,10 +48,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ARMS = ("baseline", "transnar")
 
 
-def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor(),
+def machine(device: str = "cpu") -> dict:
+    info = {"platform": platform.platform(), "processor": platform.processor(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), "device": device}
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
 
 
 def nar_run(args) -> str:
@@ -62,7 +65,7 @@ def nar_run(args) -> str:
             algorithms=list(args.algorithms) + list(args.control), out_dir=out,
             steps=args.nar_steps, batch_size=args.nar_batch_size, seed=args.seeds[0],
             eval_every=args.nar_steps, test_every=0, progress=not args.quiet,
-            data_root=os.path.join(args.runs, "data"),
+            data_root=os.path.join(args.runs, "data"), device=args.device,
             model=ModelConfig(hidden_size=args.nar_hidden)))
     return out
 
@@ -76,7 +79,7 @@ def lm_settings(args, arm: str, seed: int) -> tuple[LMConfig, LMTrainConfig]:
                         lengths=tuple(args.lengths), steps=args.steps,
                         batch_size=args.batch_size, learning_rate=args.lr,
                         warmup_steps=args.warmup, seed=seed, checkpoint_every=args.steps // 4 or 1,
-                        progress=not args.quiet)
+                        progress=not args.quiet, device=args.device)
     return lm_cfg, cfg
 
 
@@ -100,10 +103,10 @@ def run_arm(args, arm: str, seed: int, nar: str, results: dict, save) -> None:
                      final_loss=float(np.mean(losses[-20:])), first_loss=float(losses[0]))
         save()
     if arm == "baseline":
-        model, tokenizer, _ = lm_train.load_lm(cfg.out_dir)
+        model, tokenizer, _ = lm_train.load_lm(cfg.out_dir, args.device)
         generate = tn_evaluate.lm_generator(model, tokenizer, args.eval_batch_size)
     else:
-        model, tokenizer, _ = tn_train.load_transnar(cfg.out_dir)
+        model, tokenizer, _ = tn_train.load_transnar(cfg.out_dir, args.device)
         generate = tn_evaluate.transnar_generator(model, tokenizer, args.eval_batch_size)
 
     def keep(rows):
@@ -195,6 +198,9 @@ def main(argv=None) -> None:
     p.add_argument("--eval-batch-size", type=int, default=50)
     p.add_argument("--runs", default="runs/transnar-bench", help="run folders")
     p.add_argument("--out", default=os.path.join(HERE, "results", "transnar.json"))
+    p.add_argument("--device", default="cpu",
+                   help="torch device for every model (cpu, cuda, cuda:1, ...); not a setting: "
+                        "a run may resume on another device")
     p.add_argument("--smoke", action="store_true",
                    help="a minute-long check that every part runs (tiny everything)")
     p.add_argument("--quiet", action="store_true")
@@ -212,8 +218,8 @@ def main(argv=None) -> None:
         args.algorithms, args.seeds = ["bfs"], [0]
 
     settings = {k: v for k, v in vars(args).items()
-                if k not in ("quiet", "out", "runs", "report", "probe")}
-    results = {"machine": machine(), "settings": settings, "entries": {}}
+                if k not in ("quiet", "out", "runs", "report", "probe", "device")}
+    results = {"machine": machine(args.device), "settings": settings, "entries": {}}
     if os.path.exists(args.out):
         old = files.read_json(args.out, "benchmark results", fix="delete it to start afresh")
         if old.get("settings") != settings:
@@ -261,12 +267,12 @@ def probe(args, stem: str) -> None:
     out = {"cells": {}}
     if os.path.exists(path):
         out = files.read_json(path, "alignment results", fix="delete it to measure afresh")
-    out.update(machine=machine(), eval_samples=args.eval_samples, seed=EVAL_SEED,
+    out.update(machine=machine(args.device), eval_samples=args.eval_samples, seed=EVAL_SEED,
                command=" ".join(["python", "benchmarks/transnar.py", *sys.argv[1:]]))
     maps, n_map = {}, max(args.lengths)
     for seed in args.seeds:
         folder = lm_settings(args, "transnar", seed)[1].out_dir
-        model, tokenizer, info = tn_train.load_transnar(folder)
+        model, tokenizer, info = tn_train.load_transnar(folder, args.device)
         for algorithm in args.algorithms:
             for length in sorted(set(args.eval_lengths) | {n_map}):
                 key = f"seed{seed}/{algorithm}/{length}"
