@@ -681,6 +681,9 @@ def test_node_attention_weights_are_the_layers_own(nar):
         assert w.shape == (2, len(ids), 5)
         torch.testing.assert_close(w.sum(-1), torch.ones(2, len(ids)))
         torch.testing.assert_close(w @ v[0, :, :5], read[0], rtol=1e-5, atol=1e-6)
+    edge_only = TransNAR(tiny_lm(), nar, TransNARConfig(keys="edge", gate_init=0.7))
+    with pytest.raises(ValueError, match="no node read"):
+        node_attention(edge_only, tok, [example])
 
 
 def test_alignment_by_hand():

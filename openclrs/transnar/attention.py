@@ -67,7 +67,7 @@ def node_attention(model: TransNAR, tokenizer: CharTokenizer, examples,
     """The node-read weights of every cross-attention layer for each of
     ``examples`` (paired examples, one at a time, teacher-forced on
     ``question + answer``; ``seed`` draws random positions as decoding does)."""
-    if "node" not in next(iter(model.xattn.values())).reads:
+    if model.config.keys == "edge":
         raise ValueError("this TransNAR has no node read (its keys are 'edge' only)")
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -87,11 +87,7 @@ def node_attention(model: TransNAR, tokenizer: CharTokenizer, examples,
             if name not in model.xattn:
                 return x
             layer = model.xattn[name]
-            keys, _, mask = memory[name]["node"]
-            q = layer._heads(layer.query["node"](layer.ln(x)))
-            scores = q @ keys.transpose(-2, -1) / keys.shape[-1] ** 0.5
-            scores = scores.masked_fill(~mask, float("-inf"))
-            weights[name] = scores.softmax(-1)[0, :, :, :n].cpu().numpy()
+            weights[name] = layer.weights(x, memory[name])[0, :, :, :n].cpu().numpy()
             return layer(x, memory[name])
 
         model.lm(idx, positions, after_block=read)

@@ -96,6 +96,17 @@ class GatedCrossAttention(nn.Module):
             out[r] = (self._heads(k), self._heads(v), mask[:, None, None, :])
         return out
 
+    def weights(self, x: torch.Tensor, memory: dict, read: str = "node") -> torch.Tensor:
+        """The attention weights ``(B, heads, T, M)`` that :meth:`forward`'s
+        ``read`` applies to the memory's values for token states ``x`` (masked
+        keys get 0): what :mod:`openclrs.transnar.attention` inspects."""
+        if read not in self.reads:
+            raise ValueError(f"this layer has no {read!r} read (it reads {self.reads})")
+        k, _, mask = memory[read]
+        q = self._heads(self.query[read](self.ln(x)))
+        scores = (q @ k.transpose(-2, -1)) / k.shape[-1] ** 0.5
+        return scores.masked_fill(~mask, float("-inf")).softmax(-1)
+
     def forward(self, x: torch.Tensor, memory: dict) -> torch.Tensor:
         B, T, C = x.shape
         u = self.ln(x)
