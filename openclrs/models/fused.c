@@ -132,6 +132,8 @@ int openclrs_max_score(const float *a, const float *t, const float *w, float bia
 int openclrs_max_over_i(const float *a, const float *x, float *out,
                         idx nf, idx ni, idx nj, idx nk)
 {
+    if (ni <= 0)      /* no maximum over nothing: the caller's torch path says so */
+        return 1;
     if (!all_finite(a, nf * ni * nj) || !all_finite(x, nf * ni * nk))
         return 1;
     for (idx f = 0; f < nf; f++) {

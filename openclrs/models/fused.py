@@ -53,6 +53,7 @@ import logging
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import threading
 
@@ -66,7 +67,7 @@ DISABLE = "OPENCLRS_NO_FUSED"
 
 _log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
-_state: dict = {}          # "lib": the loaded library or None, "why": the reason if None
+_state: dict = {}          # "loaded": (the library or None, the reason if None)
 
 
 def cache_dir() -> str:
@@ -108,6 +109,27 @@ def _trusted(path: str) -> bool:
     return (not hasattr(os, "getuid") or info.st_uid == os.getuid()) and not info.st_mode & 0o022
 
 
+def _safe_ancestors(folder: str) -> bool:
+    """No folder above ``folder`` lets another user replace what is below
+    it: each is the superuser's or this user's, and writable by others only
+    with the sticky bit (as /tmp), which keeps others from renaming our
+    entries. Otherwise the checked library could be swapped between the
+    check and the load."""
+    if not hasattr(os, "getuid"):
+        return True
+    parent = os.path.dirname(os.path.realpath(folder))
+    while True:
+        info = os.stat(parent)
+        if info.st_uid not in (0, os.getuid()):
+            return False
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            return False
+        up = os.path.dirname(parent)
+        if up == parent:
+            return True
+        parent = up
+
+
 def _build(cc: str) -> str:
     """The compiled library's path, compiling it if the cache lacks it."""
     with open(SOURCE, "rb") as f:
@@ -117,9 +139,11 @@ def _build(cc: str) -> str:
                          ).hexdigest()[:16]
     folder = cache_dir()
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    if not _trusted(folder):
-        raise RuntimeError(f"{folder} is not this user's own or others may write to it; "
-                           "no code is loaded from it (set OPENCLRS_CACHE_DIR)")
+    if not _trusted(folder) or not _safe_ancestors(folder):
+        raise RuntimeError(f"{folder} is not this user's own, or others may write to it or "
+                           "to a folder above it; no code is loaded from it (set "
+                           "OPENCLRS_CACHE_DIR)")
+    files.sweep_temporaries(folder)     # left by a compile that was killed
     path = os.path.join(folder, f"fused-{key}.so")
     if os.path.exists(path) and _trusted(path):
         return path
@@ -159,15 +183,16 @@ def library() -> ctypes.CDLL | None:
     every call, so it can be set at any time."""
     if _disabled():
         return None
-    if "lib" not in _state:
+    if "loaded" not in _state:
         with _LOCK:
-            if "lib" not in _state:
+            if "loaded" not in _state:
                 try:
-                    _state["lib"], _state["why"] = _load(), None
+                    _state["loaded"] = (_load(), None)
                 except Exception as error:  # noqa: BLE001 - any failure means torch's path
-                    _state["lib"], _state["why"] = None, str(error)
-                    _log.info("fused C kernels unavailable, using torch's path: %s", error)
-    return _state["lib"]
+                    _state["loaded"] = (None, str(error))
+                    _log.warning("fused C kernels unavailable, using torch's (slower) path: "
+                                 "%s", error)
+    return _state["loaded"][0]
 
 
 def unavailable() -> str | None:
@@ -175,7 +200,7 @@ def unavailable() -> str | None:
     if _disabled():
         return f"{DISABLE} is set"
     library()
-    return _state["why"]
+    return _state["loaded"][1]
 
 
 def reset() -> None:
@@ -184,11 +209,14 @@ def reset() -> None:
         _state.clear()
 
 
-def usable(*tensors: torch.Tensor) -> bool:
-    """Whether the kernels take these operands: float32, contiguous, CPU,
-    nothing to differentiate. (Not whether the library is loaded.)"""
-    return all(x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()
-               and not (x.requires_grad and torch.is_grad_enabled()) for x in tensors)
+def usable(*operands) -> bool:
+    """Whether the kernels take these operands: tensors float32, contiguous,
+    on the CPU, not empty, nothing to differentiate (other operands, a float
+    bias say, pass). (Not whether the library is loaded.)"""
+    return all(not isinstance(x, torch.Tensor)
+               or (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()
+                   and x.numel() > 0 and not (x.requires_grad and torch.is_grad_enabled()))
+               for x in operands)
 
 
 def _ptr(x: torch.Tensor):
@@ -209,7 +237,7 @@ def max_score(lib, a: torch.Tensor, t: torch.Tensor, w: torch.Tensor, bias: floa
 def max_over_i(lib, a: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> bool:
     """``out[f, j, c] = max_i (a[f, i, j] + x[f, i, c])`` for ``a`` (F, I, J),
     ``x`` (F, I, K), into ``out`` (F, J, K); contiguous float32. False (out
-    untouched) if an operand is not finite."""
+    untouched) if an operand is not finite or ``I`` is 0."""
     nf, ni, nj = a.shape
     return lib.openclrs_max_over_i(_ptr(a), _ptr(x), _ptr(out), nf, ni, nj,
                                    x.shape[2]) == 0

@@ -242,6 +242,35 @@ def test_a_library_others_may_write_is_not_loaded(fresh):
     (fresh / "fused").chmod(0o700)
 
 
+def test_a_cache_below_a_folder_others_may_write_is_not_used(fresh, monkeypatch):
+    """Another user could swap the checked library for their own between the
+    check and the load: no folder above the cache may let them, unless its
+    sticky bit keeps them from renaming our entries (as /tmp's)."""
+    if fused.compiler() is None:
+        pytest.skip("no C compiler")
+    shared = fresh / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("OPENCLRS_CACHE_DIR", str(shared / "me"))
+    fused.reset()
+    assert fused.library() is None and "a folder above it" in fused.unavailable()
+    shared.chmod(0o1777)
+    fused.reset()
+    assert fused.library() is not None, fused.unavailable()
+
+
+def test_empty_and_scalar_operands(lib):
+    """An empty axis is torch's to refuse (an error, not a crash in C); a
+    float bias is no reason to leave the kernels."""
+    a, c = torch.empty(1, 0, 5, 3), torch.empty(1, 0, 4, 3)
+    assert not fused.usable(a, c)
+    with pytest.raises((IndexError, RuntimeError)):
+        K.max_over_i_values(a, c)
+    a, x, out = torch.empty(2, 0, 5), torch.empty(2, 0, 4), torch.full((2, 5, 4), 7.0)
+    assert not fused.max_over_i(lib, a, x, out) and (out == 7).all()   # (F, I=0, J)
+    assert fused.usable(torch.ones(2, 3), 0.5)
+
+
 def test_no_compiler_means_torchs_path(fresh, monkeypatch):
     monkeypatch.setenv("CC", str(fresh / "no-such-cc"))
     assert fused.library() is None
