@@ -658,7 +658,10 @@ def test_node_attention_weights_are_the_layers_own(nar):
                      TransNARConfig(gate_init=0.7, layers=(0, 1))).eval()
     tok = CharTokenizer()
     (example,) = paired_examples("bfs", 5, seed=4, num_samples=1)
+    model.train()
     (probe,) = node_attention(model, tok, [example], seed=9)
+    assert model.training            # left as it was
+    model.eval()
     assert probe.nodes == 5 and probe.answer_start == 1 + len(example.question)
     ids = tok.encode(example.question + example.answer, bos=True)
     positions = model.lm.default_positions(1, len(ids), generator=torch.Generator()
@@ -706,3 +709,10 @@ def test_alignment_by_hand():
     assert result["near_chance"] == pytest.approx(7 / 9)
     assert result["layers"]["3"]["mass_mean"] == pytest.approx(1 / 3)
     np.testing.assert_allclose(mean_alignment_map(probes[:1], "1", 0), np.eye(n))
+    # chance is per element, as the scores are: uniform weights score exactly chance
+    mixed = [NodeAttention({"1": np.full((1, 60, m), 1 / m)}, "[" + " ".join("0" * m) + "]",
+                           start, m) for m in (2, 12)]
+    result = alignment(mixed)
+    assert result["layers"]["1"]["mass_mean"] == pytest.approx(result["chance"])
+    assert result["layers"]["1"]["near_mean"] == pytest.approx(result["near_chance"])
+    assert result["chance"] == pytest.approx(2 / 14)

@@ -66,33 +66,39 @@ def node_attention(model: TransNAR, tokenizer: CharTokenizer, examples,
                    seed: int = 0) -> list[NodeAttention]:
     """The node-read weights of every cross-attention layer for each of
     ``examples`` (paired examples, one at a time, teacher-forced on
-    ``question + answer``; ``seed`` draws random positions as decoding does)."""
+    ``question + answer``; ``seed`` draws random positions as decoding does).
+    The model runs in evaluation mode and is left in the mode it was in."""
     if model.config.keys == "edge":
         raise ValueError("this TransNAR has no node read (its keys are 'edge' only)")
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
-    device = model.lm.wte.weight.device
-    out = []
-    for example in examples:
-        ids = tokenizer.encode(example.question + example.answer, bos=True)
-        idx = torch.tensor([ids], device=device)
-        positions = model.lm.default_positions(1, len(ids), generator=generator)
-        embeddings = model.embed([example.trace])
-        memory = model.memory(embeddings)
-        n = int(embeddings.mask.sum())
-        weights = {}
+    was_training = model.training
+    model.eval()
+    try:
+        return [_node_attention(model, tokenizer, example, generator) for example in examples]
+    finally:
+        model.train(was_training)
 
-        def read(t: int, x: torch.Tensor) -> torch.Tensor:
-            name = str(t)
-            if name not in model.xattn:
-                return x
-            layer = model.xattn[name]
-            weights[name] = layer.weights(x, memory[name])[0, :, :, :n].cpu().numpy()
-            return layer(x, memory[name])
 
-        model.lm(idx, positions, after_block=read)
-        out.append(NodeAttention(weights, example.answer, 1 + len(example.question), n))
-    return out
+def _node_attention(model: TransNAR, tokenizer: CharTokenizer, example,
+                    generator: torch.Generator) -> NodeAttention:
+    ids = tokenizer.encode(example.question + example.answer, bos=True)
+    idx = torch.tensor([ids], device=model.lm.wte.weight.device)
+    positions = model.lm.default_positions(1, len(ids), generator=generator)
+    embeddings = model.embed([example.trace])
+    memory = model.memory(embeddings)
+    n = int(embeddings.mask.sum())
+    weights = {}
+
+    def read(t: int, x: torch.Tensor) -> torch.Tensor:
+        name = str(t)
+        if name not in model.xattn:
+            return x
+        layer = model.xattn[name]
+        weights[name] = layer.weights(x, memory[name])[0, :, :, :n].cpu().numpy()
+        return layer(x, memory[name])
+
+    model.lm(idx, positions, after_block=read)
+    return NodeAttention(weights, example.answer, 1 + len(example.question), n)
 
 
 def alignment(attentions: list[NodeAttention]) -> dict[str, dict]:
@@ -117,7 +123,7 @@ def alignment(attentions: list[NodeAttention]) -> dict[str, dict]:
             s["mass"] = s["mass"] + at[:, k, k].sum(-1)
             s["hit"] = s["hit"] + (at.argmax(-1) == k).sum(-1)
             s["near"] = s["near"] + (at * near).sum((-1, -2))
-        chance += 1 / a.nodes
+        chance += 1.0                      # n elements, 1/n each
         near_chance += (3 * a.nodes - 2) / a.nodes
         elements += a.nodes
     if not elements:
@@ -128,10 +134,9 @@ def alignment(attentions: list[NodeAttention]) -> dict[str, dict]:
         result[name] = {"mass": mass.tolist(), "hit": hit.tolist(), "near": near.tolist(),
                         "mass_mean": float(mass.mean()), "hit_mean": float(hit.mean()),
                         "near_mean": float(near.mean()), "best_head": int(mass.argmax())}
-    examples = len(attentions) - skipped
-    return {"layers": result, "chance": chance / examples,
+    return {"layers": result, "chance": chance / elements,
             "near_chance": near_chance / elements, "elements": elements,
-            "examples": examples, "skipped": skipped}
+            "examples": len(attentions) - skipped, "skipped": skipped}
 
 
 def mean_alignment_map(attentions: list[NodeAttention], layer: str, head: int) -> np.ndarray:
