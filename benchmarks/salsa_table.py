@@ -145,8 +145,11 @@ def in_progress(out: str, key: str) -> str | None:
         return None
     from safetensors import safe_open
 
-    with safe_open(path, "pt") as f:
-        step = int(f.get_tensor("step"))
+    try:
+        with safe_open(path, "pt") as f:
+            step = int(f.get_tensor("step"))
+    except Exception:  # noqa: BLE001 - safetensors raises its own errors; a table still prints
+        return "a state that cannot be read (delete it)"
     saved_at = time.strftime("%H:%M UTC", time.gmtime(os.path.getmtime(path)))
     return f"step {step} (saved {saved_at})"
 
@@ -363,14 +366,32 @@ def state_path(out: str, key: str) -> str:
     return f"{os.path.splitext(out)[0]}.{key.replace('/', '.')}.state.safetensors"
 
 
+def clear_finished_state(path: str, key: str, have: int) -> None:
+    """Remove the state of a chunk of cell ``key`` that is in the results
+    already (one before graph ``have``): a stop came after the results were
+    saved and before the state was removed."""
+    from openclrs.training.sparse_evaluate import StateFile
+
+    theirs = StateFile(path, {}).saved_identity()
+    if theirs and theirs.get("cell") == key and int(theirs.get("start", have)) < have:
+        print(f"{path}: its graphs are in the results already; removed", flush=True)
+        os.remove(path)
+
+
 def lock_folder(path: str) -> str:
     """The folder whose lock guards the results file ``path`` (outside the
-    tree: two runs of this script, one per algorithm, may share one file)."""
+    tree: two runs of this script, one per algorithm, may share one file), in
+    a folder of this user's own in the temporary folder."""
     import hashlib
     import tempfile
 
+    mine = os.path.join(tempfile.gettempdir(), f"openclrs-{os.getuid()}")
+    os.makedirs(mine, mode=0o700, exist_ok=True)
+    if os.stat(mine).st_uid != os.getuid() or os.stat(mine).st_mode & 0o022:
+        raise SystemExit(f"{mine} is not this user's own folder, or others may write to it: "
+                         "remove it")
     key = hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"openclrs-salsa-table-{key}")
+    return os.path.join(mine, f"salsa-table-{key}")
 
 
 def save(path: str, saved: dict, cells=(), estimates=()) -> dict:
@@ -559,6 +580,7 @@ def main():
     # dozens of (E, H) blocks of ~100 MB, each faulted in anew otherwise
     # (ER, E = 382,760: 1.08 s -> 0.52 s per step, the same bits).
     keep_freed_memory()
+    import torch
     runs = {a: run_record(os.path.join(args.runs, a)) for a in args.algorithms}
     recorded = saved.get("runs", {})
     for a, record in runs.items():
@@ -611,9 +633,13 @@ def main():
                 for _ in range(have):
                     samplers[key].draw_inputs()
             size = min(GRAPHS_PER_BATCH.get(n, 1), count - have)
+            # what the numbers depend on: a state is continued only by the same
+            # evaluation, with the same threads and torch (sums may round otherwise)
             identity = {"cell": key, "start": str(have), "graphs_per_batch": str(size),
-                        "checkpoint": saved_ckpt.path, "seed": str(seed)}
+                        "checkpoint": saved_ckpt.path, "seed": str(seed),
+                        "threads": str(torch.get_num_threads()), "torch": torch.__version__}
             state = state_path(args.out, key)
+            clear_finished_state(state, key, have)
             part = evaluate_chunk(model, samplers[key], size, progress=not args.quiet,
                                   state=(state, identity, args.state_every))
             part["start"] = have

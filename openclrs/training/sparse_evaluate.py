@@ -87,10 +87,8 @@ class StateFile:
         self.carried: dict[str, float] = {}
         self.saved_step: int | None = None
 
-    def load(self):
-        """The saved state, or None if there is none."""
-        from ..files import CorruptFileError
-        from ..models.sparse import TrajectoryState
+    def _read(self) -> tuple[dict, dict] | None:
+        """``(tensors, metadata)`` of the file, None if there is none."""
         from .runs import CorruptCheckpointError, parse_safetensors
 
         if not os.path.exists(self.path):
@@ -98,10 +96,31 @@ class StateFile:
         with open(self.path, "rb") as f:
             raw = f.read()
         try:
-            tensors, meta = parse_safetensors(self.path, raw)
+            return parse_safetensors(self.path, raw)
         except CorruptCheckpointError:
-            raise CorruptFileError(f"{self.path} is not a readable evaluation state; delete it "
-                                   "to start the evaluation of its graphs again") from None
+            raise self._corrupt() from None
+
+    def _corrupt(self):
+        from ..files import CorruptFileError
+
+        return CorruptFileError(f"{self.path} is not a readable evaluation state; delete it to "
+                                "start the evaluation of its graphs again")
+
+    def saved_identity(self) -> dict[str, str] | None:
+        """The identity the file was saved with (None if there is no file),
+        whatever this one's is."""
+        read = self._read()
+        return None if read is None else {k[len("id/"):]: v for k, v in read[1].items()
+                                          if k.startswith("id/")}
+
+    def load(self):
+        """The saved state, or None if there is none."""
+        from ..models.sparse import TrajectoryState
+
+        read = self._read()
+        if read is None:
+            return None
+        tensors, meta = read
         theirs = {k[len("id/"):]: v for k, v in meta.items() if k.startswith("id/")}
         if theirs != self.identity:
             differ = sorted(k for k in set(theirs) | set(self.identity)
@@ -109,10 +128,14 @@ class StateFile:
             raise ValueError(f"{self.path} holds the state of another evaluation ("
                              f"{', '.join(differ)} differ): delete it, or evaluate into "
                              "another results file")
-        self.carried = {k[len("carried/"):]: float(v) for k, v in meta.items()
-                        if k.startswith("carried/")}
-        # own copies, not views of the file's bytes
-        state = TrajectoryState.from_tensors({k: v.clone() for k, v in tensors.items()})
+        try:
+            carried = {k[len("carried/"):]: float(v) for k, v in meta.items()
+                       if k.startswith("carried/")}
+            # own copies, not views of the file's bytes
+            state = TrajectoryState.from_tensors({k: v.clone() for k, v in tensors.items()})
+        except (KeyError, ValueError, TypeError, RuntimeError):   # well-formed, wrong content
+            raise self._corrupt() from None
+        self.carried = carried
         self.saved_step = state.step
         return state
 

@@ -105,3 +105,56 @@ def test_saves_only_when_due(setting, tmp_path):
         sparse_forward(model, batch, repred=True,
                        checkpoint=StateFile(path, IDENTITY, every=1e9, clock=clock))
     assert StateFile(path, IDENTITY).load() is None
+
+
+def test_identity_content_and_device(setting, tmp_path):
+    """The saved identity reads back without a matching one; a well-formed
+    file of the wrong content is refused by name; a loaded state moves to
+    the batch's device as a whole."""
+    from openclrs.training.runs import safetensors_bytes
+
+    model, batch, _ = setting
+    path = str(tmp_path / "state.safetensors")
+    assert StateFile(path, {}).saved_identity() is None
+    with pytest.raises(Stop), torch.no_grad():
+        sparse_forward(model, batch, repred=True, checkpoint=StopAfter(path, 2))
+    assert StateFile(path, {}).saved_identity() == IDENTITY
+    state = StateFile(path, IDENTITY).load()
+    moved = state.to("meta")
+    assert moved.step == 2 and moved.hidden.device.type == "meta"
+    assert all(t.device.type == "meta" for t in (*moved.lstm_state, *moved.preds.values(),
+                                                 *moved.outputs.values()))
+    other = str(tmp_path / "other.safetensors")
+    with open(other, "wb") as f:
+        f.write(safetensors_bytes({"x": torch.zeros(2)},
+                                  {f"id/{k}": v for k, v in IDENTITY.items()}))
+    with pytest.raises(CorruptFileError, match="delete it"):
+        StateFile(other, IDENTITY).load()
+
+
+def test_salsa_table_clears_a_state_whose_graphs_are_in_the_results(tmp_path):
+    """A stop between saving a chunk's results and removing its state must
+    not block the next run (whose chunk starts further on)."""
+    import importlib.util
+    import os
+
+    from openclrs.training.runs import safetensors_bytes
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "salsa_table.py")
+    spec = importlib.util.spec_from_file_location("salsa_table_benchmark", path)
+    salsa = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(salsa)
+    state = tmp_path / "s.safetensors"
+
+    def write(cell, start):
+        state.write_bytes(safetensors_bytes({"step": torch.tensor(3)},
+                                            {"id/cell": cell, "id/start": str(start)}))
+
+    write("dijkstra/er_4096", 2)
+    salsa.clear_finished_state(str(state), "dijkstra/er_4096", 2)   # its own chunk: kept
+    assert state.exists()
+    salsa.clear_finished_state(str(state), "dijkstra/ws_4096", 3)   # another cell's: kept
+    assert state.exists()
+    salsa.clear_finished_state(str(state), "dijkstra/er_4096", 3)   # in the results: removed
+    assert not state.exists()
+    salsa.clear_finished_state(str(state), "dijkstra/er_4096", 3)   # nothing there: fine
