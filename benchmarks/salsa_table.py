@@ -311,7 +311,8 @@ def evaluate_chunk(model, sampler, count: int, progress: bool = False, state=Non
     model_start = time.perf_counter()
 
     def spent() -> dict:
-        """Seconds so far, the saved state's included."""
+        """Seconds so far, the saved state's included (wall and CPU count the
+        graphs' sampling once per process that sampled them: time spent)."""
         return {"seconds": before.get("seconds", 0.0) + time.perf_counter() - model_start,
                 "wall_seconds": before.get("wall_seconds", 0.0) + time.perf_counter() - start,
                 "cpu_seconds": before.get("cpu_seconds", 0.0) + time.process_time() - cpu}
