@@ -204,8 +204,16 @@ class GraphDistribution:
                              f"got {self.sizes}")
         if self.family != "delaunay" and self.p_range is None:
             raise ValueError(f"{self.family} needs p_range")
-        if self.family == "ws" and not self.k:
-            raise ValueError("ws needs k")
+        if self.p_range is not None and not 0 <= self.p_range[0] <= self.p_range[1] <= 1:
+            raise ValueError(f"{self.family}: p_range must be (low, high) with "
+                             f"0 <= low <= high <= 1, got {self.p_range}")
+        if self.family == "ws":
+            # checked here, not when an unlucky draw of k meets a small n midway
+            if not self.k or any(k < 2 or k % 2 for k in self.k):
+                raise ValueError(f"ws needs even k >= 2, got {self.k}")
+            if max(self.k) >= min(self.sizes):
+                raise ValueError(f"ws with k up to {max(self.k)} needs n > {max(self.k)}, "
+                                 f"got sizes {self.sizes}")
 
     def draw(self, rng: Rng) -> Graph:
         n = int(self.sizes[0] if len(self.sizes) == 1 else rng.choice(self.sizes))
@@ -219,6 +227,8 @@ class GraphDistribution:
 
 def test_distribution(family: str, n: int) -> GraphDistribution:
     """SALSA's test distribution of ``family`` at ``n`` nodes."""
+    if n < 1:
+        raise ValueError(f"{family}_{n}: a graph needs at least one node")
     if family == "er":
         return GraphDistribution("er", (n,), er_probabilities(n))
     if family == "ws":

@@ -200,3 +200,19 @@ def test_hints_that_cannot_fit_are_refused_with_advice(monkeypatch):
         D.sample_sparse("dfs", "er_800", seed=0)  # 2,400 steps x 800 nodes x 12 probes
     assert D.sample_sparse("dfs", "er_800", seed=0, hints=False)[0].length == 2400
     assert D.sample_sparse("bfs", "er_800", seed=0)[0].has_hints  # a few steps: fine
+
+
+def test_distributions_refuse_impossible_parameters_up_front():
+    """A Watts-Strogatz size too small for SALSA's k = 8 is refused when the
+    distribution is made, not when an unlucky draw of k meets it midway."""
+    from openclrs.distributions import GraphDistribution, distribution
+
+    with pytest.raises(ValueError, match="needs n > 8"):
+        distribution("ws_7")
+    assert distribution("ws_9").k == (4, 6, 8)
+    with pytest.raises(ValueError, match="at least one node"):
+        distribution("er_0")
+    with pytest.raises(ValueError, match="even k"):
+        GraphDistribution("ws", (20,), (0.1, 0.2), (3,))
+    with pytest.raises(ValueError, match="p_range"):
+        GraphDistribution("er", (20,), (0.3, 0.1))

@@ -196,6 +196,26 @@ def test_graph_checks_and_errors():
                           torch.zeros(2, dtype=torch.long), 1)
     with pytest.raises(ValueError, match="symmetric"):
         one_way.reverse
+    # a batch made by hand without self-loops: refused, not decoded with a
+    # pointer into another graph (a node with no edge has nothing to point at)
+    keep = batch.senders != batch.receivers
+    loopless = dataclasses.replace(
+        batch, senders=batch.senders[keep], receivers=batch.receivers[keep],
+        edge_ptr=torch.tensor([0, int(keep.sum())]),
+        inputs={k: v[keep] if k in ("A", "adj") else v for k, v in batch.inputs.items()})
+    with pytest.raises(ValueError, match="self-loop"):
+        sparse_predict(Reasoner.from_algorithms("bfs", tiny("pgn", hint_mode="none")), loopless)
+
+
+def test_a_node_whose_logits_are_all_nan_points_to_itself():
+    from openclrs.models.sparse import sparse_hard_predictions
+    from openclrs.specs import SPECS
+
+    graph = SparseGraph(torch.tensor([0, 0, 1, 1, 2]), torch.tensor([0, 1, 0, 1, 2]),
+                        torch.zeros(3, dtype=torch.long), 1)
+    logits = torch.tensor([0.0, 2.0, 1.0, 0.0, float("nan")])
+    pi = sparse_hard_predictions(SPECS["bfs"], {"pi": logits}, graph)["pi"]
+    assert pi.tolist() == [1, 0, 2]
 
 
 def test_first_step_batch_gives_the_predictions_of_the_full_batch():

@@ -118,7 +118,10 @@ def _padded(trace: SparseTrace, name: str, location: str, value: np.ndarray,
 
 def to_data(trace: SparseTrace, steps: int | None = None):
     """One trace as a ``SparseTraceData`` (module docstring for the layout);
-    hints padded to ``steps`` (default: the trace's ``length``)."""
+    hints padded to ``steps`` (default: the trace's ``length``). To batch
+    traces of different lengths, use :func:`to_data_list` (one ``steps``
+    for all) or :func:`to_batch`: PyG concatenates hints along the node or
+    edge axis, so their time axes must agree."""
     torch = require("torch", PURPOSE)
     cls = data_class()
     if not isinstance(trace, SparseTrace):

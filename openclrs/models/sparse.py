@@ -261,7 +261,9 @@ def sparse_hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch
         _, location, type_ = spec[name]
         if type_ == Type.POINTER and location == Location.NODE:
             best = segment_argmax(logits, graph.senders, graph.num_nodes)
-            value = graph.receivers[best]
+            # -1: no finite logit among a node's edges (NaN); it points to itself
+            value = torch.where(best >= 0, graph.receivers[best.clamp(min=0)],
+                                torch.arange(graph.num_nodes, device=best.device))
         elif type_ == Type.POINTER and location == Location.GRAPH:
             value = segment_argmax(logits, graph.node_graph, graph.num_graphs)
         else:
@@ -317,7 +319,9 @@ def _start(model, batch, algorithm, repred):
     repred = (not model.training) if repred is None else bool(repred)
     p = next(model.parameters())
     batch = _on_device(batch, p)
-    return algorithm, spec, repred, p, batch, graph_of(batch)
+    graph = graph_of(batch)
+    graph.self_loops   # every node needs its self-loop (a pointer's "none"): refused if not
+    return algorithm, spec, repred, p, batch, graph
 
 
 def _step(model, algorithm, spec, fed, graph, base, hidden, lstm_state, repred):
