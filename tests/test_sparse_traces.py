@@ -416,6 +416,10 @@ def test_sparse_dataset_builds_resumes_and_loads(tmp_path):
     folder = str(tmp_path / "salsa")
     parts = salsa_parts("bfs", seed=4, num_samples={"train": 3, "val": 2, "test": 1})
     assert len(parts) == 17 and [p.split for p in parts[:3]] == ["train", "val", "test_er_16"]
+    # builds of different seeds share no (distribution, seed): no graph in common
+    drawn = [(p.graphs, p.seed) for s in range(4) for p in salsa_parts("bfs", s, large=True)]
+    assert len(drawn) == len(set(drawn))
+    assert [p.seed for p in salsa_parts("bfs")][:4] == [0, 1, 2, 3]   # seed 0 as it was
     assert parts[0].hints and not any(p.hints for p in parts[1:])
     manifest = build_sparse_dataset(parts, folder, workers=1, progress=False)
     assert len(manifest["parts"]) == 17

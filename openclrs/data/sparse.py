@@ -414,18 +414,31 @@ class SparsePart(SplitFile):
         return {}
 
 
+# Seeds of one build's val and test splits are SPLIT_STRIDE * seed + k
+# (k < SPLIT_STRIDE): disjoint between builds of different seeds.
+SPLIT_STRIDE = 100
+
+
 def salsa_parts(algorithm: str, seed: int = 0, num_samples: Mapping | None = None,
                 large: bool = False) -> list[SparsePart]:
     """SALSA-CLRS's splits of ``algorithm``: ``train`` (10,000 graphs, with
     hints), ``val`` (1,000) and the 15 test sets ``test_FAMILY_N`` (1,000
     each; with ``large``, also n = 4096 and 16384), without hints as SALSA's.
     ``num_samples`` overrides the counts per split kind (``train``, ``val``,
-    ``test``). Each split has a seed of its own, ``seed + k``."""
+    ``test``). Each split has a seed of its own: ``seed`` for train,
+    ``SPLIT_STRIDE * seed + k`` for the k-th of the others (val, then the
+    test sets), so that builds from different seeds share no graphs (``val``
+    and ``test_er_16`` are one distribution: with ``seed + k`` the val set of
+    seed 1 was the er_16 test set of seed 0). Seed 0 gives 0, 1, 2, ..."""
     counts = {**NUM_GRAPHS, **dict(num_samples or {})}
     tests = list(TEST_SETS) + (list(LARGE_TEST_SETS) if large else [])
+    if not 0 <= SPLIT_STRIDE * seed + 1 + len(tests) < 2 ** 32:
+        raise ValueError(f"seed must be in [0, {(2 ** 32 - 1 - len(tests)) // SPLIT_STRIDE}], "
+                         f"got {seed}")
+    base = SPLIT_STRIDE * seed
     parts = [SparsePart(algorithm, "train", "train", seed, counts["train"], True),
-             SparsePart(algorithm, "val", "val", seed + 1, counts["val"], False)]
-    parts += [SparsePart(algorithm, f"test_{name}", name, seed + 2 + k, counts["test"], False)
+             SparsePart(algorithm, "val", "val", base + 1, counts["val"], False)]
+    parts += [SparsePart(algorithm, f"test_{name}", name, base + 2 + k, counts["test"], False)
               for k, name in enumerate(tests)]
     return parts
 
