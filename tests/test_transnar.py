@@ -119,6 +119,13 @@ def test_stored_files_train_a_transnar_on_the_text_harness_draws(nar_run, tmp_pa
         train(LMConfig(n_layer=1, n_head=2, n_embd=16), LMTrainConfig(
             **{**cfg.__dict__, "lengths": (4,), "out_dir": str(tmp_path / "x")}),
             TransNARConfig(), nar_run)
+    # files written with hints (the trace format) are refused: TransNAR is no-trace
+    hinted = str(tmp_path / "hinted")
+    assert main(["text", "generate", "--algorithms", "bfs", "--lengths", "4", "--num-samples",
+                 "2", "--seed", "3", "--name", "mine", "--hints", "--workers", "1", "--quiet",
+                 "--out", hinted]) == 0
+    with pytest.raises(ValueError, match="written with hints"):
+        FilePairedExamples(tuple(data_files(hinted, "mine")), ["bfs"])
 
 
 # ------------------------------------------------------------- the reasoner
@@ -618,6 +625,36 @@ def test_hf_transnar_trains_resumes_and_reloads(nar_run, tmp_path, family):
                                loaded.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
         assert torch.equal(a, c), name
+
+
+def test_hf_transnar_trains_in_float32_and_refuses_what_does_not_fit(nar_run, tmp_path):
+    """A float16 model folder trains in float32 (AdamW on float16 weights
+    diverged); examples beyond the model's positions are refused in training
+    and get "" in decoding; a generate call with more rows than graphs is
+    refused (each row reads its own graph)."""
+    transformers = pytest.importorskip("transformers")
+    from openclrs.transnar.huggingface import hf_batch, hf_greedy_decode, train_hf
+    from tests.tiny_hf import save_tiny_model
+
+    folder = save_tiny_model("gpt2", str(tmp_path / "gpt2"))
+    transformers.AutoModelForCausalLM.from_pretrained(folder).half().save_pretrained(folder)
+    cfg = LMTrainConfig(out_dir=str(tmp_path / "run"), algorithms=("bfs",), lengths=(4,),
+                        steps=3, batch_size=2, learning_rate=1e-3, warmup_steps=0,
+                        checkpoint_every=3, log_every=1, progress=False)
+    model, tokenizer = train_hf(folder, cfg, TransNARConfig(layers=(1,), gate_init=0.1), nar_run)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert all(np.isfinite(loss) for _, loss in model.history)
+    short, long = (paired_examples("bfs", n, seed=0, num_samples=1)[0] for n in (4, 7))
+    with pytest.raises(ValueError, match="beyond the model's 20 positions"):
+        hf_batch([short], tokenizer, limit=20)
+    model.lm.config.n_positions = len(tokenizer(long.question)["input_ids"])   # long won't fit
+    answers = hf_greedy_decode(model, tokenizer, [long, short, long], max_new_tokens=4)
+    assert answers[0] == answers[2] == "" and answers[1] == hf_greedy_decode(
+        model, tokenizer, [short], max_new_tokens=4)[0]
+    memory = model.memory(model.embed([short.trace]))
+    ids = tokenizer([short.question] * 2, return_tensors="pt")["input_ids"]
+    with pytest.raises(ValueError, match="2 rows but the memory holds 1"):
+        model(ids, memory)
 
 
 def test_cli_trains_and_evaluates_a_hugging_face_transnar(nar_run, tmp_path, capsys):

@@ -51,11 +51,24 @@ def load_hf_model(path: str, device: str | torch.device = "cpu", *,
 
 
 @torch.no_grad()
+def position_limit(model) -> int | None:
+    """How many positions a Hugging Face model has (``n_positions``, as
+    GPT-2's learned table, else ``max_position_embeddings``), None if its
+    config names none. Beyond them a learned table fails with an index
+    error (on a GPU, a device-side assert)."""
+    config = model.config
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings",
+                                                           None)
+
+
 def hf_greedy_decode(model, tokenizer, prompts: list[str], max_new_tokens: int = 256,
                 batch_size: int = 16) -> list[str]:
     """Greedy continuations of ``prompts`` by a Hugging Face causal LM
-    (``model.generate``, left padding), cut after the first blank line."""
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    (``model.generate``, left padding), cut after the first blank line. As
+    the openclrs decoder, a prompt that does not fit the model's positions
+    (:func:`position_limit`) gets ``""``, and a continuation stops at the
+    last position."""
+    from transformers import StoppingCriteria
 
     class BlankLine(StoppingCriteria):
         def __init__(self, prompt_length):
@@ -70,14 +83,29 @@ def hf_greedy_decode(model, tokenizer, prompts: list[str], max_new_tokens: int =
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = next(model.parameters()).device
+    limit = position_limit(model)
     outputs = []
     for b in range(0, len(prompts), batch_size):
-        batch = tokenizer(prompts[b:b + batch_size], return_tensors="pt", padding=True).to(device)
-        prompt_length = batch["input_ids"].shape[1]
-        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id,
-                             stopping_criteria=StoppingCriteriaList([BlankLine(prompt_length)]))
-        for text in tokenizer.batch_decode(out[:, prompt_length:], skip_special_tokens=True):
-            cut = text.find(STOP)
-            outputs.append(text if cut < 0 else text[:cut + len(STOP)])
+        chunk = prompts[b:b + batch_size]
+        fits = [limit is None or len(tokenizer(p)["input_ids"]) < limit for p in chunk]
+        texts = iter(_decode(model, tokenizer, [p for p, ok in zip(chunk, fits) if ok],
+                             max_new_tokens, limit, device, BlankLine) if any(fits) else [])
+        outputs += [next(texts) if ok else "" for ok in fits]
     return outputs
+
+
+def _decode(model, tokenizer, prompts, max_new_tokens, limit, device, stop_rule) -> list[str]:
+    from transformers import StoppingCriteriaList
+
+    batch = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
+    prompt_length = batch["input_ids"].shape[1]
+    if limit is not None:
+        max_new_tokens = min(max_new_tokens, limit - prompt_length)
+    out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                         pad_token_id=tokenizer.pad_token_id,
+                         stopping_criteria=StoppingCriteriaList([stop_rule(prompt_length)]))
+    texts = []
+    for text in tokenizer.batch_decode(out[:, prompt_length:], skip_special_tokens=True):
+        cut = text.find(STOP)
+        texts.append(text if cut < 0 else text[:cut + len(STOP)])
+    return texts

@@ -21,9 +21,10 @@ class TransNARConfig:
         "flag": "xattn-keys", "choices": KEYS})
     nar_states: str = field(default="final", metadata={
         "help": "final: every layer reads the NAR's final state; per-layer: the layer after "
-                "block t reads NAR step t", "choices": NAR_STATES})
+                "block t reads NAR step t (a sample's last step where it has fewer)", "choices": NAR_STATES})
     gate_init: float = field(default=0.0, metadata={
-        "help": "initial gate parameters alpha (tanh(alpha) = 0: closed)"})
+        "help": "initial gate parameters, alpha of the read and beta of the FFN (0: closed, "
+                "tanh(0) = 0)"})
     heads: int | None = field(default=None, metadata={
         "help": "cross-attention heads (default: the LM's)", "flag": "xattn-heads"})
     ffn: bool = field(default=True, metadata={

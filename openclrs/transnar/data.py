@@ -131,6 +131,12 @@ class FilePairedExamples:
         from ..lm.train import read_records
 
         files, records = read_records(paths, algorithms)
+        with_hints = [i for i, r in enumerate(records) if r.get("use_hints")]
+        if with_hints:
+            raise ValueError(f"{len(with_hints)} of the records (the first: record "
+                             f"{with_hints[0]}) were written with hints; TransNAR trains and "
+                             "is scored on the no-trace format: generate the files without "
+                             "--hints")
         self.examples = pair_records(records)
         self.lengths = {e.length for e in self.examples}
         self.files, self.seed = files, seed

@@ -180,14 +180,19 @@ def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str
 
     device = check_device(device, "device (--device)")
     generate, info = load_generator(checkpoint, device, batch_size)
+    if baseline is not None:   # a bad path is found now, not after the long evaluation
+        lm, lm_tokenizer, _ = load_lm(baseline, device)
     train_cfg = info["train"]
     algorithms = list(algorithms or train_cfg.get("algorithms", ()))
     if not algorithms:
         raise ValueError("give --algorithms: the checkpoint does not name its algorithms")
     out = out or os.path.join(checkpoint, "eval.json")
+    # batch_size too: random positions are drawn for a batch's padded width,
+    # so groups decoded in other batches would mix two draws
     settings = {"checkpoint": os.path.abspath(checkpoint), "step": info["step"],
                 "baseline": None if baseline is None else os.path.abspath(baseline),
-                "num_samples": num_samples, "seed": seed, "max_new_tokens": max_new_tokens}
+                "num_samples": num_samples, "seed": seed, "max_new_tokens": max_new_tokens,
+                "batch_size": batch_size}
     results = {**settings, "train_lengths": list(train_cfg.get("lengths", ())),
                "rows": [], "baseline_rows": []}
     if os.path.exists(out):
@@ -206,7 +211,6 @@ def evaluate_checkpoint(checkpoint: str, lengths, algorithms=None, baseline: str
                                lengths, num_samples, seed, max_new_tokens, progress,
                                results["rows"], save("rows"))
     if baseline is not None:
-        lm, lm_tokenizer, _ = load_lm(baseline, device)
         results["baseline_rows"] = evaluate(lm_generator(lm, lm_tokenizer, batch_size),
                                             algorithms, lengths, num_samples, seed,
                                             max_new_tokens, progress, results["baseline_rows"],

@@ -85,6 +85,12 @@ class HFTransNAR(nn.Module):
                 raise RuntimeError("HFTransNAR ran without memory: call it as model(ids, "
                                    "memory, ...) or inside model.reading(memory)")
             hidden = output[0] if isinstance(output, tuple) else output
+            rows = next(iter(self._memory[name].values()))[0].shape[0]
+            if hidden.shape[0] != rows:
+                raise ValueError(f"the LM runs {hidden.shape[0]} rows but the memory holds "
+                                 f"{rows} graphs: each row reads its own example's graph "
+                                 "(beam search and num_return_sequences > 1 are not "
+                                 "supported)")
             hidden = self.xattn[name](hidden, self._memory[name])
             return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
         return add_read
@@ -124,18 +130,24 @@ def hf_greedy_decode(model: HFTransNAR, tokenizer, examples, max_new_tokens: int
     """Greedy answers of paired examples, as
     :func:`openclrs.lm.huggingface.hf_greedy_decode` decodes prompts
     (``generate`` with its KV cache, left padding, cut after the first blank
-    line), each batch reading its examples' memory, computed once."""
+    line), each batch reading its examples' memory, computed once; a
+    question that does not fit the model's positions gets ``""``."""
     from ..lm.huggingface import hf_greedy_decode as decode_prompts
+    from ..lm.huggingface import position_limit
 
     model.eval()
-    outputs = []
-    for b in range(0, len(examples), batch_size):
-        batch = examples[b:b + batch_size]
+    limit = position_limit(model.lm)
+    fits = [limit is None or len(tokenizer(e.question)["input_ids"]) < limit for e in examples]
+    decodable = [e for e, ok in zip(examples, fits) if ok]
+    answers = []
+    for b in range(0, len(decodable), batch_size):
+        batch = decodable[b:b + batch_size]
         memory = model.memory(model.embed([e.trace for e in batch]))
         with model.reading(memory) as lm:
-            outputs += decode_prompts(lm, tokenizer, [e.question for e in batch],
+            answers += decode_prompts(lm, tokenizer, [e.question for e in batch],
                                       max_new_tokens, len(batch))
-    return outputs
+    answers = iter(answers)
+    return [next(answers) if ok else "" for ok in fits]
 
 
 # --------------------------------------------------------------------------
@@ -145,17 +157,22 @@ def hf_greedy_decode(model: HFTransNAR, tokenizer, examples, max_new_tokens: int
 HF_FORMAT = "openclrs-transnar-hf/1"
 
 
-def hf_batch(examples, tokenizer, device="cpu"):
+def hf_batch(examples, tokenizer, device="cpu", limit: int | None = None):
     """``(input_ids, attention_mask, targets)`` ``(B, T)`` for next-token
     prediction of ``question answer <eos>`` in the model's own tokens
     (the question with the tokenizer's special tokens, e.g. ``<bos>``; the
     answer without), right-padded; targets are ``-100`` except on the
-    answer and ``<eos>``."""
+    answer and ``<eos>``. An example longer than ``limit`` tokens (the
+    model's positions) is refused by name."""
     rows = []
     for e in examples:
         q = tokenizer(e.question)["input_ids"]
         a = tokenizer(e.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         tokens = q + a
+        if limit is not None and len(tokens) - 1 > limit:
+            raise ValueError(f"a {e.algorithm} example of length {e.length} is "
+                             f"{len(tokens) - 1} tokens, beyond the model's {limit} positions: "
+                             "train at smaller lengths")
         rows.append((tokens[:-1], [-100] * (len(q) - 1) + a))
     T = max(len(x) for x, _ in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
@@ -171,7 +188,9 @@ def hf_batch(examples, tokenizer, device="cpu"):
 
 def hf_loss(model: HFTransNAR, examples, tokenizer, device="cpu") -> torch.Tensor:
     """Mean cross-entropy of the answer tokens (and ``<eos>``)."""
-    ids, mask, targets = hf_batch(examples, tokenizer, device)
+    from ..lm.huggingface import position_limit
+
+    ids, mask, targets = hf_batch(examples, tokenizer, device, position_limit(model.lm))
     memory = model.memory(model.embed([e.trace for e in examples]))
     logits = model(ids, memory, attention_mask=mask).logits
     return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(),
@@ -197,7 +216,9 @@ def _build(hf_path: str, meta_nar: dict, xcfg: TransNARConfig, device):
     from ..training.config import TrainConfig as NARTrainConfig
     from ..training.loop import build_model
 
-    lm, tokenizer = load_hf_model(hf_path, device)
+    # float32 whatever the folder stores: AdamW on float16 weights diverges
+    # (its eps rounds to 0) and on bfloat16 loses most small updates
+    lm, tokenizer = load_hf_model(hf_path, device, dtype=torch.float32)
     nar = NAR(build_model(NARTrainConfig.from_dict(meta_nar["train"])),
               pred_as_input=meta_nar["pred_as_input"],
               enforce_permutations=meta_nar["enforce_permutations"], frozen=xcfg.freeze_nar,

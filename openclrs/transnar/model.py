@@ -21,7 +21,7 @@ information flows one way (the NAR never sees the tokens). ``α`` and
 ``β`` start at ``gate_init`` (0: the gates are closed, ``tanh(0) = 0``, and
 the logits are bit for bit the plain LM's, whatever the graph).
 
-Readings of what the paper leaves open (transnar.md §2), as implemented:
+Readings of what the paper leaves open, as implemented:
 
 1. Which NAR state a layer reads: ``nar_states="final"`` (default; what
    §4.1's discussion implies): every layer reads each sample's final

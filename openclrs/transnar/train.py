@@ -163,13 +163,15 @@ def train(lm_cfg: LMConfig, cfg: TrainConfig, xcfg: TransNARConfig, nar_run: str
               keep=cfg.keep_checkpoints, log=log)
     with run.session(restart=not resume):
         torch.manual_seed(cfg.seed)
-        model = TransNAR(GPT(lm_cfg), nar, xcfg).to(cfg.device)
-        step, seconds = 0, 0.0
         last = run.load("last")
-        if last is not None:
+        if last is None:
+            model = TransNAR(GPT(lm_cfg), nar, xcfg).to(cfg.device)
+            step, seconds = 0, 0.0
+        else:  # every weight from the checkpoint, the NAR's too
             model, tokenizer = model_from_checkpoint(last, cfg.device)
             step, seconds = last.step, last.state.get("train_seconds", 0.0)
-            print(f"resuming {cfg.out_dir} from step {step}", file=log)
+            print(f"resuming {cfg.out_dir} from step {step} (the NAR's weights are the "
+                  "checkpoint's)", file=log)
         optimizer = make_optimizer(model, cfg)
         if last is not None:
             load_optimizer_state(optimizer, last.tensors, last.state["optimizer"])
