@@ -106,6 +106,10 @@ def test_dtype_copies_compute_in_their_dtype(models):
         assert rec.residual[-1].dtype == dtype and rec.final.dtype == dtype
         assert twin.module.model.rotary_emb.inv_freq.dtype == torch.float32
         assert torch.isfinite(rec.logits).all()
+    # every RoPE frequency table, whatever its name (Gemma 3 keeps one per attention kind)
+    twin = models["gemma3"].to("bfloat16")
+    tables = [(n, b) for n, b in twin.module.named_buffers() if n.endswith("inv_freq")]
+    assert len(tables) >= 2 and all(b.dtype == torch.float32 for _, b in tables), tables
     with pytest.raises(ValueError, match="unknown dtype"):
         m.to("int8")
 

@@ -316,3 +316,65 @@ def test_termination_head_refuses_a_graph_with_no_node():
     mask = torch.tensor([[True, False], [False, False]])
     with pytest.raises(ValueError, match=r"no node in graph\(s\) \[1\]"):
         head(torch.randn(2, 2, 4), mask)
+
+
+def test_kl_is_finite_where_the_prior_underflows_and_lambda_p_1_is_refused():
+    """Long horizons: p_G(n) underflows float32 (and float64) for late n,
+    which made the KL +inf and the gradients NaN; the log prior in closed
+    form keeps it finite. λ_p = 1 puts the whole prior on step 1: refused."""
+    from openclrs.halting.ponder import geometric_log_prior
+
+    lam = torch.full((60, 2), 0.1, requires_grad=True)
+    p = halting_distribution(lam)
+    loss, parts = ponder_loss(p, torch.zeros(60, 2), lambda_p=0.9, beta=1.0)
+    assert torch.isfinite(parts["kl"])
+    loss.backward()
+    assert torch.isfinite(lam.grad).all()
+    # the same value as float64 arithmetic with the prior written out
+    p64 = halting_distribution(lam.detach().double())
+    prior = geometric_prior(0.9, 60, dtype=torch.float64)
+    assert parts["kl"].item() == pytest.approx(kl_divergence(p64, prior).mean().item(), rel=1e-5)
+    log_prior = geometric_log_prior(0.5, 3000)       # (0.5)^2999 is 0 in float64
+    assert torch.isfinite(log_prior).all()
+    assert torch.logsumexp(log_prior, 0).item() == pytest.approx(0.0, abs=1e-12)
+    for bad in (1.0, 0.0):
+        with pytest.raises(ValueError, match="lambda_p"):
+            geometric_prior(bad, 4)
+    from openclrs.halting.config import HaltingConfig
+    with pytest.raises(ValueError, match="lambda_p"):
+        HaltingConfig(lambda_p=1.0).validate()
+
+
+def test_kl_of_bfloat16_halting_probabilities_is_computed_in_float64():
+    torch.manual_seed(0)
+    lam = (0.2 + 0.02 * torch.randn(30, 4)).clamp(0.01, 0.99)
+    want = kl_divergence(halting_distribution(lam.double()), geometric_prior(
+        0.2, 30, dtype=torch.float64))
+    got = kl_divergence(halting_distribution(lam.bfloat16().float()),
+                        geometric_prior(0.2, 30, dtype=torch.float64))
+    torch.testing.assert_close(got.double(), want, rtol=0.05, atol=1e-4)
+    assert halting_distribution(torch.full((3, 2), 0.5), lengths=[1, 2]).sum(0).tolist() == \
+        [1.0, 1.0]   # lengths as a list
+
+
+def test_log_priors_are_the_logs_of_the_priors():
+    from openclrs.halting.ponder import geometric_log_prior, geometric_log_prior_per_sample
+
+    for normalise in (True, False):
+        torch.testing.assert_close(geometric_log_prior(0.3, 7, normalise=normalise).exp(),
+                                   geometric_prior(0.3, 7, dtype=torch.float64,
+                                                   normalise=normalise))
+        lengths = torch.tensor([2, 7, 4])
+        torch.testing.assert_close(
+            geometric_log_prior_per_sample(0.3, lengths, 7, normalise=normalise).exp(),
+            geometric_prior_per_sample(0.3, lengths, 7, dtype=torch.float64,
+                                       normalise=normalise))
+
+
+def test_a_fixed_budget_must_be_positive():
+    from openclrs.halting.reasoner import check_mode
+
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="budget must be"):
+            check_mode("fixed", bad)
+    check_mode("fixed", 1.5)

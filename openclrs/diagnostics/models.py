@@ -216,8 +216,9 @@ class DiagnosedModel:
         frequencies stay float32 (see the module's docstring)."""
         dtype = parse_dtype(dtype)
         module = copy.deepcopy(self.module).to(dtype)
+        # inv_freq, or per attention kind (Gemma 3: sliding_attention_inv_freq, ...)
         kept = {name: buf for name, buf in self.module.named_buffers()
-                if name.split(".")[-1] == "inv_freq"}
+                if name.split(".")[-1].endswith("inv_freq")}
         for name, buf in module.named_buffers():
             if name in kept:
                 owner = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module

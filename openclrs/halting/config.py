@@ -66,7 +66,7 @@ class HaltingConfig:
             bad("truncate", f"must be one of {TRUNCATIONS}, got {self.truncate!r}")
         if self.evaluation not in EVALUATIONS:
             bad("evaluation", f"must be one of {EVALUATIONS}, got {self.evaluation!r}")
-        for name, low, high, closed in (("lambda_p", 0, 1, True), ("epsilon", 0, 1, False),
+        for name, low, high, closed in (("lambda_p", 0, 1, False), ("epsilon", 0, 1, False),
                                         ("initial_lambda", 0, 1, False),
                                         ("threshold", 0, 1, False)):
             value = getattr(self, name)

@@ -93,8 +93,8 @@ class ParityConfig:
         if self.eval_halting not in EVAL_HALTING:
             raise ValueError(f"eval_halting (--eval-halting) must be one of {EVAL_HALTING}; "
                              f"got {self.eval_halting!r}")
-        if not 0 < self.lambda_p <= 1:
-            raise ValueError(f"lambda_p (--lambda-p) must lie in (0, 1]; got {self.lambda_p}")
+        if not 0 < self.lambda_p < 1:
+            raise ValueError(f"lambda_p (--lambda-p) must lie in (0, 1); got {self.lambda_p}")
         if not 0 <= self.epsilon < 1 or not 0 <= self.act_epsilon < 1:
             raise ValueError("epsilon (--epsilon) and act_epsilon (--act-epsilon) must lie in "
                              f"[0, 1); got {self.epsilon}, {self.act_epsilon}")

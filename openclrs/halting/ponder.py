@@ -87,7 +87,7 @@ def halting_distribution(lambdas: Tensor, *, truncate: str = "last", lengths: Te
         last[-1] = True
         valid = torch.ones_like(last)
     else:
-        valid = _step_mask(lengths.to(lambdas.device), steps)
+        valid = _step_mask(torch.as_tensor(lengths).to(lambdas.device), steps)
         last = valid & ~torch.cat([valid[1:], torch.zeros_like(valid[:1])])
     # survival_n = Π_{j<n} (1 − λ_j): the probability of reaching step n.
     continue_ = 1 - lambdas
@@ -103,14 +103,34 @@ def halting_distribution(lambdas: Tensor, *, truncate: str = "last", lengths: Te
     return torch.where(empty & last, torch.ones_like(p), p)
 
 
+def _check_lambda_p(lambda_p: float) -> None:
+    if not 0 < lambda_p < 1:
+        raise ValueError(f"lambda_p must lie in (0, 1) (1 puts the whole prior on step 1: "
+                         f"an infinite KL for any other); got {lambda_p}")
+
+
+def geometric_log_prior(lambda_p: float, steps: int, *, device=None,
+                        normalise: bool = True) -> Tensor:
+    """(N,) float64 log p_G(n) = log λ_p + (n − 1) log(1 − λ_p) (− log Z,
+    Z = Σ_{n≤N} p_G(n), when renormalised): in closed form, so no step's
+    prior underflows to 0 (which would make the KL infinite), however long
+    the horizon."""
+    _check_lambda_p(lambda_p)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}")
+    n = torch.arange(steps, dtype=torch.float64, device=device)
+    log_prior = math.log(lambda_p) + n * math.log1p(-lambda_p)
+    return log_prior - torch.logsumexp(log_prior, 0) if normalise else log_prior
+
+
 def geometric_prior(lambda_p: float, steps: int, *, dtype=None, device=None,
                     normalise: bool = True) -> Tensor:
     """(N,) the geometric prior p_G(n) = λ_p (1 − λ_p)^{n−1}, n = 1..N,
     renormalised over 1..N (``normalise=False``: left as is, summing to
     1 − (1 − λ_p)^N, as the public implementations do). Its untruncated mean
-    is 1/λ_p."""
-    if not 0 < lambda_p <= 1:
-        raise ValueError(f"lambda_p must lie in (0, 1]; got {lambda_p}")
+    is 1/λ_p. Late steps of a long horizon underflow to 0: the losses use
+    :func:`geometric_log_prior`."""
+    _check_lambda_p(lambda_p)
     if steps < 1:
         raise ValueError(f"steps must be at least 1; got {steps}")
     n = torch.arange(steps, dtype=torch.float64)
@@ -118,6 +138,18 @@ def geometric_prior(lambda_p: float, steps: int, *, dtype=None, device=None,
     if normalise:
         prior = prior / prior.sum()
     return prior.to(dtype=dtype or torch.get_default_dtype(), device=device)
+
+
+def geometric_log_prior_per_sample(lambda_p: float, lengths: Tensor, steps: int, *,
+                                   normalise: bool = True) -> Tensor:
+    """(N, B) float64: sample b's log prior truncated (and renormalised) at
+    its own ``lengths[b]`` steps, −inf after them."""
+    lengths = torch.as_tensor(lengths)
+    mask = _step_mask(lengths, steps)
+    log_prior = geometric_log_prior(lambda_p, steps, device=lengths.device,
+                                    normalise=False)[:, None].expand(steps, mask.shape[1])
+    log_prior = torch.where(mask, log_prior, torch.full_like(log_prior, -math.inf))
+    return log_prior - torch.logsumexp(log_prior, 0, keepdim=True) if normalise else log_prior
 
 
 def geometric_prior_per_sample(lambda_p: float, lengths: Tensor, steps: int, *,
@@ -133,10 +165,13 @@ def geometric_prior_per_sample(lambda_p: float, lengths: Tensor, steps: int, *,
     return prior.to(dtype or torch.get_default_dtype())
 
 
-def kl_divergence(p: Tensor, prior: Tensor) -> Tensor:
+def kl_divergence(p: Tensor, prior: Tensor | None = None, *,
+                  log_prior: Tensor | None = None) -> Tensor:
     """(B,) KL(p ‖ prior) = Σ_n p_n (log p_n − log prior_n) per sample: the
     paper's direction (the halting distribution first). ``p`` is (N, B);
-    ``prior`` is (N,) (one for every sample) or (N, B).
+    ``prior`` is (N,) (one for every sample) or (N, B), or give its log as
+    ``log_prior`` (what the losses do: no underflow). Computed in float64
+    (bfloat16 loses up to half the value), returned in ``p``'s dtype.
 
     Terms with p_n = 0 contribute 0 (0 log 0 = 0; log p is taken of p clamped
     at the smallest positive float, so the gradient stays finite there),
@@ -148,15 +183,20 @@ def kl_divergence(p: Tensor, prior: Tensor) -> Tensor:
     ``kl_divergence(prior, p)`` is the reverse KL and differs in general.
     """
     _check_steps_first("p", p)
-    if prior.dim() == 1:
-        prior = prior[:, None]
-    prior = prior.to(p)
-    tiny = torch.finfo(p.dtype).tiny
-    # log 1 = 0 where p = prior = 0, so the term is 0 and its gradient finite
-    # (a masked torch.where on the result would still back-propagate 0 · ∞).
-    both_zero = (p == 0) & (prior == 0)
-    prior = torch.where(both_zero, torch.ones_like(prior), prior)
-    return (p * (torch.log(p.clamp_min(tiny)) - torch.log(prior))).sum(0)
+    if (prior is None) == (log_prior is None):
+        raise ValueError("give prior or log_prior (one of them)")
+    if log_prior is None:
+        log_prior = torch.log(prior.to(device=p.device, dtype=torch.float64))
+    log_prior = log_prior.to(device=p.device, dtype=torch.float64)
+    if log_prior.dim() == 1:
+        log_prior = log_prior[:, None]
+    p64 = p.double()
+    tiny = torch.finfo(torch.float64).tiny
+    # log prior = 0 where p = prior = 0, so the term is 0 and its gradient
+    # finite (a masked torch.where on the result would still back-propagate 0 · ∞).
+    both_zero = (p64 == 0) & torch.isneginf(log_prior)
+    log_prior = torch.where(both_zero, torch.zeros_like(log_prior), log_prior)
+    return (p64 * (torch.log(p64.clamp_min(tiny)) - log_prior)).sum(0).to(p.dtype)
 
 
 def expected_steps(p: Tensor) -> Tensor:
@@ -168,15 +208,17 @@ def expected_steps(p: Tensor) -> Tensor:
 
 
 def ponder_loss(p: Tensor, step_losses: Tensor, *, lambda_p: float, beta: float,
-                prior: Tensor | None = None) -> tuple[Tensor, dict]:
+                prior: Tensor | None = None,
+                log_prior: Tensor | None = None) -> tuple[Tensor, dict]:
     """PonderNet's loss (Eq. 3), averaged over the batch::
 
         L = mean_b [ Σ_n p_n,b 𝓛_n,b  +  β · KL(p_·,b ‖ p_G) ]
 
     ``step_losses`` (N, B) is the task loss of each step's prediction (per
-    sample, not reduced). ``prior`` defaults to :func:`geometric_prior`
-    (λ_p, N), renormalised; pass :func:`geometric_prior_per_sample` for
-    per-sample caps. Returns the loss and a dict of detached 0-d tensors:
+    sample, not reduced). The prior defaults to :func:`geometric_log_prior`
+    (λ_p, N), renormalised; pass ``log_prior=``
+    :func:`geometric_log_prior_per_sample` for per-sample caps (or a
+    ``prior``). Returns the loss and a dict of detached 0-d tensors:
     ``reconstruction`` (the expected task loss), ``kl`` and
     ``expected_steps`` (batch means).
     """
@@ -184,10 +226,10 @@ def ponder_loss(p: Tensor, step_losses: Tensor, *, lambda_p: float, beta: float,
     if step_losses.shape != p.shape:
         raise ValueError(f"step_losses must have p's shape {tuple(p.shape)}; got "
                          f"{tuple(step_losses.shape)}")
-    if prior is None:
-        prior = geometric_prior(lambda_p, p.shape[0], dtype=p.dtype, device=p.device)
+    if prior is None and log_prior is None:
+        log_prior = geometric_log_prior(lambda_p, p.shape[0], device=p.device)
     reconstruction = (p * step_losses).sum(0).mean()
-    kl = kl_divergence(p, prior).mean()
+    kl = kl_divergence(p, prior, log_prior=log_prior).mean()
     loss = reconstruction + beta * kl
     parts = {"reconstruction": reconstruction.detach(), "kl": kl.detach(),
              "expected_steps": expected_steps(p.detach()).mean()}

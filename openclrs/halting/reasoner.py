@@ -46,6 +46,8 @@ head per algorithm (as NEGA's T_A).
 
 from __future__ import annotations
 
+import math
+
 from typing import Mapping, NamedTuple
 
 import numpy as np
@@ -59,7 +61,7 @@ from ..specs import Stage, Type
 from ..training import memory
 from ..training.metrics import OutputScorer
 from .config import HaltingConfig
-from .ponder import geometric_prior_per_sample, halting_distribution, ponder_loss
+from .ponder import geometric_log_prior_per_sample, halting_distribution, ponder_loss
 from .termination import TerminationHead, termination_loss
 
 MODES = ("learned", "oracle", "fixed")
@@ -126,8 +128,9 @@ def capped_ponder_loss(cfg: HaltingConfig, lambdas: list[torch.Tensor],
     steps = lambdas.shape[0]
     lengths = torch.maximum(caps, true_steps).clamp(max=steps).to(lambdas.device)
     p = halting_distribution(lambdas, truncate=cfg.truncate, lengths=lengths)
-    prior = geometric_prior_per_sample(cfg.lambda_p, lengths, steps, dtype=p.dtype)
-    loss, parts = ponder_loss(p, losses, lambda_p=cfg.lambda_p, beta=cfg.beta, prior=prior)
+    log_prior = geometric_log_prior_per_sample(cfg.lambda_p, lengths, steps)
+    loss, parts = ponder_loss(p, losses, lambda_p=cfg.lambda_p, beta=cfg.beta,
+                              log_prior=log_prior)
     return loss, {**parts, "unrolled_steps": torch.tensor(float(steps))}
 
 
@@ -152,6 +155,9 @@ def check_mode(mode: str, budget: float | None) -> None:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if (mode == "fixed") != (budget is not None):
         raise ValueError("give budget=c (steps = ceil(c * n)) with mode='fixed', and only then")
+    if budget is not None and not (isinstance(budget, (int, float)) and budget > 0
+                                   and math.isfinite(budget)):
+        raise ValueError(f"budget must be a finite number > 0, got {budget!r}")
 
 
 class HaltingDecision:
@@ -321,7 +327,8 @@ class HaltingReasoner(nn.Module):
         survival = torch.ones(batch.batch_size, dtype=torch.float64,
                               device=true_steps.device)
         for step in self.reasoner.unroll(batch, algorithm, steps=limit, repred=False):
-            lam = torch.sigmoid(self.halt_logits(algorithm, step.hidden))
+            # float32 under autocast too: the halting distribution is a long product
+            lam = torch.sigmoid(self.halt_logits(algorithm, step.hidden).float())
             outputs = self.reasoner.decode_outputs(step.state, algorithm, repred=False)
             losses.append(sample_output_losses(spec, batch.outputs, outputs))
             lambdas.append(lam)

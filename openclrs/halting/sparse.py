@@ -306,7 +306,8 @@ def _sparse_ponder_loss(model, algorithm, spec, batch, graph, layout_of, true_st
     lambdas, losses, history = [], [], []
     survival = torch.ones(graph.num_graphs, dtype=torch.float64, device=true_steps.device)
     for step in sparse_unroll(reasoner, batch, algorithm, steps=limit, repred=False):
-        lam = torch.sigmoid(sparse_halt_logits(head, step.hidden, graph))
+        # float32 under autocast too: the halting distribution is a long product
+        lam = torch.sigmoid(sparse_halt_logits(head, step.hidden, graph).float())
         outputs = sparse_decode_outputs(reasoner, step.state, algorithm)
         losses.append(sparse_output_losses(spec, batch.outputs, outputs, graph, layout_of))
         lambdas.append(lam)

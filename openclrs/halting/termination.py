@@ -79,7 +79,8 @@ def termination_loss(logits_per_step: Tensor, lengths: Tensor) -> Tensor:
     if logits_per_step.dim() != 2:
         raise ValueError(f"logits_per_step must be (steps, batch); got shape "
                          f"{tuple(logits_per_step.shape)}")
-    targets, valid = termination_targets(lengths.to(logits_per_step.device), logits_per_step.shape[0])
+    targets, valid = termination_targets(torch.as_tensor(lengths).to(logits_per_step.device),
+                                         logits_per_step.shape[0])
     losses = F.binary_cross_entropy_with_logits(logits_per_step, targets.to(logits_per_step.dtype),
                                                 reduction="none")
     return (losses * valid).sum() / valid.sum()
