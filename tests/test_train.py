@@ -312,3 +312,39 @@ def test_a_failed_start_leaves_no_parent_folders(tmp_path, capsys):
     assert main(argv) != 0
     assert "FILE" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["FILE"]
+
+
+def test_bf16_scoring_of_mask_and_categorical_outputs(tmp_path):
+    """Under bfloat16 autocast, mask / mask_one / categorical predictions come
+    out in bfloat16, which numpy cannot hold: scoring them crashed the first
+    validation of most algorithms (20 of 30)."""
+    import torch
+
+    from openclrs.training.loop import autocast_of, build_model, score, validation_batches
+
+    for algorithm in ("insertion_sort", "bfs", "minimum", "topological_sort"):
+        config = tiny(tmp_path, None, algorithms=[algorithm], bf16=True, batch_size=4,
+                      train_lengths=[4], eval_batch_size=8).validate()
+        torch.manual_seed(0)
+        model = build_model(config)
+        result = score(model, validation_batches(config, algorithm)[:1], autocast_of(config))
+        assert 0 <= result["score"] <= 1, algorithm
+
+
+def test_fewer_steps_than_the_checkpoint_are_refused(reference, data_root):
+    with open(os.path.join(reference, "results.json"), "rb") as f:
+        before = f.read()
+    with pytest.raises(ValueError, match="trained 12 steps already"):
+        train(tiny(reference, data_root, steps=6))
+    with open(os.path.join(reference, "results.json"), "rb") as f:
+        assert f.read() == before                       # nothing rewritten
+
+
+def test_evaluate_scores_a_bf16_run_as_training_did(tmp_path, data_root):
+    from openclrs.training.evaluate import evaluate_run
+
+    out = tmp_path / "bf16"
+    train(tiny(out, data_root, hidden_size=64, bf16=True, steps=4, eval_every=4,
+               test_every=4))
+    trained = read_results(str(out))["algorithms"]["bfs"]["test_score"]
+    assert evaluate_run(str(out))["algorithms"]["bfs"]["test_score"] == trained

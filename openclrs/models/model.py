@@ -571,6 +571,8 @@ def hard_predictions(spec: Mapping[str, tuple], preds: Mapping[str, torch.Tensor
                             sinkhorn_temperature=sinkhorn_temperature)
         if type_ in (Type.POINTER, Type.PERMUTATION_POINTER):
             dense = dense.argmax(dim=-1)
+        elif dense.is_floating_point():
+            dense = dense.float()   # bfloat16 (autocast) has no numpy dtype; 0/1 are exact
         result[name] = dense.detach().cpu().numpy()
     return result
 

@@ -18,6 +18,8 @@ imports no capability.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import os
 import sys
 from dataclasses import dataclass
@@ -106,10 +108,11 @@ def load_run(run_dir: str, checkpoint: str = "best", device: str = "cpu",
     return LoadedRun(model, config, saved)
 
 
-def score_split(model, batches, max_memory: int | None = None):
+def score_split(model, batches, max_memory: int | None = None, autocast=nullcontext):
     """``(metrics, per_sample)`` of ``model`` on one algorithm's batches in
-    one pass: the pooled metrics of :func:`openclrs.training.loop.score` and
-    each sample's own output scores
+    one pass (under ``autocast()``, as training scores a bf16 run): the
+    pooled metrics of :func:`openclrs.training.loop.score` and each sample's
+    own output scores
     (:func:`openclrs.training.metrics.sample_scores`, in order)."""
     import numpy as np
 
@@ -125,7 +128,8 @@ def score_split(model, batches, max_memory: int | None = None):
             if scorer is None:
                 scorer = OutputScorer(spec)
             for chunk in memory.chunks(model, batch, max_memory):
-                predictions = model.predict(chunk)
+                with autocast():
+                    predictions = model.predict(chunk)
                 scorer.update(chunk.outputs, predictions)
                 parts.append(sample_scores(spec, chunk.outputs, predictions))
     finally:
@@ -156,7 +160,7 @@ def evaluate_loaded(run_dir: str, run: LoadedRun, split: str = "test",
     see :func:`evaluate_run`.
     ``per_sample`` (plain reasoners only) also keeps the batches and the
     per-sample scores (:func:`score_split`, the same pass)."""
-    from .loop import score, summarize, test_batches, validation_batches
+    from .loop import autocast_of, score, summarize, test_batches, validation_batches
     from .sparse_train import SparseBatches
 
     if split not in SPLITS:
@@ -181,11 +185,14 @@ def evaluate_loaded(run_dir: str, run: LoadedRun, split: str = "test",
             raise ValueError(f"--plot-worst draws dense samples; {a}'s {split} set is "
                              "sparse graphs (a --sparse run)")
         if per_sample:
-            scores[a], samples[a] = score_split(run.model, batches, config.max_memory)
+            scores[a], samples[a] = score_split(run.model, batches, config.max_memory,
+                                                autocast_of(config))
             kept[a] = batches
-        else:
-            scores[a] = (factory.score if custom else score)(
-                run.model, batches, max_memory=config.max_memory)
+        elif custom:
+            scores[a] = factory.score(run.model, batches, max_memory=config.max_memory)
+        else:  # as training scored it: under bf16 autocast if the run trained so
+            scores[a] = score(run.model, batches, autocast_of(config),
+                              max_memory=config.max_memory)
     results = {"run": run_dir, "checkpoint": run.saved.path, "step": run.step,
                "split": split,
                "algorithms": {a: {f"{split}_score": m["score"], f"{split}_metrics": m}

@@ -443,6 +443,10 @@ def _train(config: TrainConfig, context: distributed.Context, hook, log, restart
         checkpoint = run.load("last")
         state = RunState() if checkpoint is None else resume(checkpoint, model, optimizer,
                                                              config)
+        if state.step > config.steps:
+            raise ValueError(f"{config.out_dir} has trained {state.step} steps already; "
+                             f"--steps {config.steps} would train none and misreport them: "
+                             f"give --steps >= {state.step}")
         if checkpoint is not None and main:
             print(f"openclrs: resuming {config.out_dir} from step {state.step}", file=log)
         context.barrier()  # every rank has read `last` before rank 0 writes another
@@ -575,6 +579,8 @@ class Report:
             self.tb.add_scalar("val/score", val_score, step)
             for a, m in val.items():
                 self.tb.add_scalar(f"val/{a}", m["score"], step)
+            # on disk before this step's checkpoint: a resume purges events after it
+            self.tb.flush()
 
     def pause(self) -> None:
         self.bar.close()

@@ -560,6 +560,11 @@ class Run:
                     self.clear()
                 refuse_old_format(self.folder)
                 fresh = self.pointers() == {}
+                if fresh and self._orphan_checkpoints():
+                    # pointers lost, checkpoints kept: never wipe them unasked
+                    raise CorruptCheckpointError(
+                        f"{self.folder} has checkpoints ({', '.join(self._orphan_checkpoints())})"
+                        f" but no {POINTERS} naming them; {self.fix}")
                 self._check_config(fresh)
                 if fresh:
                     if os.path.lexists(self.path(CONFIG)):
@@ -702,13 +707,22 @@ class Run:
         current[pointer] = current[at]
         files.write_json(self.path(POINTERS), current)
 
+    def _orphan_checkpoints(self) -> list[str]:
+        """Checkpoint folders (with a manifest) in ``checkpoints/``, newest last."""
+        folder = self.path(CHECKPOINTS)
+        if not os.path.isdir(folder):
+            return []
+        return sorted((n for n in os.listdir(folder) if n.startswith("step-")
+                       and os.path.exists(os.path.join(folder, n, MANIFEST))), key=_step_of)
+
     def collect_garbage(self) -> list[str]:
         """Delete checkpoint folders no pointer names (but the ``keep`` newest)."""
         folder = self.path(CHECKPOINTS)
         if not os.path.isdir(folder):
             return []
         named = {v.split("/", 1)[1] for v in self.pointers().values()}
-        ours = sorted(n for n in os.listdir(folder) if n.startswith("step-"))
+        ours = sorted((n for n in os.listdir(folder) if n.startswith("step-")),
+                      key=_step_of)   # by number: step-10000000 comes after step-9999999
         kept = set(ours[-self.keep:]) if self.keep else set()
         removed = []
         for n in ours:
@@ -736,10 +750,26 @@ def checkpoint_at(path: str) -> Checkpoint | None:
     return None
 
 
+def _step_of(name: str) -> int:
+    """The step of a checkpoint folder's name (``step-0000300`` -> 300; -1 if not one)."""
+    digits = name[len("step-"):]
+    return int(digits) if digits.isdigit() else -1
+
+
+def _pointers_or_none(run_folder: str) -> dict:
+    try:
+        return Run(run_folder, {}, writer=False).pointers()
+    except (OSError, CorruptCheckpointError):
+        return {}
+
+
 def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
     """The checkpoint folder that ``which`` means: a pointer name of the run
     (``best``, ``last``), a checkpoint folder, a file inside one, or another
-    run folder (its ``best``)."""
+    run folder (its ``best``). A pointer name of the run wins over a folder
+    of that name in the working directory (``./best`` is given as a path)."""
+    if os.sep not in which and which in _pointers_or_none(run_folder):
+        return Run(run_folder, {}, writer=False).checkpoint_path(which)
     if os.path.isfile(which) and os.path.basename(which) in (MODEL, STATE_TENSORS, STATE,
                                                              MANIFEST):
         return os.path.dirname(os.path.abspath(which)) or "."

@@ -595,3 +595,32 @@ def test_safetensors_header_is_canonical_and_old_headers_still_load(tmp_path, mo
     old = runs.read_checkpoint(str(tmp_path / "old"))
     assert old.metadata == metadata
     assert all(torch.equal(old.weights[k], weights[k]) for k in weights)
+
+
+def test_checkpoints_without_pointers_are_refused_not_wiped(tmp_path):
+    """A run whose checkpoints.json is lost looked fresh and was cleared,
+    checkpoints and all; now it is refused and nothing is removed."""
+    folder = str(tmp_path / "run")
+    run = runs.Run(folder, {"a": 1})
+    with run.session():
+        run.save(3, weights={"w": torch.zeros(2)}, metadata={}, tensors={}, state={})
+    os.remove(os.path.join(folder, runs.POINTERS))
+    with pytest.raises(runs.CorruptCheckpointError, match="no checkpoints.json"):
+        with runs.Run(folder, {"a": 1}).session():
+            pass
+    assert os.listdir(os.path.join(folder, runs.CHECKPOINTS)) == ["step-0000003"]
+    with runs.Run(folder, {"a": 1}).session(restart=True):    # asked: cleared
+        pass
+    assert not os.path.exists(os.path.join(folder, runs.CHECKPOINTS))
+
+
+def test_a_pointer_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
+    folder = str(tmp_path / "run")
+    run = runs.Run(folder, {"a": 1})
+    with run.session():
+        run.save(3, weights={"w": torch.zeros(2)}, metadata={}, tensors={}, state={},
+                 pointers=("last", "best"))
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("best")                                   # an unrelated folder named best
+    assert runs.resolve_checkpoint(folder, "best") == os.path.join(folder, "checkpoints",
+                                                                   "step-0000003")
