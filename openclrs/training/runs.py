@@ -560,11 +560,16 @@ class Run:
                     self.clear()
                 refuse_old_format(self.folder)
                 fresh = self.pointers() == {}
-                if fresh and self._orphan_checkpoints():
+                orphans = self._orphan_checkpoints() if fresh else []
+                if len(orphans) > 1:
                     # pointers lost, checkpoints kept: never wipe them unasked
                     raise CorruptCheckpointError(
-                        f"{self.folder} has checkpoints ({', '.join(self._orphan_checkpoints())})"
-                        f" but no {POINTERS} naming them; {self.fix}")
+                        f"{self.folder} has checkpoints ({', '.join(orphans)}) but no "
+                        f"{POINTERS} naming them; {self.fix}")
+                if orphans:  # a stop between the first checkpoint and its pointers
+                    print(f"openclrs: {self.folder}: {orphans[0]} was never pointed at (a "
+                          "stop while the first checkpoint was written); starting afresh",
+                          file=self.log)
                 self._check_config(fresh)
                 if fresh:
                     if os.path.lexists(self.path(CONFIG)):
