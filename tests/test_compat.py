@@ -392,3 +392,14 @@ def test_tfds_order_is_md5_of_split_and_key():
 def test_compat_imports_numpy_only():
     code = "import sys, openclrs.compat; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_random_positions_twice_are_refused():
+    """Applied twice, pos no longer starts at 0 and part of the new array
+    would be left uninitialised: refused (dm-clrs raises too)."""
+    rng = np.random.RandomState(0)
+    sampler, _ = compat.build_sampler("bfs", seed=1, num_samples=4, length=5)
+    once = compat.process_random_pos(iter(lambda: sampler.next(2), None), rng)
+    twice = compat.process_random_pos(once, rng)
+    with pytest.raises(ValueError, match="applied twice"):
+        next(twice)

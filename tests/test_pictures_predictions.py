@@ -261,6 +261,11 @@ def test_plot_run_command(run, tmp_path, capsys):
     assert "sampled n=7 seed=2" in capsys.readouterr().out
     assert main(["plot", "bfs", "--length", "5", "--steps", "1",
                  "--out", str(tmp_path / "t.png")]) == 0
+    # a run folder whose name holds "$": drawn as text, not as matplotlib mathtext
+    import shutil
+    odd = tmp_path / "m$\\frac{$x"
+    shutil.copytree(run, odd)
+    assert main(["plot", "--run", str(odd), "--out", str(tmp_path / "m.png")]) == 0
 
 
 def test_view_run_command(run, tmp_path, capsys):
@@ -284,6 +289,7 @@ def test_view_run_command(run, tmp_path, capsys):
     (["--index", "32"], "--index 32 is out of range: the test split has 32 samples"),
     (["--algorithm", "dfs"], "this run was trained on ['bfs'], not 'dfs'"),
     (["--split", "test", "--length", "5"], "give --split sampled"),
+    (["--seed", "39"], "give --split sampled"),
     (["--gif", "x.gif"], "with --run only the PNG"),
     (["dfs", "--algorithm", "bfs"], "two algorithms given"),
 ])

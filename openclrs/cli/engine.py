@@ -87,6 +87,9 @@ def cmd_generate(args) -> int:
         # recipe under the same file names is replaced only with --force
         # (the builder refuses otherwise, saying so), and none goes into
         # the canonical folder (build_dataset refuses, naming the part).
+        if args.splits is not None:
+            raise ValueError("--splits picks canonical splits; a custom set (--lengths) is "
+                             "named by --split")
         name = args.name or "custom"
         num_samples = args.num_samples or 1000
         seed = 0 if args.seed is None else args.seed
@@ -99,7 +102,7 @@ def cmd_generate(args) -> int:
             raise ValueError("--num-samples, --seed, --option, --split and --truncate-decimals "
                              "need --lengths (a custom set); the canonical splits are fixed")
         name = args.name or datasets.CANONICAL
-        parts = datasets.canonical_parts(algorithms, args.splits)
+        parts = datasets.canonical_parts(algorithms, args.splits or list(specs.SPLITS))
     folder = datasets.dataset_folder(name, root)
     start = time.perf_counter()
     manifest = datasets.build_dataset(parts, folder, workers=args.workers,
@@ -129,7 +132,7 @@ def _generate_sparse(args, root) -> int:
     seed = 0 if args.seed is None else args.seed
     parts = [part for alg in algorithms
              for part in salsa_parts(alg, seed, counts, large=args.large)
-             if part.split.split("_")[0] in args.splits]
+             if part.split.split("_")[0] in (args.splits or specs.SPLITS)]
     folder = datasets.dataset_folder(args.name or "salsa", root)
     start = time.perf_counter()
     manifest = build_sparse_dataset(parts, folder, workers=args.workers,
@@ -199,7 +202,7 @@ def register(sub) -> None:
     p.add_argument("--name", help="dataset folder name inside ROOT (default clrs30, or custom "
                                   "with --lengths); letters, digits, '_' and '.'")
     p.add_argument("--algorithms", nargs="+", type=generate_algorithm, metavar="ALGO")
-    p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=list(specs.SPLITS),
+    p.add_argument("--splits", nargs="+", choices=specs.SPLITS, default=None,
                    help="canonical (or with --sparse, SALSA-CLRS's) splits to write "
                         "(default all)")
     p.add_argument("--sparse", action="store_true",

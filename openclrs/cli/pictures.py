@@ -27,6 +27,7 @@ def sampled_args(args, command: str, suffix: str):
         raise ValueError(f"name the algorithm to {command} (openclrs {command} ALGO --out "
                          f"FILE.{suffix}), or give --run DIR for a run's predictions")
     args.length = 8 if args.length is None else args.length
+    args.seed = 0 if args.seed is None else args.seed
     return sampled_trace(args)
 
 
@@ -35,6 +36,10 @@ def cmd_plot(args) -> int:
         return plot_run(args)
     from ..pictures import animate_trace, plot_trace
 
+    from ..pictures.trace import check_suffix
+
+    if args.gif:   # before anything is drawn: a bad name leaves no PNG behind
+        check_suffix(args.gif, ".gif", "an animation is written as a GIF")
     trace = sampled_args(args, "plot", "png")
     written = [plot_trace(trace, args.algorithm, args.out, most_steps=args.steps or 6)]
     if args.gif:
@@ -54,13 +59,14 @@ def run_sample(args):
     from ..pictures.predictions import predict_run_sample
 
     split = args.split or ("sampled" if args.length is not None else "test")
-    if split != "sampled" and (args.length is not None or args.option):
-        raise ValueError(f"--length and --option pick a sampled trace: give --split sampled, "
-                         f"not {split}")
+    if split != "sampled" and (args.length is not None or args.option
+                               or args.seed is not None):
+        raise ValueError(f"--length, --seed and --option pick a sampled trace: give --split "
+                         f"sampled, not {split}")
     return predict_run_sample(
         args.run, args.algorithm or args.algorithm_flag, split, args.index,
-        args.checkpoint or "best", args.device, length=args.length, seed=args.seed,
-        options=args.option)
+        args.checkpoint or "best", args.device, length=args.length,
+        seed=0 if args.seed is None else args.seed, options=args.option)
 
 
 def plot_run(args) -> int:
@@ -89,7 +95,7 @@ def add_sample_options(p, command: str, suffix: str) -> None:
                         "--algorithm)")
     p.add_argument("--length", type=positive_int,
                    help="problem size (default 8; with --run: a sampled trace of this size)")
-    p.add_argument("--seed", type=seed32, default=0, help="sampler seed (default 0)")
+    p.add_argument("--seed", type=seed32, default=None, help="sampler seed (default 0)")
     p.add_argument("--index", type=nonnegative_int, default=0,
                    help="which sample: of the seed's stream, or with --run of the split "
                         "(default 0, the first)")

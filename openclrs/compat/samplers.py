@@ -215,6 +215,9 @@ def process_random_pos(sample_iterator: Iterator[Feedback], rng: np.random.Rando
             values = rng.uniform(size=(batch_size, num_nodes))
             new = np.empty_like(values)
             for b in range(batch_size):
+                if pos.data[b, 0] != 0:   # every segment (string) starts at position 0
+                    raise ValueError("process_random_pos needs CLRS's own pos (each string "
+                                     "starting at 0); was it applied twice?")
                 starts = np.concatenate([np.flatnonzero(pos.data[b] == 0), [num_nodes]])
                 for lo, hi in zip(starts[:-1], starts[1:]):
                     new[b, lo:hi] = np.sort(values[b, lo:hi])

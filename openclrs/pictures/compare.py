@@ -24,7 +24,8 @@ from ..files import atomic_write
 from ..specs import Type
 from .predictions import (PredictedTrace, predict_trace, refuse_other_models, split_trace,
                           worst_samples)
-from .trace import WRONG_COLOUR, State, _heat_columns, chosen_steps, draw_heatmap, draw_state
+from .trace import (WRONG_COLOUR, State, _heat_columns, check_suffix, chosen_steps, draw_heatmap,
+                    draw_state)
 
 
 def shown_steps(predicted: PredictedTrace, most: int) -> list[int]:
@@ -101,6 +102,7 @@ def _panels(predicted: PredictedTrace, steps: list[int]) -> list[tuple]:
 def plot_predictions(predicted: PredictedTrace, path: str, most_steps: int = 4) -> str:
     """One PNG: up to ``most_steps`` predicted hint steps (:func:`shown_steps`)
     and the outputs, truth left, prediction right, wrong elements in red."""
+    check_suffix(path, ".png", "a picture is written as a PNG")
     plt = pyplot("draw predictions")
     algorithm = predicted.algorithm
     rows = _panels(predicted, shown_steps(predicted, most_steps))
@@ -133,8 +135,9 @@ def plot_predictions(predicted: PredictedTrace, path: str, most_steps: int = 4) 
     note = ("red: counted wrong by the scorer (ring: a node, arrow: its pointer, "
             "\u00d7: an edge, label or graph value, frame: a matrix cell)")
     fit = int(14 * width * columns)  # characters of 9 pt text across the figure
+    # parse_math off: a run folder's name may hold "$" (mathtext would fail or italicise)
     fig.suptitle("\n".join(_wrap(line, fit) for line in (head, predicted.source, note)
-                           if line), fontsize=9)
+                           if line), fontsize=9, parse_math=False)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)

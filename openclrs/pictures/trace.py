@@ -314,10 +314,17 @@ def _heat_columns(algorithm: str, panels: list[State]) -> int:
     return max((len(names & set(p.probes)) for p in panels), default=0)
 
 
+def check_suffix(path: str, suffix: str, why: str) -> None:
+    """Refuse a file name that does not end in ``suffix`` (what is written)."""
+    if not str(path).lower().endswith(suffix):
+        raise ValueError(f"{path}: {why}; give a name ending in {suffix}")
+
+
 def plot_trace(trace: Trace, algorithm: str, path: str, most_steps: int = 6) -> str:
     """One PNG: the input, up to ``most_steps`` hint steps (spread evenly) and
     the output of ``trace``, each with its edge probes as heatmaps."""
     algorithm = check_algorithm(algorithm)
+    check_suffix(path, ".png", "a picture is written as a PNG")
     plt = pyplot("draw a trace")
     panels = states(trace, algorithm, chosen_steps(trace.length, most_steps))
     input_names = set(trace.inputs)
@@ -351,8 +358,7 @@ def plot_trace(trace: Trace, algorithm: str, path: str, most_steps: int = 6) -> 
 def animate_trace(trace: Trace, algorithm: str, path: str, seconds_per_step: float = 0.8) -> str:
     """A GIF with one frame per hint step (the input's layout, the step's hints)."""
     algorithm = check_algorithm(algorithm)
-    if not str(path).lower().endswith(".gif"):
-        raise ValueError(f"{path}: an animation is written as a GIF; give a name ending in .gif")
+    check_suffix(path, ".gif", "an animation is written as a GIF")
     plt = pyplot("draw a trace")
     animation = require("matplotlib.animation", "write a GIF")
     panels = states(trace, algorithm)[1:-1]  # the hint steps

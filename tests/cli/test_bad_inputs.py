@@ -119,3 +119,15 @@ def test_unknown_device(capsys, tmp_path, command):
     line = error_of(capsys, *command, "--out", tmp_path / "run", "--device", "foo")
     assert "'foo'" in line and "--device" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_options_that_would_be_ignored_or_half_done(capsys, tmp_path):
+    """--splits with a custom set, a picture name that is not .png, a bad
+    --gif name (refused before the PNG is drawn)."""
+    assert "--splits picks canonical splits" in error_of(
+        capsys, "generate", "--root", tmp_path / "d", "--splits", "test", *TINY)
+    assert "ending in .png" in error_of(capsys, "plot", "bfs", "--out", tmp_path / "x.svg")
+    assert not (tmp_path / "x.svg").exists()
+    assert "ending in .gif" in error_of(capsys, "plot", "bfs", "--out", tmp_path / "p.png",
+                                        "--gif", tmp_path / "y.png")
+    assert not (tmp_path / "p.png").exists()
