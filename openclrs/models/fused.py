@@ -143,7 +143,6 @@ def _build(cc: str) -> str:
         raise RuntimeError(f"{folder} is not this user's own, or others may write to it or "
                            "to a folder above it; no code is loaded from it (set "
                            "OPENCLRS_CACHE_DIR)")
-    files.sweep_temporaries(folder)     # left by a compile that was killed
     path = os.path.join(folder, f"fused-{key}.so")
     if os.path.exists(path) and _trusted(path):
         return path
