@@ -41,6 +41,7 @@ import re
 import secrets
 import shutil
 import sys
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -293,13 +294,15 @@ def folder_lock(folder: str, wait: bool = True, what: str = "folder",
     The lock is ``fcntl.flock`` on ``folder/.openclrs-lock`` (:data:`LOCK_NAME`,
     which holds the holder's process id): released by the kernel when the
     holder exits, however it exits, so a killed process never leaves a
-    stale lock. Re-entrant within one process (a nested call for
-    the same folder is a no-op).
+    stale lock. Re-entrant within one thread (a nested call for the same
+    folder is a no-op); another thread of the process waits as another
+    process would (its own descriptor's ``flock`` conflicts).
     """
     import fcntl
 
     key = os.path.realpath(folder)
-    if key in _HELD:
+    held = _held()
+    if key in held:
         yield
         return
     os.makedirs(folder, exist_ok=True)
@@ -325,15 +328,21 @@ def folder_lock(folder: str, wait: bool = True, what: str = "folder",
                 time.sleep(poll)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        _HELD.add(key)
+        held.add(key)
         try:
             sweep_temporaries(folder)
             yield
         finally:
-            _HELD.discard(key)
+            held.discard(key)
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
 
 
-_HELD: set[str] = set()
+_HELD = threading.local()   # .folders: the folders this thread holds
+
+
+def _held() -> set[str]:
+    if not hasattr(_HELD, "folders"):
+        _HELD.folders = set()
+    return _HELD.folders

@@ -441,3 +441,16 @@ def test_a_closed_output_pipe_fails_only_after_the_files_are_saved(tmp_path):
     assert set(read_manifest(str(folder))["parts"]) == {"bfs/custom.safetensors",
                                                         "dfs/custom.safetensors"}
     assert len(load_split("dfs", "custom", "custom", str(tmp_path))) == 3
+
+
+def test_a_dense_build_into_a_sparse_dataset_names_the_kind(tmp_path):
+    """Not "damaged, delete it" (following that advice let the dense build
+    overwrite the sparse files): another kind of dataset, another folder."""
+    from openclrs.data.sparse import build_sparse_dataset, salsa_parts
+
+    folder = str(tmp_path / "d")
+    sparse = [p for p in salsa_parts("bfs", num_samples={"train": 2, "val": 1, "test": 1})
+              if p.split == "val"]
+    build_sparse_dataset(sparse, folder, workers=1, progress=False)
+    with pytest.raises(CorruptFileError, match="another kind .*openclrs-sparse-traces-v1"):
+        build_dataset([Part("bfs", "val", 4, 0, 2)], folder, workers=1, progress=False)

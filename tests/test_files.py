@@ -63,6 +63,29 @@ def test_sweep_removes_only_temporary_names_of_dead_writers(tmp_path):
     _unchanged(folder, made)
 
 
+def test_another_thread_waits_for_the_lock(tmp_path):
+    """Re-entrant within a thread only: another thread of the process used
+    to walk in (two builders lost each other's manifest entries)."""
+    import threading
+    import time
+
+    order = []
+
+    def second():
+        with files.folder_lock(str(tmp_path), poll=0.01, log=None):
+            order.append("second")
+
+    with files.folder_lock(str(tmp_path)):
+        with files.folder_lock(str(tmp_path)):     # nested in one thread: no wait
+            order.append("first")
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.2)
+        order.append("first done")
+    thread.join(10)
+    assert order == ["first", "first done", "second"]
+
+
 def test_the_lock_file_is_openclrs_own(tmp_path):
     (tmp_path / ".lock").write_text("my lock")
     with files.folder_lock(str(tmp_path)):

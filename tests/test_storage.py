@@ -54,6 +54,14 @@ def test_stored_split_gives_back_the_traces(tmp_path):
             assert got[name].dtype == value.dtype and np.array_equal(got[name], value)
     batch = split.batch([0, 3])
     assert batch.hints["pred_h"].shape == (9, 2, 9)
+    # indices as numpy reads them: negative and boolean pick the same samples
+    for same in ([-7, -4], np.arange(7) % 3 == 0):
+        other = split.batch([0, 3, 6] if isinstance(same, np.ndarray) else same)
+        want = split.batch([0, 3, 6] if isinstance(same, np.ndarray) else [0, 3])
+        assert all(np.array_equal(other.hints[k], want.hints[k]) for k in want.hints)
+        got = split.batch(same)
+        assert all(np.array_equal(got.hints[k], want.hints[k]) for k in want.hints)
+        assert all(np.array_equal(got.inputs[k], want.inputs[k]) for k in want.inputs)
 
 
 def test_worker_count_does_not_change_a_byte(tmp_path):

@@ -126,7 +126,14 @@ class Manifest:
         if not os.path.exists(path):
             return self.empty()
         data = files.read_json(path, "dataset manifest", self.fix)
-        if not isinstance(data, dict) or data.get("format") != self.format \
+        theirs = data.get("format") if isinstance(data, dict) else None
+        if isinstance(theirs, str) and theirs.startswith("openclrs") and theirs != self.format:
+            # another kind of openclrs dataset (sparse beside dense): not damaged,
+            # and deleting it is not the fix
+            raise files.CorruptFileError(
+                f"{os.path.dirname(path)} holds an openclrs dataset of another kind "
+                f"({theirs}, not {self.format}): give another --name or folder")
+        if not isinstance(data, dict) or theirs != self.format \
                 or not isinstance(data.get(self.entries), dict):
             raise files.CorruptFileError(
                 f"{path} is not an openclrs manifest of format {self.format!r}; {self.fix}")

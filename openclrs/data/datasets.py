@@ -236,7 +236,14 @@ def load_split(algorithm: str, split: str, dataset: str = CANONICAL,
         if not part_is_intact(folder, entry, True):
             raise CorruptFileError(f"{os.path.join(folder, file)}: rebuilt file fails its "
                                    "checksum")
-    return StoredSplit(os.path.join(folder, file))
+    stored = StoredSplit(os.path.join(folder, file))
+    # the file opened is the manifest's (a `generate --force` may have replaced
+    # both between the check and the open)
+    recipe = json.loads(stored.metadata.get("recipe", "{}"))
+    if recipe and not build.same_recipe(entry, recipe):
+        raise CorruptFileError(f"{os.path.join(folder, file)} was replaced while it was "
+                               "opened (another recipe): load it again")
+    return stored
 
 
 def _published(entry, algorithm, split) -> bool:

@@ -303,7 +303,10 @@ class StoredSplit:
         (all by default), built straight from the stored arrays."""
         from .batching import Batch
 
-        indices = np.arange(len(self)) if indices is None else np.asarray(indices)
+        # as numpy reads them (negative, boolean, ...) then as plain sample numbers:
+        # the hint rows are cut by sample number
+        everything = np.arange(len(self))
+        indices = everything if indices is None else everything[np.asarray(indices)]
         lengths = self.lengths[indices]
         steps = max(int(lengths.max()) if len(lengths) else 0, min_steps)
         # Row r of the concatenated hints goes to (time[r], column[r]).
