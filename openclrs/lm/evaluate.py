@@ -214,8 +214,12 @@ def evaluate_checkpoint(checkpoint: str, algorithms=None, lengths=None, num_samp
     from ..devices import check_device
 
     model, tokenizer, train_cfg = load_lm(checkpoint, check_device(device, "device (--device)"))
-    board = evaluate(model_generator(model, tokenizer, batch_size), algorithms
-                     or train_cfg.get("algorithms", ()), lengths or train_cfg.get("lengths", ()),
+    algorithms = algorithms or train_cfg.get("algorithms", ())
+    lengths = lengths or train_cfg.get("lengths", ())
+    if not algorithms or not lengths:
+        raise ValueError(f"{checkpoint} records no algorithms or lengths (a saved model, not "
+                         "a training run): give --algorithms and --lengths")
+    board = evaluate(model_generator(model, tokenizer, batch_size), algorithms, lengths,
                      num_samples, seed, train_cfg.get("use_hints", False), max_new_tokens,
                      progress)
     return board, train_cfg

@@ -287,7 +287,8 @@ class GPT(nn.Module):
         """Logits ``(B, T, vocab)`` for tokens ``idx`` ``(B, T)``.
 
         ``positions`` ``(B, T)``: default :meth:`default_positions` (after
-        the cache's tokens, if any). ``valid`` ``(B, cached + T)``: which
+        the cache's tokens, if any; from each row's first real token when
+        ``valid`` is given). ``valid`` ``(B, cached + T)``: which
         tokens are real (with left padding; default all); padding is never
         attended to. ``cache``: keys and values of earlier tokens, extended
         with these.
@@ -303,7 +304,9 @@ class GPT(nn.Module):
         if positions is None:
             if self.config.pos_encoding == "random" and past:
                 raise ValueError("with random positions, pass the positions when decoding")
-            positions = self.default_positions(B, past + T)[:, past:]
+            # with left padding a row's positions count from its first real token
+            start = None if valid is None else valid.int().argmax(dim=1)
+            positions = self.default_positions(B, past + T, start)[:, past:]
         limit = self.config.max_positions
         if limit is not None and positions.numel() and int(positions.max()) >= limit:
             raise ValueError(f"position {int(positions.max())} is beyond the {limit} "

@@ -109,6 +109,23 @@ class GeneratedExamples:
                 "seed": self.seed, "use_hints": self.use_hints}
 
 
+def _split_files(folder: str) -> list[str]:
+    """The JSONL shards of the one split generated in ``folder`` (from its
+    manifest), or every ``*.jsonl`` of a folder without manifests; a folder
+    of several splits is refused (``train`` and ``eval`` side by side: the
+    eval examples must not be trained on)."""
+    from ..text.reading import data_files
+
+    manifests = sorted(glob.glob(os.path.join(folder, "manifest-*.json")))
+    if not manifests:
+        return sorted(glob.glob(os.path.join(folder, "*.jsonl")))
+    splits = [os.path.basename(m)[len("manifest-"):-len(".json")] for m in manifests]
+    if len(splits) > 1:
+        raise ValueError(f"{folder} holds several splits ({', '.join(splits)}): give one "
+                         f"split's files, e.g. {os.path.join(folder, splits[-1] + '-*.jsonl')}")
+    return sorted(f for f in data_files(folder, splits[0]) if f.endswith(".jsonl"))
+
+
 def read_records(paths, algorithms=None) -> tuple[list[str], list[dict]]:
     """``(files, records)``: the CLRS-Text records (``question``, ``answer``,
     ``algo_name``) of JSONL files or folders of them, of ``algorithms`` only
@@ -117,8 +134,7 @@ def read_records(paths, algorithms=None) -> tuple[list[str], list[dict]]:
 
     files = []
     for path in paths:
-        files += sorted(glob.glob(os.path.join(path, "*.jsonl"))) if os.path.isdir(path) \
-            else [path]
+        files += _split_files(path) if os.path.isdir(path) else [path]
     if not files:
         raise ValueError(f"no JSONL files in {list(paths)}")
     chosen = set(algorithms or ())

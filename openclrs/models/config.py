@@ -81,6 +81,11 @@ class ModelConfig:
             check_processor(self.processor, self.processor_options)
         except ValueError as e:
             bad(str(e))
+        # these are ModelConfig's own fields, passed to every processor by the model
+        twice = sorted(set(self.processor_options) & {"use_ln", "nb_triplet_fts", "nb_heads"})
+        if twice:
+            bad(f"processor_options {twice} are ModelConfig fields: set "
+                f"{', '.join(f'{k}=' for k in twice)} instead")
         for name, value, allowed in [("hint_mode", self.hint_mode, HINT_MODES),
                                      ("hint_repred_mode", self.hint_repred_mode, REPRED_MODES),
                                      ("encoder_init", self.encoder_init, ENCODER_INITS)]:

@@ -23,6 +23,8 @@ otherwise: :func:`max_score_scores`, :func:`max_over_i_values`.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -360,8 +362,14 @@ def share_out(fn, parts: list, workers: int | None = None) -> list:
     with more parts than workers, a worker whose core is shared with other
     jobs does less of the work. For evaluation only (autograd does not
     cross the threads)."""
+    # autocast is per thread: the workers take the caller's (bf16 evaluation)
+    autocast = [(d, torch.get_autocast_dtype(d)) for d in ("cpu", "cuda")
+                if torch.is_autocast_enabled(d)]
+
     def run(part):
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.ExitStack() as stack:
+            for device, dtype in autocast:   # a context object each: they hold state
+                stack.enter_context(torch.autocast(device, dtype=dtype))
             return fn(part)
     workers = len(parts) if workers is None else min(workers, len(parts))
     if workers <= 1 or _in_worker():

@@ -97,7 +97,8 @@ def output_loss(type_: str, truth: torch.Tensor, pred: torch.Tensor,
         labelled = truth * (truth != -1)
         log_p = layout.log_softmax(pred) if type_ == Type.MASK_ONE else torch.log_softmax(
             pred, dim=-1)  # a categorical's candidates are its classes, in any batch
-        return -(labelled * log_p).sum() / (truth == 1).sum()
+        # clamped: a chunk without a labelled row gives 0, not 0/0 (as MASK does)
+        return -(labelled * log_p).sum() / (truth == 1).sum().clamp(min=1)
     if type_ == Type.POINTER:
         return layout.pointer_nll(pred, truth).mean()
     if type_ == Type.PERMUTATION_POINTER:

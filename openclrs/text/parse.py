@@ -27,11 +27,13 @@ class ParseError(ValueError):
     """An answer that does not read as the algorithm's answer."""
 
 
+# ASCII digits only (\d would take full-width and other scripts' digits,
+# which float() reads) and no inf / nan: no CLRS-Text answer holds them
 _TOKEN = re.compile(r"""
     \s*(?:
-      (?P<num>(?:[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan))(?![\w.]))
+      (?P<num>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.]))
     | (?P<punct>[\[\](),|])
-    )""", re.VERBOSE)
+    )""", re.VERBOSE | re.ASCII)
 
 
 def tokenize(text: str) -> list[str]:

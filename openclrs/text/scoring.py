@@ -148,8 +148,9 @@ class PaperScore:
       elements, an n x n matrix with rectangular rows, a single value),
       whatever its elements are;
     * ``parse_score`` (0 or 1): the answer is free of illicit characters:
-      it is made of numbers, the punctuation ``[ ] ( ) , |`` and whitespace
-      only (:func:`~openclrs.text.parse.tokenize` reads it);
+      it is made of numbers (ASCII digits), the punctuation ``[ ] ( ) , |``
+      and whitespace only (:func:`~openclrs.text.parse.tokenize` reads it),
+      and is not empty;
     * ``clrs_score``: the fraction of elements equal to the truth, 0 when
       the shape score is 0. An element that is not a number of the field's
       kind (a letter, ``1.5`` for an index) counts as wrong (reading A of
@@ -216,8 +217,9 @@ def paper_score(algorithm: str, predicted_answer, true_answer: str,
         return PaperScore(0.0, 0.0, 0.0)
     text = _split_trace(predicted_answer)[1] if use_hints else predicted_answer
     try:
-        tokenize(text)
-        parse_ok = True
+        # an empty answer (nothing written, or a prompt too long to answer)
+        # is no legal answer: it parses as nothing
+        parse_ok = bool(tokenize(text))
     except ParseError:
         parse_ok = False
     names, kinds = _answer_layout(algorithm, use_hints)

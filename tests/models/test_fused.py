@@ -311,3 +311,14 @@ def test_the_source_ships_with_the_package():
         data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
     assert "fused.c" in data["openclrs.models"]
     assert os.path.exists(fused.SOURCE)
+
+
+def test_worker_threads_keep_the_callers_autocast(threads):
+    """Autocast is per thread: shared-out work ran in float32 under a bf16
+    evaluation (scores then depended on the thread count)."""
+    torch.set_num_threads(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        seen = K.share_out(lambda _: torch.is_autocast_enabled("cpu")
+                           and torch.get_autocast_dtype("cpu") == torch.bfloat16, [0, 1])
+    assert seen == [True, True]
+    assert K.share_out(lambda _: torch.is_autocast_enabled("cpu"), [0, 1]) == [False, False]

@@ -464,3 +464,19 @@ def test_edge_message_size_is_declared_not_probed(monkeypatch):
     with pytest.raises(ValueError, match="2 wide but declares edge_message_size=16"):
         model(batch)
     assert calls
+
+
+def test_factory_options_in_processor_options_are_refused_clearly():
+    from openclrs.models.config import ModelConfig as Config
+
+    with pytest.raises(ValueError, match=r"ModelConfig fields: set nb_heads="):
+        Config(processor="gat", processor_options={"nb_heads": 4}).validate()
+
+
+def test_a_categorical_chunk_without_labels_has_zero_loss():
+    """0/0 gave NaN (the published loss too); MASK already gave 0."""
+    from openclrs.models.losses import output_loss
+
+    truth = torch.full((2, 3), -1.0)          # no labelled row
+    loss = output_loss("categorical", truth, torch.randn(2, 3))
+    assert loss.item() == 0.0

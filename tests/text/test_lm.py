@@ -706,3 +706,33 @@ def test_a_run_from_before_the_p_rope_rule_resumes_with_its_own_rule(tmp_path):
     assert saved["p_rope_rounding"] == "round" and saved["rotary_fraction"] == 0.25
     with pytest.raises(ValueError, match="another config"):
         lm_train.train(tiny_config("rope"), quick_train_config(run, steps=9))
+
+
+def test_left_padded_rows_count_positions_from_their_first_token():
+    """Without positions, a left-padded row gets the logits it has alone
+    (learned positions counted from column 0 gave it others)."""
+    model, g = tiny_model("learned"), torch.Generator().manual_seed(2)
+    idx = torch.randint(4, 40, (1, 6), generator=g)
+    padded = torch.cat([torch.zeros(1, 3, dtype=idx.dtype), idx], dim=1)
+    valid = torch.ones(1, 9, dtype=torch.bool)
+    valid[0, :3] = False
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded, valid=valid)[:, 3:], model(idx))
+
+
+def test_a_folder_of_train_and_eval_splits_is_not_trained_on_whole(tmp_path):
+    from openclrs.cli import main
+    from openclrs.lm.train import FileExamples
+
+    out = str(tmp_path / "text")
+    for name in ("mine", "other"):
+        assert main(["text", "generate", "--algorithms", "minimum", "--lengths", "4",
+                     "--num-samples", "2", "--seed", "1", "--name", name, "--workers", "1",
+                     "--quiet", "--out", out]) == 0
+    with pytest.raises(ValueError, match="several splits"):
+        FileExamples((out,), ["minimum"], 0)
+    one = str(tmp_path / "one")
+    assert main(["text", "generate", "--algorithms", "minimum", "--lengths", "4",
+                 "--num-samples", "2", "--seed", "1", "--name", "mine", "--workers", "1",
+                 "--quiet", "--out", one]) == 0
+    assert len(FileExamples((one,), ["minimum"], 0).examples) == 2

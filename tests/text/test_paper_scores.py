@@ -35,7 +35,7 @@ def test_length_errors_zero_shape_and_clrs_not_parse():
     assert scores("bfs", "[0 0 0 2 3 3]\n\n", BFS) == (0, 1, 0)
     assert scores("lcs_length", "[[-1 -1 0], [-1 1 2]]\n\n", LCS) == (0, 1, 0)   # a row short
     assert scores("lcs_length", "[[-1 -1 0], [-1 1], [-1 -1 -1]]", LCS) == (0, 1, 0)  # ragged
-    assert scores("bfs", "", BFS) == (0, 1, 0)
+    assert scores("bfs", "", BFS) == scores("bfs", " \n", BFS) == (0, 0, 0)   # nothing: no parse
     assert scores("bfs", "0, [0 0 0 2 3]", BFS) == (0, 1, 0)  # a field too many
 
 
@@ -56,6 +56,9 @@ def test_illicit_characters_zero_parse_only():
     assert scores("bfs", "[0 0 x 2 3]", BFS, zero_unparsed=True) == (1, 0, 0)
     # garbage: no shape, no parse
     assert scores("bfs", "pi: [0 0 0 2 3]", BFS) == (0, 0, 0)
+    # digits of other scripts (float() reads them) and inf / nan are not CLRS-Text numbers
+    assert scores("bfs", "[0 0 \uff11 2 3]", BFS)[1] == 0
+    assert scores("bfs", "[0 0 nan 2 inf]", BFS)[1] == 0
     assert paper_score("bfs", None, BFS) == PaperScore(0.0, 0.0, 0.0)
     # a number of the wrong kind is a wrong element, not an illicit character
     assert scores("bfs", "[0 0 0.5 2 3]", BFS) == (1, 1, 4 / 5)
