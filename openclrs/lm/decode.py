@@ -21,6 +21,13 @@ def greedy_decode(model: GPT, tokenizer: CharTokenizer, prompts: list[str],
     not fit gets ``""``); ``<pad>`` and ``<bos>`` are never chosen. Prompts
     are decoded in batches of ``batch_size``, left-padded, with a KV cache.
     ``seed`` draws random positions.
+
+    With random positions, one draw of sorted positions serves a batch's
+    padded width plus ``max_new_tokens``, so a prompt's answer depends on
+    ``batch_size``, on its batch-mates and on ``max_new_tokens`` too (the
+    same call gives the same answers; compare scores made with the same
+    settings). A batch stops at the positions of its longest prompt, so a
+    short prompt beside a long one may be cut earlier than alone.
     """
     model.eval()
     outputs = [""] * len(prompts)
