@@ -336,6 +336,11 @@ def test_evaluate_plot_worst(run, tmp_path, capsys):
     assert "is not a folder of worst samples" in captured.err
     assert "checkpoint:" not in captured.out  # said before the evaluation
     assert os.listdir(mine) == ["notes.txt"]
+    # a file in the way higher up: also said before the evaluation
+    assert main(["evaluate", "--run", run, "--plot-worst", "1", "--plot-dir",
+                 str(mine / "notes.txt" / "w")]) == 2
+    captured = capsys.readouterr()
+    assert "a file is in the way" in captured.err and "checkpoint:" not in captured.out
 
 
 def test_the_validation_split_is_the_runs(run):

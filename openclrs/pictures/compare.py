@@ -237,6 +237,12 @@ def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f"{folder} exists and is not a folder; give another "
                                  "--plot-dir")
+    above = os.path.dirname(os.path.abspath(folder))
+    while not os.path.lexists(above):          # the first part of the path that exists
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise NotADirectoryError(f"{above}: a file is in the way of {folder}; give another "
+                                 "--plot-dir")
     return folder
 
 
