@@ -471,7 +471,10 @@ class Reasoner(nn.Module):
         """
         kwargs.setdefault("dynamic", True)
         dynamo_config = torch._dynamo.config
-        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 32)
+        # recompile_limit was cache_size_limit in earlier torch releases
+        name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") \
+            else "cache_size_limit"
+        setattr(dynamo_config, name, max(getattr(dynamo_config, name), 32))
         self.processor.compile(*args, **kwargs)
 
     # -------------------------------------------------------- conveniences
