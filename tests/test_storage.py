@@ -128,3 +128,31 @@ def test_every_algorithm_survives_storage(alg, tmp_path):
         for name, value in getattr(theirs, store).items():
             assert np.array_equal(getattr(ours, store)[name], value), name
     assert np.array_equal(ours.lengths, theirs.lengths)
+
+
+def test_a_foreign_or_damaged_header_is_named(tmp_path):
+    """Headers that safetensors' format allows but openclrs does not read,
+    or that describe bytes wrongly, are refused by name (they gave a
+    KeyError, a TypeError, or were read silently)."""
+    import json as json_
+    import struct
+
+    from openclrs.data.storage import read_safetensors
+    from openclrs.files import CorruptFileError
+
+    def write(header, data=b"\0" * 16):
+        raw = json_.dumps(header).encode()
+        path = tmp_path / "x.safetensors"
+        path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+        return str(path)
+
+    good = {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+    assert read_safetensors(write(good))[0]["a"].shape == (2,)
+    for bad in ({"a": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}},
+                {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
+                {"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}},
+                {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                 "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
+                ["not", "a", "header"]):
+        with pytest.raises(CorruptFileError):
+            read_safetensors(write(bad))

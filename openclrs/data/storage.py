@@ -157,19 +157,47 @@ def read_safetensors(path: str, mmap: bool = True) -> tuple[dict[str, np.ndarray
             header = json.loads(f.read(header_len))
         except ValueError as e:
             raise CorruptFileError(f"{path}: unreadable header ({e})") from None
+    if not isinstance(header, dict):
+        raise CorruptFileError(f"{path}: the header is not a safetensors header")
     metadata = header.pop("__metadata__", {}) or {}
     start = 8 + header_len
-    end = max((h["data_offsets"][1] for h in header.values()), default=0)
+    spans = _checked_spans(path, header)
+    end = max((hi for _, hi in spans.values()), default=0)
     if start + end > size:
         raise CorruptFileError(f"{path}: truncated ({size} bytes, header needs {start + end})")
     buffer = (np.memmap(path, dtype=np.uint8, mode="r") if mmap
               else np.fromfile(path, dtype=np.uint8))
     tensors = {}
     for name, h in header.items():
-        lo, hi = h["data_offsets"]
+        lo, hi = spans[name]
         dtype = _NP_DTYPES[h["dtype"]].newbyteorder("<")
         tensors[name] = buffer[start + lo:start + hi].view(dtype).reshape(h["shape"])
     return tensors, metadata
+
+
+def _checked_spans(path: str, header: dict) -> dict[str, tuple[int, int]]:
+    """Each tensor's byte span, after checking what the header says of it
+    (a known dtype, a shape, a span of exactly its size, no two spans
+    overlapping): a foreign or damaged file is named, not read wrongly."""
+    spans = {}
+    for name, h in header.items():
+        ok = (isinstance(h, dict) and h.get("dtype") in _NP_DTYPES
+              and isinstance(h.get("shape"), list)
+              and all(isinstance(d, int) and d >= 0 for d in h["shape"])
+              and isinstance(h.get("data_offsets"), list) and len(h["data_offsets"]) == 2
+              and all(isinstance(o, int) for o in h["data_offsets"]))
+        if ok:
+            lo, hi = h["data_offsets"]
+            ok = 0 <= lo <= hi and hi - lo == int(np.prod(h["shape"], dtype=np.int64)) \
+                * _NP_DTYPES[h["dtype"]].itemsize
+        if not ok:
+            raise CorruptFileError(f"{path}: the header's entry for {name!r} is not one "
+                                   "openclrs reads (dtype, shape and byte span)")
+        spans[name] = (lo, hi)
+    ordered = sorted(spans.values())
+    if any(b[0] < a[1] for a, b in zip(ordered, ordered[1:])):
+        raise CorruptFileError(f"{path}: two tensors of the header share bytes")
+    return spans
 
 
 def sha256_of(path: str) -> str:
