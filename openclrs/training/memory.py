@@ -65,11 +65,16 @@ def format_size(num_bytes: float) -> str:
     raise AssertionError
 
 
-def default_budget() -> int:
-    """:data:`DEFAULT_FRACTION` of the memory available now (the least of
-    the system's, a container's and ``ulimit -v``'s room)."""
+def default_budget(device=None) -> int:
+    """:data:`DEFAULT_FRACTION` of the memory available now: on a CUDA
+    ``device`` its free memory, else the least of the system's, a
+    container's and ``ulimit -v``'s room."""
     from ..footprint import available_memory
 
+    if device is not None and getattr(device, "type", str(device)).startswith("cuda"):
+        import torch
+
+        return max(int(DEFAULT_FRACTION * torch.cuda.mem_get_info(device)[0]), MIN_BUDGET)
     available = available_memory()
     if available is None:
         return FALLBACK_BUDGET
@@ -129,7 +134,8 @@ def chunk_size(per_sample: int, budget: int, limit: int) -> int:
 def chunks(model, batch, budget: int | None):
     """``batch`` split into consecutive chunks that fit ``budget`` bytes
     (``None``: :func:`default_budget`); the batch itself if it fits."""
-    budget = default_budget() if budget is None else budget
+    if budget is None:
+        budget = default_budget(next(model.parameters()).device)
     nodes = _num_nodes(model.specs[batch.algorithm], batch)
     per_sample = model_sample_bytes(model, batch.algorithm, nodes, max(batch.num_steps, 1))
     size = chunk_size(per_sample, budget, batch.batch_size)

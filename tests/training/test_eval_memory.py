@@ -119,6 +119,10 @@ def test_default_budget_is_half_the_available_memory(monkeypatch):
     assert memory.default_budget() == 4 << 30
     monkeypatch.setattr(footprint, "available_memory", lambda: None)
     assert memory.default_budget() == memory.FALLBACK_BUDGET
+    assert memory.default_budget(torch.device("cpu")) == memory.FALLBACK_BUDGET
+    # on a GPU: half of its free memory, not of the host's
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (6 << 30, 80 << 30))
+    assert memory.default_budget(torch.device("cuda", 0)) == 3 << 30
 
 
 @pytest.mark.parametrize("value", [0, -5, True, 1.5, "2G"])
