@@ -130,8 +130,7 @@ class Graph:
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"A must be a square matrix, got shape {A.shape}")
         s, r = np.nonzero(A)
-        return cls(int(A.shape[0]), s.astype(np.int64), r.astype(np.int64),
-                   A[s, r].astype(np.float64))
+        return cls.from_edges(int(A.shape[0]), s, r, A[s, r])   # checked: finite weights
 
     @property
     def num_edges(self) -> int:

@@ -462,3 +462,22 @@ def test_sparse_bellman_ford_shares_the_dense_rounds_and_refuses_negative_cycles
     A[z, x] = -7                                    # the cycle z -> x -> t -> z weighs -13
     with pytest.raises(ValueError, match="negative-weight cycle"):
         bellman_ford(Graph.from_dense(A), s)
+
+
+def test_graphs_that_break_graphs_promises_are_refused():
+    """A Graph built by hand with unsorted edges gave wrong traces silently;
+    NaN weights went through from_dense; eccentricity on a directed graph
+    could loop until its round limit and blamed the library."""
+    from openclrs.algorithms.salsa import eccentricity
+    from openclrs.sparse import Graph
+
+    unsorted = Graph(4, np.array([2, 0, 1]), np.array([3, 1, 2]), np.ones(3))
+    from openclrs.algorithms.sparse_graphs import bfs
+
+    with pytest.raises(ValueError, match="Graph's promises"):
+        bfs(unsorted, 0)
+    with pytest.raises(ValueError, match="finite"):
+        Graph.from_dense(np.array([[0, np.nan], [np.nan, 0]]))
+    directed = Graph.from_edges(3, [0, 1, 2], [1, 2, 0])
+    with pytest.raises(ValueError, match="undirected"):
+        eccentricity(directed, 0)

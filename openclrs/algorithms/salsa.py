@@ -143,6 +143,9 @@ def eccentricity(graph: Graph, s, hints: bool = True) -> SparseTrace:
     if not np.any((S == s) & (R != s)):
         raise ValueError(f"eccentricity needs a source with a neighbour; node {s} has "
                          "none (SALSA's flood-echo loop would never end)")
+    if not graph.is_symmetric():
+        raise ValueError("eccentricity runs on undirected graphs, as SALSA-CLRS samples them "
+                         "(on some directed ones its flood-echo loop never ends)")
     senders, receivers, inputs = edge_inputs(graph)
     inputs["s"] = one_hot(s, n)
     E = graph.num_edges

@@ -28,10 +28,25 @@ from ._graphs import best_first_hints, best_first_walk, relaxation_rounds
 
 
 def checked_graph(graph) -> Graph:
-    """``graph`` if it is a :class:`~openclrs.sparse.Graph`, else a clear error."""
+    """``graph`` if it is a :class:`~openclrs.sparse.Graph` keeping the
+    class's promises (the algorithms cut per-node edge ranges out of the
+    sorted edge list), else a clear error: a ``Graph(...)`` built by hand
+    with unsorted edges gave wrong traces silently."""
     if not isinstance(graph, Graph):
         raise ValueError(f"graph must be an openclrs.sparse.Graph, got {type(graph).__name__} "
                          "(Graph.from_dense(A) converts a matrix)")
+    n, s, r, w = graph.num_nodes, graph.senders, graph.receivers, graph.weights
+    arrays = all(isinstance(a, np.ndarray) for a in (s, r, w))
+    ok = (arrays and s.dtype.kind in "iu" and r.dtype.kind in "iu" and len(s) == len(r) == len(w)
+          and (len(s) == 0 or (min(s.min(), r.min()) >= 0 and max(s.max(), r.max()) < n))
+          and np.isfinite(w).all() and (w != 0).all())
+    if ok and len(s) > 1:
+        keys = s.astype(np.int64) * n + r.astype(np.int64)
+        ok = bool((keys[1:] > keys[:-1]).all())
+    if not ok:
+        raise ValueError("graph does not keep Graph's promises (integer endpoints in [0, n), "
+                         "edges sorted by (sender, receiver) and listed once, finite non-zero "
+                         "weights): build it with Graph.from_edges or Graph.from_dense")
     return graph
 
 
