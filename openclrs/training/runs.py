@@ -590,12 +590,20 @@ class Run:
         except files.FolderBusyError:
             raise
         except BaseException:
-            if created is not None and fresh and self.saved == 0:
+            if created is not None and fresh and self.saved == 0 and self._only_lock_left():
                 # Unmake what this session made: the run folder, then its parents
-                # (up to the topmost one it created) where they are left empty.
+                # (up to the topmost one it created) where they are left empty. The
+                # lock is released by now: a folder another writer has begun to
+                # use in the meantime (it holds more than the lock file) is left.
                 shutil.rmtree(self.folder, ignore_errors=True)
                 _remove_empty_parents(self.folder, created)
             raise
+
+    def _only_lock_left(self) -> bool:
+        try:
+            return set(os.listdir(self.folder)) <= {files.LOCK_NAME}
+        except OSError:
+            return False
 
     def _check_config(self, fresh: bool) -> None:
         if fresh:
