@@ -200,7 +200,7 @@ def build(jobs: Iterable, folder: str, manifest: Manifest, *, workers: int | Non
         if not todo:
             return current
         todo.sort(key=lambda job: job.cost(), reverse=True)  # no straggler at the end
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        workers = max(1, min(workers or _cpus(), len(todo)))
         tasks = prepare(todo) if prepare else []
         bar = _progress(sum(job.units for job in todo), progress, log, desc, unit)
         recorder = _Recorder(folder, manifest, current, bar)
@@ -226,6 +226,14 @@ def _sweep(folder, jobs) -> None:
         files.sweep_temporaries(os.path.join(folder, sub))
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity: a cpuset, Slurm's or
+    taskset's share, not the whole host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def _plan(jobs, folder, current, manifest, verify, force, supersedes, log) -> list:
     """The jobs to run; settles conflicts and superseded files first."""
     entries = current[manifest.entries]
@@ -245,11 +253,16 @@ def _plan(jobs, folder, current, manifest, verify, force, supersedes, log) -> li
             f"name (--name); to replace them, add --force (force=True).")
     changed = False
     for file in superseded:
+        del entries[file]
+        changed = True
+    if superseded:
+        # the manifest first: a stop in between leaves an unlisted file (swept
+        # or rebuilt), never a manifest naming a missing one
+        manifest.write(folder, current)
+    for file in superseded:
         if exists(file):
             print(f"openclrs: removing {file} (not part of the set being built)", file=log)
             os.remove(os.path.join(folder, file))
-        del entries[file]
-        changed = True
     todo = []
     for job in jobs:
         entry = entries.get(job.file)
