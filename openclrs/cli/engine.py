@@ -228,7 +228,7 @@ def register(sub) -> None:
     p.add_argument("--option", action=KeyValues,
                    help="custom set: sampler option, e.g. p=0.3 (repeatable, each KEY once)")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="worker processes (default: all cores)")
+                   help="worker processes (default: one per core this process may use)")
     p.add_argument("--force", action="store_true",
                    help="replace files of this dataset that were made with another recipe")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -147,7 +147,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--format", choices=FILE_FORMATS, default="jsonl",
                    help="jsonl (default) or parquet (needs pyarrow)")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="worker processes (default: all cores)")
+                   help="worker processes (default: one per core this process may use)")
     p.add_argument("--shard-size", type=positive_int, default=DEFAULT_SHARD_SIZE, metavar="K",
                    help=f"examples per file (default {DEFAULT_SHARD_SIZE})")
     p.add_argument("--no-text", dest="text", action="store_false",
