@@ -216,7 +216,8 @@ def worst_plotter(run_dir: str, k: int, folder: str | None = None,
         worst = plot_worst(run_dir, k, folder, checkpoint=checkpoint, most_steps=most_steps,
                            evaluation=evaluation)
         count = sum(len(a["worst"]) for a in worst["algorithms"].values())
-        return f"the {count} worst-scored {evaluation.split} samples drawn in {worst['folder']}"
+        return (f"the {count} worst-scored {evaluation.split} sample{'' if count == 1 else 's'} "
+                f"drawn in {worst['folder']}")
 
     return draw
 
