@@ -378,3 +378,19 @@ def test_a_fixed_budget_must_be_positive():
         with pytest.raises(ValueError, match="budget must be"):
             check_mode("fixed", bad)
     check_mode("fixed", 1.5)
+
+
+def test_sampled_evaluation_draws_differ_between_batches():
+    """One seed for every batch gave row b the same draws in each batch
+    (correlated errors); the same batch still draws the same."""
+    from openclrs.halting.config import HaltingConfig
+    from openclrs.halting.reasoner import HaltingDecision
+
+    config = HaltingConfig(kind="learned", evaluation="sample").validate()
+
+    def draws(nodes, steps):
+        decision = HaltingDecision(config, "learned", None, nodes, torch.tensor(steps))
+        return torch.rand(8, generator=decision.generator)
+
+    assert torch.equal(draws([16, 16], [5, 7]), draws([16, 16], [5, 7]))
+    assert not torch.equal(draws([16, 16], [5, 7]), draws([16, 16], [6, 7]))

@@ -193,7 +193,14 @@ class HaltingDecision:
         self.survival = torch.ones(len(caps), dtype=torch.float64, device=device)
         self.generator = None
         if mode == "learned" and config.kind == "learned" and config.evaluation == "sample":
-            self.generator = torch.Generator(device=device).manual_seed(config.sample_seed)
+            # seeded by the batch too (its sizes and trace lengths): one seed for
+            # every batch gave row b the same draws in each, correlating the errors
+            from ..training.runs import derive_seed
+
+            batch_key = derive_seed(len(nodes), *map(int, nodes),
+                                    *map(int, true_steps.tolist()))
+            self.generator = torch.Generator(device=device).manual_seed(
+                derive_seed(config.sample_seed, batch_key))
 
     @property
     def learned(self) -> bool:
