@@ -134,7 +134,8 @@ def measure_sequence(model: DiagnosedModel, prompt: str, body: str, state: str =
     not the differentiated position itself) in this model's dtype: the
     ``sequences`` entry of oversquash.json."""
     ids = model.tokenize_parts(prompt, body)
-    first, last = len(ids) - len(body), len(ids) - 1
+    # the body's first token follows the prompt's (a character may be several tokens)
+    first, last = len(model.tokenize(prompt)), len(ids) - 1
     ids += model.tokenize(suffix, specials=False) if suffix else []
     norms = sensitivity(model, model.input_embeddings(ids), state)
     with torch.no_grad():
