@@ -151,11 +151,19 @@ class DiagnosedModel:
             config = module.config
             self.family = getattr(config, "model_type", type(module).__name__)
             base = module.base_model
-            self.blocks = list(base.h if hasattr(base, "h") else base.layers)
-            self.attention_modules = [getattr(b, "self_attn", None) or b.attn for b in self.blocks]
-            self.out_projections = [getattr(a, "o_proj", None) or a.c_proj
-                                    for a in self.attention_modules]
-            self.final_norm = base.ln_f if hasattr(base, "ln_f") else base.norm
+            try:
+                self.blocks = list(base.h if hasattr(base, "h") else base.layers)
+                self.attention_modules = [getattr(b, "self_attn", None) or b.attn
+                                          for b in self.blocks]
+                self.out_projections = [getattr(a, "o_proj", None) or a.c_proj
+                                        for a in self.attention_modules]
+                self.final_norm = base.ln_f if hasattr(base, "ln_f") else base.norm
+            except AttributeError as e:
+                raise ValueError(
+                    f"{self.family}: a model laid out unlike the GPT-2 and Llama families "
+                    f"(decoder layers as .h or .layers, attention as .attn or .self_attn with "
+                    f".c_proj or .o_proj, a final .ln_f or .norm) is not supported ({e})"
+                ) from None
             heads = config.num_attention_heads
             hidden = config.hidden_size
             self.shape = Shape(config.num_hidden_layers, heads,
