@@ -13,7 +13,7 @@ from __future__ import annotations
 from .arguments import KeyValues, add_command, algorithm_name, nonnegative_int, positive_int, seed32
 from .engine import sampled_trace
 
-RUN_ONLY = ("split", "checkpoint", "algorithm_flag")
+RUN_ONLY = ("split", "checkpoint", "algorithm_flag", "device")
 
 
 def sampled_args(args, command: str, suffix: str):
@@ -65,7 +65,7 @@ def run_sample(args):
                          f"sampled, not {split}")
     return predict_run_sample(
         args.run, args.algorithm or args.algorithm_flag, split, args.index,
-        args.checkpoint or "best", args.device, length=args.length,
+        args.checkpoint or "best", args.device or "cpu", length=args.length,
         seed=0 if args.seed is None else args.seed, options=args.option)
 
 
@@ -111,7 +111,7 @@ def add_sample_options(p, command: str, suffix: str) -> None:
                      help="test: the canonical n=64 split (default), val: the run's "
                           "validation set, sampled: a fresh trace (--length, --seed, --option)")
     run.add_argument("--checkpoint", help="best (default), last, or a checkpoint folder")
-    run.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
+    run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cpu)")
 
 
 def register(sub) -> None:

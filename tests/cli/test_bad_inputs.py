@@ -131,3 +131,5 @@ def test_options_that_would_be_ignored_or_half_done(capsys, tmp_path):
     assert "ending in .gif" in error_of(capsys, "plot", "bfs", "--out", tmp_path / "p.png",
                                         "--gif", tmp_path / "y.png")
     assert not (tmp_path / "p.png").exists()
+    assert "--device goes only with --run" in error_of(capsys, "plot", "bfs", "--out",
+                                                       tmp_path / "p.png", "--device", "cpu")
