@@ -379,3 +379,31 @@ def test_cli_errors(tmp_path, capsys):
     assert "config.json" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["diagnose", "collapse", "--out", str(tmp_path)])  # no model
+
+
+def test_reading_b_cuts_head_sized_slices():
+    """Gemma-like sizes (hidden 12, 2 heads of head_dim 4): slices of 4
+    channels, not hidden / heads = 6."""
+    from types import SimpleNamespace
+
+    from openclrs.diagnostics import collapse
+
+    delta_a = torch.zeros(1, 12)
+    delta_b = torch.zeros(1, 12)
+    delta_b[0, 5] = 1.0                                  # one channel differs
+
+    class Run:
+        def __init__(self, v):
+            self.v = v
+            self.head_outputs = torch.zeros(2, 1, 4)
+
+        def last(self, state):
+            return self.v[0]
+
+    runs = {1: Run(delta_a), 2: Run(delta_b)}
+    model = SimpleNamespace(run=lambda ids: runs[ids],
+                            shape=SimpleNamespace(n_heads=2, head_dim=4))
+    d = collapse.state_difference(model, 1, 2)
+    assert d["distance"] == pytest.approx(1 / 3)         # 3 slices of 4, one of them 1
+    model.shape.head_dim = 6
+    assert collapse.state_difference(model, 1, 2)["distance"] == pytest.approx(1 / 2)

@@ -12,7 +12,8 @@ the forward pass:
 
 * ``linf = max_c |δ_c|`` and ``l1 = Σ_c |δ_c|`` of the whole state;
 * per head, reading B of the paper's "averaged over each head": the state cut
-  into ``n_heads`` slices of ``hidden / n_heads`` channels, ``max |δ|`` per
+  into head-sized slices (``head_dim`` channels; ``hidden / n_heads`` where
+  they are the same, as in every model measured here), ``max |δ|`` per
   slice; ``distance`` is their mean (the Fig. 5 curve), ``distance_min`` /
   ``distance_max`` the extremes. ``distance == 0`` exactly iff ``linf == 0``;
 * reading A: the last layer's per-head attention outputs (before the output
@@ -72,11 +73,13 @@ def state_difference(model: DiagnosedModel, ids_a, ids_b, state: str = "residual
     ra, rb = model.run(ids_a), model.run(ids_b)
     delta = ra.last(state).double() - rb.last(state).double()
     delta_other = ra.last(other).double() - rb.last(other).double()
-    H = model.shape.n_heads
-    if delta.numel() % H == 0:
-        per_slice = delta.abs().reshape(H, -1).amax(-1)
-    else:  # no equal slices: the whole state as one
-        per_slice = delta.abs().amax()[None]
+    # head-sized slices (head_dim channels; Gemma's 3072 = 12 x 256, not 16 x 192),
+    # else n_heads equal slices, else the whole state as one
+    size = model.shape.head_dim
+    if not (size and delta.numel() % size == 0):
+        H = model.shape.n_heads
+        size = delta.numel() // H if delta.numel() % H == 0 else delta.numel()
+    per_slice = delta.abs().reshape(-1, size).amax(-1)
     heads = (ra.head_outputs[:, -1].double() - rb.head_outputs[:, -1].double()).abs().amax(-1)
     return {"distance": per_slice.mean().item(), "distance_min": per_slice.min().item(),
             "distance_max": per_slice.max().item(), "linf": delta.abs().max().item(),
