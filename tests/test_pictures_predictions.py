@@ -367,6 +367,11 @@ def test_a_run_of_another_kind_of_model_is_refused_clearly(run, tmp_path, capsys
     captured = capsys.readouterr()
     assert "trained a model of its own kind (halting)" in captured.err
     assert "checkpoint:" not in captured.out  # refused before the evaluation
+    # another trainer's run (ponder, text LM, TransNAR): named by its format
+    (other / "config.json").write_text(json.dumps({"format": "openclrs-parity/1", "beta": 0.01}))
+    assert main(["view", "--run", str(other), "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "is a run of another kind (openclrs-parity/1)" in err and "beta" not in err
 
 
 def test_a_restart_removes_the_worst_samples(run, tmp_path):

@@ -60,6 +60,9 @@ def run_capability(run_dir: str) -> dict[str, Any]:
     data = files.read_json(path, "run config", runs.FIX)
     if not isinstance(data, dict):
         raise files.CorruptFileError(f"{path} is not a run config ({runs.FIX})")
+    if isinstance(data.get("format"), str):  # another trainer's run (text LM, parity, TransNAR)
+        raise ValueError(f"{run_dir} is a run of another kind ({data['format']}); only "
+                         "`openclrs train` runs are read here")
     return {k: v for k, v in data.items() if k not in PLAIN_RUN_KEYS}
 
 
