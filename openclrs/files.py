@@ -69,6 +69,22 @@ def temporary_name(path: str) -> str:
     return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}")
 
 
+def check_path(path: str, folder: bool, what: str) -> None:
+    """Refuse, before any work, a path that cannot be written: ``path`` itself
+    of the wrong kind (a folder where a file goes, or the reverse), or a file
+    in the way above it. Creates nothing."""
+    absolute = os.path.abspath(path)
+    if os.path.lexists(absolute) and os.path.isdir(absolute) != folder:
+        kind = "a folder" if folder else "a file"
+        raise NotADirectoryError(f"{what} {path}: {kind} is needed, and something else is "
+                                 "there")
+    above = os.path.dirname(absolute)
+    while not os.path.lexists(above):
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise NotADirectoryError(f"{what} {path}: {above} is a file in the way")
+
+
 def make_parent(path: str) -> str:
     """Create the folder ``path`` goes in; a clear error if a file is in the way."""
     folder = os.path.dirname(os.path.abspath(path))

@@ -123,7 +123,8 @@ def test_score_split_is_the_pooled_score_and_the_per_sample_scores(run):
 ])
 def test_sparse_options_without_graph_are_refused(run, capsys, extra, named):
     err = error_of(capsys, "evaluate", "--run", run, *extra)
-    assert f"{named} apply to fresh sparse graphs only" in err and "--graph" in err
+    verb = "apply" if "," in named else "applies"
+    assert f"{named} {verb} to fresh sparse graphs only" in err and "--graph" in err
 
 
 @pytest.mark.parametrize("extra, named", [
@@ -133,7 +134,17 @@ def test_sparse_options_without_graph_are_refused(run, capsys, extra, named):
 ])
 def test_stored_split_options_with_graph_are_refused(run, capsys, extra, named):
     err = error_of(capsys, "evaluate", "--run", run, "--graph", "er", *extra)
-    assert f"{named} apply to a stored split, not to --graph" in err
+    verb = "apply" if "," in named else "applies"
+    assert f"{named} {verb} to a stored split, not to --graph" in err
+
+
+def test_an_unwritable_json_path_is_refused_before_the_evaluation(run, capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert main(["evaluate", "--run", run, "--graph", "er", "--length", "8", "--num-samples",
+                 "1", "--json", str(tmp_path / "afile" / "x.json")]) == 2
+    captured = capsys.readouterr()
+    assert "a file in the way" in captured.err
+    assert "accuracy" not in captured.out + captured.err     # nothing was evaluated
 
 
 def test_plot_dir_without_plot_worst_is_refused(run, capsys):

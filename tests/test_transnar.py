@@ -753,3 +753,11 @@ def test_alignment_by_hand():
     assert result["layers"]["1"]["mass_mean"] == pytest.approx(result["chance"])
     assert result["layers"]["1"]["near_mean"] == pytest.approx(result["near_chance"])
     assert result["chance"] == pytest.approx(2 / 14)
+
+
+def test_a_nar_folder_of_another_kind_is_named_not_called_damaged(tmp_path):
+    folder = tmp_path / "parity-run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"format": "openclrs-parity/1"}))
+    with pytest.raises(ValueError, match=r"run of another kind \(openclrs-parity/1\)"):
+        NAR.from_run(str(folder))

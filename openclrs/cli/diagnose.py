@@ -45,6 +45,9 @@ def load_model(args):
 
 
 def cmd_diagnose(args) -> int:
+    from ..files import check_path
+
+    check_path(args.out, folder=True, what="--out")   # before the model is loaded
     module = importlib.import_module(f"..diagnostics.{args.diagnostic}", __package__)
     options = {k: v for k, v in vars(args).items() if k not in SHARED}
     if getattr(args, "train", False):  # `tasks --train`: the recipe trained into --checkpoint

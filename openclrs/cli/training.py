@@ -92,8 +92,10 @@ def check_evaluate_options(args) -> None:
     if args.graph is None:
         stray = _flags(args, SPARSE_DEFAULTS)
         if stray:
-            raise ValueError(f"{', '.join(stray)} apply to fresh sparse graphs only: add "
-                             "--graph er|ws|delaunay, or leave them out to score a stored split")
+            one = len(stray) == 1
+            raise ValueError(f"{', '.join(stray)} {'applies' if one else 'apply'} to fresh "
+                             "sparse graphs only: add --graph er|ws|delaunay, or leave "
+                             f"{'it' if one else 'them'} out to score a stored split")
         if args.plot_dir is not None and args.plot_worst is None:
             raise ValueError("--plot-dir says where --plot-worst writes: give --plot-worst K "
                              "too, or leave it out")
@@ -101,8 +103,10 @@ def check_evaluate_options(args) -> None:
         return
     stray = _flags(args, STORED_ONLY)
     if stray:
-        raise ValueError(f"{', '.join(stray)} apply to a stored split, not to --graph "
-                         "(fresh graphs are sampled): leave them out, or --graph out")
+        one = len(stray) == 1
+        raise ValueError(f"{', '.join(stray)} {'applies' if one else 'apply'} to a stored split, "
+                         f"not to --graph (fresh graphs are sampled): leave "
+                         f"{'it' if one else 'them'} out, or --graph out")
     for name, default in SPARSE_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
@@ -118,6 +122,10 @@ def run_kinds() -> list:
 
 def cmd_evaluate(args) -> int:
     check_evaluate_options(args)
+    if args.json:   # before the evaluation, not after it
+        from ..files import check_path
+
+        check_path(args.json, folder=False, what="--json")
     if args.graph is not None:  # fresh sparse graphs (openclrs.training.sparse_evaluate)
         from ..training.sparse_evaluate import evaluate_and_report_sparse
 

@@ -43,6 +43,10 @@ def load_run_config(run_dir: str) -> TrainConfig:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} is not a training run (no {runs.CONFIG})")
     data = files.read_json(path, "run config", runs.FIX)
+    if isinstance(data, dict) and isinstance(data.get("format"), str):
+        # another trainer's run: not damaged, and deleting it is not the fix
+        raise ValueError(f"{run_dir} is a run of another kind ({data['format']}); only "
+                         "`openclrs train` runs are read here")
     try:
         return TrainConfig.from_dict(data["train"])
     except (KeyError, TypeError, ValueError) as e:

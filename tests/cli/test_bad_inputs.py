@@ -133,3 +133,9 @@ def test_options_that_would_be_ignored_or_half_done(capsys, tmp_path):
     assert not (tmp_path / "p.png").exists()
     assert "--device goes only with --run" in error_of(capsys, "plot", "bfs", "--out",
                                                        tmp_path / "p.png", "--device", "cpu")
+
+
+def test_diagnose_out_in_the_way_is_refused_before_the_model_loads(capsys, a_file):
+    line = error_of(capsys, "diagnose", "tasks", "--checkpoint", a_file.parent / "nothing",
+                    "--out", a_file)
+    assert "--out" in line and "a folder is needed" in line
