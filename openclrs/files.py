@@ -82,7 +82,7 @@ def check_path(path: str, folder: bool, what: str) -> None:
     while not os.path.lexists(above):
         above = os.path.dirname(above)
     if not os.path.isdir(above):
-        raise NotADirectoryError(f"{what} {path}: {above} is a file in the way")
+        raise NotADirectoryError(f"{what} {path}: a file is in the way ({above})")
 
 
 def make_parent(path: str) -> str:

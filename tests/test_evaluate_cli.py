@@ -143,7 +143,7 @@ def test_an_unwritable_json_path_is_refused_before_the_evaluation(run, capsys, t
     assert main(["evaluate", "--run", run, "--graph", "er", "--length", "8", "--num-samples",
                  "1", "--json", str(tmp_path / "afile" / "x.json")]) == 2
     captured = capsys.readouterr()
-    assert "a file in the way" in captured.err
+    assert "a file is in the way" in captured.err
     assert "accuracy" not in captured.out + captured.err     # nothing was evaluated
 
 

@@ -50,7 +50,6 @@ def load_hf_model(path: str, device: str | torch.device = "cpu", *,
     return model, tokenizer
 
 
-@torch.no_grad()
 def position_limit(model) -> int | None:
     """How many positions a Hugging Face model has (``n_positions``, as
     GPT-2's learned table, else ``max_position_embeddings``), None if its
@@ -61,6 +60,7 @@ def position_limit(model) -> int | None:
                                                            None)
 
 
+@torch.no_grad()
 def hf_greedy_decode(model, tokenizer, prompts: list[str], max_new_tokens: int = 256,
                 batch_size: int = 16) -> list[str]:
     """Greedy continuations of ``prompts`` by a Hugging Face causal LM

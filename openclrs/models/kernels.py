@@ -24,7 +24,6 @@ otherwise: :func:`max_score_scores`, :func:`max_over_i_values`.
 from __future__ import annotations
 
 import contextlib
-
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor

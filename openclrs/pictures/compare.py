@@ -235,15 +235,7 @@ def check_worst_folder(run_dir: str, k: int, folder: str | None = None) -> str:
             not os.path.exists(os.path.join(folder, WORST_INDEX)):
         raise FileExistsError(f"{folder} exists and is not a folder of worst samples (no "
                               f"{WORST_INDEX}); give another --plot-dir or remove it")
-    if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise NotADirectoryError(f"{folder} exists and is not a folder; give another "
-                                 "--plot-dir")
-    above = os.path.dirname(os.path.abspath(folder))
-    while not os.path.lexists(above):          # the first part of the path that exists
-        above = os.path.dirname(above)
-    if not os.path.isdir(above):
-        raise NotADirectoryError(f"{above}: a file is in the way of {folder}; give another "
-                                 "--plot-dir")
+    files.check_path(folder, folder=True, what="--plot-dir")   # a file there, or above it
     return folder
 
 

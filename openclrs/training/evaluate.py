@@ -37,16 +37,23 @@ PLAIN_RUN_KEYS = ("train", "parameters", "processes")
 CHECKPOINT_FIX = "train the run again, or use another --checkpoint"
 
 
+def _read_run_config(run_dir: str, path: str):
+    """The JSON of a run's ``config.json``; another trainer's run (text LM,
+    parity, TransNAR: their configs name a format) is refused by that
+    format, not called damaged (deleting it is not the fix)."""
+    data = files.read_json(path, "run config", runs.FIX)
+    if isinstance(data, dict) and isinstance(data.get("format"), str):
+        raise ValueError(f"{run_dir} is a run of another kind ({data['format']}); only "
+                         "`openclrs train` runs are read here")
+    return data
+
+
 def load_run_config(run_dir: str) -> TrainConfig:
     """The :class:`TrainConfig` a run was made with."""
     path = os.path.join(run_dir, runs.CONFIG)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} is not a training run (no {runs.CONFIG})")
-    data = files.read_json(path, "run config", runs.FIX)
-    if isinstance(data, dict) and isinstance(data.get("format"), str):
-        # another trainer's run: not damaged, and deleting it is not the fix
-        raise ValueError(f"{run_dir} is a run of another kind ({data['format']}); only "
-                         "`openclrs train` runs are read here")
+    data = _read_run_config(run_dir, path)
     try:
         return TrainConfig.from_dict(data["train"])
     except (KeyError, TypeError, ValueError) as e:
@@ -61,12 +68,9 @@ def run_capability(run_dir: str) -> dict[str, Any]:
     path = os.path.join(run_dir, runs.CONFIG)
     if not os.path.exists(path):
         return {}
-    data = files.read_json(path, "run config", runs.FIX)
+    data = _read_run_config(run_dir, path)
     if not isinstance(data, dict):
         raise files.CorruptFileError(f"{path} is not a run config ({runs.FIX})")
-    if isinstance(data.get("format"), str):  # another trainer's run (text LM, parity, TransNAR)
-        raise ValueError(f"{run_dir} is a run of another kind ({data['format']}); only "
-                         "`openclrs train` runs are read here")
     return {k: v for k, v in data.items() if k not in PLAIN_RUN_KEYS}
 
 

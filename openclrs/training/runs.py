@@ -720,13 +720,18 @@ class Run:
         current[pointer] = current[at]
         files.write_json(self.path(POINTERS), current)
 
-    def _orphan_checkpoints(self) -> list[str]:
-        """Checkpoint folders (with a manifest) in ``checkpoints/``, newest last."""
+    def _checkpoint_folders(self) -> list[str]:
+        """The names of ``checkpoints/``'s step folders, by step number
+        (``step-10000000`` after ``step-9999999``)."""
         folder = self.path(CHECKPOINTS)
         if not os.path.isdir(folder):
             return []
-        return sorted((n for n in os.listdir(folder) if n.startswith("step-")
-                       and os.path.exists(os.path.join(folder, n, MANIFEST))), key=_step_of)
+        return sorted((n for n in os.listdir(folder) if n.startswith("step-")), key=_step_of)
+
+    def _orphan_checkpoints(self) -> list[str]:
+        """Checkpoint folders (with a manifest), newest last."""
+        return [n for n in self._checkpoint_folders()
+                if os.path.exists(self.path(CHECKPOINTS, n, MANIFEST))]
 
     def collect_garbage(self) -> list[str]:
         """Delete checkpoint folders no pointer names (but the ``keep`` newest)."""
@@ -734,8 +739,7 @@ class Run:
         if not os.path.isdir(folder):
             return []
         named = {v.split("/", 1)[1] for v in self.pointers().values()}
-        ours = sorted((n for n in os.listdir(folder) if n.startswith("step-")),
-                      key=_step_of)   # by number: step-10000000 comes after step-9999999
+        ours = self._checkpoint_folders()
         kept = set(ours[-self.keep:]) if self.keep else set()
         removed = []
         for n in ours:
@@ -781,8 +785,9 @@ def resolve_checkpoint(run_folder: str, which: str = "best") -> str:
     (``best``, ``last``), a checkpoint folder, a file inside one, or another
     run folder (its ``best``). A pointer name of the run wins over a folder
     of that name in the working directory (``./best`` is given as a path)."""
-    if os.sep not in which and which in _pointers_or_none(run_folder):
-        return Run(run_folder, {}, writer=False).checkpoint_path(which)
+    named = _pointers_or_none(run_folder).get(which) if os.sep not in which else None
+    if named is not None:
+        return os.path.join(run_folder, *named.split("/"))
     if os.path.isfile(which) and os.path.basename(which) in (MODEL, STATE_TENSORS, STATE,
                                                              MANIFEST):
         return os.path.dirname(os.path.abspath(which)) or "."

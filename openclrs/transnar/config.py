@@ -21,7 +21,8 @@ class TransNARConfig:
         "flag": "xattn-keys", "choices": KEYS})
     nar_states: str = field(default="final", metadata={
         "help": "final: every layer reads the NAR's final state; per-layer: the layer after "
-                "block t reads NAR step t (a sample's last step where it has fewer)", "choices": NAR_STATES})
+                "block t reads NAR step t (a sample's last step where it has fewer)",
+        "choices": NAR_STATES})
     gate_init: float = field(default=0.0, metadata={
         "help": "initial gate parameters, alpha of the read and beta of the FFN (0: closed, "
                 "tanh(0) = 0)"})
